@@ -1,0 +1,39 @@
+# vmrep: see README.md. Every target installs what it needs.
+GO      ?= go
+BIN     := bin
+GOBIN   := $(shell $(GO) env GOPATH)/bin
+export PATH := $(GOBIN):$(PATH)
+
+.PHONY: all build deps test test-unit test-race fuzz-smoke bench bench-smoke demo clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+deps:
+	@scripts/deps.sh
+
+# The whole test suite, as CI runs it.
+test: deps build
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 40m ./...
+	$(GO) test -count=1 -race -timeout 20m ./engine/cas/... ./engine/ingest/... ./engine/volume/...
+	@scripts/fuzz-smoke.sh
+	@$(MAKE) --no-print-directory bench-smoke
+
+test-unit:
+	$(GO) test -count=1 -short ./...
+
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./engine/...
+	cd bench/chunkers && $(GO) test -run '^$$' -bench . -benchtime 3x
+
+bench-smoke:
+	@if [ -d bench/chunkers ]; then cd bench/chunkers && $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x >/dev/null && echo "bench-smoke: chunker peers ok"; fi
+
+demo: deps build
+	@scripts/demo.sh
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,83 @@
+package api
+
+import "time"
+
+// Volume roles as they travel on the wire.
+const (
+	RoleBoot = "boot"
+	RoleData = "data"
+)
+
+// Volume is one disk of a volume group.
+type Volume struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Role   string `json:"role"`
+	Size   int64  `json:"size"`
+	Source string `json:"source"`
+	Format string `json:"format"`
+}
+
+// VG is a volume group.
+type VG struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Created   time.Time `json:"created"`
+	Volumes   []Volume  `json:"volumes"`
+	Snapshots int       `json:"snapshots"`
+}
+
+// VolumeSource names one volume of a VG being created.
+type VolumeSource struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+	Path string `json:"path"` // absolute path of an image file or block device
+}
+
+// CreateVGRequest is the body of POST /v1/vgs.
+type CreateVGRequest struct {
+	Name    string         `json:"name"`
+	Volumes []VolumeSource `json:"volumes"`
+}
+
+// VolumeSnapshot is one volume in a snapshot.
+type VolumeSnapshot struct {
+	VolumeID    string `json:"volume_id"`
+	Name        string `json:"name"`
+	Role        string `json:"role"`
+	Size        int64  `json:"size"`
+	Manifest    string `json:"manifest"`
+	DataBytes   int64  `json:"data_bytes"`
+	Chunks      int64  `json:"chunks"`
+	Holes       int64  `json:"holes"`
+	NewBytes    int64  `json:"new_bytes"`
+	StoredBytes int64  `json:"stored_bytes"`
+}
+
+// Snapshot is the state of a VG's volumes at one time.
+type Snapshot struct {
+	ID      string           `json:"id"`
+	VGID    string           `json:"vg_id"`
+	VGName  string           `json:"vg_name"`
+	Seq     uint64           `json:"seq"`
+	Parent  string           `json:"parent,omitempty"`
+	Created time.Time        `json:"created"`
+	Volumes []VolumeSnapshot `json:"volumes"`
+}
+
+// RestoreRequest is the body of POST /v1/restore.
+type RestoreRequest struct {
+	Snapshot string `json:"snapshot"` // "vg@seq" or "vg@latest"
+	Volume   string `json:"volume"`   // volume name or id
+	Output   string `json:"output"`   // absolute path the daemon writes
+}
+
+// VerifyRequest is the body of POST /v1/verify.
+type VerifyRequest struct {
+	ReadData bool `json:"read_data"`
+}
+
+// GoroutinesResponse is the body of GET /v1/debug/goroutines.
+type GoroutinesResponse struct {
+	Goroutines int `json:"goroutines"`
+}

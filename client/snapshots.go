@@ -1,0 +1,51 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/vmrep/vmrep/api"
+)
+
+func snapPath(vg string) string { return "/v1/vgs/" + url.PathEscape(vg) + "/snapshots" }
+
+// CreateSnapshot starts a snapshot job on a volume group.
+func (c *Client) CreateSnapshot(ctx context.Context, vg string) (api.Job, error) {
+	var j api.Job
+	err := c.do(ctx, http.MethodPost, snapPath(vg), struct{}{}, &j)
+	return j, err
+}
+
+// ListSnapshots lists a volume group's snapshots, oldest first.
+func (c *Client) ListSnapshots(ctx context.Context, vg string) ([]api.Snapshot, error) {
+	var s []api.Snapshot
+	err := c.do(ctx, http.MethodGet, snapPath(vg), nil, &s)
+	return s, err
+}
+
+// GetSnapshot returns a snapshot; seq is a number or "latest".
+func (c *Client) GetSnapshot(ctx context.Context, vg, seq string) (api.Snapshot, error) {
+	var s api.Snapshot
+	err := c.do(ctx, http.MethodGet, snapPath(vg)+"/"+url.PathEscape(seq), nil, &s)
+	return s, err
+}
+
+// DeleteSnapshot deletes a snapshot record.
+func (c *Client) DeleteSnapshot(ctx context.Context, vg, seq string) error {
+	return c.do(ctx, http.MethodDelete, snapPath(vg)+"/"+url.PathEscape(seq), nil, nil)
+}
+
+// Restore starts a restore job.
+func (c *Client) Restore(ctx context.Context, req api.RestoreRequest) (api.Job, error) {
+	var j api.Job
+	err := c.do(ctx, http.MethodPost, "/v1/restore", req, &j)
+	return j, err
+}
+
+// Verify starts a verify job.
+func (c *Client) Verify(ctx context.Context, req api.VerifyRequest) (api.Job, error) {
+	var j api.Job
+	err := c.do(ctx, http.MethodPost, "/v1/verify", req, &j)
+	return j, err
+}

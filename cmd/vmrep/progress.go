@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/vmrep/vmrep/api"
+)
+
+// stderrIsTerminal says whether a progress bar would be seen by a person.
+func stderrIsTerminal() bool { return term.IsTerminal(int(os.Stderr.Fd())) }
+
+// follow waits for a job to end. With --json every event goes to stdout as
+// one NDJSON line; on a terminal a progress bar goes to stderr; otherwise it
+// is quiet. It returns the final event and the job's error, if any.
+func (a *app) follow(ctx context.Context, j api.Job) (api.Event, error) {
+	var bar *progressbar.ProgressBar
+	enc := json.NewEncoder(a.stdout)
+	onEvent := func(ev api.Event) error {
+		switch {
+		case a.json:
+			return enc.Encode(ev)
+		case a.stderr == os.Stderr && stderrIsTerminal():
+			if bar == nil && ev.Total > 0 {
+				bar = progressbar.NewOptions64(ev.Total,
+					progressbar.OptionSetWriter(os.Stderr),
+					progressbar.OptionShowBytes(j.Kind != api.JobVerify),
+					progressbar.OptionSetDescription(fmt.Sprintf("%s %s", j.Kind, j.Target)),
+					progressbar.OptionClearOnFinish(),
+					progressbar.OptionThrottle(100*time.Millisecond))
+			}
+			if bar != nil {
+				if ev.Total > 0 && ev.Total != bar.GetMax64() {
+					bar.ChangeMax64(ev.Total)
+				}
+				_ = bar.Set64(ev.Done)
+			}
+		}
+		return nil
+	}
+	ev, err := a.cl.Wait(ctx, j.ID, onEvent)
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	return ev, err
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/daemon"
+	"github.com/vmrep/vmrep/engine/cas"
+)
+
+type options struct {
+	store      string
+	socket     string
+	logLevel   string
+	allowGroup string
+	socketMode string // hidden: tests open the socket to other uids
+}
+
+func main() {
+	var o options
+	fs := flag.NewFlagSet("vmrepd", flag.ContinueOnError)
+	fs.StringVar(&o.store, "store", "", "store `directory` (created if it does not exist)")
+	fs.StringVar(&o.socket, "socket", api.DefaultSocket(), "Unix socket `path` to listen on")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
+	fs.StringVar(&o.allowGroup, "allow-group", "", "also serve members of this `group` (name or gid)")
+	fs.StringVar(&o.socketMode, "socket-mode", "0660", "")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: vmrepd --store DIR [--socket PATH] [--log-level LEVEL] [--allow-group GROUP]\n\n")
+		fs.VisitAll(func(f *flag.Flag) {
+			if f.Usage == "" {
+				return // hidden
+			}
+			name, usage := flag.UnquoteUsage(f)
+			fmt.Fprintf(fs.Output(), "  --%s %s\n\t%s (default %q)\n", f.Name, name, usage, f.DefValue)
+		})
+	}
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		os.Exit(2)
+	}
+	if o.store == "" || fs.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "vmrepd: --store DIR is required and no arguments are taken")
+		os.Exit(2)
+	}
+	if err := run(o, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "vmrepd: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options, logOut io.Writer) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel)
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
+	gid, err := parseGroup(o.allowGroup)
+	if err != nil {
+		return err
+	}
+	mode, err := strconv.ParseUint(o.socketMode, 8, 32)
+	if err != nil || mode > 0o777 {
+		return fmt.Errorf("--socket-mode %q: want an octal mode", o.socketMode)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	store, err := openStore(ctx, o.store, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("closing store", "err", err)
+		}
+	}()
+	dirMode := os.FileMode(0o700)
+	if gid >= 0 {
+		dirMode = 0o750
+	}
+	// The store lock is held: a socket file left here is a dead daemon's.
+	ln, err := daemon.Listen(o.socket, os.FileMode(mode), dirMode)
+	if err != nil {
+		return err
+	}
+	if gid >= 0 {
+		if err := os.Chown(filepath.Dir(o.socket), -1, gid); err == nil {
+			err = os.Chown(o.socket, -1, gid)
+		}
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("giving group %d access to %s: %w", gid, o.socket, err)
+		}
+	}
+	srv, err := daemon.New(daemon.Config{Store: store, Logger: log, AllowGroup: gid})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("vmrepd listening", "socket", o.socket, "store", o.store, "pid", os.Getpid())
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: canceling running jobs")
+	case err := <-errc:
+		return fmt.Errorf("serving %s: %w", o.socket, err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	<-errc
+	log.Info("vmrepd stopped")
+	return nil
+}
+
+// openStore opens the store, creating it first when dir holds none.
+func openStore(ctx context.Context, dir string, log *slog.Logger) (*cas.Store, error) {
+	if _, err := os.Stat(filepath.Join(dir, "config")); errors.Is(err, os.ErrNotExist) {
+		if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+			return nil, fmt.Errorf("store %s: directory is not empty and holds no store config", dir)
+		}
+		if err := cas.Init(ctx, dir, cas.DefaultConfig()); err != nil {
+			return nil, err
+		}
+		log.Info("created store", "store", dir)
+	}
+	store, err := cas.Open(ctx, dir, cas.Options{Logger: log})
+	var le *cas.LockedError
+	if errors.As(err, &le) {
+		return nil, fmt.Errorf("store %s is already served by another vmrepd (pid %d); stop it first", dir, le.PID)
+	}
+	return store, err
+}
+
+// parseGroup reads --allow-group as a gid or a group name; -1 when unset.
+func parseGroup(s string) (int, error) {
+	if s == "" {
+		return -1, nil
+	}
+	if n, err := strconv.Atoi(s); err == nil && n >= 0 {
+		return n, nil
+	}
+	g, err := user.LookupGroup(s)
+	if err != nil {
+		return -1, fmt.Errorf("--allow-group %q: %w", s, err)
+	}
+	return strconv.Atoi(g.Gid)
+}

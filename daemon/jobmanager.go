@@ -1,0 +1,217 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vmrep/vmrep/api"
+)
+
+// job is one piece of long work. Subscribers never block it: each change
+// closes the current notify channel, and they read the latest state.
+type job struct {
+	id      string
+	kind    string
+	target  string
+	started time.Time
+	cancel  context.CancelFunc
+
+	mu struct {
+		sync.Mutex
+		state    string
+		phase    string
+		done     int64
+		total    int64
+		message  string
+		finished time.Time
+		err      *api.Error
+		result   json.RawMessage
+		notify   chan struct{}
+		rateAt   time.Time // when the rate was last measured
+		rateDone int64
+		rate     float64
+	}
+}
+
+// progress records how far the job has come; phase names the step.
+func (j *job) progress(phase string, done, total int64, msg string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	now := time.Now()
+	if phase != j.mu.phase {
+		j.mu.rateAt, j.mu.rateDone, j.mu.rate = now, done, 0
+	} else if dt := now.Sub(j.mu.rateAt).Seconds(); dt >= 0.2 {
+		// Smoothed so a bar does not flicker with each batch.
+		r := float64(done-j.mu.rateDone) / dt
+		j.mu.rate = 0.5*j.mu.rate + 0.5*r
+		j.mu.rateAt, j.mu.rateDone = now, done
+	}
+	j.mu.phase, j.mu.done, j.mu.total, j.mu.message = phase, done, total, msg
+	j.changedLocked()
+}
+
+func (j *job) changedLocked() {
+	close(j.mu.notify)
+	j.mu.notify = make(chan struct{})
+}
+
+func (j *job) finish(result any, err error) {
+	raw, merr := json.Marshal(result)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.mu.finished = time.Now().UTC()
+	switch {
+	case err == nil && merr != nil:
+		j.mu.state, j.mu.err = api.StateFailed, api.Errorf(api.CodeInternal, "encoding result: %v", merr)
+	case err == nil:
+		j.mu.state = api.StateDone
+	case errors.Is(err, context.Canceled):
+		j.mu.state, j.mu.err = api.StateCanceled, api.Errorf("canceled", "job %s was canceled", j.id)
+	default:
+		j.mu.state, j.mu.err = api.StateFailed, toAPIError(err)
+	}
+	if result != nil && merr == nil {
+		j.mu.result = raw
+	}
+	j.changedLocked()
+}
+
+// view returns the job as the API shows it.
+func (j *job) view() api.Job {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	v := api.Job{ID: j.id, Kind: j.kind, Target: j.target, State: j.mu.state, Started: j.started,
+		Phase: j.mu.phase, Done: j.mu.done, Total: j.mu.total, Error: j.mu.err, Result: j.mu.result}
+	if !j.mu.finished.IsZero() {
+		f := j.mu.finished
+		v.Finished = &f
+	}
+	return v
+}
+
+// event returns the latest event and a channel closed at the next change.
+func (j *job) event() (api.Event, <-chan struct{}) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	ev := api.Event{Time: time.Now().UTC(), Phase: j.mu.phase, Done: j.mu.done, Total: j.mu.total,
+		Rate: j.mu.rate, Message: j.mu.message, State: j.mu.state, Error: j.mu.err, Result: j.mu.result}
+	return ev, j.mu.notify
+}
+
+// jobManager runs jobs and remembers the last finished ones.
+type jobManager struct {
+	log     *slog.Logger
+	history int
+	seq     atomic.Uint64
+	wg      sync.WaitGroup
+	ctx     context.Context
+	stop    context.CancelFunc
+
+	mu struct {
+		sync.Mutex
+		jobs     map[string]*job
+		finished []string // oldest first
+		closed   bool
+	}
+}
+
+func newJobManager(history int, log *slog.Logger) *jobManager {
+	if history <= 0 {
+		history = 100
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	m := &jobManager{log: log, history: history, ctx: ctx, stop: stop}
+	m.mu.jobs = make(map[string]*job)
+	return m
+}
+
+var errShuttingDown = api.Errorf(api.CodeBusy, "the daemon is shutting down")
+
+// start runs fn as a job. release, if not nil, runs when fn returns, before
+// the job is seen as finished, so a lock it frees is free for the next job.
+func (m *jobManager) start(kind, target string, fn func(ctx context.Context, j *job) (any, error), release func()) (*job, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.mu.closed {
+		return nil, errShuttingDown
+	}
+	ctx, cancel := context.WithCancel(m.ctx)
+	j := &job{id: fmt.Sprintf("job-%d-%d", time.Now().Unix()%1_000_000, m.seq.Add(1)), kind: kind, target: target,
+		started: time.Now().UTC(), cancel: cancel}
+	j.mu.state = api.StateRunning
+	j.mu.notify = make(chan struct{})
+	m.mu.jobs[j.id] = j
+	m.wg.Add(1)
+	m.log.Info("job started", "job", j.id, "kind", kind, "target", target)
+	go func() {
+		defer m.wg.Done()
+		defer cancel()
+		res, err := fn(ctx, j)
+		if release != nil {
+			release()
+		}
+		j.finish(res, err)
+		v := j.view()
+		if err != nil {
+			m.log.Warn("job ended", "job", j.id, "kind", kind, "target", target, "state", v.State, "err", err)
+		} else {
+			m.log.Info("job ended", "job", j.id, "kind", kind, "target", target, "state", v.State)
+		}
+		m.retire(j.id)
+	}()
+	return j, nil
+}
+
+// retire moves a finished job into the bounded history.
+func (m *jobManager) retire(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.mu.finished = append(m.mu.finished, id)
+	for len(m.mu.finished) > m.history {
+		delete(m.mu.jobs, m.mu.finished[0])
+		m.mu.finished = m.mu.finished[1:]
+	}
+}
+
+func (m *jobManager) get(id string) (*job, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j, ok := m.mu.jobs[id]
+	return j, ok
+}
+
+func (m *jobManager) list() []api.Job {
+	m.mu.Lock()
+	js := make([]*job, 0, len(m.mu.jobs))
+	for _, j := range m.mu.jobs {
+		js = append(js, j)
+	}
+	m.mu.Unlock()
+	out := make([]api.Job, len(js))
+	for i, j := range js {
+		out[i] = j.view()
+	}
+	sort.Slice(out, func(a, b int) bool {
+		if !out[a].Started.Equal(out[b].Started) {
+			return out[a].Started.Before(out[b].Started)
+		}
+		return out[a].ID < out[b].ID
+	})
+	return out
+}
+
+// shutdown refuses new jobs, cancels the running ones and waits for them.
+func (m *jobManager) shutdown() {
+	m.mu.Lock()
+	m.mu.closed = true
+	m.mu.Unlock()
+	m.stop()
+	m.wg.Wait()
+}

@@ -1,0 +1,75 @@
+package daemon
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/vmrep/vmrep/api"
+)
+
+// heartbeat keeps an idle event stream visibly alive.
+const heartbeat = 2 * time.Second
+
+func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.jobs.list())
+}
+
+func (s *Server) findJob(w http.ResponseWriter, r *http.Request) (*job, bool) {
+	id := r.PathValue("id")
+	j, ok := s.jobs.get(id)
+	if !ok {
+		writeError(w, api.Errorf(api.CodeNotFound, "no job %q (finished jobs are forgotten after a while)", id))
+	}
+	return j, ok
+}
+
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
+	if j, ok := s.findJob(w, r); ok {
+		writeJSON(w, http.StatusOK, j.view())
+	}
+}
+
+func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
+	j, ok := s.findJob(w, r)
+	if !ok {
+		return
+	}
+	j.cancel()
+	s.log.Info("job cancel requested", "job", j.id)
+	writeJSON(w, http.StatusAccepted, j.view())
+}
+
+// jobEvents streams NDJSON: the latest state at once, then every change
+// (coalesced when the reader is slower than the job), ending with the
+// final event.
+func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
+	j, ok := s.findJob(w, r)
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	enc := json.NewEncoder(w)
+	tick := time.NewTicker(heartbeat)
+	defer tick.Stop()
+	for {
+		ev, changed := j.event()
+		if err := enc.Encode(ev); err != nil {
+			return
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+		if api.Final(ev.State) {
+			return
+		}
+		select {
+		case <-changed:
+		case <-tick.C:
+		case <-r.Context().Done():
+			return
+		}
+	}
+}

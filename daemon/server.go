@@ -1,0 +1,184 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/chunker"
+	"github.com/vmrep/vmrep/engine/volume"
+)
+
+// Config is what a Server needs.
+type Config struct {
+	Store  *cas.Store
+	Logger *slog.Logger
+	// AllowGroup lets members of this gid use the daemon besides root and
+	// the daemon's own uid; negative: nobody else.
+	AllowGroup int
+	// JobHistory bounds how many finished jobs are remembered; default 100.
+	JobHistory int
+}
+
+// Server serves the API for one open store.
+type Server struct {
+	store    *cas.Store
+	storeDir string
+	cat      *volume.Catalog
+	cutter   *chunker.Cutter
+	log      *slog.Logger
+	auth     authorizer
+	jobs     *jobManager
+	writers  vgLocks
+
+	httpSrv *http.Server
+	base    context.Context
+	stop    context.CancelFunc
+}
+
+// New builds a server over an open store.
+func New(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	k := cfg.Store.Config().Chunker
+	cut, err := chunker.NewCutter(chunker.Params{Min: k.Min, Avg: k.Avg, Max: k.Max})
+	if err != nil {
+		return nil, fmt.Errorf("daemon: chunker of store %s: %w", cfg.Store.Dir(), err)
+	}
+	storeDir, err := realPath(cfg.Store.Dir())
+	if err != nil {
+		return nil, fmt.Errorf("daemon: store directory: %w", err)
+	}
+	base, stop := context.WithCancel(context.Background())
+	s := &Server{
+		store: cfg.Store, storeDir: storeDir, cat: volume.NewCatalog(cfg.Store),
+		cutter: cut, log: cfg.Logger,
+		auth: authorizer{allowGroup: cfg.AllowGroup, log: cfg.Logger},
+		jobs: newJobManager(cfg.JobHistory, cfg.Logger),
+		base: base, stop: stop,
+	}
+	s.httpSrv = &http.Server{
+		Handler:           s.auth.middleware(s.routes()),
+		ConnContext:       connContext,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+func (s *Server) routes() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /v1/vgs", s.listVGs)
+	m.HandleFunc("POST /v1/vgs", s.createVG)
+	m.HandleFunc("GET /v1/vgs/{name}", s.getVG)
+	m.HandleFunc("DELETE /v1/vgs/{name}", s.deleteVG)
+	m.HandleFunc("GET /v1/vgs/{name}/snapshots", s.listSnapshots)
+	m.HandleFunc("POST /v1/vgs/{name}/snapshots", s.createSnapshot)
+	m.HandleFunc("GET /v1/vgs/{name}/snapshots/{seq}", s.getSnapshot)
+	m.HandleFunc("DELETE /v1/vgs/{name}/snapshots/{seq}", s.deleteSnapshot)
+	m.HandleFunc("POST /v1/restore", s.restore)
+	m.HandleFunc("POST /v1/verify", s.verify)
+	m.HandleFunc("GET /v1/jobs", s.listJobs)
+	m.HandleFunc("GET /v1/jobs/{id}", s.getJob)
+	m.HandleFunc("DELETE /v1/jobs/{id}", s.cancelJob)
+	m.HandleFunc("GET /v1/jobs/{id}/events", s.jobEvents)
+	m.HandleFunc("GET /v1/debug/goroutines", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, api.GoroutinesResponse{Goroutines: runtime.NumGoroutine()})
+	})
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, api.Errorf(api.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	return m
+}
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.httpSrv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections, cancels running jobs and waits for
+// them, then ends open requests (event streams). The store stays open: the
+// caller closes it.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var wg sync.WaitGroup
+	var shutErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		shutErr = s.httpSrv.Shutdown(ctx)
+	}()
+	s.jobs.shutdown()
+	s.stop() // ends event streams and other open requests
+	wg.Wait()
+	if shutErr != nil {
+		s.httpSrv.Close()
+	}
+	return shutErr
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, e *api.Error) {
+	writeJSON(w, api.Status(e.Code), e)
+}
+
+// fail writes err as a typed error, logging what is not the client's fault.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e := toAPIError(err)
+	if e.Code == api.CodeInternal {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeError(w, e)
+}
+
+// toAPIError maps engine errors to typed API errors.
+func toAPIError(err error) *api.Error {
+	var ae *api.Error
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, context.Canceled):
+		return api.Errorf("canceled", "%v", err)
+	case errors.Is(err, volume.ErrNotFound):
+		return api.Errorf(api.CodeNotFound, "%v", err)
+	case errors.Is(err, volume.ErrExists):
+		return api.Errorf(api.CodeExists, "%v", err)
+	case errors.Is(err, volume.ErrHasSnapshots):
+		return api.Errorf(api.CodeConflict, "%v", err)
+	}
+	return api.Errorf(api.CodeInternal, "%v", err)
+}
+
+// decodeBody reads a JSON body of bounded size into v.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) *api.Error {
+	r.Body = http.MaxBytesReader(w, r.Body, api.MaxBodyBytes)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return api.Errorf(api.CodeTooLarge, "request body too large (limit %d bytes)", mbe.Limit)
+		}
+		return api.Errorf(api.CodeInvalid, "malformed request body: %v", err)
+	}
+	return nil
+}

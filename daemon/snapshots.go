@@ -1,0 +1,142 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/ingest"
+	"github.com/vmrep/vmrep/engine/source"
+	"github.com/vmrep/vmrep/engine/volume"
+)
+
+func (s *Server) listSnapshots(w http.ResponseWriter, r *http.Request) {
+	vg, ok := s.lookupVG(w, r)
+	if !ok {
+		return
+	}
+	snaps, err := s.cat.ListSnapshots(r.Context(), vg.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := make([]api.Snapshot, len(snaps))
+	for i, sn := range snaps {
+		out[i] = toAPISnapshot(sn)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// lookupSnapshot finds the snapshot named by {name} and {seq} ("latest" or
+// a number), answering the error itself.
+func (s *Server) lookupSnapshot(w http.ResponseWriter, r *http.Request) (volume.VG, volume.Snapshot, bool) {
+	vg, ok := s.lookupVG(w, r)
+	if !ok {
+		return volume.VG{}, volume.Snapshot{}, false
+	}
+	seq := r.PathValue("seq")
+	var (
+		sn  volume.Snapshot
+		err error
+	)
+	if seq == "latest" {
+		sn, err = s.cat.Latest(r.Context(), vg.ID)
+	} else {
+		n, perr := strconv.ParseUint(seq, 10, 64)
+		if perr != nil || n == 0 {
+			writeError(w, api.Errorf(api.CodeInvalid, "invalid snapshot number %q: want 1, 2, ... or latest", seq))
+			return volume.VG{}, volume.Snapshot{}, false
+		}
+		sn, err = s.cat.GetSnapshot(r.Context(), vg.ID, n)
+	}
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("snapshot %s@%s: %w", vg.Name, seq, err))
+		return volume.VG{}, volume.Snapshot{}, false
+	}
+	return vg, sn, true
+}
+
+func (s *Server) getSnapshot(w http.ResponseWriter, r *http.Request) {
+	if _, sn, ok := s.lookupSnapshot(w, r); ok {
+		writeJSON(w, http.StatusOK, toAPISnapshot(sn))
+	}
+}
+
+func (s *Server) deleteSnapshot(w http.ResponseWriter, r *http.Request) {
+	vg, sn, ok := s.lookupSnapshot(w, r)
+	if !ok {
+		return
+	}
+	unlock, e := s.writers.tryLock(vg.ID, vg.Name, "a snapshot delete")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	defer unlock()
+	if err := s.cat.DeleteSnapshot(r.Context(), vg.ID, sn.Seq); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.log.Info("snapshot deleted", "snapshot", sn.Name(), "id", sn.ID)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// createSnapshot starts a snapshot job; the VG's writer lock is held until
+// the job ends.
+func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 {
+		var empty struct{}
+		if e := decodeBody(w, r, &empty); e != nil {
+			writeError(w, e)
+			return
+		}
+	}
+	vg, ok := s.lookupVG(w, r)
+	if !ok {
+		return
+	}
+	for _, v := range vg.Volumes {
+		if _, e := s.checkSource("volume "+v.Name, v.Source); e != nil {
+			writeError(w, e)
+			return
+		}
+	}
+	unlock, e := s.writers.tryLock(vg.ID, vg.Name, "a snapshot")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	j, err := s.jobs.start(api.JobSnapshot, vg.Name, func(ctx context.Context, j *job) (any, error) {
+		return s.runSnapshot(ctx, j, vg)
+	}, unlock)
+	if err != nil {
+		unlock()
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, j.view())
+}
+
+func (s *Server) runSnapshot(ctx context.Context, j *job, vg volume.VG) (any, error) {
+	open := func(ctx context.Context, v volume.Volume) (source.Reader, error) {
+		return source.Open(ctx, v.Source)
+	}
+	opts := ingest.SnapshotOptions{
+		Options: ingest.Options{Cutter: s.cutter},
+		Progress: func(p ingest.SnapshotProgress) {
+			j.progress("ingest", p.VGDone, p.VGTotal, "volume "+p.Volume)
+		},
+	}
+	sn, _, err := ingest.Snapshot(ctx, s.store, s.cat, vg, open, opts)
+	if err != nil {
+		return nil, err
+	}
+	var total int64
+	for _, v := range sn.Volumes {
+		total += v.Size
+	}
+	j.progress("ingest", total, total, "recorded "+sn.Name())
+	return toAPISnapshot(sn), nil
+}

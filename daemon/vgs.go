@@ -1,0 +1,144 @@
+package daemon
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/source"
+	"github.com/vmrep/vmrep/engine/volume"
+)
+
+func (s *Server) listVGs(w http.ResponseWriter, r *http.Request) {
+	vgs, err := s.cat.ListVGs(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := make([]api.VG, 0, len(vgs))
+	for _, vg := range vgs {
+		snaps, err := s.cat.ListSnapshots(r.Context(), vg.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		out = append(out, toAPIVG(vg, len(snaps)))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// lookupVG finds the VG named in the path, answering the error itself.
+func (s *Server) lookupVG(w http.ResponseWriter, r *http.Request) (volume.VG, bool) {
+	name := r.PathValue("name")
+	if err := volume.ValidateName("volume group", name); err != nil && !looksLikeVGID(name) {
+		writeError(w, api.Errorf(api.CodeInvalid, "%v", err))
+		return volume.VG{}, false
+	}
+	vg, err := s.cat.GetVG(r.Context(), name)
+	if err != nil {
+		s.fail(w, r, err)
+		return volume.VG{}, false
+	}
+	return vg, true
+}
+
+func looksLikeVGID(s string) bool { return len(s) == 19 && s[:3] == "vg-" }
+
+func (s *Server) getVG(w http.ResponseWriter, r *http.Request) {
+	vg, ok := s.lookupVG(w, r)
+	if !ok {
+		return
+	}
+	snaps, err := s.cat.ListSnapshots(r.Context(), vg.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toAPIVG(vg, len(snaps)))
+}
+
+func (s *Server) createVG(w http.ResponseWriter, r *http.Request) {
+	var req api.CreateVGRequest
+	if e := decodeBody(w, r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	vg, e := s.buildVG(r.Context(), req)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	vg, err := s.cat.CreateVG(r.Context(), vg)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.log.Info("volume group created", "vg", vg.Name, "id", vg.ID, "volumes", len(vg.Volumes))
+	writeJSON(w, http.StatusCreated, toAPIVG(vg, 0))
+}
+
+// buildVG checks a create request and opens each source to learn its
+// format and size.
+func (s *Server) buildVG(ctx context.Context, req api.CreateVGRequest) (volume.VG, *api.Error) {
+	if err := volume.ValidateName("volume group", req.Name); err != nil {
+		return volume.VG{}, api.Errorf(api.CodeInvalid, "%v", err)
+	}
+	if len(req.Volumes) == 0 {
+		return volume.VG{}, api.Errorf(api.CodeInvalid, "volume group %q: no volumes (want exactly one boot volume)", req.Name)
+	}
+	vg := volume.VG{Name: req.Name}
+	seen := map[string]bool{}
+	boots := 0
+	for _, v := range req.Volumes {
+		if err := volume.ValidateName("volume", v.Name); err != nil {
+			return volume.VG{}, api.Errorf(api.CodeInvalid, "volume group %q: %v", req.Name, err)
+		}
+		if seen[v.Name] {
+			return volume.VG{}, api.Errorf(api.CodeInvalid, "volume group %q: two volumes named %q", req.Name, v.Name)
+		}
+		seen[v.Name] = true
+		switch v.Role {
+		case api.RoleBoot:
+			boots++
+		case api.RoleData:
+		default:
+			return volume.VG{}, api.Errorf(api.CodeInvalid, "volume %q: invalid role %q (want boot or data)", v.Name, v.Role)
+		}
+		what := "volume " + v.Name
+		path, e := s.checkSource(what, v.Path)
+		if e != nil {
+			return volume.VG{}, e
+		}
+		src, err := source.Open(ctx, path)
+		if err != nil {
+			return volume.VG{}, api.Errorf(api.CodeInvalid, "%s: reading %s: %v", what, path, err)
+		}
+		vol := volume.Volume{Name: v.Name, Role: volume.Role(v.Role), Size: src.Size(), Source: path, Format: src.Format()}
+		src.Close()
+		vg.Volumes = append(vg.Volumes, vol)
+	}
+	if boots != 1 {
+		return volume.VG{}, api.Errorf(api.CodeInvalid, "volume group %q: %d boot volumes, want exactly one", req.Name, boots)
+	}
+	return vg, nil
+}
+
+func (s *Server) deleteVG(w http.ResponseWriter, r *http.Request) {
+	vg, ok := s.lookupVG(w, r)
+	if !ok {
+		return
+	}
+	force := r.URL.Query().Get("force") == "true"
+	unlock, e := s.writers.tryLock(vg.ID, vg.Name, "a delete")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	defer unlock()
+	if err := s.cat.DeleteVG(r.Context(), vg.ID, force); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.log.Info("volume group deleted", "vg", vg.Name, "id", vg.ID, "force", force)
+	w.WriteHeader(http.StatusNoContent)
+}

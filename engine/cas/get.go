@@ -1,0 +1,120 @@
+package cas
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Get appends blob id's raw bytes to buf[:0], after checking they hash to
+// id. Blobs Put but not yet flushed are served too.
+func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for {
+		s.mu.Lock()
+		p, ok := s.mu.pending[id]
+		s.mu.Unlock()
+		if !ok {
+			break
+		}
+		loc := entryLocation("", p.e)
+		stored := storedBuf(loc, buf)
+		ok, err := p.pw.readPending(p.e, stored)
+		if !ok {
+			continue // indexed meanwhile
+		}
+		if err != nil {
+			return nil, &BlobError{ID: id, Type: p.e.Type, Offset: loc.Offset, Err: fmt.Errorf("read pending blob: %w", err)}
+		}
+		return s.decodeBlob(id, loc, stored, buf)
+	}
+	loc, err := s.Lookup(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.readBlob(ctx, id, loc, buf)
+}
+
+// readBlob reads, decompresses and checks one committed blob.
+func (s *Store) readBlob(ctx context.Context, id ID, loc Location, buf []byte) ([]byte, error) {
+	stored := storedBuf(loc, buf)
+	if err := s.be.ReadAt(ctx, Handle{Kind: FilePack, Name: loc.Pack}, stored, loc.Offset); err != nil {
+		return nil, &BlobError{ID: id, Type: loc.Type, Pack: loc.Pack, Offset: loc.Offset, Err: err}
+	}
+	return s.decodeBlob(id, loc, stored, buf)
+}
+
+// storedBuf returns room for a blob's stored bytes: buf itself when they
+// are the raw bytes, else a scratch slice for the compressed form.
+func storedBuf(loc Location, buf []byte) []byte {
+	if loc.Compressed {
+		return make([]byte, loc.Stored)
+	}
+	return slices.Grow(buf[:0], int(loc.Stored))[:loc.Stored]
+}
+
+// decodeBlob turns stored bytes into raw bytes in buf and checks the hash.
+func (s *Store) decodeBlob(id ID, loc Location, stored, buf []byte) ([]byte, error) {
+	corrupt := func(why string) error {
+		return &BlobError{ID: id, Type: loc.Type, Pack: loc.Pack, Offset: loc.Offset, Err: fmt.Errorf("%w (%s)", ErrCorrupt, why)}
+	}
+	out := stored
+	if loc.Compressed {
+		var err error
+		out, err = s.dec.DecodeAll(stored, slices.Grow(buf[:0], int(loc.Raw)))
+		if err != nil {
+			return nil, corrupt("bad zstd data: " + err.Error())
+		}
+	}
+	if len(out) != int(loc.Raw) {
+		return nil, corrupt(fmt.Sprintf("length %d, want %d", len(out), loc.Raw))
+	}
+	if Sum(out) != id {
+		return nil, corrupt("hash mismatch")
+	}
+	return out, nil
+}
+
+// Has reports whether blob id is stored, committed or pending.
+func (s *Store) Has(ctx context.Context, id ID) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	_, ok := s.mu.pending[id]
+	s.mu.Unlock()
+	if ok {
+		return true, nil
+	}
+	return s.indexHas(id)
+}
+
+// Lookup returns where committed blob id lies. Pending blobs are not found.
+func (s *Store) Lookup(ctx context.Context, id ID) (Location, error) {
+	if err := ctx.Err(); err != nil {
+		return Location{}, err
+	}
+	v, closer, err := s.db.Get(blobKey(id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Location{}, &BlobError{ID: id, Err: ErrNotFound}
+	}
+	if err != nil {
+		return Location{}, &BlobError{ID: id, Err: fmt.Errorf("index lookup: %w", err)}
+	}
+	loc, err := decodeBlobValue(v)
+	closer.Close()
+	if err != nil {
+		return Location{}, &BlobError{ID: id, Err: err}
+	}
+	return loc, nil
+}
+
+func entryLocation(pack string, e PackEntry) Location {
+	return Location{Pack: pack, Offset: int64(e.Offset), Stored: e.Stored, Raw: e.Raw,
+		Type: e.Type, Compressed: e.Flags&flagZstd != 0}
+}

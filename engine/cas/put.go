@@ -1,0 +1,147 @@
+package cas
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Compression must save at least 1/minSavingDiv of a blob to be kept.
+const (
+	minSavingDiv = 16
+	sampleSize   = 4 << 10
+)
+
+// recPool holds blob record buffers (header + stored data) so Put does not
+// allocate per blob in steady state.
+var recPool = sync.Pool{New: func() any { b := make([]byte, 0, blobHeaderSize+80<<10); return &b }}
+
+// Put stores data as blob id of type t, reporting whether it was new. It
+// compresses in the caller's goroutine and does not keep data after it
+// returns. The blob is readable at once and durable after Flush.
+func (s *Store) Put(ctx context.Context, t BlobType, id ID, data []byte) (bool, error) {
+	if t != BlobChunk && t != BlobPage {
+		return false, &BlobError{ID: id, Type: t, Err: fmt.Errorf("put: unknown blob type")}
+	}
+	if len(data) > MaxBlobSize {
+		return false, &BlobError{ID: id, Type: t, Err: fmt.Errorf("put: %d bytes exceeds the %d-byte limit", len(data), MaxBlobSize)}
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	_, pending := s.mu.pending[id]
+	gen, err := s.mu.gen, s.mu.err
+	s.mu.Unlock()
+	if err != nil {
+		return false, fmt.Errorf("put %s %s: store failed earlier: %w", t, id, err)
+	}
+	if pending {
+		return false, nil
+	}
+	if ok, err := s.indexHas(id); err != nil || ok {
+		return false, err
+	}
+
+	bp := recPool.Get().(*[]byte)
+	defer recPool.Put(bp)
+	rec, flags := s.encodeRecord((*bp)[:0], data)
+	*bp = rec[:0]
+	e := PackEntry{ID: id, Type: t, Flags: flags, Stored: uint32(len(rec) - blobHeaderSize), Raw: uint32(len(data))}
+	putBlobHeader(rec, t, flags, e.Raw, e.Stored, id)
+	return s.appendBlob(ctx, rec, e, gen)
+}
+
+// encodeRecord appends a blob header placeholder and the stored bytes.
+func (s *Store) encodeRecord(rec, data []byte) ([]byte, uint8) {
+	rec = append(rec, make([]byte, blobHeaderSize)...)
+	if s.cfg.Compression == "zstd" && s.worthCompressing(data, rec[blobHeaderSize:]) {
+		out := s.enc.EncodeAll(data, rec)
+		if stored := len(out) - blobHeaderSize; stored <= len(data)-len(data)/minSavingDiv {
+			return out, flagZstd
+		}
+		rec = out[:blobHeaderSize]
+	}
+	return append(rec, data...), 0
+}
+
+// worthCompressing tries a sample first so incompressible data (already
+// compressed or encrypted disks) costs one small encode, not a full one.
+func (s *Store) worthCompressing(data, scratch []byte) bool {
+	if len(data) < 64 {
+		return false
+	}
+	if len(data) <= 2*sampleSize {
+		return true
+	}
+	mid := len(data)/2 - sampleSize/2
+	sample := data[mid : mid+sampleSize]
+	out := s.enc.EncodeAll(sample, scratch[:0])
+	return len(out) <= sampleSize-sampleSize/minSavingDiv
+}
+
+func (s *Store) appendBlob(ctx context.Context, rec []byte, e PackEntry, gen uint64) (bool, error) {
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		return false, fmt.Errorf("put %s %s: store is closed", e.Type, e.ID)
+	}
+	if _, ok := s.mu.pending[e.ID]; ok {
+		s.mu.Unlock()
+		return false, nil
+	}
+	if s.mu.gen != gen {
+		// A pack was indexed since our check; it may hold this blob. Rare.
+		if ok, err := s.indexHas(e.ID); err != nil || ok {
+			s.mu.Unlock()
+			return false, err
+		}
+	}
+	if s.mu.cur == nil {
+		pw, err := s.newPackWriter()
+		if err != nil {
+			s.mu.Unlock()
+			return false, fmt.Errorf("put %s %s: %w", e.Type, e.ID, err)
+		}
+		s.mu.cur = pw
+	}
+	pw := s.mu.cur
+	e, err := pw.appendLocked(rec, e)
+	if err != nil {
+		// The temp pack may now hold a torn record; give up on it.
+		s.mu.cur = nil
+		for _, pe := range pw.entries {
+			delete(s.mu.pending, pe.ID)
+		}
+		s.mu.Unlock()
+		pw.discard()
+		return false, fmt.Errorf("put %s %s: %w", e.Type, e.ID, err)
+	}
+	s.mu.pending[e.ID] = pendingBlob{pw: pw, e: e}
+	var full *packWriter
+	if pw.size >= s.cfg.PackSize {
+		full = s.detachLocked()
+	}
+	s.mu.Unlock()
+	if full != nil {
+		if err := s.launchSeal(ctx, full); err != nil {
+			return true, fmt.Errorf("put %s %s: %w", e.Type, e.ID, err)
+		}
+	}
+	return true, nil
+}
+
+func (s *Store) indexHas(id ID) (bool, error) {
+	_, closer, err := s.db.Get(blobKey(id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("index lookup %s: %w", id, err)
+	}
+	closer.Close()
+	return true, nil
+}

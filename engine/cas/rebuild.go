@@ -1,0 +1,158 @@
+package cas
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// readPackFooter reads and checks a pack's header, trailer and footer: the
+// pack must belong to this store and be named by its footer's hash.
+func (s *Store) readPackFooter(ctx context.Context, name string, size int64) (PackFooter, error) {
+	h := Handle{Kind: FilePack, Name: name}
+	if size < packHeaderSize+4+trailerSize {
+		return PackFooter{}, fmt.Errorf("pack %s: %d bytes is too short", name, size)
+	}
+	var head [packHeaderSize]byte
+	if err := s.be.ReadAt(ctx, h, head[:], 0); err != nil {
+		return PackFooter{}, err
+	}
+	sid, err := decodePackHeader(head[:])
+	if err != nil {
+		return PackFooter{}, fmt.Errorf("pack %s: %w", name, err)
+	}
+	if sid != s.storeID {
+		return PackFooter{}, fmt.Errorf("pack %s belongs to store %x, not %s", name, sid, s.cfg.ID)
+	}
+	var tr [trailerSize]byte
+	if err := s.be.ReadAt(ctx, h, tr[:], size-trailerSize); err != nil {
+		return PackFooter{}, err
+	}
+	n, hash, err := decodeTrailer(tr[:], size)
+	if err != nil {
+		return PackFooter{}, fmt.Errorf("pack %s: %w", name, err)
+	}
+	if PackName(hash) != name {
+		return PackFooter{}, fmt.Errorf("pack %s: footer hash %s does not match its name", name, PackName(hash))
+	}
+	fb := make([]byte, n)
+	if err := s.be.ReadAt(ctx, h, fb, size-trailerSize-int64(n)); err != nil {
+		return PackFooter{}, err
+	}
+	f, err := decodeFooter(fb, hash, size)
+	if err != nil {
+		return PackFooter{}, fmt.Errorf("pack %s: %w", name, err)
+	}
+	return f, nil
+}
+
+// recoverPacks indexes packs that are stored but not indexed: a crash after
+// a pack's rename and before its index batch leaves exactly that.
+func (s *Store) recoverPacks(ctx context.Context) error {
+	indexed := make(map[ID]struct{})
+	err := scanPrefix(s.db, []byte{prefixPack}, func(k, _ []byte) error {
+		indexed[ID(k[1:])] = struct{}{}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("open store %s: scanning index: %w", s.dir, err)
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	var added int
+	err = s.be.List(ctx, FilePack, func(name string, size int64) error {
+		pn, err := parsePackName(name)
+		if err != nil {
+			return err
+		}
+		if _, ok := indexed[pn]; ok {
+			delete(indexed, pn)
+			return nil
+		}
+		f, err := s.readPackFooter(ctx, name, size)
+		if err != nil {
+			return err
+		}
+		added++
+		return addPackBatch(b, pn, size, f.Entries)
+	})
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", s.dir, err)
+	}
+	for pn := range indexed {
+		s.log.Warn("indexed pack is missing from the store; run verify", "pack", PackName(pn))
+	}
+	if added == 0 {
+		return nil
+	}
+	s.log.Info("indexed packs missing from the index", "packs", added)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("open store %s: indexing recovered packs: %w", s.dir, err)
+	}
+	return nil
+}
+
+// recoverRecords makes the index's records match the record files.
+func (s *Store) recoverRecords(ctx context.Context) error {
+	indexed := make(map[string]RecordKind)
+	err := scanPrefix(s.db, []byte{prefixRecord}, func(k, _ []byte) error {
+		if len(k) >= 2 {
+			indexed[string(k[1:])] = RecordKind(k[1])
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("open store %s: scanning index: %w", s.dir, err)
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	err = s.be.List(ctx, FileRecord, func(fileName string, size int64) error {
+		kind, name, data, err := s.readRecordFile(ctx, fileName, size)
+		if err != nil {
+			// Leave it for verify to report; one bad record must not keep
+			// the store from opening.
+			s.log.Warn("skipping unreadable record file", "err", err)
+			return nil
+		}
+		key := recordKey(kind, name)
+		if _, ok := indexed[string(key[1:])]; ok {
+			delete(indexed, string(key[1:]))
+			return nil
+		}
+		return b.Set(key, data, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", s.dir, err)
+	}
+	for k := range indexed {
+		if err := b.Delete(append([]byte{prefixRecord}, k...), nil); err != nil {
+			return err
+		}
+	}
+	if b.Empty() {
+		return nil
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("open store %s: indexing records: %w", s.dir, err)
+	}
+	return nil
+}
+
+// RebuildIndex recreates the whole index from the pack footers and record
+// files alone. Blobs Put before the call are flushed first.
+func (s *Store) RebuildIndex(ctx context.Context) error {
+	if err := s.Flush(ctx); err != nil {
+		return fmt.Errorf("rebuild index: %w", err)
+	}
+	if err := s.db.DeleteRange([]byte{0}, []byte{0xff}, pebble.Sync); err != nil {
+		return fmt.Errorf("rebuild index of %s: wiping: %w", s.dir, err)
+	}
+	if err := s.recoverPacks(ctx); err != nil {
+		return fmt.Errorf("rebuild index: %w", err)
+	}
+	if err := s.recoverRecords(ctx); err != nil {
+		return fmt.Errorf("rebuild index: %w", err)
+	}
+	return nil
+}

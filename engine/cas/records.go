@@ -1,0 +1,223 @@
+package cas
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/zeebo/blake3"
+)
+
+// MaxRecordSize bounds a record's data.
+const MaxRecordSize = 4 << 20
+
+const recordHeaderSize = 44
+
+var recordMagic = [4]byte{'V', 'M', 'R', 'R'}
+
+func (k RecordKind) dir() (string, error) {
+	switch k {
+	case RecordVG:
+		return "vgs", nil
+	case RecordSnapshot:
+		return "snapshots", nil
+	}
+	return "", fmt.Errorf("unknown record kind %d", k)
+}
+
+func (k RecordKind) String() string {
+	if d, err := k.dir(); err == nil {
+		return d
+	}
+	return fmt.Sprintf("recordkind(%d)", uint8(k))
+}
+
+func recordKindOfDir(d string) (RecordKind, bool) {
+	switch d {
+	case "vgs":
+		return RecordVG, true
+	case "snapshots":
+		return RecordSnapshot, true
+	}
+	return 0, false
+}
+
+// validRecordName keeps record names safe as file names.
+func validRecordName(name string) error {
+	if name == "" || len(name) > 200 || strings.Contains(name, "..") || name[0] == '.' {
+		return fmt.Errorf("bad record name %q", name)
+	}
+	for _, c := range []byte(name) {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+		if !ok {
+			return fmt.Errorf("bad record name %q", name)
+		}
+	}
+	return nil
+}
+
+func encodeRecord(kind RecordKind, data []byte) []byte {
+	b := make([]byte, recordHeaderSize, recordHeaderSize+len(data))
+	copy(b, recordMagic[:])
+	b[4] = 1
+	b[5] = byte(kind)
+	binary.LittleEndian.PutUint32(b[8:], uint32(len(data)))
+	h := blake3.Sum256(data)
+	copy(b[12:44], h[:])
+	return append(b, data...)
+}
+
+// decodeRecordHeader checks a record header and returns the data length.
+func decodeRecordHeader(b []byte, kind RecordKind) (int, ID, error) {
+	var h ID
+	if len(b) < recordHeaderSize {
+		return 0, h, fmt.Errorf("short record header")
+	}
+	if !bytes.Equal(b[:4], recordMagic[:]) {
+		return 0, h, fmt.Errorf("not a record file (bad magic %q)", b[:4])
+	}
+	if b[4] != 1 {
+		return 0, h, fmt.Errorf("unknown record version %d", b[4])
+	}
+	if RecordKind(b[5]) != kind {
+		return 0, h, fmt.Errorf("record kind %d, want %d", b[5], kind)
+	}
+	n := binary.LittleEndian.Uint32(b[8:])
+	if n > MaxRecordSize {
+		return 0, h, fmt.Errorf("record length %d over the %d-byte limit", n, MaxRecordSize)
+	}
+	copy(h[:], b[12:44])
+	return int(n), h, nil
+}
+
+// decodeRecord parses a whole record file and checks its hash.
+func decodeRecord(b []byte, kind RecordKind) ([]byte, error) {
+	n, h, err := decodeRecordHeader(b, kind)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) != recordHeaderSize+n {
+		return nil, fmt.Errorf("record file of %d bytes, header says %d", len(b), recordHeaderSize+n)
+	}
+	data := b[recordHeaderSize:]
+	if Sum(data) != h {
+		return nil, fmt.Errorf("record data %w", ErrCorrupt)
+	}
+	return data, nil
+}
+
+func recordHandle(kind RecordKind, name string) (Handle, error) {
+	d, err := kind.dir()
+	if err == nil {
+		err = validRecordName(name)
+	}
+	return Handle{Kind: FileRecord, Name: d + "/" + name}, err
+}
+
+// PutRecord stores data under kind/name durably: record file first, then
+// the index.
+func (s *Store) PutRecord(ctx context.Context, kind RecordKind, name string, data []byte) error {
+	h, err := recordHandle(kind, name)
+	if err != nil {
+		return fmt.Errorf("put record: %w", err)
+	}
+	if len(data) > MaxRecordSize {
+		return fmt.Errorf("put record %s: %d bytes over the %d-byte limit", h.Name, len(data), MaxRecordSize)
+	}
+	f, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "record-*")
+	if err != nil {
+		return fmt.Errorf("put record %s: %w", h.Name, err)
+	}
+	if _, err := f.Write(encodeRecord(kind, data)); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return fmt.Errorf("put record %s: %w", h.Name, err)
+	}
+	if err := s.be.Put(ctx, h, f); err != nil {
+		return fmt.Errorf("put record %s: %w", h.Name, err)
+	}
+	if err := s.db.Set(recordKey(kind, name), data, pebble.Sync); err != nil {
+		return fmt.Errorf("put record %s: index: %w", h.Name, err)
+	}
+	return nil
+}
+
+// GetRecord returns the data of record kind/name, from the index.
+func (s *Store) GetRecord(ctx context.Context, kind RecordKind, name string) ([]byte, error) {
+	h, err := recordHandle(kind, name)
+	if err != nil {
+		return nil, fmt.Errorf("get record: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	v, closer, err := s.db.Get(recordKey(kind, name))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, fmt.Errorf("record %s: %w", h.Name, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get record %s: %w", h.Name, err)
+	}
+	defer closer.Close()
+	return bytes.Clone(v), nil
+}
+
+// ListRecords calls fn for every record of kind whose name starts with
+// prefix, in name order. data is only valid during the call.
+func (s *Store) ListRecords(ctx context.Context, kind RecordKind, prefix string, fn func(name string, data []byte) error) error {
+	if _, err := kind.dir(); err != nil {
+		return fmt.Errorf("list records: %w", err)
+	}
+	err := scanPrefix(s.db, recordKey(kind, prefix), func(k, v []byte) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return fn(string(k[2:]), v)
+	})
+	if err != nil {
+		return fmt.Errorf("list %s records: %w", kind, err)
+	}
+	return nil
+}
+
+// DeleteRecord removes record kind/name: file first, then the index.
+func (s *Store) DeleteRecord(ctx context.Context, kind RecordKind, name string) error {
+	h, err := recordHandle(kind, name)
+	if err != nil {
+		return fmt.Errorf("delete record: %w", err)
+	}
+	if err := s.be.Delete(ctx, h); err != nil {
+		return fmt.Errorf("delete record %s: %w", h.Name, err)
+	}
+	if err := s.db.Delete(recordKey(kind, name), pebble.Sync); err != nil {
+		return fmt.Errorf("delete record %s: index: %w", h.Name, err)
+	}
+	return nil
+}
+
+// readRecordFile reads and checks one record file through the backend.
+func (s *Store) readRecordFile(ctx context.Context, fileName string, size int64) (RecordKind, string, []byte, error) {
+	d, name, _ := strings.Cut(fileName, "/")
+	kind, ok := recordKindOfDir(d)
+	if !ok || validRecordName(name) != nil {
+		return 0, "", nil, fmt.Errorf("record file %s: bad name", fileName)
+	}
+	if size < recordHeaderSize || size > recordHeaderSize+MaxRecordSize {
+		return 0, "", nil, fmt.Errorf("record file %s: size %d out of range", fileName, size)
+	}
+	b := make([]byte, size)
+	if err := s.be.ReadAt(ctx, Handle{Kind: FileRecord, Name: fileName}, b, 0); err != nil {
+		return 0, "", nil, err
+	}
+	data, err := decodeRecord(b, kind)
+	if err != nil {
+		return 0, "", nil, fmt.Errorf("record file %s: %w", fileName, err)
+	}
+	return kind, name, data, nil
+}

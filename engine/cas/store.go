@@ -1,0 +1,237 @@
+package cas
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sys/unix"
+)
+
+// maxSealing bounds the packs being sealed at once; Put waits beyond it.
+const maxSealing = 2
+
+// Options tune Open.
+type Options struct {
+	Backend         Backend // nil: the local directory
+	Logger          *slog.Logger
+	PebbleCacheSize int64 // 0: Pebble's default
+}
+
+// LockedError says another process has the store open.
+type LockedError struct {
+	Dir string
+	PID int // 0 when the lock file does not say
+}
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("store %s is in use by process %d", e.Dir, e.PID)
+}
+
+// Store is an open content-addressed store. It implements BlobStore.
+type Store struct {
+	dir     string
+	cfg     Config
+	storeID [16]byte
+	be      Backend
+	db      *pebble.DB
+	lock    *os.File
+	log     *slog.Logger
+	enc     *zstd.Encoder
+	dec     *zstd.Decoder
+	sealSem chan struct{}
+
+	mu struct {
+		sync.Mutex
+		cur      *packWriter
+		pending  map[ID]pendingBlob
+		inflight map[*packWriter]struct{}
+		gen      uint64 // bumped whenever pending blobs move to the index
+		err      error  // sticky: a pack failed to seal
+		closed   bool
+	}
+}
+
+var _ BlobStore = (*Store)(nil)
+
+// Open opens the store in dir, locks it against other processes and brings
+// the index up to date with the packs and records on disk.
+func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
+	cfg, err := readConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	sid, _ := cfg.storeID()
+	lock, err := lockStore(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{dir: dir, cfg: cfg, storeID: sid, be: opts.Backend, lock: lock, log: opts.Logger,
+		sealSem: make(chan struct{}, maxSealing)}
+	if s.be == nil {
+		s.be = NewLocalBackend(dir)
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.mu.pending = make(map[ID]pendingBlob)
+	s.mu.inflight = make(map[*packWriter]struct{})
+	if err := s.open(ctx, opts); err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) open(ctx context.Context, opts Options) error {
+	var err error
+	n := runtime.GOMAXPROCS(0)
+	s.enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithEncoderConcurrency(n), zstd.WithEncoderCRC(false))
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", s.dir, err)
+	}
+	s.dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(n),
+		zstd.WithDecoderMaxMemory(MaxBlobSize+1), zstd.IgnoreChecksum(true))
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", s.dir, err)
+	}
+	if err := s.cleanTmp(); err != nil {
+		return err
+	}
+	popts := &pebble.Options{Logger: pebbleLogger{s.log}}
+	if opts.PebbleCacheSize > 0 {
+		c := pebble.NewCache(opts.PebbleCacheSize)
+		defer c.Unref()
+		popts.Cache = c
+	}
+	s.db, err = pebble.Open(filepath.Join(s.dir, "index"), popts)
+	if err != nil {
+		return fmt.Errorf("open store index %s: %w", filepath.Join(s.dir, "index"), err)
+	}
+	if err := s.recoverPacks(ctx); err != nil {
+		return err
+	}
+	return s.recoverRecords(ctx)
+}
+
+// lockStore takes the store's flock and writes our pid into the lock file.
+func lockStore(dir string) (*os.File, error) {
+	path := filepath.Join(dir, "lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("lock store %s: %w", dir, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		defer f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			b, _ := io.ReadAll(io.LimitReader(f, 32))
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			return nil, &LockedError{Dir: dir, PID: pid}
+		}
+		return nil, fmt.Errorf("lock store %s: %w", dir, err)
+	}
+	if err := f.Truncate(0); err == nil {
+		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock store %s: writing pid: %w", dir, err)
+	}
+	return f, nil
+}
+
+// cleanTmp removes what a previous process left half-written.
+func (s *Store) cleanTmp() error {
+	tmp := filepath.Join(s.dir, "tmp")
+	ents, err := os.ReadDir(tmp)
+	if errors.Is(err, os.ErrNotExist) {
+		return os.MkdirAll(tmp, 0o750)
+	}
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", s.dir, err)
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(tmp, e.Name())); err != nil {
+			return fmt.Errorf("open store %s: removing leftover: %w", s.dir, err)
+		}
+	}
+	return nil
+}
+
+// Config returns the store's config.
+func (s *Store) Config() Config { return s.cfg }
+
+// Dir returns the store directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Close closes the store without flushing: blobs Put since the last Flush
+// are discarded. Packs already sealing are finished first.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.closed = true
+	cur := s.mu.cur
+	s.mu.cur = nil
+	var waits []*packWriter
+	for pw := range s.mu.inflight {
+		waits = append(waits, pw)
+	}
+	s.mu.Unlock()
+	for _, pw := range waits {
+		<-pw.done
+	}
+	if cur != nil {
+		cur.discard()
+	}
+	return s.closeAll()
+}
+
+func (s *Store) closeAll() error {
+	var errs []error
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+	}
+	if c, ok := s.be.(io.Closer); ok {
+		errs = append(errs, c.Close())
+	}
+	if s.enc != nil {
+		errs = append(errs, s.enc.Close())
+	}
+	if s.dec != nil {
+		s.dec.Close()
+	}
+	if s.lock != nil {
+		errs = append(errs, s.lock.Close()) // closing releases the flock
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close store %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+// pebbleLogger routes Pebble's messages to the store's logger.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("pebble: "+format, args...))
+}

@@ -1,0 +1,72 @@
+package cas
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// packPath returns the file of the pack holding id.
+func packPath(t *testing.T, s *Store, id ID) (string, Location) {
+	t.Helper()
+	loc, err := s.Lookup(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(s.Dir(), "packs", loc.Pack[:2], loc.Pack+".pack"), loc
+}
+
+func flipByte(t *testing.T, path string, off int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0x40
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCorruptBlob(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(11, 12))
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"raw", randomBlob(r, 20000)},
+		{"zstd", compressibleBlob(r, 20000)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := newTestStore(t, 1<<20)
+			other := mustPut(t, s, randomBlob(r, 3000))
+			id := mustPut(t, s, tc.data)
+			if err := s.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			path, loc := packPath(t, s, id)
+			flipByte(t, path, loc.Offset+int64(loc.Stored)/2)
+
+			_, err := s.Get(ctx, id, nil)
+			var be *BlobError
+			if !errors.As(err, &be) || !errors.Is(err, ErrCorrupt) || be.ID != id || be.Pack != loc.Pack {
+				t.Fatalf("Get = %v, want BlobError ErrCorrupt for %s", err, id.Short())
+			}
+			if !strings.Contains(err.Error(), id.String()) || !strings.Contains(err.Error(), loc.Pack) {
+				t.Fatalf("error %q does not name blob and pack", err)
+			}
+			mustGet(t, s, other, nil) // wrong want; replaced below
+		})
+	}
+}

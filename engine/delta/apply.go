@@ -1,0 +1,170 @@
+package delta
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/restore"
+)
+
+// Verify says how much apply checks after writing.
+type Verify int
+
+const (
+	VerifyNone    Verify = iota
+	VerifyExtents        // re-hash every range the delta names
+	VerifyFull           // hash every chunk of the target manifests (needs Blobs)
+)
+
+// ApplyOptions tune Apply.
+type ApplyOptions struct {
+	Volume string // apply only this volume (ID or name); empty: all
+	Verify Verify
+	// Blobs reads the target manifests for VerifyFull.
+	Blobs cas.BlobReader
+}
+
+// ErrNotBase is wrapped when the replica does not hold the delta's base.
+var ErrNotBase = errors.New("replica is not at the delta's base")
+
+// applyVol is one volume being brought forward.
+type applyVol struct {
+	vh    VolumeHeader
+	f     *os.File
+	t     *restore.FileTarget
+	block bool
+}
+
+// Apply brings the replica in dir from the delta's base to its target. It
+// checks the state file, then hashes every range the delta names before
+// writing anything: a range at the target is skipped (so running Apply
+// again after a crash finishes the job), a range at the base is written,
+// and any other range refuses the whole apply with the replica untouched.
+// The state file is updated last.
+func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summary, error) {
+	h := &rd.Header
+	st, err := ReadState(dir)
+	if err != nil {
+		return Summary{}, err
+	}
+	vols, err := selectVolumes(h, st, opts.Volume)
+	if err != nil {
+		return Summary{}, fmt.Errorf("apply delta %s..%s to %s: %w", h.Base.ID, h.Target.ID, dir, err)
+	}
+	defer func() {
+		for _, v := range vols {
+			if v != nil && v.f != nil {
+				v.f.Close()
+			}
+		}
+	}()
+	for i, v := range vols {
+		if v != nil {
+			if err := v.open(dir); err != nil {
+				return Summary{}, fmt.Errorf("apply delta to %s volume %q: %w", dir, h.Volumes[i].Name, err)
+			}
+		}
+	}
+	var sum Summary
+	write, err := prepass(ctx, rd, vols, &sum)
+	if err != nil {
+		return Summary{}, fmt.Errorf("apply delta %s..%s to %s: %w", h.Base.ID, h.Target.ID, dir, err)
+	}
+	if err := writeRecords(ctx, rd, vols, write); err != nil {
+		return Summary{}, fmt.Errorf("apply delta %s..%s to %s: %w", h.Base.ID, h.Target.ID, dir, err)
+	}
+	if err := verify(ctx, rd, vols, opts); err != nil {
+		return Summary{}, fmt.Errorf("apply delta %s..%s to %s: verify: %w", h.Base.ID, h.Target.ID, dir, err)
+	}
+	st.VGID, st.VGName = h.VGID, h.VGName
+	for _, v := range vols {
+		if v != nil {
+			sum.Volumes++
+			st.set(VolumeState{ID: v.vh.ID, Name: v.vh.Name, Role: v.vh.Role, Size: v.vh.TargetSize,
+				Manifest: v.vh.TargetManifest, SnapshotID: h.Target.ID, Seq: h.Target.Seq})
+		}
+	}
+	if sum.Volumes == 0 {
+		return sum, nil
+	}
+	return sum, writeState(dir, st)
+}
+
+// selectVolumes checks the state against the header and returns, per
+// header volume, the volume to apply or nil (filtered out, or already at
+// the target).
+func selectVolumes(h *Header, st *State, only string) ([]*applyVol, error) {
+	if st.VGID != "" && st.VGID != h.VGID {
+		return nil, fmt.Errorf("%w: replica holds volume group %s, delta is for %s", ErrNotBase, st.VGID, h.VGID)
+	}
+	vols := make([]*applyVol, len(h.Volumes))
+	matched := false
+	for i, vh := range h.Volumes {
+		if only != "" && only != vh.ID && only != vh.Name {
+			continue
+		}
+		matched = true
+		vs := st.volume(vh.ID)
+		if vs != nil && vs.SnapshotID == h.Target.ID && vs.Manifest == vh.TargetManifest {
+			continue
+		}
+		switch {
+		case vh.Added && vs == nil:
+		case vh.Added:
+			return nil, fmt.Errorf("%w: volume %q is at %s@%d (%s), delta adds it", ErrNotBase, vh.Name, st.VGName, vs.Seq, vs.SnapshotID)
+		case vs == nil:
+			return nil, fmt.Errorf("%w: replica has no volume %q, delta needs it at %s", ErrNotBase, vh.Name, h.Base.ID)
+		case vs.SnapshotID != h.Base.ID || vs.Manifest != vh.BaseManifest:
+			return nil, fmt.Errorf("%w: replica is at %s@%d (%s), delta needs %s", ErrNotBase, st.VGName, vs.Seq, vs.SnapshotID, h.Base.ID)
+		}
+		vols[i] = &applyVol{vh: vh}
+	}
+	if !matched {
+		return nil, fmt.Errorf("delta has no volume %q", only)
+	}
+	return vols, nil
+}
+
+func (v *applyVol) open(dir string) error {
+	flag := os.O_RDWR
+	if v.vh.Added {
+		flag |= os.O_CREATE
+	}
+	f, err := os.OpenFile(VolumePath(dir, v.vh.ID), flag, 0o644)
+	if err != nil {
+		return err
+	}
+	v.f = f
+	if v.t, err = restore.NewFileTarget(f, false); err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	v.block = !fi.Mode().IsRegular()
+	if v.block {
+		size, err := v.t.Size()
+		if err != nil {
+			return err
+		}
+		if size < v.vh.TargetSize {
+			return fmt.Errorf("device %s holds %d bytes, volume needs %d", f.Name(), size, v.vh.TargetSize)
+		}
+	}
+	return nil
+}
+
+// readRange reads [off, off+len) of the replica, zeros past its end.
+func readRange(f *os.File, buf []byte, off int64) error {
+	n, err := f.ReadAt(buf, off)
+	if err == io.EOF {
+		clear(buf[n:])
+		return nil
+	}
+	return err
+}

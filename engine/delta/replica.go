@@ -1,0 +1,156 @@
+package delta
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/restore"
+	"github.com/vmrep/vmrep/engine/volume"
+)
+
+// StateName is the replica's state file.
+const StateName = "state.json"
+
+// State is what a replica holds. Each volume carries its own snapshot so
+// volumes can be created and moved forward one at a time; the top-level
+// snapshot is set when every volume is at the same one.
+type State struct {
+	Version    int           `json:"version"`
+	VGID       string        `json:"vg_id"`
+	VGName     string        `json:"vg_name"`
+	SnapshotID string        `json:"snapshot_id,omitempty"`
+	Seq        uint64        `json:"seq,omitempty"`
+	Volumes    []VolumeState `json:"volumes"`
+}
+
+// VolumeState is one volume file of a replica.
+type VolumeState struct {
+	ID         string      `json:"id"`
+	Name       string      `json:"name"`
+	Role       volume.Role `json:"role"`
+	Size       int64       `json:"size"`
+	Manifest   cas.ID      `json:"manifest"`
+	SnapshotID string      `json:"snapshot_id"`
+	Seq        uint64      `json:"seq"`
+}
+
+// VolumePath is where a replica keeps a volume: a sparse file or a symlink
+// to a block device.
+func VolumePath(dir, volumeID string) string { return filepath.Join(dir, volumeID+".img") }
+
+// ReadState reads dir's state file; a missing one is an empty state.
+func ReadState(dir string) (*State, error) {
+	b, err := os.ReadFile(filepath.Join(dir, StateName))
+	if errors.Is(err, os.ErrNotExist) {
+		return &State{Version: 1}, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("read replica state in %s: %w", dir, err)
+	}
+	s := new(State)
+	if err := json.Unmarshal(b, s); err != nil {
+		return nil, fmt.Errorf("read replica state in %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+func (s *State) volume(id string) *VolumeState {
+	for i := range s.Volumes {
+		if s.Volumes[i].ID == id {
+			return &s.Volumes[i]
+		}
+	}
+	return nil
+}
+
+func (s *State) set(v VolumeState) {
+	if p := s.volume(v.ID); p != nil {
+		*p = v
+	} else {
+		s.Volumes = append(s.Volumes, v)
+	}
+	s.SnapshotID, s.Seq = v.SnapshotID, v.Seq
+	for _, o := range s.Volumes {
+		if o.SnapshotID != v.SnapshotID {
+			s.SnapshotID, s.Seq = "", 0
+		}
+	}
+}
+
+// writeState replaces dir's state file atomically: temp, fsync, rename,
+// directory fsync.
+func writeState(dir string, s *State) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+StateName+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write replica state in %s: %w", dir, err)
+	}
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), filepath.Join(dir, StateName))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write replica state in %s: %w", dir, err)
+	}
+	return syncDir(dir)
+}
+
+// ReplicaOptions tune CreateReplica.
+type ReplicaOptions struct {
+	Volume  string // create only this volume (ID or name); empty: all
+	Restore restore.Options
+}
+
+// CreateReplica writes snap's volumes into dir as <volume-id>.img (sparse
+// files, or through existing symlinks to block devices) and records them in
+// the state file, last.
+func CreateReplica(ctx context.Context, r cas.BlobReader, snap volume.Snapshot, dir string, opts ReplicaOptions) (*State, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create replica of %s in %s: %w", snap.Name(), dir, err)
+	}
+	st, err := ReadState(dir)
+	if err != nil {
+		return nil, err
+	}
+	if st.VGID != "" && st.VGID != snap.VGID {
+		return nil, fmt.Errorf("create replica of %s in %s: the directory holds volume group %s", snap.Name(), dir, st.VGID)
+	}
+	st.VGID, st.VGName = snap.VGID, snap.VGName
+	found := false
+	for _, v := range snap.Volumes {
+		if opts.Volume != "" && opts.Volume != v.VolumeID && opts.Volume != v.Name {
+			continue
+		}
+		found = true
+		m, err := volume.LoadManifest(ctx, r, v.Manifest)
+		if err != nil {
+			return nil, fmt.Errorf("create replica of %s volume %q: %w", snap.Name(), v.Name, err)
+		}
+		if _, err := restore.ToPath(ctx, r, m, VolumePath(dir, v.VolumeID), opts.Restore); err != nil {
+			return nil, fmt.Errorf("create replica of %s volume %q: %w", snap.Name(), v.Name, err)
+		}
+		st.set(VolumeState{ID: v.VolumeID, Name: v.Name, Role: v.Role, Size: v.Size, Manifest: v.Manifest,
+			SnapshotID: snap.ID, Seq: snap.Seq})
+	}
+	if !found {
+		return nil, fmt.Errorf("create replica of %s: no volume %q", snap.Name(), opts.Volume)
+	}
+	if err := writeState(dir, st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}

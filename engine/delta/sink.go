@@ -1,0 +1,139 @@
+package delta
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"os"
+	"path/filepath"
+
+	"github.com/zeebo/blake3"
+
+	"github.com/vmrep/vmrep/engine/cas"
+)
+
+// Sink receives an exported delta. FileSink and SplitSink are the two
+// kinds; each writes under temporary names and renames into place only
+// when everything is on disk.
+type Sink interface {
+	begin(h *Header) error
+	put(r *Record) error
+	finish() (int64, error)
+	abort()
+}
+
+// frameWriter writes one framed file (single, index or part): prefix,
+// records, end marker, trailer. It hashes what it writes for the trailer.
+type frameWriter struct {
+	path, tmp string
+	f         *os.File
+	bw        *bufio.Writer
+	sum       hash.Hash // everything before the trailer
+	n         int64
+	buf       []byte
+}
+
+func createFrame(path string, kind byte, hdr []byte) (*frameWriter, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("write delta %s: %w", path, err)
+	}
+	w := &frameWriter{path: path, tmp: f.Name(), f: f, bw: bufio.NewWriterSize(f, 1<<20), sum: blake3.New()}
+	if err := w.write(appendPrefix(nil, kind, hdr)); err != nil {
+		w.abort()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *frameWriter) write(b []byte) error {
+	w.sum.Write(b)
+	w.n += int64(len(b))
+	if _, err := w.bw.Write(b); err != nil {
+		return fmt.Errorf("write delta %s: %w", w.path, err)
+	}
+	return nil
+}
+
+func (w *frameWriter) put(r *Record) error {
+	w.buf = appendRecord(w.buf[:0], r)
+	return w.write(w.buf)
+}
+
+// close writes the end marker and trailer, syncs and renames; it returns
+// the file's size and the BLAKE3 of the whole file.
+func (w *frameWriter) close() (int64, cas.ID, error) {
+	if err := w.write([]byte{endOfRecord}); err != nil {
+		return 0, cas.ID{}, err
+	}
+	tr := append([]byte(trailMagic), w.sum.Sum(nil)...)
+	if err := w.write(tr); err != nil {
+		return 0, cas.ID{}, err
+	}
+	var whole cas.ID
+	copy(whole[:], w.sum.Sum(nil))
+	err := w.bw.Flush()
+	if err == nil {
+		err = w.f.Sync()
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(w.tmp, w.path)
+	}
+	if err != nil {
+		os.Remove(w.tmp)
+		return 0, cas.ID{}, fmt.Errorf("write delta %s: %w", w.path, err)
+	}
+	return w.n, whole, nil
+}
+
+func (w *frameWriter) abort() {
+	w.f.Close()
+	os.Remove(w.tmp)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// FileSink writes a delta as one file at path.
+func FileSink(path string) Sink { return &fileSink{path: path} }
+
+type fileSink struct {
+	path string
+	w    *frameWriter
+}
+
+func (s *fileSink) begin(h *Header) error {
+	hdr, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	s.w, err = createFrame(s.path, kindSingle, hdr)
+	return err
+}
+
+func (s *fileSink) put(r *Record) error { return s.w.put(r) }
+
+func (s *fileSink) finish() (int64, error) {
+	n, _, err := s.w.close()
+	if err == nil {
+		err = syncDir(filepath.Dir(s.path))
+	}
+	return n, err
+}
+
+func (s *fileSink) abort() {
+	if s.w != nil {
+		s.w.abort()
+	}
+}
+

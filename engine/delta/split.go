@@ -1,0 +1,107 @@
+package delta
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// IndexName is the index file of a split delta directory.
+const IndexName = "index.vmdelta"
+
+// DefaultPartSize caps a part when SplitSink is given no size.
+const DefaultPartSize = 1 << 30
+
+// SplitSink writes a delta as a directory: one or more part files per
+// volume, none much over partSize (a record is never split, so a part may
+// pass the cap by one record), and an index naming each with its BLAKE3.
+// The index is written last: a directory without one is not a delta.
+func SplitSink(dir string, partSize int64) Sink {
+	if partSize <= 0 {
+		partSize = DefaultPartSize
+	}
+	return &splitSink{dir: dir, partSize: partSize}
+}
+
+type splitSink struct {
+	dir      string
+	partSize int64
+	h        *Header
+	cur      *frameWriter
+	curRef   PartRef
+	total    int64
+}
+
+func (s *splitSink) begin(h *Header) error {
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return fmt.Errorf("write split delta %s: %w", s.dir, err)
+	}
+	s.h = h
+	return nil
+}
+
+func (s *splitSink) put(r *Record) error {
+	if s.cur != nil && (s.curRef.Volume != r.Volume || s.cur.n >= s.partSize) {
+		if err := s.closePart(); err != nil {
+			return err
+		}
+	}
+	if s.cur == nil {
+		name := fmt.Sprintf("part-%03d-%06d.vmdp", r.Volume, len(s.h.Parts))
+		hdr, _ := json.Marshal(struct {
+			Target string `json:"target"`
+			Volume int    `json:"volume"`
+		}{s.h.Target.ID, r.Volume})
+		w, err := createFrame(filepath.Join(s.dir, name), kindPart, hdr)
+		if err != nil {
+			return err
+		}
+		s.cur, s.curRef = w, PartRef{File: name, Volume: r.Volume}
+	}
+	s.curRef.Records++
+	return s.cur.put(r)
+}
+
+func (s *splitSink) closePart() error {
+	n, sum, err := s.cur.close()
+	s.cur = nil
+	if err != nil {
+		return err
+	}
+	s.curRef.Size, s.curRef.BLAKE3 = n, sum
+	s.total += n
+	s.h.Parts = append(s.h.Parts, s.curRef)
+	return nil
+}
+
+func (s *splitSink) finish() (int64, error) {
+	if s.cur != nil {
+		if err := s.closePart(); err != nil {
+			return 0, err
+		}
+	}
+	hdr, err := json.Marshal(s.h)
+	if err != nil {
+		return 0, err
+	}
+	// Parts are durable before the index that names them.
+	if err := syncDir(s.dir); err != nil {
+		return 0, err
+	}
+	w, err := createFrame(filepath.Join(s.dir, IndexName), kindIndex, hdr)
+	if err != nil {
+		return 0, err
+	}
+	n, _, err := w.close()
+	if err == nil {
+		err = syncDir(s.dir)
+	}
+	return s.total + n, err
+}
+
+func (s *splitSink) abort() {
+	if s.cur != nil {
+		s.cur.abort()
+	}
+}

@@ -1,0 +1,307 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/vmrep/vmrep/engine/chunker"
+	"github.com/vmrep/vmrep/engine/source"
+)
+
+const (
+	// blockSize is the unit in which zero runs are found.
+	blockSize = 4096
+	// HoleMin is the shortest run of zero blocks that becomes a hole. Shorter
+	// runs stay inside the chunks around them, where they compress well.
+	HoleMin = 64 << 10
+	// readSize is the largest single read from the source.
+	readSize = 1 << 20
+)
+
+// buffer is one large slab that chunks point into. It goes back to the pool
+// when the segmenter has moved on and every chunk in it has been stored.
+type buffer struct {
+	data []byte
+	refs atomic.Int32
+	pool chan *buffer
+}
+
+func (b *buffer) retain() { b.refs.Add(1) }
+
+func (b *buffer) release() {
+	if b.refs.Add(-1) == 0 {
+		b.pool <- b
+	}
+}
+
+// segmenter is the producer of the pipeline: it reads the source, finds
+// holes and cuts segments into chunks, and hands out jobs in volume order.
+//
+// Invariant: chunks already handed out lie below segStart in buf, so the
+// segmenter only ever writes at or above segStart.
+type segmenter struct {
+	src   source.Reader
+	size  int64
+	cut   *chunker.Cutter
+	max   int
+	emit  func(ctx context.Context, j *job) error
+	newJ  func(ctx context.Context) (*job, error)
+	bufs  chan *buffer
+	stats *Stats
+
+	buf      *buffer
+	segStart int   // first unchunked byte of the current segment in buf
+	w        int   // end of bytes held in buf
+	segOff   int64 // volume offset of buf.data[segStart]
+	pos      int64 // volume offset of the next byte to classify
+	zr       int64 // length of the zero run that ends at pos
+	inHole   bool  // zr reached HoleMin: its bytes are no longer held in buf
+}
+
+// run walks the whole volume.
+func (s *segmenter) run(ctx context.Context) error {
+	if err := s.takeBuffer(ctx); err != nil {
+		return err
+	}
+	err := s.src.Allocated(ctx, func(r source.Range) error {
+		start := r.Off &^ (blockSize - 1)
+		end := min(alignUp(r.Off+r.Len), s.size)
+		if end <= s.pos {
+			return nil
+		}
+		start = max(start, s.pos)
+		if start > s.pos {
+			if err := s.zeros(ctx, start-s.pos); err != nil {
+				return err
+			}
+		}
+		return s.read(ctx, end)
+	})
+	if err != nil {
+		return err
+	}
+	if s.pos < s.size {
+		if err := s.zeros(ctx, s.size-s.pos); err != nil {
+			return err
+		}
+	}
+	if s.inHole {
+		err = s.emitHole(ctx, s.pos-s.zr, s.zr)
+	} else {
+		err = s.finishSegment(ctx, s.w)
+	}
+	if s.buf != nil {
+		s.buf.release()
+		s.buf = nil
+	}
+	return err
+}
+
+func alignUp(v int64) int64 { return (v + blockSize - 1) &^ (blockSize - 1) }
+
+// read reads and classifies the source up to volume offset end.
+func (s *segmenter) read(ctx context.Context, end int64) error {
+	for s.pos < end {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := int(min(int64(readSize), end-s.pos))
+		if err := s.ensureSpace(ctx, n); err != nil {
+			return err
+		}
+		t0 := time.Now()
+		got, err := s.src.ReadAt(s.buf.data[s.w:s.w+n], s.pos)
+		s.stats.ReadTime += time.Since(t0)
+		if got < n {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("read at offset %d: %w", s.pos+int64(got), err)
+		}
+		atomic.AddInt64(&s.stats.ReadBytes, int64(n))
+		if err := s.classify(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// classify walks the n bytes just read at buf.data[w:], block by block,
+// dropping the bytes of holes and keeping the rest.
+func (s *segmenter) classify(ctx context.Context, n int) error {
+	t0 := time.Now()
+	defer func() { s.stats.SegmentTime += time.Since(t0) }()
+	in, out := s.w, s.w
+	for in < s.w+n {
+		bl := min(blockSize, s.w+n-in)
+		block := s.buf.data[in : in+bl]
+		if isZero(block) {
+			s.zr += int64(bl)
+			s.pos += int64(bl)
+			in += bl
+			if s.inHole {
+				continue
+			}
+			if s.zr < HoleMin {
+				out = s.keep(out, in-bl, bl)
+				continue
+			}
+			// The run just became a hole: end the segment before it.
+			dataEnd := out - int(s.zr-int64(bl))
+			if err := s.finishSegment(ctx, dataEnd); err != nil {
+				return err
+			}
+			s.inHole = true
+			out = s.segStart
+			continue
+		}
+		if s.inHole {
+			if err := s.emitHole(ctx, s.pos-s.zr, s.zr); err != nil {
+				return err
+			}
+			s.inHole = false
+			s.segStart, s.segOff = out, s.pos
+		}
+		s.zr = 0
+		s.pos += int64(bl)
+		out = s.keep(out, in, bl)
+		in += bl
+	}
+	s.w = out
+	return s.cutFull(ctx)
+}
+
+// keep moves a block that stays in the segment down to out, when blocks were
+// dropped before it, and returns the new end.
+func (s *segmenter) keep(out, in, n int) int {
+	if out != in {
+		copy(s.buf.data[out:], s.buf.data[in:in+n])
+	}
+	return out + n
+}
+
+// zeros accounts for n bytes that the source reports unallocated.
+func (s *segmenter) zeros(ctx context.Context, n int64) error {
+	s.pos += n
+	if s.inHole {
+		s.zr += n
+		return nil
+	}
+	if s.zr+n >= HoleMin {
+		if err := s.finishSegment(ctx, s.w-int(s.zr)); err != nil {
+			return err
+		}
+		s.zr += n
+		s.inHole = true
+		s.w = s.segStart
+		return nil
+	}
+	// A short gap between data: its zeros belong to the segment.
+	if err := s.ensureSpace(ctx, int(n)); err != nil {
+		return err
+	}
+	clear(s.buf.data[s.w : s.w+int(n)])
+	s.w += int(n)
+	s.zr += n
+	return nil
+}
+
+// cutFull hands out every chunk whose boundary the bytes held so far decide.
+// Trailing zeros are held back: they may yet become a hole.
+func (s *segmenter) cutFull(ctx context.Context) error {
+	confirmed := s.w - int(s.zr)
+	for confirmed-s.segStart >= s.max {
+		n := s.cut.Cut(s.buf.data[s.segStart:confirmed], false)
+		if err := s.emitChunk(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finishSegment cuts the current segment up to buffer position end.
+func (s *segmenter) finishSegment(ctx context.Context, end int) error {
+	for s.segStart < end {
+		n := s.cut.Cut(s.buf.data[s.segStart:end], true)
+		if err := s.emitChunk(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *segmenter) emitChunk(ctx context.Context, n int) error {
+	j, err := s.newJ(ctx)
+	if err != nil {
+		return err
+	}
+	j.off, j.length = s.segOff, int64(n)
+	j.data = s.buf.data[s.segStart : s.segStart+n]
+	j.buf = s.buf
+	s.buf.retain()
+	s.segStart += n
+	s.segOff += int64(n)
+	return s.emit(ctx, j)
+}
+
+func (s *segmenter) emitHole(ctx context.Context, off, n int64) error {
+	j, err := s.newJ(ctx)
+	if err != nil {
+		return err
+	}
+	j.off, j.length = off, n
+	j.hole = true
+	s.zr = 0
+	return s.emit(ctx, j)
+}
+
+// ensureSpace makes room for n more bytes at w, moving the live tail of the
+// current buffer into a fresh one when needed.
+func (s *segmenter) ensureSpace(ctx context.Context, n int) error {
+	if s.w+n <= len(s.buf.data) {
+		return nil
+	}
+	old := s.buf
+	if err := s.takeBuffer(ctx); err != nil {
+		return err
+	}
+	live := copy(s.buf.data, old.data[s.segStart:s.w])
+	s.segStart, s.w = 0, live
+	old.release()
+	return nil
+}
+
+func (s *segmenter) takeBuffer(ctx context.Context) error {
+	select {
+	case b := <-s.bufs:
+		b.refs.Store(1)
+		s.buf = b
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// isZero reports whether b holds only zero bytes. Most data blocks differ
+// from zero in their first bytes, so the common case returns at once.
+func isZero(b []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
+	if b[0] != 0 || b[len(b)-1] != 0 {
+		return false
+	}
+	for len(b) >= len(zeroBlock) {
+		if string(b[:len(zeroBlock)]) != string(zeroBlock[:]) {
+			return false
+		}
+		b = b[len(zeroBlock):]
+	}
+	return string(b) == string(zeroBlock[:len(b)])
+}
+
+var zeroBlock [blockSize]byte

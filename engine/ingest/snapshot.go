@@ -1,0 +1,116 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/source"
+	"github.com/vmrep/vmrep/engine/volume"
+)
+
+// Store is what a snapshot needs of the store: blobs and the catalog's records.
+type Store interface {
+	cas.BlobWriter
+}
+
+// Catalog is what a snapshot needs of the catalog.
+type Catalog interface {
+	ReserveSeq(ctx context.Context, vgID string) (uint64, error)
+	Latest(ctx context.Context, vgID string) (volume.Snapshot, error)
+	PutSnapshot(ctx context.Context, s volume.Snapshot) error
+}
+
+// SnapshotProgress reports a snapshot's progress over all its volumes.
+type SnapshotProgress struct {
+	Volume    string // name of the volume being read
+	Index     int    // its position in the VG
+	Progress         // within that volume
+	VGDone    int64  // bytes done over the whole VG
+	VGTotal   int64
+}
+
+// SnapshotOptions tune a snapshot.
+type SnapshotOptions struct {
+	Options
+	// Progress replaces Options.Progress for snapshots.
+	Progress func(SnapshotProgress)
+	// Now gives the snapshot's creation time; default time.Now.
+	Now func() time.Time
+}
+
+// Opener opens the source of a volume.
+type Opener func(ctx context.Context, v volume.Volume) (source.Reader, error)
+
+// Snapshot ingests every volume of vg, makes every chunk and page durable,
+// and only then records the snapshot. On error nothing is recorded.
+func Snapshot(ctx context.Context, store Store, cat Catalog, vg volume.VG, open Opener, opts SnapshotOptions) (volume.Snapshot, []Stats, error) {
+	srcs := make([]source.Reader, len(vg.Volumes))
+	defer func() {
+		for _, s := range srcs {
+			if s != nil {
+				s.Close()
+			}
+		}
+	}()
+	var total int64
+	for i, v := range vg.Volumes {
+		s, err := open(ctx, v)
+		if err != nil {
+			return volume.Snapshot{}, nil, fmt.Errorf("snapshot vg %q volume %q: %w", vg.Name, v.Name, err)
+		}
+		srcs[i] = s
+		total += s.Size()
+	}
+
+	snap := volume.Snapshot{VGID: vg.ID, VGName: vg.Name}
+	all := make([]Stats, len(vg.Volumes))
+	var before int64
+	for i, v := range vg.Volumes {
+		vo := opts.Options
+		if opts.Progress != nil {
+			vo.Progress = func(p Progress) {
+				opts.Progress(SnapshotProgress{Volume: v.Name, Index: i, Progress: p, VGDone: before + p.Done, VGTotal: total})
+			}
+		}
+		st, err := Volume(ctx, store, srcs[i], vo)
+		if err != nil {
+			return volume.Snapshot{}, nil, fmt.Errorf("snapshot vg %q volume %q from %s: %w", vg.Name, v.Name, v.Source, err)
+		}
+		before += st.Size
+		all[i] = st
+		snap.Volumes = append(snap.Volumes, volume.VolumeSnapshot{
+			VolumeID: v.ID, Name: v.Name, Role: v.Role, Size: st.Size,
+			Manifest: st.ID, DataBytes: st.DataBytes, Chunks: st.Chunks, Holes: st.Holes,
+			NewBytes: st.NewBytes,
+		})
+	}
+	if err := store.Flush(ctx); err != nil {
+		return volume.Snapshot{}, nil, fmt.Errorf("snapshot vg %q: make data durable: %w", vg.Name, err)
+	}
+	return commit(ctx, cat, snap, opts.Now, all)
+}
+
+// commit writes the snapshot record, last.
+func commit(ctx context.Context, cat Catalog, snap volume.Snapshot, now func() time.Time, all []Stats) (volume.Snapshot, []Stats, error) {
+	if now == nil {
+		now = time.Now
+	}
+	if parent, err := cat.Latest(ctx, snap.VGID); err == nil {
+		snap.Parent = parent.ID
+	} else if !isNotFound(err) {
+		return volume.Snapshot{}, nil, err
+	}
+	seq, err := cat.ReserveSeq(ctx, snap.VGID)
+	if err != nil {
+		return volume.Snapshot{}, nil, err
+	}
+	snap.Seq = seq
+	snap.ID = volume.NewSnapshotID()
+	snap.Created = now().UTC()
+	if err := cat.PutSnapshot(ctx, snap); err != nil {
+		return volume.Snapshot{}, nil, fmt.Errorf("snapshot vg %q: record snapshot %d: %w", snap.VGName, seq, err)
+	}
+	return snap, all, nil
+}

@@ -1,0 +1,177 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/volume"
+)
+
+// Options tune a restore.
+type Options struct {
+	Workers  int                        // default GOMAXPROCS
+	Progress func(done, total int64)    // called from one goroutine
+	Every    time.Duration              // least time between Progress calls; default 200ms
+}
+
+// Stats describe a restore.
+type Stats struct {
+	Size      int64 // volume size
+	DataBytes int64 // bytes written
+	Chunks    int64
+	Holes     int64
+}
+
+type extent struct {
+	off int64
+	e   volume.Entry
+}
+
+// Volume writes the volume of manifest m into t. The target MUST be at least
+// as large as the volume; every chunk is verified as it is read.
+func Volume(ctx context.Context, r cas.BlobReader, m *volume.Manifest, t Target, opts Options) (Stats, error) {
+	size, err := t.Size()
+	if err != nil {
+		return Stats{}, err
+	}
+	if size < m.Size {
+		return Stats{}, fmt.Errorf("restore: target holds %d bytes, volume needs %d", size, m.Size)
+	}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	every := opts.Every
+	if every <= 0 {
+		every = 200 * time.Millisecond
+	}
+
+	var st Stats
+	var done atomic.Int64
+	g, ctx := errgroup.WithContext(ctx)
+	work := make(chan extent, 4*workers)
+	for range workers {
+		g.Go(func() error {
+			var buf []byte
+			for x := range work {
+				data, err := r.Get(ctx, x.e.ID, buf)
+				if err != nil {
+					return fmt.Errorf("restore offset %d: %w", x.off, err)
+				}
+				buf = data
+				if int64(len(data)) != x.e.Length {
+					return fmt.Errorf("restore offset %d: chunk %s has %d bytes, manifest says %d", x.off, x.e.ID, len(data), x.e.Length)
+				}
+				if _, err := t.WriteAt(data, x.off); err != nil {
+					return fmt.Errorf("restore offset %d: %w", x.off, err)
+				}
+				done.Add(x.e.Length)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		defer close(work)
+		var last time.Time
+		return m.Walk(ctx, r, 0, func(off int64, e volume.Entry) error {
+			if e.Hole {
+				st.Holes++
+				done.Add(e.Length)
+				return t.Zero(off, e.Length)
+			}
+			st.Chunks++
+			st.DataBytes += e.Length
+			if opts.Progress != nil && time.Since(last) >= every {
+				last = time.Now()
+				opts.Progress(done.Load(), m.Size)
+			}
+			select {
+			case work <- extent{off, e}:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	})
+	if err := g.Wait(); err != nil {
+		return Stats{}, err
+	}
+	if err := t.Sync(); err != nil {
+		return Stats{}, err
+	}
+	if opts.Progress != nil {
+		opts.Progress(m.Size, m.Size)
+	}
+	st.Size = m.Size
+	return st, nil
+}
+
+// ToPath restores into path. A regular file is written under a temporary
+// name beside it and renamed into place only when every byte is verified,
+// so a failed restore never leaves a wrong file behind; a block device is
+// written in place.
+func ToPath(ctx context.Context, r cas.BlobReader, m *volume.Manifest, path string, opts Options) (Stats, error) {
+	if fi, err := os.Stat(path); err == nil && fi.Mode()&os.ModeDevice != 0 {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return Stats{}, err
+		}
+		defer f.Close()
+		t, err := NewFileTarget(f, false)
+		if err != nil {
+			return Stats{}, err
+		}
+		return Volume(ctx, r, m, t, opts)
+	} else if err == nil && !fi.Mode().IsRegular() {
+		return Stats{}, fmt.Errorf("restore: %s is not a regular file or block device", path)
+	}
+
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".vmrep-*")
+	if err != nil {
+		return Stats{}, err
+	}
+	tmp := f.Name()
+	defer func() {
+		if f != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Truncate(m.Size); err != nil {
+		return Stats{}, err
+	}
+	t, err := NewFileTarget(f, true)
+	if err != nil {
+		return Stats{}, err
+	}
+	st, err := Volume(ctx, r, m, t, opts)
+	if err != nil {
+		return Stats{}, err
+	}
+	if err := f.Close(); err != nil {
+		return Stats{}, err
+	}
+	f = nil
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return Stats{}, err
+	}
+	return st, syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,17 @@
+// Package fusefs serves the store read-only through FUSE: every snapshot of
+// every volume group as a directory of disk image files.
+//
+//	DIR/<vg>/<seq>/<volume>.img   the volume's bytes, exact size, mode 0444
+//	DIR/<vg>/<seq>/snapshot.json  IDs, time and manifest digests
+//	DIR/<vg>/latest               symlink to the newest <seq>
+//
+// Directories are computed from the catalog on every lookup, so snapshots
+// and volume groups come and go without a remount. Reads find the manifest
+// page by binary search, serve holes as zeros, fetch chunks through the
+// verifying cas.BlobReader into a bounded LRU of decompressed chunks, and
+// read ahead in parallel when a file handle reads sequentially.
+//
+// fusefs owns the tree, the read path and mount/unmount/stale-mount cleanup.
+// It knows only the small interfaces of engine/cas and engine/volume; it
+// must not import daemon, client, api, stackgen or cmd.
+package fusefs

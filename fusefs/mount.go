@@ -1,0 +1,135 @@
+package fusefs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/vmrep/vmrep/engine/cas"
+)
+
+// Defaults for Options.
+const (
+	DefaultCacheSize = 256 << 20
+	DefaultReadAhead = 8
+	// maxRead is the largest read the kernel sends: 1 MiB, the most FUSE
+	// allows, so sequential reads cost few round trips.
+	maxRead = 1 << 20
+	// pageCacheSize is how many decoded manifest pages are kept (a page
+	// of 4096 entries decodes to about 200 KiB).
+	pageCacheSize = 64
+)
+
+// Options tune a mount.
+type Options struct {
+	// CacheSize bounds the decompressed chunks kept in memory, in bytes;
+	// default 256 MiB.
+	CacheSize int64
+	// ReadAhead is how many chunks past a sequential read are fetched in
+	// parallel; default 8, negative disables read-ahead.
+	ReadAhead int
+	// AllowOther lets users other than the mounting one read the tree.
+	AllowOther bool
+	// Logger receives one line per failed operation; default slog.Default().
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.CacheSize <= 0 {
+		o.CacheSize = DefaultCacheSize
+	}
+	if o.ReadAhead == 0 {
+		o.ReadAhead = DefaultReadAhead
+	}
+	if o.ReadAhead < 0 {
+		o.ReadAhead = 0
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// NewRoot returns the root of the tree. Served by the caller's own
+// fs.Mount it reads without parallel read-ahead, since read-ahead workers
+// need an owner that stops them: Mount is that owner.
+func NewRoot(cat Catalog, r cas.BlobReader, opts Options) fs.InodeEmbedder {
+	return newRoot(cat, r, opts)
+}
+
+func newRoot(cat Catalog, r cas.BlobReader, opts Options) *rootDir {
+	opts = opts.withDefaults()
+	chunks := newChunkCache(opts.CacheSize)
+	return &rootDir{v: &view{
+		cat:       cat,
+		r:         r,
+		chunks:    chunks,
+		pages:     newPageCache(pageCacheSize),
+		prefetch:  newPrefetcher(r, chunks),
+		readAhead: opts.ReadAhead,
+		log:       opts.Logger,
+	}}
+}
+
+// MountOptions returns the FUSE mount options vmrep mounts with. The FUSE
+// ceiling benchmark uses the same ones.
+func MountOptions(allowOther bool) fuse.MountOptions {
+	return fuse.MountOptions{
+		DirectMount:   true,
+		FsName:        "vmrep",
+		Name:          "vmrep",
+		Options:       []string{"ro", "nosuid", "nodev"},
+		AllowOther:    allowOther,
+		MaxWrite:      maxRead,
+		MaxReadAhead:  maxRead,
+		MaxBackground: 64,
+	}
+}
+
+// Mounted is a live mount. Unmount it, or Wait for someone else to.
+type Mounted struct {
+	dir    string
+	server *fuse.Server
+	root   *rootDir
+	once   sync.Once
+}
+
+// Mount serves the tree at dir until Unmount. ctx is used while mounting
+// only; the mount outlives it.
+func Mount(ctx context.Context, dir string, cat Catalog, r cas.BlobReader, opts Options) (*Mounted, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("mount %s: %w", dir, err)
+	}
+	root := newRoot(cat, r, opts)
+	server, err := fs.Mount(dir, root, &fs.Options{MountOptions: MountOptions(opts.AllowOther)})
+	if err != nil {
+		return nil, fmt.Errorf("mount %s: %w", dir, err)
+	}
+	root.v.prefetch.start(ctx)
+	return &Mounted{dir: dir, server: server, root: root}, nil
+}
+
+// Dir returns the mount point.
+func (m *Mounted) Dir() string { return m.dir }
+
+// Unmount unmounts and waits for the server and the read-ahead workers to
+// stop. It fails (and leaves the mount alone) while a file is open or a
+// process has its working directory inside.
+func (m *Mounted) Unmount() error {
+	if err := m.server.Unmount(); err != nil {
+		return fmt.Errorf("unmount %s: %w", m.dir, err)
+	}
+	m.Wait()
+	return nil
+}
+
+// Wait blocks until the file system is unmounted, then stops the
+// read-ahead workers.
+func (m *Mounted) Wait() {
+	m.server.Wait()
+	m.once.Do(m.root.v.prefetch.close)
+}

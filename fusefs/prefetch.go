@@ -1,0 +1,101 @@
+package fusefs
+
+import (
+	"context"
+	"runtime"
+	"sync"
+
+	"github.com/vmrep/vmrep/engine/cas"
+)
+
+// prefetcher loads chunks into the cache on a bounded pool of workers. It
+// is owned by a Mounted: start when mounted, close after the server has
+// stopped; close waits for every worker.
+type prefetcher struct {
+	r       cas.BlobReader
+	cache   *chunkCache
+	workers int
+	jobs    chan *chunkEntry
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.RWMutex // guards running against close
+	run    bool
+}
+
+func newPrefetcher(r cas.BlobReader, cache *chunkCache) *prefetcher {
+	w := 2 * runtime.GOMAXPROCS(0)
+	w = max(4, min(w, 16))
+	return &prefetcher{r: r, cache: cache, workers: w, jobs: make(chan *chunkEntry, 4*w)}
+}
+
+func (p *prefetcher) start(ctx context.Context) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.run || p.ctx != nil {
+		return
+	}
+	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	p.run = true
+	for range p.workers {
+		p.wg.Add(1)
+		go p.work()
+	}
+}
+
+func (p *prefetcher) work() {
+	defer p.wg.Done()
+	for {
+		select {
+		case e := <-p.jobs:
+			data, err := p.r.Get(p.ctx, e.id, nil)
+			p.cache.fill(e, data, err)
+		case <-p.ctx.Done():
+			return
+		}
+	}
+}
+
+// schedule starts loading the chunks of ids that are neither cached nor
+// loading. It never blocks: when the queue is full the reservation is
+// abandoned and a reader that needs the chunk loads it itself.
+func (p *prefetcher) schedule(ids []cas.ID) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if !p.run {
+		return
+	}
+	for _, id := range ids {
+		e, owner := p.cache.acquire(id)
+		if !owner {
+			continue
+		}
+		select {
+		case p.jobs <- e:
+		default:
+			p.cache.fill(e, nil, errAbandoned)
+		}
+	}
+}
+
+// close stops the workers, waits for them, and completes what was still
+// queued so that no reader waits forever.
+func (p *prefetcher) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.run {
+		return
+	}
+	p.run = false
+	p.cancel()
+	p.wg.Wait()
+	for {
+		select {
+		case e := <-p.jobs:
+			p.cache.fill(e, nil, errAbandoned)
+		default:
+			return
+		}
+	}
+}

@@ -1,0 +1,213 @@
+package fusefs
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/volume"
+)
+
+// volFile is one volume of one snapshot as a disk image file.
+type volFile struct {
+	fs.Inode
+	v       *view
+	vs      volume.VolumeSnapshot
+	created time.Time
+
+	mu struct {
+		sync.Mutex
+		m *volume.Manifest // loaded on first open; nil until then
+	}
+}
+
+var (
+	_ = (fs.NodeOpener)((*volFile)(nil))
+	_ = (fs.NodeReader)((*volFile)(nil))
+	_ = (fs.NodeGetattrer)((*volFile)(nil))
+)
+
+func (f *volFile) fill(a *fuse.Attr) {
+	a.Mode = fuse.S_IFREG | 0o444
+	a.Size = uint64(f.vs.Size)
+	a.Blocks = (uint64(f.vs.Size) + 511) / 512
+	a.Blksize = 1 << 20 // invites large reads
+	setTimes(a, f.created)
+}
+
+func (f *volFile) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	f.fill(&out.Attr)
+	out.SetTimeout(fileTimeout)
+	return 0
+}
+
+// manifest loads the top page once; a failed load is tried again on the
+// next open.
+func (f *volFile) manifest(ctx context.Context) (*volume.Manifest, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.mu.m != nil {
+		return f.mu.m, nil
+	}
+	m, err := volume.LoadManifest(ctx, f.v.r, f.vs.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	if m.Size != f.vs.Size {
+		return nil, fmt.Errorf("volume %q manifest %s: %w: size %d, snapshot says %d",
+			f.vs.Name, f.vs.Manifest.Short(), volume.ErrMalformed, m.Size, f.vs.Size)
+	}
+	f.mu.m = m
+	return m, nil
+}
+
+// volHandle is one open of a volFile; it tracks where the last read ended
+// to tell sequential from random access.
+type volHandle struct {
+	m  *volume.Manifest
+	mu sync.Mutex
+	// next is the offset just past the last read; streak counts reads that
+	// continued from it.
+	next   int64
+	streak int
+}
+
+// sequential records a read of [off, end) and reports whether it continues
+// a sequential stream. The kernel issues read-ahead requests concurrently,
+// so they may arrive a little out of order: within a window of next counts.
+func (h *volHandle) sequential(off, end int64) bool {
+	const window = 2 << 20
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if off >= h.next-window && off <= h.next+window {
+		h.streak++
+		h.next = max(h.next, end)
+	} else {
+		h.streak = 0
+		h.next = end
+	}
+	// The first read of a file (at offset 0) counts as a start, so a stream
+	// is recognised on its second read.
+	return h.streak >= 2
+}
+
+func (f *volFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+		return nil, 0, syscall.EROFS
+	}
+	m, err := f.manifest(ctx)
+	if err != nil {
+		return nil, 0, toErrno(f.v.log, "open "+f.vs.Name+imgSuffix, err)
+	}
+	// Snapshots never change, so what the kernel cached stays valid.
+	return &volHandle{m: m}, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+func (f *volFile) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	h, ok := fh.(*volHandle)
+	if !ok {
+		return nil, syscall.EBADF
+	}
+	n, err := f.v.readAt(ctx, h, dest, off)
+	if err != nil {
+		return nil, toErrno(f.v.log, fmt.Sprintf("read %s%s at %d+%d", f.vs.Name, imgSuffix, off, len(dest)), err)
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+// readAt fills dest from offset off of h's volume, straight into the buffer
+// go-fuse passed in, and returns how many bytes it filled (less than
+// len(dest) only at the end of the volume).
+func (v *view) readAt(ctx context.Context, h *volHandle, dest []byte, off int64) (int, error) {
+	m := h.m
+	if off < 0 {
+		return 0, syscall.EINVAL
+	}
+	if off >= m.Size {
+		return 0, nil
+	}
+	n := int(min(int64(len(dest)), m.Size-off))
+	dest = dest[:n]
+	ahead := 0
+	if h.sequential(off, off+int64(n)) {
+		ahead = v.readAhead
+	}
+	if err := v.plan(ctx, m, off, int64(n), ahead); err != nil {
+		return 0, err
+	}
+
+	done := 0
+	for done < n {
+		pos := off + int64(done)
+		p, err := v.pages.get(ctx, v.r, m, m.FindPage(pos))
+		if err != nil {
+			return 0, err
+		}
+		for j := p.Find(pos); j >= 0 && j < len(p.Entries) && done < n; j++ {
+			e := p.Entries[j]
+			within := pos - p.Offsets[j]
+			k := int(min(e.Length-within, int64(n-done)))
+			if e.Hole {
+				clear(dest[done : done+k])
+			} else {
+				data, err := v.chunks.get(ctx, e.ID, v.load)
+				if err != nil {
+					return 0, fmt.Errorf("volume offset %d: %w", pos, err)
+				}
+				if int64(len(data)) != e.Length {
+					return 0, &cas.BlobError{ID: e.ID, Type: cas.BlobChunk, Err: fmt.Errorf("%w: %d bytes, manifest says %d", cas.ErrCorrupt, len(data), e.Length)}
+				}
+				copy(dest[done:done+k], data[within:])
+			}
+			done += k
+			pos += int64(k)
+		}
+	}
+	return n, nil
+}
+
+func (v *view) load(ctx context.Context, id cas.ID) ([]byte, error) {
+	return v.r.Get(ctx, id, nil)
+}
+
+// plan hands the chunks of [off, off+n) plus ahead chunks after it to the
+// prefetch workers, so that a large read and the read-ahead fetch in
+// parallel instead of one chunk after another. Chunks already cached or
+// loading are skipped by schedule.
+func (v *view) plan(ctx context.Context, m *volume.Manifest, off, n int64, ahead int) error {
+	end := off + n
+	var ids []cas.ID
+	pos := off
+	extra := 0
+	for pos < m.Size && (pos < end || extra < ahead) {
+		p, err := v.pages.get(ctx, v.r, m, m.FindPage(pos))
+		if err != nil {
+			if pos >= end {
+				break // read-ahead only; the read itself can go on
+			}
+			return err
+		}
+		j := p.Find(pos)
+		for ; j >= 0 && j < len(p.Entries) && (pos < end || extra < ahead); j++ {
+			e := p.Entries[j]
+			if p.Offsets[j] >= end {
+				extra++
+			}
+			if !e.Hole && !v.chunks.cached(e.ID) {
+				ids = append(ids, e.ID)
+			}
+			pos = p.Offsets[j] + e.Length
+		}
+	}
+	// A read of one chunk gains nothing from a worker.
+	if len(ids) > 1 || ahead > 0 {
+		v.prefetch.schedule(ids)
+	}
+	return nil
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every tool the tests, benchmarks and demo use, idempotently: a
+# Debian package is installed only when its command is missing.
+set -euo pipefail
+
+# command -> Debian package
+declare -A want=(
+  [mkfs.ext4]=e2fsprogs
+  [debugfs]=e2fsprogs
+  [qemu-img]=qemu-utils
+  [fusermount3]=fuse3
+  [losetup]=mount
+  [lvcreate]=lvm2
+  [cmp]=diffutils
+  [restic]=restic
+  [borg]=borgbackup
+  [casync]=casync
+  [xdelta3]=xdelta3
+  [rsync]=rsync
+  [hyperfine]=hyperfine
+)
+
+missing=()
+for cmd in "${!want[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/sbin/$cmd" ] || missing+=("${want[$cmd]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+  echo "deps: installing Debian packages: $pkgs"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
+fi
+
+if [ -x scripts/install-tofu.sh ]; then
+  scripts/install-tofu.sh
+fi

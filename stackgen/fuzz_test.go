@@ -1,0 +1,36 @@
+package stackgen
+
+import (
+	"testing"
+
+	"github.com/hashicorp/hcl/v2/hclparse"
+)
+
+// FuzzGenerate: whatever names and paths Validate lets through must come
+// out as HCL that parses back without diagnostics, for both targets.
+func FuzzGenerate(f *testing.F) {
+	f.Add("web", "data", "deltas/web-1-2.vmdelta")
+	f.Add(`we"b`, "${x}", "a\nb")
+	f.Add("a.b_c-d", "ünï", `dir with "quotes"/${x} %{y}`)
+	f.Fuzz(func(t *testing.T, vgName, volName, deltaFile string) {
+		p := deltaPlan()
+		p.VGName = vgName
+		p.Snapshot.Volumes[1].Name = volName
+		p.Base.Volumes[1].Name = volName
+		p.Delta.File = deltaFile
+		if Validate(p) != nil {
+			return
+		}
+		for _, target := range []string{TargetLocal, TargetOCI} {
+			files, err := Generate(p, target)
+			if err != nil {
+				t.Fatalf("Generate(%s) of a valid plan: %v", target, err)
+			}
+			for name, file := range files {
+				if _, diags := hclparse.NewParser().ParseHCL(file.Bytes(), name); len(diags) > 0 {
+					t.Fatalf("%s/%s does not parse back: %v", target, name, diags)
+				}
+			}
+		}
+	})
+}

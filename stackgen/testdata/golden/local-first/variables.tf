@@ -1,0 +1,17 @@
+variable "vmrep_bin" {
+  type        = string
+  description = "Path of the vmrep binary the provisioners run."
+  default     = "vmrep"
+}
+
+variable "socket" {
+  type        = string
+  description = "vmrep daemon socket; empty for vmrep's default."
+  default     = ""
+}
+
+variable "replica_dir" {
+  type        = string
+  description = "Directory of the replica of VG web (vg-0123456789abcdef)."
+}
+

@@ -1,0 +1,27 @@
+output "instance_id" {
+  description = "OCID of the instance."
+  value       = oci_core_instance.vg-0123456789abcdef.id
+}
+
+output "image_id" {
+  description = "OCID of the boot image."
+  value       = oci_core_image.vol-aaaaaaaaaaaaaaaa.id
+}
+
+output "volume_ids" {
+  description = "OCID of each data volume, by vmrep volume ID."
+  value = {
+    "vol-bbbbbbbbbbbbbbbb" = oci_core_volume.vol-bbbbbbbbbbbbbbbb.id
+  }
+}
+
+output "volume_group_id" {
+  description = "OCID of the volume group."
+  value       = oci_core_volume_group.vg-0123456789abcdef.id
+}
+
+output "snapshot_id" {
+  description = "vmrep snapshot the stack replicates."
+  value       = "snap-1111111111111111"
+}
+
