@@ -64,6 +64,9 @@ func TestReadersMatchQemu(t *testing.T) {
 			}
 			checkAllocated(t, r, want)
 			checkRandomReads(t, r, want)
+			if name == "qcow2-backing" {
+				checkUnallocated(t, r, Range{Off: 40 << 20, Len: 128 << 10})
+			}
 		})
 	}
 }
@@ -137,4 +140,16 @@ func checkRandomReads(t *testing.T, r Reader, want []byte) {
 		}()
 	}
 	wg.Wait()
+}
+
+// checkUnallocated proves no allocated range overlaps hole: a zero cluster
+// in an overlay hides its backing data and must not be read.
+func checkUnallocated(t *testing.T, r Reader, hole Range) {
+	t.Helper()
+	r.Allocated(context.Background(), func(rg Range) error {
+		if rg.Off < hole.Off+hole.Len && hole.Off < rg.Off+rg.Len {
+			t.Errorf("allocated %+v overlaps the zero range %+v", rg, hole)
+		}
+		return nil
+	})
 }
