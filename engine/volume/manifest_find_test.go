@@ -71,8 +71,20 @@ func TestFindPageAndFind(t *testing.T) {
 	offs, _ := walkAll(t, m, bs, 0)
 	var p Page
 	var buf []byte
+	// Random offsets rarely hit a boundary, so try every boundary too.
+	var probes []int64
+	for _, pr := range m.Pages {
+		probes = append(probes, pr.Offset-1, pr.Offset, pr.Offset+pr.Length-1)
+	}
+	for i, o := range offs {
+		if i%7 == 0 {
+			probes = append(probes, o, o-1)
+		}
+	}
 	for k := 0; k < 5000; k++ {
-		off := rng.Int64N(m.Size+10) - 5
+		probes = append(probes, rng.Int64N(m.Size+10)-5)
+	}
+	for _, off := range probes {
 		wantPage := -1
 		for i, pr := range m.Pages {
 			if off >= pr.Offset && off < pr.Offset+pr.Length {
