@@ -136,4 +136,3 @@ func (s *fileSink) abort() {
 		s.w.abort()
 	}
 }
-

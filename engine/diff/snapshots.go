@@ -34,7 +34,9 @@ type VolumeDiff struct {
 func (d *VolumeDiff) Grown() bool { return d.Stats.TargetSize > d.Stats.BaseSize }
 
 // Shrunk reports whether the target is smaller than the base.
-func (d *VolumeDiff) Shrunk() bool { return d.Change == Modified && d.Stats.TargetSize < d.Stats.BaseSize }
+func (d *VolumeDiff) Shrunk() bool {
+	return d.Change == Modified && d.Stats.TargetSize < d.Stats.BaseSize
+}
 
 // Snapshots compares every volume of target with the volume of base that
 // has the same volume ID, in the target's order, followed by volumes only
