@@ -1,0 +1,110 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"github.com/vmrep/vmrep/api"
+)
+
+// follow reads events the way the event stream does, until the final one.
+func follow(j *job) []api.Event {
+	var evs []api.Event
+	for {
+		ev, changed := j.event()
+		evs = append(evs, ev)
+		if api.Final(ev.State) {
+			return evs
+		}
+		<-changed
+	}
+}
+
+func TestJobFanOutAndLateSubscriber(t *testing.T) {
+	m := newJobManager(2, slog.New(slog.DiscardHandler))
+	step := make(chan struct{})
+	j, err := m.start("test", "x", func(ctx context.Context, j *job) (any, error) {
+		for i := int64(1); i <= 3; i++ {
+			<-step
+			j.progress("work", i, 3, "")
+		}
+		return map[string]int{"n": 3}, nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	results := make([][]api.Event, 4)
+	for i := range results {
+		wg.Add(1)
+		go func() { defer wg.Done(); results[i] = follow(j) }()
+	}
+	for range 3 {
+		step <- struct{}{}
+	}
+	wg.Wait()
+	for i, evs := range results {
+		last := evs[len(evs)-1]
+		if last.State != api.StateDone || last.Done != 3 || string(last.Result) != `{"n":3}` {
+			t.Errorf("subscriber %d: last event %+v", i, last)
+		}
+	}
+	// A subscriber arriving after the end gets the final state at once.
+	late := follow(j)
+	if len(late) != 1 || late[0].State != api.StateDone {
+		t.Errorf("late subscriber: %+v", late)
+	}
+	m.shutdown()
+}
+
+func TestJobStatesAndHistory(t *testing.T) {
+	m := newJobManager(2, slog.New(slog.DiscardHandler))
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{nil, api.StateDone},
+		{errors.New("boom"), api.StateFailed},
+		{context.Canceled, api.StateCanceled},
+	}
+	var ids []string
+	for _, c := range cases {
+		j, err := m.start("test", "x", func(ctx context.Context, j *job) (any, error) { return nil, c.err }, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs := follow(j)
+		if got := evs[len(evs)-1].State; got != c.want {
+			t.Errorf("error %v: state %s, want %s", c.err, got, c.want)
+		}
+		ids = append(ids, j.id)
+	}
+	m.shutdown()
+	if _, ok := m.get(ids[0]); ok {
+		t.Error("oldest job kept beyond the history bound")
+	}
+	if _, ok := m.get(ids[2]); !ok {
+		t.Error("newest job forgotten")
+	}
+	if _, err := m.start("test", "x", func(ctx context.Context, j *job) (any, error) { return nil, nil }, nil); err == nil {
+		t.Error("job started after shutdown")
+	}
+}
+
+func TestCancelRunningJobOnShutdown(t *testing.T) {
+	m := newJobManager(0, slog.New(slog.DiscardHandler))
+	started := make(chan struct{})
+	j, _ := m.start("test", "x", func(ctx context.Context, j *job) (any, error) {
+		close(started)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}, nil)
+	<-started
+	m.shutdown()
+	if v := j.view(); v.State != api.StateCanceled || v.Finished == nil {
+		t.Fatalf("after shutdown: %+v", v)
+	}
+}
