@@ -104,10 +104,12 @@ func Volume(ctx context.Context, store cas.BlobWriter, src source.Reader, opts O
 			}
 		},
 		emit: func(ctx context.Context, j *job) error {
-			order <- j // never blocks: at most jobsInFlight jobs exist
 			if j.hole {
 				j.entry = volume.Entry{Hole: true, Length: j.length}
 				j.done <- struct{}{}
+			}
+			order <- j // never blocks: at most jobsInFlight jobs exist
+			if j.hole {
 				return nil
 			}
 			select {
