@@ -52,7 +52,7 @@ func (s *Store) Put(ctx context.Context, t BlobType, id ID, data []byte) (bool, 
 	*bp = rec[:0]
 	e := PackEntry{ID: id, Type: t, Flags: flags, Stored: uint32(len(rec) - blobHeaderSize), Raw: uint32(len(data))}
 	putBlobHeader(rec, t, flags, e.Raw, e.Stored, id)
-	return s.appendBlob(ctx, rec, e, gen)
+	return s.appendBlob(ctx, rec, e, gen, true)
 }
 
 // encodeRecord appends a blob header placeholder and the stored bytes.
@@ -83,7 +83,9 @@ func (s *Store) worthCompressing(data, scratch []byte) bool {
 	return len(out) <= sampleSize-sampleSize/minSavingDiv
 }
 
-func (s *Store) appendBlob(ctx context.Context, rec []byte, e PackEntry, gen uint64) (bool, error) {
+// appendBlob adds a blob record to the current temp pack. checkIndex is
+// false only when Sweep copies a committed blob on purpose.
+func (s *Store) appendBlob(ctx context.Context, rec []byte, e PackEntry, gen uint64, checkIndex bool) (bool, error) {
 	s.mu.Lock()
 	if s.mu.closed {
 		s.mu.Unlock()
@@ -93,7 +95,7 @@ func (s *Store) appendBlob(ctx context.Context, rec []byte, e PackEntry, gen uin
 		s.mu.Unlock()
 		return false, nil
 	}
-	if s.mu.gen != gen {
+	if checkIndex && s.mu.gen != gen {
 		// A pack was indexed since our check; it may hold this blob. Rare.
 		if ok, err := s.indexHas(e.ID); err != nil || ok {
 			s.mu.Unlock()

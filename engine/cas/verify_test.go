@@ -50,7 +50,8 @@ func TestCorruptBlob(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, _ := newTestStore(t, 1<<20)
-			other := mustPut(t, s, randomBlob(r, 3000))
+			otherData := randomBlob(r, 3000)
+			other := mustPut(t, s, otherData)
 			id := mustPut(t, s, tc.data)
 			if err := s.Flush(ctx); err != nil {
 				t.Fatal(err)
@@ -66,7 +67,65 @@ func TestCorruptBlob(t *testing.T) {
 			if !strings.Contains(err.Error(), id.String()) || !strings.Contains(err.Error(), loc.Pack) {
 				t.Fatalf("error %q does not name blob and pack", err)
 			}
-			mustGet(t, s, other, nil) // wrong want; replaced below
+			mustGet(t, s, other, otherData)
+
+			rep, err := s.Verify(ctx, VerifyOptions{})
+			if err != nil || len(rep.Problems) != 0 || rep.Blobs != 2 || rep.Packs != 1 {
+				t.Fatalf("structure verify = %+v, %v; want clean", rep, err)
+			}
+			rep, err = s.Verify(ctx, VerifyOptions{ReadData: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Problems) != 1 || rep.Problems[0].ID != id || !errors.Is(rep.Problems[0].Err, ErrCorrupt) {
+				t.Fatalf("verify problems = %v, want exactly %s", rep.Problems, id.Short())
+			}
+			want := "chunk " + id.String() + " in pack " + loc.Pack
+			if msg := rep.Problems[0].String(); !strings.HasPrefix(msg, want) {
+				t.Fatalf("problem %q, want prefix %q", msg, want)
+			}
 		})
+	}
+}
+
+func TestVerifyFooterDamage(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t, 1<<20)
+	id := mustPut(t, s, []byte("some blob"))
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	path, _ := packPath(t, s, id)
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipByte(t, path, info.Size()-trailerSize-10) // inside the footer
+	rep, err := s.Verify(ctx, VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) == 0 || !strings.Contains(rep.Problems[0].String(), "footer hash mismatch") {
+		t.Fatalf("verify problems = %v, want a footer hash mismatch", rep.Problems)
+	}
+}
+
+func TestVerifyMissingPack(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t, 1<<20)
+	id := mustPut(t, s, []byte("some blob"))
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	path, loc := packPath(t, s, id)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.Verify(ctx, VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) != 1 || rep.Problems[0].Pack != loc.Pack || !strings.Contains(rep.Problems[0].String(), "missing") {
+		t.Fatalf("verify problems = %v, want the missing pack", rep.Problems)
 	}
 }

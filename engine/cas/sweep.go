@@ -1,0 +1,154 @@
+package cas
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// SweepStats says what Sweep reclaimed.
+type SweepStats struct {
+	PacksDeleted   int   // packs removed, rewritten ones included
+	PacksRewritten int   // packs whose live blobs were copied out first
+	BlobsDeleted   int64 // dead blobs dropped
+	BytesFreed     int64 // pack bytes removed minus bytes rewritten
+}
+
+// packUsage tallies one pack's blobs during a sweep.
+type packUsage struct {
+	live, dead             []PackEntry
+	liveStored, deadStored int64
+}
+
+// Sweep reclaims the space of blobs for which live returns false: packs
+// with no live blob are deleted; packs less than half live have their live
+// blobs copied into new packs, made durable and indexed, before the old
+// pack is deleted. The caller must keep Put from running meanwhile, or a
+// Put could deduplicate against a blob being deleted.
+func (s *Store) Sweep(ctx context.Context, live func(ID) bool) (SweepStats, error) {
+	var st SweepStats
+	if err := s.Flush(ctx); err != nil {
+		return st, fmt.Errorf("sweep: %w", err)
+	}
+	usage := make(map[string]*packUsage)
+	err := s.ForEachBlob(ctx, func(id ID, loc Location) error {
+		u := usage[loc.Pack]
+		if u == nil {
+			u = &packUsage{}
+			usage[loc.Pack] = u
+		}
+		e := PackEntry{ID: id, Type: loc.Type, Offset: uint64(loc.Offset), Stored: loc.Stored, Raw: loc.Raw}
+		if loc.Compressed {
+			e.Flags = flagZstd
+		}
+		if live(id) {
+			u.live = append(u.live, e)
+			u.liveStored += int64(loc.Stored)
+		} else {
+			u.dead = append(u.dead, e)
+			u.deadStored += int64(loc.Stored)
+		}
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("sweep store %s: %w", s.dir, err)
+	}
+	var victims []string
+	for pack, u := range usage {
+		switch {
+		case len(u.dead) == 0:
+		case len(u.live) == 0:
+			victims = append(victims, pack)
+		case u.liveStored < u.deadStored:
+			if err := s.copyLive(ctx, pack, u.live); err != nil {
+				return st, err
+			}
+			st.PacksRewritten++
+			st.BytesFreed -= u.liveStored
+			victims = append(victims, pack)
+		}
+	}
+	if err := s.Flush(ctx); err != nil {
+		return st, fmt.Errorf("sweep: %w", err)
+	}
+	sort.Strings(victims)
+	for _, pack := range victims {
+		size, err := s.dropPack(ctx, pack, usage[pack])
+		if err != nil {
+			return st, err
+		}
+		st.PacksDeleted++
+		st.BlobsDeleted += int64(len(usage[pack].dead))
+		st.BytesFreed += size
+	}
+	return st, nil
+}
+
+// copyLive appends a pack's live blobs, checked, to the current temp pack.
+func (s *Store) copyLive(ctx context.Context, pack string, live []PackEntry) error {
+	var raw []byte
+	for _, e := range live {
+		loc := entryLocation(pack, e)
+		stored := make([]byte, e.Stored)
+		if err := s.be.ReadAt(ctx, Handle{Kind: FilePack, Name: pack}, stored, loc.Offset); err != nil {
+			return fmt.Errorf("sweep: copy %s %s out of pack %s: %w", e.Type, e.ID, pack, err)
+		}
+		var err error
+		if raw, err = s.decodeBlob(e.ID, loc, stored, raw); err != nil {
+			return fmt.Errorf("sweep: copy out of pack %s: %w", pack, err) // never spread damage
+		}
+		rec := make([]byte, blobHeaderSize, blobHeaderSize+len(stored))
+		putBlobHeader(rec, e.Type, e.Flags, e.Raw, e.Stored, e.ID)
+		if _, err := s.appendBlob(ctx, append(rec, stored...), e, 0, false); err != nil {
+			return fmt.Errorf("sweep: copy out of pack %s: %w", pack, err)
+		}
+	}
+	return nil
+}
+
+// dropPack removes a pack's index entries, then the pack itself. Entries
+// already moved to another pack by copyLive are left alone.
+func (s *Store) dropPack(ctx context.Context, pack string, u *packUsage) (int64, error) {
+	pn, err := parsePackName(pack)
+	if err != nil {
+		return 0, err
+	}
+	var size int64
+	v, closer, err := s.db.Get(packKey(pn))
+	if err == nil {
+		size, _, _ = decodePackValue(v)
+		closer.Close()
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return 0, fmt.Errorf("sweep pack %s: %w", pack, err)
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	for _, group := range [][]PackEntry{u.live, u.dead} {
+		for _, e := range group {
+			v, closer, err := s.db.Get(blobKey(e.ID))
+			if errors.Is(err, pebble.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return 0, fmt.Errorf("sweep pack %s: %w", pack, err)
+			}
+			stillHere := len(v) >= 32 && bytes.Equal(v[:32], pn[:])
+			closer.Close()
+			if stillHere {
+				b.Delete(blobKey(e.ID), nil)
+			}
+		}
+	}
+	b.Delete(packKey(pn), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return 0, fmt.Errorf("sweep pack %s: index: %w", pack, err)
+	}
+	if err := s.be.Delete(ctx, Handle{Kind: FilePack, Name: pack}); err != nil {
+		return 0, fmt.Errorf("sweep pack %s: %w", pack, err)
+	}
+	return size, nil
+}

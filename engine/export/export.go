@@ -1,0 +1,108 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/restore"
+	"github.com/vmrep/vmrep/engine/volume"
+)
+
+// Format is an image format Volume can write.
+type Format string
+
+const (
+	FormatQcow2 Format = "qcow2"
+	FormatRaw   Format = "raw"
+)
+
+// ErrFormat is returned for a format this package cannot write.
+var ErrFormat = errors.New("unsupported image format")
+
+// Options tune an export.
+type Options struct {
+	Workers     int                     // chunk readers; default GOMAXPROCS
+	Progress    func(done, total int64) // volume bytes done, called from one goroutine
+	ClusterBits int                     // QCOW2 cluster size as a power of two, 9..21; default 16 (64 KiB)
+}
+
+// Stats describe an export.
+type Stats struct {
+	Size         int64 // volume size
+	Chunks       int64 // chunks read
+	Holes        int64 // hole entries in the manifest
+	DataBytes    int64 // bytes of chunks read
+	DataClusters int64 // QCOW2 clusters holding data (0 for raw)
+	FileSize     int64 // bytes of the image file
+}
+
+// Volume writes the volume of manifest m to path in format. The image is
+// written under a temporary name in path's directory, synced, and renamed
+// into place only when complete, so a failed export never leaves a partial
+// file at path.
+func Volume(ctx context.Context, r cas.BlobReader, m *volume.Manifest, format Format, path string, opts Options) (Stats, error) {
+	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err != nil {
+		return Stats{}, fmt.Errorf("export %s to %s: directory: %w", format, path, err)
+	} else if !fi.IsDir() {
+		return Stats{}, fmt.Errorf("export %s to %s: %s is not a directory", format, path, dir)
+	}
+	switch format {
+	case FormatRaw:
+		st, err := restore.ToPath(ctx, r, m, path, restore.Options{Workers: opts.Workers, Progress: opts.Progress})
+		if err != nil {
+			return Stats{}, fmt.Errorf("export raw to %s: %w", path, err)
+		}
+		return Stats{Size: st.Size, Chunks: st.Chunks, Holes: st.Holes, DataBytes: st.DataBytes, FileSize: st.Size}, nil
+	case FormatQcow2:
+		st, err := qcow2ToPath(ctx, r, m, path, opts)
+		if err != nil {
+			return Stats{}, fmt.Errorf("export qcow2 to %s: %w", path, err)
+		}
+		return st, nil
+	}
+	return Stats{}, fmt.Errorf("export to %s: %w: %q (want %q or %q)", path, ErrFormat, format, FormatQcow2, FormatRaw)
+}
+
+func qcow2ToPath(ctx context.Context, r cas.BlobReader, m *volume.Manifest, path string, opts Options) (Stats, error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".vmrep-*")
+	if err != nil {
+		return Stats{}, err
+	}
+	tmp := f.Name()
+	defer func() {
+		if f != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	st, err := WriteQcow2(ctx, r, m, f, opts)
+	if err != nil {
+		return Stats{}, err
+	}
+	if err := f.Sync(); err != nil {
+		return Stats{}, fmt.Errorf("sync %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return Stats{}, fmt.Errorf("close %s: %w", tmp, err)
+	}
+	f = nil
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return Stats{}, err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return Stats{}, fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return st, nil
+}
