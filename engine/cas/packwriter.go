@@ -23,6 +23,9 @@ type packWriter struct {
 	rf      *os.File
 	rclosed bool
 
+	owner  *Writer // the writer filling it
+	shared bool    // another writer deduplicated against a blob in it; guarded by Store.mu
+
 	done chan struct{}
 	err  error // valid after done is closed
 }
@@ -92,11 +95,11 @@ func (pw *packWriter) readPending(e PackEntry, p []byte) (ok bool, err error) {
 	return true, err
 }
 
-// startSealLocked detaches the current pack; the caller must then call
+// detachLocked detaches w's current pack; the caller must then call
 // launchSeal without holding s.mu.
-func (s *Store) detachLocked() *packWriter {
-	pw := s.mu.cur
-	s.mu.cur = nil
+func (s *Store) detachLocked(w *Writer) *packWriter {
+	pw := w.cur
+	w.cur = nil
 	if pw != nil {
 		s.mu.inflight[pw] = struct{}{}
 	}
@@ -166,24 +169,28 @@ func (s *Store) sealPack(ctx context.Context, pw *packWriter) error {
 	return nil
 }
 
-// Flush seals the current pack and waits until every blob Put before the
-// call is durable and indexed.
+// Flush seals the current pack of every writer and waits until every blob
+// Put before the call is durable and indexed. Sealing all writers' packs,
+// not only the caller's, covers blobs the caller deduplicated against
+// another writer's pending pack.
 func (s *Store) Flush(ctx context.Context) error {
 	s.mu.Lock()
 	if s.mu.closed {
 		s.mu.Unlock()
 		return fmt.Errorf("flush store %s: closed", s.dir)
 	}
-	var cur *packWriter
-	if s.mu.cur != nil && len(s.mu.cur.entries) > 0 {
-		cur = s.detachLocked()
+	var curs []*packWriter
+	for w := range s.mu.writers {
+		if w.cur != nil && len(w.cur.entries) > 0 {
+			curs = append(curs, s.detachLocked(w))
+		}
 	}
 	waits := make([]*packWriter, 0, len(s.mu.inflight))
 	for pw := range s.mu.inflight {
 		waits = append(waits, pw)
 	}
 	s.mu.Unlock()
-	if cur != nil {
+	for _, cur := range curs {
 		if err := s.launchSeal(ctx, cur); err != nil {
 			return fmt.Errorf("flush store %s: %w", s.dir, err)
 		}

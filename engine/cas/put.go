@@ -23,6 +23,10 @@ var recPool = sync.Pool{New: func() any { b := make([]byte, 0, blobHeaderSize+80
 // compresses in the caller's goroutine and does not keep data after it
 // returns. The blob is readable at once and durable after Flush.
 func (s *Store) Put(ctx context.Context, t BlobType, id ID, data []byte) (bool, error) {
+	return s.put(ctx, s.def, t, id, data)
+}
+
+func (s *Store) put(ctx context.Context, w *Writer, t BlobType, id ID, data []byte) (bool, error) {
 	if t != BlobChunk && t != BlobPage {
 		return false, &BlobError{ID: id, Type: t, Err: fmt.Errorf("put: unknown blob type")}
 	}
@@ -33,7 +37,7 @@ func (s *Store) Put(ctx context.Context, t BlobType, id ID, data []byte) (bool, 
 		return false, err
 	}
 	s.mu.Lock()
-	_, pending := s.mu.pending[id]
+	pending := s.pendingLocked(w, id)
 	gen, err := s.mu.gen, s.mu.err
 	s.mu.Unlock()
 	if err != nil {
@@ -52,7 +56,7 @@ func (s *Store) Put(ctx context.Context, t BlobType, id ID, data []byte) (bool, 
 	*bp = rec[:0]
 	e := PackEntry{ID: id, Type: t, Flags: flags, Stored: uint32(len(rec) - blobHeaderSize), Raw: uint32(len(data))}
 	putBlobHeader(rec, t, flags, e.Raw, e.Stored, id)
-	return s.appendBlob(ctx, rec, e, gen, true)
+	return s.appendBlob(ctx, w, rec, e, gen, true)
 }
 
 // encodeRecord appends a blob header placeholder and the stored bytes.
@@ -85,13 +89,24 @@ func (s *Store) worthCompressing(data, scratch []byte) bool {
 
 // appendBlob adds a blob record to the current temp pack. checkIndex is
 // false only when Sweep copies a committed blob on purpose.
-func (s *Store) appendBlob(ctx context.Context, rec []byte, e PackEntry, gen uint64, checkIndex bool) (bool, error) {
+// pendingLocked reports whether id waits in a pack not yet sealed. A blob
+// that another writer holds is marked shared, so that writer's Abort seals
+// it instead of throwing it away.
+func (s *Store) pendingLocked(w *Writer, id ID) bool {
+	p, ok := s.mu.pending[id]
+	if ok && p.pw.owner != w {
+		p.pw.shared = true
+	}
+	return ok
+}
+
+func (s *Store) appendBlob(ctx context.Context, w *Writer, rec []byte, e PackEntry, gen uint64, checkIndex bool) (bool, error) {
 	s.mu.Lock()
 	if s.mu.closed {
 		s.mu.Unlock()
 		return false, fmt.Errorf("put %s %s: store is closed", e.Type, e.ID)
 	}
-	if _, ok := s.mu.pending[e.ID]; ok {
+	if s.pendingLocked(w, e.ID) {
 		s.mu.Unlock()
 		return false, nil
 	}
@@ -102,19 +117,20 @@ func (s *Store) appendBlob(ctx context.Context, rec []byte, e PackEntry, gen uin
 			return false, err
 		}
 	}
-	if s.mu.cur == nil {
+	if w.cur == nil {
 		pw, err := s.newPackWriter()
 		if err != nil {
 			s.mu.Unlock()
 			return false, fmt.Errorf("put %s %s: %w", e.Type, e.ID, err)
 		}
-		s.mu.cur = pw
+		pw.owner = w
+		w.cur = pw
 	}
-	pw := s.mu.cur
+	pw := w.cur
 	e, err := pw.appendLocked(rec, e)
 	if err != nil {
 		// The temp pack may now hold a torn record; give up on it.
-		s.mu.cur = nil
+		w.cur = nil
 		for _, pe := range pw.entries {
 			delete(s.mu.pending, pe.ID)
 		}
@@ -125,7 +141,7 @@ func (s *Store) appendBlob(ctx context.Context, rec []byte, e PackEntry, gen uin
 	s.mu.pending[e.ID] = pendingBlob{pw: pw, e: e}
 	var full *packWriter
 	if pw.size >= s.cfg.PackSize {
-		full = s.detachLocked()
+		full = s.detachLocked(w)
 	}
 	s.mu.Unlock()
 	if full != nil {

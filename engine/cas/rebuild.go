@@ -95,10 +95,12 @@ func (s *Store) recoverPacks(ctx context.Context) error {
 
 // recoverRecords makes the index's records match the record files.
 func (s *Store) recoverRecords(ctx context.Context) error {
-	indexed := make(map[string]RecordKind)
-	err := scanPrefix(s.db, []byte{prefixRecord}, func(k, _ []byte) error {
+	// The file is the truth; the index may lag it by one write when a
+	// process died between renaming a record file and indexing it.
+	indexed := make(map[string]ID)
+	err := scanPrefix(s.db, []byte{prefixRecord}, func(k, v []byte) error {
 		if len(k) >= 2 {
-			indexed[string(k[1:])] = RecordKind(k[1])
+			indexed[string(k[1:])] = Sum(v)
 		}
 		return nil
 	})
@@ -116,8 +118,9 @@ func (s *Store) recoverRecords(ctx context.Context) error {
 			return nil
 		}
 		key := recordKey(kind, name)
-		if _, ok := indexed[string(key[1:])]; ok {
-			delete(indexed, string(key[1:]))
+		sum, ok := indexed[string(key[1:])]
+		delete(indexed, string(key[1:]))
+		if ok && sum == Sum(data) {
 			return nil
 		}
 		return b.Set(key, data, nil)

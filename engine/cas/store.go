@@ -51,9 +51,11 @@ type Store struct {
 	dec     *zstd.Decoder
 	sealSem chan struct{}
 
+	def     *Writer // serves Store.Put
+
 	mu struct {
 		sync.Mutex
-		cur      *packWriter
+		writers  map[*Writer]struct{}
 		pending  map[ID]pendingBlob
 		inflight map[*packWriter]struct{}
 		gen      uint64 // bumped whenever pending blobs move to the index
@@ -85,6 +87,8 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.mu.pending = make(map[ID]pendingBlob)
+	s.mu.writers = make(map[*Writer]struct{})
+	s.def = s.NewWriter()
 	s.mu.inflight = make(map[*packWriter]struct{})
 	if err := s.open(ctx, opts); err != nil {
 		s.closeAll()
@@ -184,8 +188,13 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.mu.closed = true
-	cur := s.mu.cur
-	s.mu.cur = nil
+	var curs []*packWriter
+	for w := range s.mu.writers {
+		if w.cur != nil {
+			curs = append(curs, w.cur)
+			w.cur = nil
+		}
+	}
 	var waits []*packWriter
 	for pw := range s.mu.inflight {
 		waits = append(waits, pw)
@@ -194,7 +203,7 @@ func (s *Store) Close() error {
 	for _, pw := range waits {
 		<-pw.done
 	}
-	if cur != nil {
+	for _, cur := range curs {
 		cur.discard()
 	}
 	return s.closeAll()

@@ -103,7 +103,7 @@ func (s *Store) copyLive(ctx context.Context, pack string, live []PackEntry) err
 		}
 		rec := make([]byte, blobHeaderSize, blobHeaderSize+len(stored))
 		putBlobHeader(rec, e.Type, e.Flags, e.Raw, e.Stored, e.ID)
-		if _, err := s.appendBlob(ctx, append(rec, stored...), e, 0, false); err != nil {
+		if _, err := s.appendBlob(ctx, s.def, append(rec, stored...), e, 0, false); err != nil {
 			return fmt.Errorf("sweep: copy out of pack %s: %w", pack, err)
 		}
 	}

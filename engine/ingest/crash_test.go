@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -176,6 +177,11 @@ func TestBadSourceChangesNothing(t *testing.T) {
 	fi, _ := os.Stat(truncated)
 	os.Truncate(truncated, fi.Size()/2)
 
+	big := filepath.Join(work, "big.img")
+	if err := os.WriteFile(big, testdisk.Content(newRand(4), 0, 8<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	dir := filepath.Join(work, "store")
 	r := newRepo(t, dir)
 	vg := r.createVG(t, "vm", volume.Volume{Name: "boot", Role: volume.RoleBoot, Source: good})
@@ -205,7 +211,35 @@ func TestBadSourceChangesNothing(t *testing.T) {
 	if len(snaps) != 1 {
 		t.Errorf("%d snapshots after failed ones, want 1", len(snaps))
 	}
+	// A source that fails half way, after chunks were stored.
+	failing := func(ctx context.Context, v volume.Volume) (source.Reader, error) {
+		src, err := source.Open(ctx, big)
+		return &failAfter{Reader: src, at: 3 << 20}, err
+	}
+	if _, err := r.snapshotFrom(context.Background(), vg, failing); err == nil || !strings.Contains(err.Error(), "media error") {
+		t.Errorf("failing source: err = %v", err)
+	}
+	if err := r.store.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	snaps, _ = r.cat.ListSnapshots(context.Background(), vg.ID)
+	if len(snaps) != 1 {
+		t.Errorf("%d snapshots after failed ones, want 1", len(snaps))
+	}
 	if after := fingerprint(t, dir); after != before {
 		t.Errorf("failed snapshots changed the store:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
+}
+
+// failAfter is a source whose reads fail past an offset, as a dying disk's.
+type failAfter struct {
+	source.Reader
+	at int64
+}
+
+func (f *failAfter) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > f.at {
+		return 0, errors.New("media error")
+	}
+	return f.Reader.ReadAt(p, off)
 }

@@ -43,9 +43,27 @@ type SnapshotOptions struct {
 // Opener opens the source of a volume.
 type Opener func(ctx context.Context, v volume.Volume) (source.Reader, error)
 
+// Aborter is a store writer that can take back what it has not sealed, as
+// *cas.Writer can.
+type Aborter interface {
+	Abort(ctx context.Context) error
+}
+
 // Snapshot ingests every volume of vg, makes every chunk and page durable,
-// and only then records the snapshot. On error nothing is recorded.
+// and only then records the snapshot. On error nothing is recorded, and when
+// store is an Aborter (a *cas.Writer of the job's own) the blobs it had not
+// yet sealed are thrown away, so a bad source leaves the store as it was.
 func Snapshot(ctx context.Context, store Store, cat Catalog, vg volume.VG, open Opener, opts SnapshotOptions) (volume.Snapshot, []Stats, error) {
+	snap, stats, err := snapshot(ctx, store, cat, vg, open, opts)
+	if err != nil {
+		if a, ok := store.(Aborter); ok {
+			a.Abort(context.WithoutCancel(ctx))
+		}
+	}
+	return snap, stats, err
+}
+
+func snapshot(ctx context.Context, store Store, cat Catalog, vg volume.VG, open Opener, opts SnapshotOptions) (volume.Snapshot, []Stats, error) {
 	srcs := make([]source.Reader, len(vg.Volumes))
 	defer func() {
 		for _, s := range srcs {

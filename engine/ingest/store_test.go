@@ -69,7 +69,13 @@ func (r *repo) createVG(t testing.TB, name string, vols ...volume.Volume) volume
 
 func (r *repo) snapshot(ctx context.Context, vg volume.VG) (volume.Snapshot, error) {
 	open := func(ctx context.Context, v volume.Volume) (source.Reader, error) { return source.Open(ctx, v.Source) }
-	snap, _, err := ingest.Snapshot(ctx, r.store, r.cat, vg, open, ingest.SnapshotOptions{Options: ingest.Options{Cutter: r.cut}})
+	return r.snapshotFrom(ctx, vg, open)
+}
+
+func (r *repo) snapshotFrom(ctx context.Context, vg volume.VG, open ingest.Opener) (volume.Snapshot, error) {
+	w := r.store.NewWriter()
+	defer w.Close()
+	snap, _, err := ingest.Snapshot(ctx, w, r.cat, vg, open, ingest.SnapshotOptions{Options: ingest.Options{Cutter: r.cut}})
 	return snap, err
 }
 
