@@ -25,12 +25,22 @@ test: deps build
 test-unit:
 	$(GO) test -count=1 -short ./...
 
+# The benchmark harness (bench/harness): vmrep beside restic, borg, casync,
+# desync, xdelta3 and rsync on generated images; report in bench/results.
+# BENCH_SIZE scales it (the OS image; full size 8G).
+BENCH_SIZE ?= 8G
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./engine/...
 	cd bench/chunkers && $(GO) test -run '^$$' -bench . -benchtime 3x
+	BENCH_SIZE=$(BENCH_SIZE) $(GO) run ./bench/harness -out bench/results
 
+# Under a minute, asserts no time: the harness runs end to end on tiny inputs
+# into a scratch directory and its report files must exist and parse.
 bench-smoke:
 	@if [ -d bench/chunkers ]; then cd bench/chunkers && $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x >/dev/null && echo "bench-smoke: chunker peers ok"; fi
+	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && \
+		$(GO) run ./bench/harness -smoke -out "$$out" >/dev/null && \
+		$(GO) run ./bench/harness -check "$$out"
 
 demo: deps build
 	@scripts/demo.sh

@@ -32,3 +32,32 @@ func (l *vgLocks) tryLock(vgID, vgName, what string) (func(), *api.Error) {
 		})
 	}, nil
 }
+
+// dirLocks lets one job at a time write a replica directory: two applies
+// racing on the same volume files would each see the other's writes as a
+// replica at neither base nor target.
+type dirLocks struct {
+	mu      sync.Mutex
+	holders map[string]string // lockKey -> what holds it
+}
+
+func (l *dirLocks) tryLock(dir, what string) (func(), *api.Error) {
+	key := lockKey(dir)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.holders == nil {
+		l.holders = make(map[string]string)
+	}
+	if h, ok := l.holders[key]; ok {
+		return nil, api.Errorf(api.CodeBusy, "replica %s is busy: %s is running", dir, h)
+	}
+	l.holders[key] = what
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			delete(l.holders, key)
+			l.mu.Unlock()
+		})
+	}, nil
+}

@@ -86,3 +86,66 @@ func (s *Server) checkOutput(p string) *api.Error {
 	}
 	return api.Errorf(api.CodeInvalid, "output %s is not a regular file or block device", p)
 }
+
+// checkDir checks a directory the daemon writes into (a replica, a split
+// delta, a stack): absolute, its parent an existing directory, not inside
+// the store, and itself a directory when it exists; with mustExist it has
+// to exist already.
+func (s *Server) checkDir(what, p string, mustExist bool) *api.Error {
+	if !filepath.IsAbs(p) {
+		return api.Errorf(api.CodeInvalid, "%s path %q is not absolute", what, p)
+	}
+	parent, err := realPath(filepath.Dir(p))
+	if err != nil {
+		return api.Errorf(api.CodeInvalid, "%s %s: parent directory: %v", what, p, err)
+	}
+	if fi, err := os.Stat(parent); err != nil || !fi.IsDir() {
+		return api.Errorf(api.CodeInvalid, "%s %s: parent is not a directory", what, p)
+	}
+	if within(filepath.Join(parent, filepath.Base(p)), s.storeDir) {
+		return api.Errorf(api.CodeInvalid, "%s %s is inside the store", what, p)
+	}
+	fi, err := os.Stat(p)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && mustExist:
+		return api.Errorf(api.CodeInvalid, "%s %s does not exist", what, p)
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return api.Errorf(api.CodeInvalid, "%s %s: %v", what, p, err)
+	case !fi.IsDir():
+		return api.Errorf(api.CodeInvalid, "%s %s is not a directory", what, p)
+	}
+	if rp, err := realPath(p); err == nil && within(rp, s.storeDir) {
+		return api.Errorf(api.CodeInvalid, "%s %s is inside the store", what, p)
+	}
+	return nil
+}
+
+// checkInput checks a file or directory the daemon only reads (a delta):
+// absolute, existing, not inside the store.
+func (s *Server) checkInput(what, p string) *api.Error {
+	if !filepath.IsAbs(p) {
+		return api.Errorf(api.CodeInvalid, "%s path %q is not absolute", what, p)
+	}
+	rp, err := realPath(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return api.Errorf(api.CodeInvalid, "%s %s does not exist", what, p)
+	}
+	if err != nil {
+		return api.Errorf(api.CodeInvalid, "%s %s: %v", what, p, err)
+	}
+	if within(rp, s.storeDir) {
+		return api.Errorf(api.CodeInvalid, "%s %s is inside the store", what, p)
+	}
+	return nil
+}
+
+// lockKey names a path for dirLocks the same way whichever spelling the
+// client used, also before the path exists.
+func lockKey(p string) string {
+	if rp, err := realPath(filepath.Dir(p)); err == nil {
+		return filepath.Join(rp, filepath.Base(p))
+	}
+	return filepath.Clean(p)
+}

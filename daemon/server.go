@@ -15,7 +15,10 @@ import (
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/chunker"
+	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/export"
 	"github.com/vmrep/vmrep/engine/volume"
+	"github.com/vmrep/vmrep/stackgen"
 )
 
 // Config is what a Server needs.
@@ -39,6 +42,7 @@ type Server struct {
 	auth     authorizer
 	jobs     *jobManager
 	writers  vgLocks
+	replicas dirLocks
 
 	httpSrv *http.Server
 	base    context.Context
@@ -89,6 +93,13 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("DELETE /v1/vgs/{name}/snapshots/{seq}", s.deleteSnapshot)
 	m.HandleFunc("POST /v1/restore", s.restore)
 	m.HandleFunc("POST /v1/verify", s.verify)
+	m.HandleFunc("POST /v1/diff", s.diff)
+	m.HandleFunc("POST /v1/replicas", s.createReplica)
+	m.HandleFunc("POST /v1/deltas/export", s.exportDelta)
+	m.HandleFunc("POST /v1/deltas/apply", s.applyDelta)
+	m.HandleFunc("POST /v1/deltas/show", s.showDelta)
+	m.HandleFunc("POST /v1/stacks", s.generateStack)
+	m.HandleFunc("POST /v1/export", s.export)
 	m.HandleFunc("GET /v1/jobs", s.listJobs)
 	m.HandleFunc("GET /v1/jobs/{id}", s.getJob)
 	m.HandleFunc("DELETE /v1/jobs/{id}", s.cancelJob)
@@ -164,6 +175,12 @@ func toAPIError(err error) *api.Error {
 		return api.Errorf(api.CodeExists, "%v", err)
 	case errors.Is(err, volume.ErrHasSnapshots):
 		return api.Errorf(api.CodeConflict, "%v", err)
+	case errors.Is(err, delta.ErrNotBase), errors.Is(err, stackgen.ErrNotAStack):
+		return api.Errorf(api.CodeConflict, "%v", err)
+	case errors.Is(err, delta.ErrFormat):
+		return api.Errorf(api.CodeCorrupt, "%v", err)
+	case errors.Is(err, stackgen.ErrInvalidPlan), errors.Is(err, export.ErrFormat):
+		return api.Errorf(api.CodeInvalid, "%v", err)
 	}
 	return api.Errorf(api.CodeInternal, "%v", err)
 }

@@ -129,7 +129,9 @@ func (s *Server) runSnapshot(ctx context.Context, j *job, vg volume.VG) (any, er
 			j.progress("ingest", p.VGDone, p.VGTotal, "volume "+p.Volume)
 		},
 	}
-	sn, _, err := ingest.Snapshot(ctx, s.store, s.cat, vg, open, opts)
+	w := s.store.NewWriter()
+	defer w.Close()
+	sn, _, err := ingest.Snapshot(ctx, w, s.cat, vg, open, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -139,4 +141,40 @@ func (s *Server) runSnapshot(ctx context.Context, j *job, vg volume.VG) (any, er
 	}
 	j.progress("ingest", total, total, "recorded "+sn.Name())
 	return toAPISnapshot(sn), nil
+}
+
+// resolveRef finds the snapshot a "vg@seq" reference names, answering the
+// error itself; what says which argument it was.
+func (s *Server) resolveRef(w http.ResponseWriter, r *http.Request, what, ref string) (volume.VG, volume.Snapshot, bool) {
+	if _, err := volume.ParseRef(ref); err != nil {
+		writeError(w, api.Errorf(api.CodeInvalid, "%s: %v", what, err))
+		return volume.VG{}, volume.Snapshot{}, false
+	}
+	vg, sn, err := s.cat.Resolve(r.Context(), ref)
+	if err != nil {
+		s.fail(w, r, err)
+		return volume.VG{}, volume.Snapshot{}, false
+	}
+	return vg, sn, true
+}
+
+// resolvePair resolves a base and a target snapshot of one volume group.
+func (s *Server) resolvePair(w http.ResponseWriter, r *http.Request, base, target string) (volume.Snapshot, volume.Snapshot, bool) {
+	_, b, ok := s.resolveRef(w, r, "base", base)
+	if !ok {
+		return volume.Snapshot{}, volume.Snapshot{}, false
+	}
+	_, t, ok := s.resolveRef(w, r, "target", target)
+	if !ok {
+		return volume.Snapshot{}, volume.Snapshot{}, false
+	}
+	if b.VGID != t.VGID {
+		writeError(w, api.Errorf(api.CodeInvalid, "%s and %s are snapshots of different volume groups", b.Name(), t.Name()))
+		return volume.Snapshot{}, volume.Snapshot{}, false
+	}
+	if b.ID == t.ID {
+		writeError(w, api.Errorf(api.CodeInvalid, "%s and %s are the same snapshot", base, target))
+		return volume.Snapshot{}, volume.Snapshot{}, false
+	}
+	return b, t, true
 }

@@ -36,3 +36,8 @@ fi
 if [ -x scripts/install-tofu.sh ]; then
   scripts/install-tofu.sh
 fi
+
+# desync, a benchmark peer, built from a pinned module version.
+if [ -x scripts/install-desync.sh ]; then
+  scripts/install-desync.sh
+fi

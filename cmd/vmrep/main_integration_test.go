@@ -254,3 +254,23 @@ func unixDial(socket string) func(ctx context.Context, _, _ string) (net.Conn, e
 		return d.DialContext(ctx, "unix", socket)
 	}
 }
+
+// okJSONResult runs a job command with --json and decodes the result of
+// its final NDJSON event into v.
+func (d *testDaemon) okJSONResult(v any, args ...string) {
+	d.t.Helper()
+	out := strings.TrimSpace(d.ok(append(args, "--json")...))
+	lines := strings.Split(out, "\n")
+	var ev struct {
+		State  string          `json:"state"`
+		Result json.RawMessage `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &ev); err != nil || ev.State != "done" {
+		d.t.Fatalf("vmrep %s --json: last event %q (%v)", strings.Join(args, " "), lines[len(lines)-1], err)
+	}
+	if err := json.Unmarshal(ev.Result, v); err != nil {
+		d.t.Fatalf("vmrep %s --json: result: %v", strings.Join(args, " "), err)
+	}
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

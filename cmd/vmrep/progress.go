@@ -50,3 +50,16 @@ func (a *app) follow(ctx context.Context, j api.Job) (api.Event, error) {
 	}
 	return ev, err
 }
+
+// await follows a job and, unless --json already printed its events,
+// decodes the result into v. It reports whether the caller should print v.
+func (a *app) await(ctx context.Context, j api.Job, v any) (bool, error) {
+	ev, err := a.follow(ctx, j)
+	if err != nil || a.json {
+		return false, err
+	}
+	if err := json.Unmarshal(ev.Result, v); err != nil {
+		return false, fmt.Errorf("job %s: reading result: %w", j.ID, err)
+	}
+	return true, nil
+}

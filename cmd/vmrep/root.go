@@ -64,7 +64,8 @@ func newRoot(a *app) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
-	root.AddCommand(newVGCmd(a), newSnapshotCmd(a), newRestoreCmd(a), newVerifyCmd(a), newJobsCmd(a))
+	root.AddCommand(newVGCmd(a), newSnapshotCmd(a), newRestoreCmd(a), newVerifyCmd(a), newJobsCmd(a),
+		newDiffCmd(a), newReplicaCmd(a), newDeltaCmd(a), newStackCmd(a), newExportCmd(a))
 	return root
 }
 

@@ -51,7 +51,7 @@ type Store struct {
 	dec     *zstd.Decoder
 	sealSem chan struct{}
 
-	def     *Writer // serves Store.Put
+	def *Writer // serves Store.Put
 
 	mu struct {
 		sync.Mutex

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/restore"
@@ -47,13 +48,20 @@ type applyVol struct {
 // The state file is updated last.
 func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summary, error) {
 	h := &rd.Header
+	fail := func(err error) (Summary, error) {
+		return Summary{}, fmt.Errorf("apply delta %s..%s to %s: %w", h.Base.ID, h.Target.ID, dir, err)
+	}
 	st, err := ReadState(dir)
 	if err != nil {
 		return Summary{}, err
 	}
+	jr, err := checkJournal(dir, st, rd)
+	if err != nil {
+		return fail(err)
+	}
 	vols, err := selectVolumes(h, st, opts.Volume)
 	if err != nil {
-		return Summary{}, fmt.Errorf("apply delta %s..%s to %s: %w", h.Base.ID, h.Target.ID, dir, err)
+		return fail(err)
 	}
 	defer func() {
 		for _, v := range vols {
@@ -62,23 +70,39 @@ func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summ
 			}
 		}
 	}()
+	next := &journal{Delta: rd.Digest, Base: h.Base.ID, Target: h.Target.ID}
+	if jr != nil {
+		next.Volumes = jr.Volumes
+	}
+	selected := false
 	for i, v := range vols {
 		if v != nil {
+			selected = true
 			if err := v.open(dir); err != nil {
 				return Summary{}, fmt.Errorf("apply delta to %s volume %q: %w", dir, h.Volumes[i].Name, err)
 			}
+			if !slices.Contains(next.Volumes, v.vh.ID) {
+				next.Volumes = append(next.Volumes, v.vh.ID)
+			}
 		}
 	}
+	if !selected {
+		return Summary{}, nil // every selected volume is at the target
+	}
 	var sum Summary
-	write, err := prepass(ctx, rd, vols, &sum)
+	write, err := prepass(ctx, rd, vols, jr, &sum)
 	if err != nil {
-		return Summary{}, fmt.Errorf("apply delta %s..%s to %s: %w", h.Base.ID, h.Target.ID, dir, err)
+		return fail(err)
+	}
+	// The journal goes down before the first byte of a volume changes.
+	if err := writeJournal(dir, next); err != nil {
+		return fail(err)
 	}
 	if err := writeRecords(ctx, rd, vols, write); err != nil {
-		return Summary{}, fmt.Errorf("apply delta %s..%s to %s: %w", h.Base.ID, h.Target.ID, dir, err)
+		return fail(err)
 	}
 	if err := verify(ctx, rd, vols, opts); err != nil {
-		return Summary{}, fmt.Errorf("apply delta %s..%s to %s: verify: %w", h.Base.ID, h.Target.ID, dir, err)
+		return fail(fmt.Errorf("verify: %w", err))
 	}
 	st.VGID, st.VGName = h.VGID, h.VGName
 	for _, v := range vols {
@@ -88,10 +112,16 @@ func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summ
 				Manifest: v.vh.TargetManifest, SnapshotID: h.Target.ID, Seq: h.Target.Seq})
 		}
 	}
-	if sum.Volumes == 0 {
-		return sum, nil
+	if err := writeState(dir, st); err != nil {
+		return Summary{}, err
 	}
-	return sum, writeState(dir, st)
+	// The journal may list volumes of an earlier, wider run that are still
+	// unfinished; it stays until all are at the target. A crash before the
+	// removal leaves a finished journal, which the next Apply removes.
+	if next.finished(st) {
+		return sum, clearJournal(dir)
+	}
+	return sum, nil
 }
 
 // selectVolumes checks the state against the header and returns, per

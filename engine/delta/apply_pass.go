@@ -9,8 +9,11 @@ import (
 )
 
 // prepass hashes the replica's bytes of every record's range and returns,
-// per record, whether to write it. Nothing is written here.
-func prepass(ctx context.Context, rd *Reader, vols []*applyVol, sum *Summary) ([]bool, error) {
+// per record, whether to write it. Nothing is written here. A range that
+// matches neither hash is refused, unless jr (the journal of an earlier,
+// interrupted apply of this same delta) lists its volume: then it is a
+// write cut short, and the record's full target bytes repair it.
+func prepass(ctx context.Context, rd *Reader, vols []*applyVol, jr *journal, sum *Summary) ([]bool, error) {
 	var write []bool
 	var buf []byte
 	err := rd.Walk(ctx, false, func(r *Record) error {
@@ -30,6 +33,10 @@ func prepass(ctx context.Context, rd *Reader, vols []*applyVol, sum *Summary) ([
 			write = append(write, false)
 		case r.NoBase || h == r.BaseHash:
 			sum.Written++
+			write = append(write, true)
+		case jr.covers(v.vh.ID):
+			sum.Written++
+			sum.Repaired++
 			write = append(write, true)
 		default:
 			return fmt.Errorf("%w: volume %q bytes %d+%d match neither the base nor the target; nothing was written",

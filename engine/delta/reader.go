@@ -21,6 +21,10 @@ import (
 // directory.
 type Reader struct {
 	Header Header
+	// Digest is the BLAKE3 of the whole single file or index file (which
+	// lists every part's BLAKE3), so it names this delta exactly; the
+	// replica's apply journal records it.
+	Digest cas.ID
 	path   string
 	files  []frameFile
 }
@@ -42,11 +46,11 @@ func Open(path string) (*Reader, error) {
 	} else if fi.IsDir() {
 		path = filepath.Join(path, IndexName)
 	}
-	h, ff, kind, _, err := openFrame(path)
+	h, ff, kind, whole, err := openFrame(path)
 	if err != nil {
 		return nil, err
 	}
-	rd := &Reader{Header: *h, path: path}
+	rd := &Reader{Header: *h, Digest: whole, path: path}
 	switch kind {
 	case kindSingle:
 		if len(h.Parts) != 0 {

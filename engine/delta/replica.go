@@ -81,18 +81,26 @@ func (s *State) set(v VolumeState) {
 	}
 }
 
-// writeState replaces dir's state file atomically: temp, fsync, rename,
-// directory fsync.
+// writeState replaces dir's state file atomically.
 func writeState(dir string, s *State) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+StateName+".tmp-*")
-	if err != nil {
+	if err := writeFileAtomic(dir, StateName, append(b, '\n')); err != nil {
 		return fmt.Errorf("write replica state in %s: %w", dir, err)
 	}
-	_, err = f.Write(append(b, '\n'))
+	return nil
+}
+
+// writeFileAtomic replaces dir/name: temp, fsync, rename, directory fsync,
+// so a crash leaves the old file or the new one, never a torn one.
+func writeFileAtomic(dir, name string, b []byte) error {
+	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -100,11 +108,11 @@ func writeState(dir string, s *State) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(dir, StateName))
+		err = os.Rename(f.Name(), filepath.Join(dir, name))
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return fmt.Errorf("write replica state in %s: %w", dir, err)
+		return err
 	}
 	return syncDir(dir)
 }

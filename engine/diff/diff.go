@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -60,17 +61,26 @@ func Volumes(ctx context.Context, r cas.BlobReader, a, b *volume.Manifest, opts 
 	}
 	results := make([][]Extent, len(spans))
 	counts := make([]Stats, len(spans))
+	// Each worker keeps one walker, so its page buffers and base cursor
+	// carry over from span to span instead of being allocated per span.
+	var next atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(workers)
-	for i, sp := range spans {
+	for range min(workers, len(spans)) {
 		g.Go(func() error {
-			w := walker{ctx: gctx, r: r, a: a, b: b, st: &counts[i]}
-			ext, err := w.span(sp)
-			if err != nil {
-				return fmt.Errorf("diff %s against %s, pages %d..%d: %w", b.ID.Short(), a.ID.Short(), sp.first, sp.last, err)
+			w := walker{ctx: gctx, r: r, a: a, b: b, base: cursor{pageNo: -1}}
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(spans) {
+					return nil
+				}
+				sp := spans[i]
+				w.st, w.out = &counts[i], nil
+				ext, err := w.span(sp)
+				if err != nil {
+					return fmt.Errorf("diff %s against %s, pages %d..%d: %w", b.ID.Short(), a.ID.Short(), sp.first, sp.last, err)
+				}
+				results[i] = ext
 			}
-			results[i] = ext
-			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {

@@ -15,10 +15,12 @@ type walker struct {
 	st   *Stats
 	out  []Extent
 	base cursor
+	tp   volume.Page // the target page being walked
 	buf  []byte
 }
 
-// cursor walks the base manifest's entries forward, loading pages lazily.
+// cursor walks the base manifest's entries, loading pages lazily. It
+// outlives a span: the next span often starts in the same base page.
 type cursor struct {
 	page   volume.Page
 	pageNo int // -1 before the first load
@@ -26,14 +28,13 @@ type cursor struct {
 }
 
 func (w *walker) span(sp pageSpan) ([]Extent, error) {
-	w.base.pageNo = -1
-	var tp volume.Page
+	tp := &w.tp
 	for i := sp.first; i <= sp.last; i++ {
 		if err := w.ctx.Err(); err != nil {
 			return nil, err
 		}
 		var err error
-		if w.buf, err = w.b.LoadPageInto(w.ctx, w.r, i, &tp, w.buf); err != nil {
+		if w.buf, err = w.b.LoadPageInto(w.ctx, w.r, i, tp, w.buf); err != nil {
 			return nil, err
 		}
 		w.st.PagesRead++
@@ -84,7 +85,8 @@ func (w *walker) entry(off int64, e volume.Entry) error {
 
 // baseAt returns the base entry holding off (off < base size) and its
 // offset. Offsets asked for only grow within a span, so the cursor moves
-// forward and reloads only when off leaves the current page.
+// forward and reloads only when off leaves the current page; a jump (a new
+// span) costs one binary search.
 func (w *walker) baseAt(off int64) (volume.Entry, int64, error) {
 	c := &w.base
 	if c.pageNo < 0 || off < c.page.Offsets[0] || off >= c.page.End() {

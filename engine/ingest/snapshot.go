@@ -24,11 +24,11 @@ type Catalog interface {
 
 // SnapshotProgress reports a snapshot's progress over all its volumes.
 type SnapshotProgress struct {
-	Volume    string // name of the volume being read
-	Index     int    // its position in the VG
-	Progress         // within that volume
-	VGDone    int64  // bytes done over the whole VG
-	VGTotal   int64
+	Volume   string // name of the volume being read
+	Index    int    // its position in the VG
+	Progress        // within that volume
+	VGDone   int64  // bytes done over the whole VG
+	VGTotal  int64
 }
 
 // SnapshotOptions tune a snapshot.

@@ -17,9 +17,9 @@ import (
 
 // Options tune a restore.
 type Options struct {
-	Workers  int                        // default GOMAXPROCS
-	Progress func(done, total int64)    // called from one goroutine
-	Every    time.Duration              // least time between Progress calls; default 200ms
+	Workers  int                     // default GOMAXPROCS
+	Progress func(done, total int64) // called from one goroutine
+	Every    time.Duration           // least time between Progress calls; default 200ms
 }
 
 // Stats describe a restore.
