@@ -116,9 +116,11 @@ type jobManager struct {
 
 	mu struct {
 		sync.Mutex
-		jobs     map[string]*job
-		finished []string // oldest first
-		closed   bool
+		jobs      map[string]*job
+		finished  []string // oldest first
+		closed    bool
+		running   int
+		exclusive string // kind of the job that has the store to itself
 	}
 }
 
@@ -137,11 +139,31 @@ var errShuttingDown = api.Errorf(api.CodeBusy, "the daemon is shutting down")
 // start runs fn as a job. release, if not nil, runs when fn returns, before
 // the job is seen as finished, so a lock it frees is free for the next job.
 func (m *jobManager) start(kind, target string, fn func(ctx context.Context, j *job) (any, error), release func()) (*job, error) {
+	return m.startJob(kind, target, false, fn, release)
+}
+
+// startExclusive starts a job that must have the store to itself, as gc
+// must: it is refused while any job runs, and refuses others while it runs.
+func (m *jobManager) startExclusive(kind, target string, fn func(ctx context.Context, j *job) (any, error)) (*job, error) {
+	return m.startJob(kind, target, true, fn, nil)
+}
+
+func (m *jobManager) startJob(kind, target string, exclusive bool, fn func(ctx context.Context, j *job) (any, error), release func()) (*job, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.mu.closed {
 		return nil, errShuttingDown
 	}
+	if m.mu.exclusive != "" {
+		return nil, api.Errorf(api.CodeBusy, "%s is running and needs the store to itself; try again when it ends", m.mu.exclusive)
+	}
+	if exclusive && m.mu.running > 0 {
+		return nil, api.Errorf(api.CodeBusy, "%s needs the store to itself, but %d jobs are running", kind, m.mu.running)
+	}
+	if exclusive {
+		m.mu.exclusive = kind
+	}
+	m.mu.running++
 	ctx, cancel := context.WithCancel(m.ctx)
 	j := &job{id: fmt.Sprintf("job-%d-%d", time.Now().Unix()%1_000_000, m.seq.Add(1)), kind: kind, target: target,
 		started: time.Now().UTC(), cancel: cancel}
@@ -157,6 +179,12 @@ func (m *jobManager) start(kind, target string, fn func(ctx context.Context, j *
 		if release != nil {
 			release()
 		}
+		m.mu.Lock()
+		m.mu.running--
+		if exclusive {
+			m.mu.exclusive = ""
+		}
+		m.mu.Unlock()
 		j.finish(res, err)
 		v := j.view()
 		if err != nil {

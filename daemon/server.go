@@ -93,6 +93,7 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("DELETE /v1/vgs/{name}/snapshots/{seq}", s.deleteSnapshot)
 	m.HandleFunc("POST /v1/restore", s.restore)
 	m.HandleFunc("POST /v1/verify", s.verify)
+	m.HandleFunc("POST /v1/gc", s.gc)
 	m.HandleFunc("POST /v1/diff", s.diff)
 	m.HandleFunc("POST /v1/replicas", s.createReplica)
 	m.HandleFunc("POST /v1/deltas/export", s.exportDelta)

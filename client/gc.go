@@ -1,0 +1,15 @@
+package client
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/vmrep/vmrep/api"
+)
+
+// GC starts a garbage-collection job.
+func (c *Client) GC(ctx context.Context, req api.GCRequest) (api.Job, error) {
+	var j api.Job
+	err := c.do(ctx, http.MethodPost, "/v1/gc", req, &j)
+	return j, err
+}

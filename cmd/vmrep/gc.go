@@ -1,0 +1,53 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vmrep/vmrep/api"
+)
+
+func newGCCmd(a *app) *cobra.Command {
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "gc [--dry-run]",
+		Short: "Reclaim the space of chunks no snapshot refers to",
+		Long: `gc marks every manifest page and chunk that a snapshot refers to, then
+deletes packs that hold nothing else and rewrites packs that are mostly
+dead. Deleting a snapshot frees nothing until gc runs.
+
+gc needs the store to itself: it is refused while other jobs run, and
+other jobs are refused while it runs.`,
+		Example: `  vmrep snapshot delete web@1
+  vmrep gc --dry-run   # count what is live, delete nothing
+  vmrep gc`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			j, err := a.cl.GC(cmd.Context(), api.GCRequest{DryRun: dryRun})
+			if err != nil {
+				return err
+			}
+			ev, werr := a.follow(cmd.Context(), j)
+			if a.json || werr != nil {
+				return werr
+			}
+			var r api.GCResult
+			if err := json.Unmarshal(ev.Result, &r); err != nil {
+				return fmt.Errorf("gc: reading result: %w", err)
+			}
+			fmt.Fprintf(a.stdout, "%d snapshots refer to %d pages and %d chunks; the store holds %d blobs\n",
+				r.Snapshots, r.LivePages, r.LiveChunks, r.StoreBlobs)
+			if r.DryRun {
+				fmt.Fprintln(a.stdout, "dry run: nothing deleted")
+				return nil
+			}
+			fmt.Fprintf(a.stdout, "deleted %d packs (%d rewritten first), %d blobs, freed %s\n",
+				r.PacksDeleted, r.PacksRewritten, r.BlobsDeleted, humanBytes(r.BytesFreed))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "mark and count only; delete nothing")
+	return cmd
+}

@@ -1,0 +1,117 @@
+package gc
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/volume"
+)
+
+// Store is what a collection needs of the store.
+type Store interface {
+	cas.BlobReader
+	Stats(ctx context.Context) (cas.Stats, error)
+	Sweep(ctx context.Context, live func(cas.ID) bool) (cas.SweepStats, error)
+}
+
+// Catalog lists what is live.
+type Catalog interface {
+	ListVGs(ctx context.Context) ([]volume.VG, error)
+	ListSnapshots(ctx context.Context, vgID string) ([]volume.Snapshot, error)
+}
+
+// Options tune a collection.
+type Options struct {
+	DryRun   bool                   // mark and count, delete nothing
+	Progress func(phase string, done, total int64)
+}
+
+// Stats describe a collection.
+type Stats struct {
+	Snapshots   int
+	LivePages   int
+	LiveChunks  int64 // chunk references walked, with repeats across pages skipped
+	StoreBlobs  int64
+	cas.SweepStats
+}
+
+// Run marks every blob a snapshot refers to and sweeps the rest.
+func Run(ctx context.Context, s Store, cat Catalog, opts Options) (Stats, error) {
+	var st Stats
+	ss, err := s.Stats(ctx)
+	if err != nil {
+		return st, fmt.Errorf("gc: %w", err)
+	}
+	st.StoreBlobs = ss.Blobs
+	chunks := newBloom(ss.Blobs)
+	pages := make(map[cas.ID]struct{})
+	if err := mark(ctx, s, cat, chunks, pages, &st, opts); err != nil {
+		return st, err
+	}
+	st.LivePages = len(pages)
+	live := func(id cas.ID) bool {
+		if _, ok := pages[id]; ok {
+			return true
+		}
+		return chunks.has(id)
+	}
+	if opts.DryRun {
+		return st, nil
+	}
+	if opts.Progress != nil {
+		opts.Progress("sweep", 0, 0)
+	}
+	sw, err := s.Sweep(ctx, live)
+	st.SweepStats = sw
+	if err != nil {
+		return st, fmt.Errorf("gc: %w", err)
+	}
+	return st, nil
+}
+
+func mark(ctx context.Context, r cas.BlobReader, cat Catalog, chunks *bloom, pages map[cas.ID]struct{}, st *Stats, opts Options) error {
+	vgs, err := cat.ListVGs(ctx)
+	if err != nil {
+		return fmt.Errorf("gc: %w", err)
+	}
+	var page volume.Page
+	var buf []byte
+	for _, vg := range vgs {
+		snaps, err := cat.ListSnapshots(ctx, vg.ID)
+		if err != nil {
+			return fmt.Errorf("gc: %w", err)
+		}
+		for _, sn := range snaps {
+			st.Snapshots++
+			if opts.Progress != nil {
+				opts.Progress("mark", int64(st.Snapshots), 0)
+			}
+			for _, v := range sn.Volumes {
+				// A manifest that cannot be read is an error, never a
+				// reason to treat its chunks as dead.
+				m, err := volume.LoadManifest(ctx, r, v.Manifest)
+				if err != nil {
+					return fmt.Errorf("gc: snapshot %s volume %q: %w", sn.Name(), v.Name, err)
+				}
+				pages[m.ID] = struct{}{}
+				for i, ref := range m.Pages {
+					if _, ok := pages[ref.ID]; ok {
+						continue
+					}
+					if buf, err = m.LoadPageInto(ctx, r, i, &page, buf); err != nil {
+						return fmt.Errorf("gc: snapshot %s volume %q page %d: %w", sn.Name(), v.Name, i, err)
+					}
+					pages[ref.ID] = struct{}{}
+					for _, e := range page.Entries {
+						if !e.Hole {
+							chunks.add(e.ID)
+							st.LiveChunks++
+						}
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
