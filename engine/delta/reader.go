@@ -195,7 +195,7 @@ func (rd *Reader) walkFile(ctx context.Context, ff frameFile, dec *zstd.Decoder,
 	}
 	defer f.Close()
 	end := ff.size - trailerLen
-	br := bufio.NewReaderSize(io.NewSectionReader(f, ff.hdrEnd, end-ff.hdrEnd), 1<<20)
+	br := bufio.NewReaderSize(io.NewSectionReader(f, ff.hdrEnd, end-ff.hdrEnd), int(min(1<<20, end-ff.hdrEnd+16)))
 	pos := ff.hdrEnd
 	fail := func(err error) error { return fmt.Errorf("read delta %s at offset %d: %w", ff.path, pos, err) }
 	var head [recHeadLen]byte

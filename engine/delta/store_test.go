@@ -27,10 +27,15 @@ type testEnv struct {
 }
 
 func newTestEnv(t testing.TB) *testEnv {
+	return newTestEnvChunks(t, chunker.Params{Min: 4096, Avg: 16384, Max: 65536})
+}
+
+// newTestEnvChunks is newTestEnv with other chunk sizes.
+func newTestEnvChunks(t testing.TB, p chunker.Params) *testEnv {
 	ctx := context.Background()
 	dir := t.TempDir()
 	cfg := cas.DefaultConfig()
-	cfg.Chunker = cas.ChunkerParams{Min: 4096, Avg: 16384, Max: 65536}
+	cfg.Chunker = cas.ChunkerParams{Min: p.Min, Avg: p.Avg, Max: p.Max}
 	if err := cas.Init(ctx, filepath.Join(dir, "store"), cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +44,7 @@ func newTestEnv(t testing.TB) *testEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	cut, err := chunker.NewCutter(chunker.Params{Min: 4096, Avg: 16384, Max: 65536})
+	cut, err := chunker.NewCutter(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,15 +60,23 @@ type image struct {
 
 // snapshot ingests the images through real files and returns the snapshot.
 func (e *testEnv) snapshot(imgs []image) volume.Snapshot {
+	path := filepath.Join(e.dir, "src.img")
+	return e.snapshotFrom(imgs, func(im image) string {
+		if err := os.WriteFile(path, im.data, 0o644); err != nil {
+			e.t.Fatal(err)
+		}
+		return path
+	})
+}
+
+// snapshotFrom ingests the file file(im) names for each image (whose data
+// may then be nil) and returns the snapshot.
+func (e *testEnv) snapshotFrom(imgs []image, file func(image) string) volume.Snapshot {
 	ctx := context.Background()
 	e.seq++
 	snap := volume.Snapshot{ID: volume.NewSnapshotID(), VGID: e.vgID, VGName: "web", Seq: e.seq, Parent: e.last}
 	for _, im := range imgs {
-		path := filepath.Join(e.dir, "src.img")
-		if err := os.WriteFile(path, im.data, 0o644); err != nil {
-			e.t.Fatal(err)
-		}
-		src, err := source.Open(ctx, path)
+		src, err := source.Open(ctx, file(im))
 		if err != nil {
 			e.t.Fatal(err)
 		}

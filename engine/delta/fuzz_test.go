@@ -1,0 +1,145 @@
+package delta
+
+import (
+	"context"
+	"flag"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/zeebo/blake3"
+
+	"github.com/vmrep/vmrep/engine/volume"
+)
+
+var update = flag.Bool("update", false, "rewrite the deltas in testdata")
+
+// TestTestdata writes (with -update) or re-reads the small real deltas the
+// fuzz targets start from: one single file and one split directory.
+func TestTestdata(t *testing.T) {
+	single, split := filepath.Join("testdata", "single.vmdelta"), filepath.Join("testdata", "split")
+	if *update {
+		ctx := context.Background()
+		rng := rand.New(rand.NewSource(5))
+		e := newTestEnv(t)
+		a := []image{
+			{id: volume.NewVolumeID(), name: "boot", role: volume.RoleBoot, data: make([]byte, 192<<10)},
+			{id: volume.NewVolumeID(), name: "data", role: volume.RoleData, data: make([]byte, 64<<10)},
+		}
+		rng.Read(a[0].data[:128<<10])
+		rng.Read(a[1].data)
+		b := []image{a[0], a[1]}
+		b[0].data = append([]byte(nil), a[0].data...)
+		rng.Read(b[0].data[8192:12288])
+		clear(b[0].data[64<<10 : 96<<10])
+		b[1].data = append(append([]byte(nil), a[1].data[:32<<10]...), make([]byte, 8<<10)...)
+		rng.Read(b[1].data[32<<10 : 36<<10])
+		sa, sb := e.snapshot(a), e.snapshot(b)
+		os.RemoveAll(split)
+		if _, err := Export(ctx, e.store, sa, sb, FileSink(single), ExportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Export(ctx, e.store, sa, sb, SplitSink(split, 1), ExportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{single, split} {
+		rd, err := Open(p)
+		if err != nil {
+			t.Fatalf("%s (run with -update to write it): %v", p, err)
+		}
+		n := 0
+		if err := rd.Walk(context.Background(), true, func(*Record) error { n++; return nil }); err != nil || n < 3 {
+			t.Fatalf("%s: %d records, %v", p, n, err)
+		}
+	}
+}
+
+// parse opens path and walks every record with data, as apply would.
+func parse(path string) error {
+	rd, err := Open(path)
+	if err != nil {
+		return err
+	}
+	return rd.Walk(context.Background(), true, func(r *Record) error {
+		if r.Kind == KindData && int64(len(r.Data)) != r.Len {
+			panic("data record decoded to the wrong length")
+		}
+		return nil
+	})
+}
+
+// reseal rewrites the trailer so that it matches the bytes before it, so
+// mutations reach the header and record parsers instead of stopping at
+// the checksum.
+func reseal(b []byte) []byte {
+	if len(b) < trailerLen {
+		return b
+	}
+	b = append([]byte(nil), b...)
+	n := len(b) - trailerLen
+	sum := blake3.Sum256(b[:n])
+	copy(b[n:], trailMagic)
+	copy(b[n+4:], sum[:])
+	return b
+}
+
+func addSeeds(f *testing.F, paths ...string) {
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatalf("%v (run TestTestdata with -update)", err)
+		}
+		f.Add(b, false)
+		f.Add(b, true)
+	}
+}
+
+// FuzzParse feeds arbitrary bytes to Open and Walk as a single delta file.
+// It must return an error or records, never panic or allocate past the
+// format's bounds.
+func FuzzParse(f *testing.F) {
+	parts, _ := filepath.Glob(filepath.Join("testdata", "split", "*.vmdp"))
+	addSeeds(f, append([]string{filepath.Join("testdata", "single.vmdelta")}, parts...)...)
+	f.Fuzz(func(t *testing.T, b []byte, resealed bool) {
+		if resealed {
+			b = reseal(b)
+		}
+		path := filepath.Join(t.TempDir(), "d.vmdelta")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		parse(path)
+	})
+}
+
+// FuzzSplitIndex feeds arbitrary bytes as the index of a split delta whose
+// directory holds the real parts from testdata.
+func FuzzSplitIndex(f *testing.F) {
+	dir := filepath.Join("testdata", "split")
+	addSeeds(f, filepath.Join(dir, IndexName))
+	parts, _ := filepath.Glob(filepath.Join(dir, "*.vmdp"))
+	for i, p := range parts {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		parts[i] = abs
+	}
+	f.Fuzz(func(t *testing.T, b []byte, resealed bool) {
+		if resealed {
+			b = reseal(b)
+		}
+		tmp := t.TempDir()
+		for _, p := range parts {
+			if err := os.Symlink(p, filepath.Join(tmp, filepath.Base(p))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(tmp, IndexName), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		parse(tmp)
+	})
+}

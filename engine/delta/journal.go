@@ -1,0 +1,109 @@
+package delta
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/vmrep/vmrep/engine/cas"
+)
+
+// JournalName is the intent record Apply keeps in a replica while it
+// writes volume files. It exists because a write cut short by a crash or
+// SIGKILL can leave a record's range half base, half target: such a range
+// hashes to neither, and without the journal the next Apply could not tell
+// it from a replica that was changed behind its back.
+const JournalName = "applying.json"
+
+// ErrInterrupted is wrapped when the replica holds the journal of another
+// delta's unfinished apply: only that delta can finish it.
+var ErrInterrupted = errors.New("replica is in the middle of applying another delta")
+
+// journal says which delta was being written to which volumes. It is
+// written before the first byte of any volume file changes and removed
+// after state.json names the target.
+type journal struct {
+	Delta   cas.ID   `json:"delta"` // Reader.Digest
+	Base    string   `json:"base"`
+	Target  string   `json:"target"`
+	Volumes []string `json:"volumes"` // volume IDs being written
+}
+
+// readJournal returns dir's journal, or nil when there is none.
+func readJournal(dir string) (*journal, error) {
+	b, err := os.ReadFile(filepath.Join(dir, JournalName))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("read apply journal in %s: %w", dir, err)
+	}
+	j := new(journal)
+	if err := json.Unmarshal(b, j); err != nil {
+		return nil, fmt.Errorf("read apply journal in %s: %w", dir, err)
+	}
+	return j, nil
+}
+
+func writeJournal(dir string, j *journal) error {
+	b, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(dir, JournalName, append(b, '\n')); err != nil {
+		return fmt.Errorf("write apply journal in %s: %w", dir, err)
+	}
+	return nil
+}
+
+// clearJournal removes the journal durably; a missing one is fine.
+func clearJournal(dir string) error {
+	err := os.Remove(filepath.Join(dir, JournalName))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("clear apply journal in %s: %w", dir, err)
+	}
+	return nil
+}
+
+// finished reports whether st already names the journal's target for every
+// volume it lists: the apply completed and only the removal was lost.
+func (j *journal) finished(st *State) bool {
+	for _, id := range j.Volumes {
+		if v := st.volume(id); v == nil || v.SnapshotID != j.Target {
+			return false
+		}
+	}
+	return true
+}
+
+// covers reports whether the journal lets a range of volume id that
+// matches neither hash be rewritten.
+func (j *journal) covers(id string) bool {
+	return j != nil && slices.Contains(j.Volumes, id)
+}
+
+// checkJournal loads dir's journal and decides what it means for rd: nil
+// when there is none or it is stale (then it is removed), the journal when
+// it names rd, and ErrInterrupted when it names another delta.
+func checkJournal(dir string, st *State, rd *Reader) (*journal, error) {
+	j, err := readJournal(dir)
+	if err != nil || j == nil {
+		return nil, err
+	}
+	if j.finished(st) {
+		return nil, clearJournal(dir)
+	}
+	if j.Delta != rd.Digest {
+		return nil, fmt.Errorf("%w: the journal names delta %s (%s..%s), not %s; apply that delta again to finish",
+			ErrInterrupted, j.Delta.Short(), j.Base, j.Target, rd.Digest.Short())
+	}
+	return j, nil
+}
