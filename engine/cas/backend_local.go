@@ -55,6 +55,11 @@ func (b *localBackend) path(h Handle) (string, error) {
 			return "", fmt.Errorf("bad record file name %q", h.Name)
 		}
 		return filepath.Join(b.dir, "records", sub, name), nil
+	case FileConfig:
+		if h.Name != "config" {
+			return "", fmt.Errorf("bad config file name %q", h.Name)
+		}
+		return filepath.Join(b.dir, "config"), nil
 	}
 	return "", fmt.Errorf("bad file kind %d", h.Kind)
 }
@@ -78,6 +83,15 @@ func (b *localBackend) List(ctx context.Context, kind FileKind, fn func(string, 
 		roots = []string{"packs"}
 	case FileRecord:
 		roots = []string{"records/vgs", "records/snapshots"}
+	case FileConfig:
+		info, err := os.Stat(filepath.Join(b.dir, "config"))
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list config files in %s: %w", b.dir, err)
+		}
+		return fn("config", info.Size())
 	default:
 		return fmt.Errorf("list: bad file kind %d", kind)
 	}
@@ -126,8 +140,11 @@ func (b *localBackend) ReadAt(ctx context.Context, h Handle, p []byte, off int64
 		return err
 	}
 	of, err := b.acquire(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read %s: %w: %w", h, ErrNotFound, err)
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("read %s: %w", h, err)
 	}
 	_, err = of.f.ReadAt(p, off)
 	b.release(of)
@@ -211,6 +228,13 @@ func (b *localBackend) Put(ctx context.Context, h Handle, f *os.File) error {
 	if err := os.Rename(tmpName, path); err != nil {
 		return fmt.Errorf("put %s: %w", h, err)
 	}
+	// Records are rewritten under the same name: a descriptor cached for
+	// the old file would go on reading the old inode.
+	b.mu.Lock()
+	if el, ok := b.mu.files[path]; ok {
+		b.evictLocked(el)
+	}
+	b.mu.Unlock()
 	if err := syncDir(dir); err != nil {
 		return fmt.Errorf("put %s: %w", h, err)
 	}

@@ -134,6 +134,8 @@ func (s *Store) PutRecord(ctx context.Context, kind RecordKind, name string, dat
 	if err != nil {
 		return fmt.Errorf("put record %s: %w", h.Name, err)
 	}
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
 	if _, err := f.Write(encodeRecord(kind, data)); err != nil {
 		f.Close()
 		os.Remove(f.Name())
@@ -192,6 +194,8 @@ func (s *Store) DeleteRecord(ctx context.Context, kind RecordKind, name string) 
 	if err != nil {
 		return fmt.Errorf("delete record: %w", err)
 	}
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
 	if err := s.be.Delete(ctx, h); err != nil {
 		return fmt.Errorf("delete record %s: %w", h.Name, err)
 	}

@@ -53,6 +53,10 @@ type Store struct {
 
 	def *Writer // serves Store.Put
 
+	// recMu orders record writes: two writes of one record racing between
+	// the file and the index would leave the two disagreeing.
+	recMu sync.Mutex
+
 	mu struct {
 		sync.Mutex
 		writers  map[*Writer]struct{}
@@ -67,8 +71,15 @@ type Store struct {
 var _ BlobStore = (*Store)(nil)
 
 // Open opens the store in dir, locks it against other processes and brings
-// the index up to date with the packs and records on disk.
+// the index up to date with the packs and records on disk. With
+// opts.Backend set, dir is only the local part of a store kept in the
+// backend: an empty dir joins it by copying the backend's config.
 func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
+	if opts.Backend != nil {
+		if err := joinBackend(ctx, dir, opts.Backend); err != nil {
+			return nil, err
+		}
+	}
 	cfg, err := readConfig(dir)
 	if err != nil {
 		return nil, err
