@@ -38,6 +38,19 @@ type VolumeSource struct {
 type CreateVGRequest struct {
 	Name    string         `json:"name"`
 	Volumes []VolumeSource `json:"volumes"`
+	// PreSnapshot and PostSnapshot are shell commands run around each
+	// capture; HookTimeout bounds each ("60s"; empty: the default).
+	PreSnapshot  string `json:"pre_snapshot,omitempty"`
+	PostSnapshot string `json:"post_snapshot,omitempty"`
+	HookTimeout  string `json:"hook_timeout,omitempty"`
+	// LVMSnapshot reads each volume through a temporary LVM snapshot.
+	LVMSnapshot bool `json:"lvm_snapshot,omitempty"`
+}
+
+// CreateSnapshotRequest is the optional body of a snapshot create.
+type CreateSnapshotRequest struct {
+	// Full reads every volume whole, ignoring changed-block hints.
+	Full bool `json:"full,omitempty"`
 }
 
 // VolumeSnapshot is one volume in a snapshot.

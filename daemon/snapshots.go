@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strconv"
 
 	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/capture"
 	"github.com/vmrep/vmrep/engine/ingest"
 	"github.com/vmrep/vmrep/engine/source"
 	"github.com/vmrep/vmrep/engine/volume"
@@ -86,9 +88,9 @@ func (s *Server) deleteSnapshot(w http.ResponseWriter, r *http.Request) {
 // createSnapshot starts a snapshot job; the VG's writer lock is held until
 // the job ends.
 func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request) {
+	var req api.CreateSnapshotRequest
 	if r.ContentLength != 0 {
-		var empty struct{}
-		if e := decodeBody(w, r, &empty); e != nil {
+		if e := decodeBody(w, r, &req); e != nil {
 			writeError(w, e)
 			return
 		}
@@ -109,7 +111,7 @@ func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	j, err := s.jobs.start(api.JobSnapshot, vg.Name, func(ctx context.Context, j *job) (any, error) {
-		return s.runSnapshot(ctx, j, vg)
+		return s.runSnapshot(ctx, j, vg, req.Full)
 	}, unlock)
 	if err != nil {
 		unlock()
@@ -119,19 +121,39 @@ func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, j.view())
 }
 
-func (s *Server) runSnapshot(ctx context.Context, j *job, vg volume.VG) (any, error) {
-	open := func(ctx context.Context, v volume.Volume) (source.Reader, error) {
-		return source.Open(ctx, v.Source)
+func (s *Server) runSnapshot(ctx context.Context, j *job, vg volume.VG, full bool) (any, error) {
+	plan := capture.Plan{VG: vg.Name, VGID: vg.ID, Hooks: vg.Hooks, LVM: vg.LVMSnapshot,
+		Log: func(line string) { s.log.Info("capture", "vg", vg.Name, "job", j.id, "msg", line) }}
+	for _, v := range vg.Volumes {
+		plan.Sources = append(plan.Sources, v.Source)
 	}
-	opts := ingest.SnapshotOptions{
-		Options: ingest.Options{Cutter: s.cutter},
-		Progress: func(p ingest.SnapshotProgress) {
-			j.progress("ingest", p.VGDone, p.VGTotal, "volume "+p.Volume)
-		},
+	if vg.LVMSnapshot != nil {
+		plan.Snapshots = capture.NewLVM(filepath.Join(s.storeDir, lvmStateFile))
 	}
-	w := s.store.NewWriter()
-	defer w.Close()
-	sn, _, err := ingest.Snapshot(ctx, w, s.cat, vg, open, opts)
+	var sn volume.Snapshot
+	err := capture.Run(ctx, plan, func(ctx context.Context, paths []string) error {
+		at := make(map[string]string, len(paths))
+		for i, v := range vg.Volumes {
+			at[v.ID] = paths[i]
+		}
+		open := func(ctx context.Context, v volume.Volume) (source.Reader, error) {
+			return source.Open(ctx, at[v.ID])
+		}
+		opts := ingest.SnapshotOptions{
+			Options: ingest.Options{Cutter: s.cutter},
+			Progress: func(p ingest.SnapshotProgress) {
+				j.progress("ingest", p.VGDone, p.VGTotal, "volume "+p.Volume)
+			},
+			Pages: s.store,
+			Full:  full,
+			Log:   plan.Log,
+		}
+		w := s.store.NewWriter()
+		defer w.Close()
+		var err error
+		sn, _, err = ingest.Snapshot(ctx, w, s.cat, vg, open, opts)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +164,10 @@ func (s *Server) runSnapshot(ctx context.Context, j *job, vg volume.VG) (any, er
 	j.progress("ingest", total, total, "recorded "+sn.Name())
 	return toAPISnapshot(sn), nil
 }
+
+// lvmStateFile, in the store directory, names the LVM snapshots a capture
+// has made and not yet removed.
+const lvmStateFile = "lvm-snapshots.json"
 
 // resolveRef finds the snapshot a "vg@seq" reference names, answering the
 // error itself; what says which argument it was.

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/engine/source"
@@ -119,6 +120,23 @@ func (s *Server) buildVG(ctx context.Context, req api.CreateVGRequest) (volume.V
 	}
 	if boots != 1 {
 		return volume.VG{}, api.Errorf(api.CodeInvalid, "volume group %q: %d boot volumes, want exactly one", req.Name, boots)
+	}
+	if req.PreSnapshot != "" || req.PostSnapshot != "" || req.HookTimeout != "" {
+		h := &volume.Hooks{Pre: req.PreSnapshot, Post: req.PostSnapshot}
+		if req.HookTimeout != "" {
+			d, err := time.ParseDuration(req.HookTimeout)
+			if err != nil {
+				return volume.VG{}, api.Errorf(api.CodeInvalid, "volume group %q: hook timeout %q: %v", req.Name, req.HookTimeout, err)
+			}
+			h.Timeout = volume.Duration(d)
+		}
+		if err := h.Validate(); err != nil {
+			return volume.VG{}, api.Errorf(api.CodeInvalid, "volume group %q: %v", req.Name, err)
+		}
+		vg.Hooks = h
+	}
+	if req.LVMSnapshot {
+		vg.LVMSnapshot = &volume.LVMSnapshot{}
 	}
 	return vg, nil
 }

@@ -272,5 +272,3 @@ func (d *testDaemon) okJSONResult(v any, args ...string) {
 		d.t.Fatalf("vmrep %s --json: result: %v", strings.Join(args, " "), err)
 	}
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

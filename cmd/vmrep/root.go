@@ -65,7 +65,9 @@ func newRoot(a *app) *cobra.Command {
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.AddCommand(newVGCmd(a), newSnapshotCmd(a), newRestoreCmd(a), newVerifyCmd(a), newJobsCmd(a),
-		newDiffCmd(a), newReplicaCmd(a), newDeltaCmd(a), newStackCmd(a), newExportCmd(a), newGCCmd(a))
+		newDiffCmd(a), newReplicaCmd(a), newDeltaCmd(a), newStackCmd(a), newExportCmd(a), newGCCmd(a),
+		newMountCmd(a), newMountsCmd(a), newUmountCmd(a))
+	root.AddCommand(newReplicateCmd(a))
 	return root
 }
 

@@ -39,6 +39,7 @@ func volumeFlag(v, defName, role string) (api.VolumeSource, error) {
 func newVGCreateCmd(a *app) *cobra.Command {
 	var boot string
 	var data []string
+	var hooks api.CreateVGRequest
 	cmd := &cobra.Command{
 		Use:   "create NAME --boot [NAME=]PATH [--data NAME=PATH]...",
 		Short: "Create a volume group from image files or block devices",
@@ -49,7 +50,8 @@ func newVGCreateCmd(a *app) *cobra.Command {
 			if boot == "" {
 				return usagef("--boot is required")
 			}
-			req := api.CreateVGRequest{Name: argv[0]}
+			req := hooks
+			req.Name = argv[0]
 			v, err := volumeFlag(boot, "boot", api.RoleBoot)
 			if err != nil {
 				return err
@@ -75,6 +77,10 @@ func newVGCreateCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&boot, "boot", "", "boot volume: PATH or NAME=PATH (name defaults to boot)")
 	cmd.Flags().StringArrayVar(&data, "data", nil, "data volume NAME=PATH (repeatable)")
+	cmd.Flags().StringVar(&hooks.PreSnapshot, "pre-snapshot", "", "shell command run before each capture (e.g. fsfreeze -f /mnt)")
+	cmd.Flags().StringVar(&hooks.PostSnapshot, "post-snapshot", "", "shell command run after each capture, always")
+	cmd.Flags().StringVar(&hooks.HookTimeout, "hook-timeout", "", "longest a hook may run (default 60s)")
+	cmd.Flags().BoolVar(&hooks.LVMSnapshot, "lvm-snapshot", false, "read each volume (an LVM logical volume) through a temporary LVM snapshot")
 	return cmd
 }
 

@@ -28,6 +28,9 @@ type Options struct {
 	Progress func(Progress)
 	// ProgressEvery is the least time between two Progress calls; default 200ms.
 	ProgressEvery time.Duration
+	// Hint, when set, says what changed since a base snapshot, so that
+	// unchanged runs are taken from the base's manifest without reading.
+	Hint *Hint
 }
 
 // Progress reports how far a volume's ingest has come.
@@ -42,6 +45,7 @@ type Progress struct {
 type Stats struct {
 	volume.ManifestInfo
 	ReadBytes   int64 // bytes read from the source (holes it reports are not read)
+	CopiedBytes int64 // bytes whose entries a Hint let ingest take from the base
 	NewChunks   int64 // chunks the store did not have
 	NewBytes    int64 // their raw bytes
 	ReadTime    time.Duration
@@ -54,6 +58,7 @@ type Stats struct {
 type job struct {
 	off, length int64
 	hole        bool
+	copied      bool // entry taken from a base manifest, nothing to store
 	data        []byte
 	buf         *buffer
 	entry       volume.Entry
@@ -91,8 +96,15 @@ func Volume(ctx context.Context, store cas.BlobWriter, src source.Reader, opts O
 	work := make(chan *job, jobsInFlight)
 	order := make(chan *job, jobsInFlight)
 
+	var pl *plan
+	if opts.Hint != nil && opts.Hint.Base != nil {
+		var err error
+		if pl, err = makePlan(ctx, opts.Hint, src.Size()); err != nil {
+			return Stats{}, err
+		}
+	}
 	seg := &segmenter{
-		src: src, size: src.Size(), cut: opts.Cutter, max: maxChunk,
+		src: src, size: src.Size(), cut: opts.Cutter, max: maxChunk, plan: pl,
 		bufs: bufs, stats: &stats,
 		newJ: func(ctx context.Context) (*job, error) {
 			select {
@@ -106,10 +118,12 @@ func Volume(ctx context.Context, store cas.BlobWriter, src source.Reader, opts O
 		emit: func(ctx context.Context, j *job) error {
 			if j.hole {
 				j.entry = volume.Entry{Hole: true, Length: j.length}
+			}
+			if j.hole || j.copied {
 				j.done <- struct{}{}
 			}
 			order <- j // never blocks: at most jobsInFlight jobs exist
-			if j.hole {
+			if j.hole || j.copied {
 				return nil
 			}
 			select {

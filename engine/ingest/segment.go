@@ -52,6 +52,7 @@ type segmenter struct {
 	newJ  func(ctx context.Context) (*job, error)
 	bufs  chan *buffer
 	stats *Stats
+	plan  *plan // nil: read everything the source reports allocated
 
 	buf      *buffer
 	segStart int   // first unchunked byte of the current segment in buf
@@ -75,17 +76,17 @@ func (s *segmenter) run(ctx context.Context) error {
 		}
 		start = max(start, s.pos)
 		if start > s.pos {
-			if err := s.zeros(ctx, start-s.pos); err != nil {
+			if err := s.advance(ctx, start, false); err != nil {
 				return err
 			}
 		}
-		return s.read(ctx, end)
+		return s.advance(ctx, end, true)
 	})
 	if err != nil {
 		return err
 	}
 	if s.pos < s.size {
-		if err := s.zeros(ctx, s.size-s.pos); err != nil {
+		if err := s.advance(ctx, s.size, false); err != nil {
 			return err
 		}
 	}

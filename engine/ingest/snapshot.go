@@ -38,6 +38,13 @@ type SnapshotOptions struct {
 	Progress func(SnapshotProgress)
 	// Now gives the snapshot's creation time; default time.Now.
 	Now func() time.Time
+	// Pages, when set, lets the snapshot load the last snapshot's manifests
+	// and read only what changed since, where a source can tell (see Hint).
+	Pages cas.BlobReader
+	// Full reads every volume whole, taking no hints.
+	Full bool
+	// Log, when set, is told of each hint taken.
+	Log func(msg string)
 }
 
 // Opener opens the source of a volume.
@@ -82,11 +89,31 @@ func snapshot(ctx context.Context, store Store, cat Catalog, vg volume.VG, open 
 		total += s.Size()
 	}
 
+	var prev volume.Snapshot
+	if opts.Pages != nil && !opts.Full {
+		var err error
+		if prev, err = cat.Latest(ctx, vg.ID); err != nil && !isNotFound(err) {
+			return volume.Snapshot{}, nil, err
+		}
+	}
 	snap := volume.Snapshot{VGID: vg.ID, VGName: vg.Name}
 	all := make([]Stats, len(vg.Volumes))
 	var before int64
 	for i, v := range vg.Volumes {
 		vo := opts.Options
+		if pv, ok := prev.Volume(v.ID); ok {
+			h, why, err := findHint(ctx, opts.Pages, srcs[i], pv)
+			if err != nil {
+				return volume.Snapshot{}, nil, fmt.Errorf("snapshot vg %q volume %q: %w", vg.Name, v.Name, err)
+			}
+			if h != nil {
+				vo.Hint = h
+				if opts.Log != nil {
+					opts.Log(fmt.Sprintf("volume %s: %s: reading %d changed ranges", v.Name, why, len(h.Changed)))
+				}
+			}
+		}
+		stamp := stampOf(srcs[i])
 		if opts.Progress != nil {
 			vo.Progress = func(p Progress) {
 				opts.Progress(SnapshotProgress{Volume: v.Name, Index: i, Progress: p, VGDone: before + p.Done, VGTotal: total})
@@ -98,11 +125,13 @@ func snapshot(ctx context.Context, store Store, cat Catalog, vg volume.VG, open 
 		}
 		before += st.Size
 		all[i] = st
-		snap.Volumes = append(snap.Volumes, volume.VolumeSnapshot{
+		vs := volume.VolumeSnapshot{
 			VolumeID: v.ID, Name: v.Name, Role: v.Role, Size: st.Size,
 			Manifest: st.ID, DataBytes: st.DataBytes, Chunks: st.Chunks, Holes: st.Holes,
 			NewBytes: st.NewBytes,
-		})
+		}
+		stamp.vouch(srcs[i], &vs)
+		snap.Volumes = append(snap.Volumes, vs)
 	}
 	if err := store.Flush(ctx); err != nil {
 		return volume.Snapshot{}, nil, fmt.Errorf("snapshot vg %q: make data durable: %w", vg.Name, err)

@@ -23,6 +23,7 @@ func init() {
 // its L2 cache is locked, so ReadAt is safe for concurrent use.
 type qcow2Reader struct {
 	img  *qcow2.Qcow2
+	f    *os.File // the top file; img closes it
 	name string
 	size int64
 }
@@ -71,7 +72,7 @@ func openQcow2(f *os.File, fileSize int64, depth int) (Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &qcow2Reader{img: img, name: f.Name(), size: img.Size()}, nil
+	return &qcow2Reader{img: img, f: f, name: f.Name(), size: img.Size()}, nil
 }
 
 func openQcow2Image(f *os.File, fileSize int64, depth int) (*qcow2.Qcow2, error) {

@@ -35,6 +35,11 @@ type VG struct {
 	// NextSeq is the sequence number the next snapshot gets. It only grows,
 	// so a number is never handed out twice, even after a delete.
 	NextSeq uint64 `json:"next_seq"`
+	// Hooks run around each capture; nil in records made before hooks.
+	Hooks *Hooks `json:"hooks,omitempty"`
+	// LVMSnapshot, when set, makes each capture read a temporary LVM
+	// snapshot of every volume instead of the live logical volume.
+	LVMSnapshot *LVMSnapshot `json:"lvm_snapshot,omitempty"`
 }
 
 const (
@@ -140,6 +145,12 @@ func (vg *VG) Validate() error {
 	}
 	if boots != 1 {
 		return fmt.Errorf("volume group %q: %d boot volumes, want exactly one", vg.Name, boots)
+	}
+	if err := vg.Hooks.Validate(); err != nil {
+		return fmt.Errorf("volume group %q: %w", vg.Name, err)
+	}
+	if err := vg.LVMSnapshot.Validate(); err != nil {
+		return fmt.Errorf("volume group %q: %w", vg.Name, err)
 	}
 	return nil
 }

@@ -34,6 +34,15 @@ type VolumeSnapshot struct {
 	// StoredBytes what they took after compression.
 	NewBytes    int64 `json:"new_bytes"`
 	StoredBytes int64 `json:"stored_bytes"`
+	// SourceSize and SourceMtime (Unix nanoseconds) are the raw source
+	// file's size and modification time when it was read, so that the next
+	// snapshot can tell an untouched file without reading it. Zero when the
+	// source is not a plain raw file.
+	SourceSize  int64 `json:"source_size,omitempty"`
+	SourceMtime int64 `json:"source_mtime,omitempty"`
+	// SourceFile names the file read as "device:inode", so that a file
+	// renamed since (as when it became an overlay's backing file) is known.
+	SourceFile string `json:"source_file,omitempty"`
 }
 
 // Volume finds a volume of the snapshot by name or volume identifier.

@@ -1,0 +1,211 @@
+package api
+
+// Job kinds of replication work.
+const (
+	JobReplica     = "replica"
+	JobDeltaExport = "delta-export"
+	JobDeltaApply  = "delta-apply"
+	JobExport      = "export"
+)
+
+// Volume changes a diff reports.
+const (
+	ChangeUnchanged = "unchanged"
+	ChangeModified  = "modified"
+	ChangeAdded     = "added"
+	ChangeRemoved   = "removed"
+)
+
+// DiffRequest is the body of POST /v1/diff.
+type DiffRequest struct {
+	Base   string `json:"base"`   // "vg@seq"
+	Target string `json:"target"` // "vg@seq", same VG
+}
+
+// VolumeDiff is one volume's part of a diff.
+type VolumeDiff struct {
+	VolumeID      string `json:"volume_id"`
+	Name          string `json:"name"`
+	Change        string `json:"change"`
+	BaseSize      int64  `json:"base_size"`
+	TargetSize    int64  `json:"target_size"`
+	ChangedBytes  int64  `json:"changed_bytes"`
+	Extents       int64  `json:"extents"`
+	ChangedChunks int64  `json:"changed_chunks"`
+	PagesRead     int64  `json:"pages_read"`
+	PagesSkipped  int64  `json:"pages_skipped"`
+}
+
+// DiffResult is the answer to POST /v1/diff.
+type DiffResult struct {
+	Base    string       `json:"base"`
+	Target  string       `json:"target"`
+	Volumes []VolumeDiff `json:"volumes"`
+}
+
+// ReplicaRequest is the body of POST /v1/replicas.
+type ReplicaRequest struct {
+	Snapshot string `json:"snapshot"`
+	Dir      string `json:"dir"`              // absolute; created if absent
+	Volume   string `json:"volume,omitempty"` // name or id; empty: every volume
+}
+
+// ReplicaVolume is one volume file of a replica.
+type ReplicaVolume struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Role       string `json:"role"`
+	Size       int64  `json:"size"`
+	Manifest   string `json:"manifest"`
+	SnapshotID string `json:"snapshot_id"`
+	Seq        uint64 `json:"seq"`
+}
+
+// ReplicaResult is the result of a replica job and of a delta apply: what
+// the replica's state file says afterwards.
+type ReplicaResult struct {
+	Dir        string          `json:"dir"`
+	VGID       string          `json:"vg_id"`
+	VGName     string          `json:"vg_name"`
+	SnapshotID string          `json:"snapshot_id,omitempty"` // set when every volume is at one snapshot
+	Seq        uint64          `json:"seq,omitempty"`
+	Volumes    []ReplicaVolume `json:"volumes"`
+}
+
+// DeltaExportRequest is the body of POST /v1/deltas/export.
+type DeltaExportRequest struct {
+	Base     string `json:"base"`
+	Target   string `json:"target"`
+	Output   string `json:"output"` // absolute: a file, or a directory with Split
+	Split    bool   `json:"split,omitempty"`
+	PartSize int64  `json:"part_size,omitempty"`
+}
+
+// DeltaSummary counts what a delta holds or what applying it did.
+type DeltaSummary struct {
+	Volumes      int   `json:"volumes"`
+	Records      int64 `json:"records"`
+	DataBytes    int64 `json:"data_bytes"`
+	ZeroBytes    int64 `json:"zero_bytes"`
+	StoredBytes  int64 `json:"stored_bytes"`
+	FileBytes    int64 `json:"file_bytes"`
+	Written      int64 `json:"written,omitempty"`
+	Skipped      int64 `json:"skipped,omitempty"`
+	ChangedBytes int64 `json:"changed_bytes,omitempty"`
+}
+
+// DeltaExportResult is the result of a delta export job.
+type DeltaExportResult struct {
+	Base    string       `json:"base"`
+	Target  string       `json:"target"`
+	Output  string       `json:"output"`
+	Split   bool         `json:"split"`
+	Digest  string       `json:"digest"` // BLAKE3 of the file, or of the index of a split delta
+	Summary DeltaSummary `json:"summary"`
+}
+
+// DeltaApplyRequest is the body of POST /v1/deltas/apply.
+type DeltaApplyRequest struct {
+	Delta   string `json:"delta"`   // absolute path of a .vmdelta file or split directory
+	Replica string `json:"replica"` // absolute replica directory
+	Volume  string `json:"volume,omitempty"`
+	Verify  string `json:"verify,omitempty"` // none (default), extents, full
+}
+
+// Verify levels of a delta apply.
+const (
+	VerifyNone    = "none"
+	VerifyExtents = "extents"
+	VerifyFull    = "full"
+)
+
+// DeltaApplyResult is the result of a delta apply job.
+type DeltaApplyResult struct {
+	Delta   string        `json:"delta"`
+	Summary DeltaSummary  `json:"summary"`
+	Replica ReplicaResult `json:"replica"`
+}
+
+// DeltaShowRequest is the body of POST /v1/deltas/show.
+type DeltaShowRequest struct {
+	Delta string `json:"delta"`
+}
+
+// DeltaVolume is one volume a delta carries, with its records summed up.
+type DeltaVolume struct {
+	ID             string `json:"id"`
+	Name           string `json:"name"`
+	Role           string `json:"role"`
+	Added          bool   `json:"added"`
+	BaseManifest   string `json:"base_manifest,omitempty"`
+	BaseSize       int64  `json:"base_size"`
+	TargetManifest string `json:"target_manifest"`
+	TargetSize     int64  `json:"target_size"`
+	Records        int64  `json:"records"`
+	DataBytes      int64  `json:"data_bytes"`
+	ZeroBytes      int64  `json:"zero_bytes"`
+	StoredBytes    int64  `json:"stored_bytes"`
+}
+
+// DeltaPart is one part file of a split delta.
+type DeltaPart struct {
+	File    string `json:"file"`
+	Volume  int    `json:"volume"`
+	Size    int64  `json:"size"`
+	Records int64  `json:"records"`
+	BLAKE3  string `json:"blake3"`
+}
+
+// DeltaInfo is the answer to POST /v1/deltas/show.
+type DeltaInfo struct {
+	Path      string        `json:"path"`
+	Split     bool          `json:"split"`
+	Digest    string        `json:"digest"`
+	FileBytes int64         `json:"file_bytes"`
+	VGID      string        `json:"vg_id"`
+	VGName    string        `json:"vg_name"`
+	BaseID    string        `json:"base_id"`
+	BaseSeq   uint64        `json:"base_seq"`
+	TargetID  string        `json:"target_id"`
+	TargetSeq uint64        `json:"target_seq"`
+	Volumes   []DeltaVolume `json:"volumes"`
+	Parts     []DeltaPart   `json:"parts,omitempty"`
+}
+
+// StackRequest is the body of POST /v1/stacks.
+type StackRequest struct {
+	Snapshot string `json:"snapshot"`        // "vg@seq", or with Delta "vg@a..vg@b"
+	Delta    string `json:"delta,omitempty"` // absolute delta path for a delta stack
+	Target   string `json:"target"`          // local or oci
+	Out      string `json:"out"`             // absolute stack directory
+}
+
+// StackResult is the answer to POST /v1/stacks.
+type StackResult struct {
+	Out         string   `json:"out"`
+	Target      string   `json:"target"`
+	Snapshot    string   `json:"snapshot"`
+	Base        string   `json:"base,omitempty"`
+	DeltaDigest string   `json:"delta_digest,omitempty"`
+	Files       []string `json:"files"`
+}
+
+// ExportRequest is the body of POST /v1/export.
+type ExportRequest struct {
+	Snapshot string `json:"snapshot"`
+	Volume   string `json:"volume"` // name or id; empty: the boot volume
+	Format   string `json:"format"` // qcow2 or raw
+	Output   string `json:"output"` // absolute image path
+}
+
+// ExportResult is the result of an export job.
+type ExportResult struct {
+	Snapshot     string `json:"snapshot"`
+	Volume       string `json:"volume"`
+	Format       string `json:"format"`
+	Output       string `json:"output"`
+	Size         int64  `json:"size"`
+	DataBytes    int64  `json:"data_bytes"`
+	DataClusters int64  `json:"data_clusters"`
+	FileBytes    int64  `json:"file_bytes"`
+}

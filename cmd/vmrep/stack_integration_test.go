@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"go/build"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zeebo/blake3"
+
+	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/internal/testdisk"
+)
+
+// stackPlan is the part of a stack's plan.json the tests check.
+type stackPlan struct {
+	Target string `json:"target"`
+	Plan   struct {
+		VGID     string `json:"vg_id"`
+		Snapshot struct {
+			ID      string `json:"id"`
+			Volumes []struct {
+				ID       string `json:"id"`
+				Manifest string `json:"manifest"`
+			} `json:"volumes"`
+		} `json:"snapshot"`
+		Delta *struct {
+			File   string `json:"file"`
+			Digest string `json:"digest"`
+		} `json:"delta"`
+	} `json:"plan"`
+}
+
+func readStackPlan(t *testing.T, dir string) stackPlan {
+	t.Helper()
+	for _, f := range []string{"main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md", "plan.json"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Size() == 0 {
+			t.Fatalf("stack %s: %s missing or empty (%v)", dir, f, err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "plan.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p stackPlan
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatalf("%s/plan.json: %v", dir, err)
+	}
+	return p
+}
+
+// wantManifests checks the plan names every volume of snap by its manifest.
+func wantManifests(t *testing.T, p stackPlan, snap api.Snapshot) {
+	t.Helper()
+	if p.Plan.Snapshot.ID != snap.ID || len(p.Plan.Snapshot.Volumes) != len(snap.Volumes) {
+		t.Fatalf("plan snapshot %s with %d volumes, want %s with %d", p.Plan.Snapshot.ID,
+			len(p.Plan.Snapshot.Volumes), snap.ID, len(snap.Volumes))
+	}
+	for i, v := range snap.Volumes {
+		if got := p.Plan.Snapshot.Volumes[i]; got.ID != v.VolumeID || got.Manifest != v.Manifest {
+			t.Errorf("plan volume %d: %s %s, want %s %s", i, got.ID, got.Manifest, v.VolumeID, v.Manifest)
+		}
+	}
+}
+
+func TestStackGenerateCommand(t *testing.T) {
+	h := newHistory(t)
+	d := h.d
+	var s1, s2 api.Snapshot
+	d.okJSON(&s1, "snapshot", "show", "web@1")
+	d.okJSON(&s2, "snapshot", "show", "web@2")
+	dl := filepath.Join(d.dir, "d12.vmdelta")
+	var ex api.DeltaExportResult
+	d.okJSONResult(&ex, "delta", "export", "web@1", "web@2", "-o", dl)
+	split := filepath.Join(d.dir, "d12-split")
+	var exs api.DeltaExportResult
+	d.okJSONResult(&exs, "delta", "export", "web@1", "web@2", "-o", split, "--split")
+	idx, err := os.ReadFile(filepath.Join(split, "index.vmdelta"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, target := range []string{"local", "oci"} {
+		v1 := filepath.Join(d.dir, target+"-v1")
+		if txt := d.ok("stack", "generate", "web@1", "--target", target, "--out", v1); !strings.Contains(txt, "replicates web@1") {
+			t.Errorf("stack generate text:\n%s", txt)
+		}
+		p := readStackPlan(t, v1)
+		wantManifests(t, p, s1)
+		if p.Target != target || p.Plan.VGID != h.vg.ID || p.Plan.Delta != nil {
+			t.Errorf("%s first stack plan: %+v", target, p)
+		}
+		for _, c := range []struct{ delta, digest, rng string }{
+			{dl, ex.Digest, "web@1..web@2"}, {split, exs.Digest, "web@1..2"}} {
+			v2 := filepath.Join(d.dir, target+"-v2-"+filepath.Base(c.delta))
+			var res api.StackResult
+			d.okJSON(&res, "stack", "generate", c.rng, "--delta", c.delta, "--target", target, "--out", v2)
+			p := readStackPlan(t, v2)
+			wantManifests(t, p, s2)
+			if p.Plan.Delta == nil || p.Plan.Delta.Digest != c.digest || p.Plan.Delta.File != c.delta || res.DeltaDigest != c.digest {
+				t.Errorf("%s delta stack of %s: plan delta %+v, result %+v", target, c.delta, p.Plan.Delta, res)
+			}
+		}
+	}
+	// A split delta's digest is that of its index.
+	if got := blake3Hex(idx); got != exs.Digest {
+		t.Errorf("split digest %s, BLAKE3 of the index %s", exs.Digest, got)
+	}
+
+	out := filepath.Join(d.dir, "bad")
+	for _, bad := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"stack", "generate", "web@1..web@2", "--out", out}, 2, "--delta"},
+		{[]string{"stack", "generate", "web@2", "--delta", dl, "--out", out}, 2, "--delta"},
+		{[]string{"stack", "generate", "web@1", "--target", "aws", "--out", out}, 2, "want local or oci"},
+		{[]string{"stack", "generate", "web@1", "--target", "local"}, 2, "--out"},
+		{[]string{"stack", "generate", "web@1..web@3", "--delta", dl, "--out", out}, 1, "not web@1 to web@3"},
+		{[]string{"stack", "generate", "web@1", "--out", filepath.Join(d.store, "s")}, 1, "inside the store"},
+		{[]string{"stack", "generate", "web@1..web@2", "--delta", h.at[1]["boot"], "--out", out}, 1, "malformed delta"},
+	} {
+		r := d.vmrep(bad.args...)
+		if r.code != bad.code || !strings.Contains(r.stderr, bad.msg) || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("vmrep %v: exit %d, stderr %q; want %d and one line with %q", bad.args, r.code, r.stderr, bad.code, bad.msg)
+		}
+	}
+}
+
+// tofuRun runs OpenTofu in dir, offline and without a CLI config; the
+// stacks' provisioners run the real vmrep against the test daemon.
+type tofuRun struct {
+	t    *testing.T
+	bin  string
+	env  []string
+	vars map[string]string
+}
+
+func (tr *tofuRun) run(dir string, args ...string) (string, int) {
+	tr.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tr.bin, append([]string{"-chdir=" + dir}, args...)...)
+	cmd.Env = append(os.Environ(), tr.env...)
+	for k, v := range tr.vars {
+		cmd.Env = append(cmd.Env, "TF_VAR_"+k+"="+v)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return out.String(), ee.ExitCode()
+	} else if err != nil {
+		tr.t.Fatalf("tofu %v: %v", args, err)
+	}
+	return out.String(), 0
+}
+
+func (tr *tofuRun) ok(dir string, args ...string) string {
+	tr.t.Helper()
+	out, code := tr.run(dir, args...)
+	if code != 0 {
+		tr.t.Fatalf("tofu %s in %s: exit %d\n%s", strings.Join(args, " "), dir, code, out)
+	}
+	return out
+}
+
+func (tr *tofuRun) initValidate(dir string) {
+	tr.t.Helper()
+	tr.ok(dir, "init", "-input=false", "-no-color")
+	tr.ok(dir, "validate", "-no-color")
+}
+
+// TestStackTofuEndToEnd applies generated local stacks with OpenTofu and
+// the real vmrep and vmrepd: stack-v1 makes a replica at web@1, stack-v2
+// moves it to web@2, a second plan shows no change, and a 2->3 stack on a
+// replica still at web@1 fails with vmrep's error and changes nothing.
+func TestStackTofuEndToEnd(t *testing.T) {
+	gobin := filepath.Join(build.Default.GOPATH, "bin")
+	t.Setenv("PATH", os.Getenv("PATH")+string(os.PathListSeparator)+gobin)
+	testdisk.Need(t, "tofu")
+	bin, err := exec.LookPath("tofu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHistory(t)
+	d := h.d
+	cfg := filepath.Join(d.dir, "tofurc")
+	if err := os.WriteFile(cfg, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	replica := filepath.Join(d.dir, "replica")
+	tr := &tofuRun{t: t, bin: bin,
+		env:  []string{"TF_CLI_CONFIG_FILE=" + cfg, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1", "TF_INPUT=0"},
+		vars: map[string]string{"vmrep_bin": filepath.Join(binDir, "vmrep"), "socket": d.socket, "replica_dir": replica}}
+
+	v1 := filepath.Join(d.dir, "stack-v1")
+	d.ok("stack", "generate", "web@1", "--target", "local", "--out", v1)
+	tr.initValidate(v1)
+	tr.ok(v1, "apply", "-auto-approve", "-no-color")
+	h.replicaAt(t, replica, 1)
+
+	dl := filepath.Join(d.dir, "d12.vmdelta")
+	d.ok("delta", "export", "web@1", "web@2", "-o", dl)
+	v2 := filepath.Join(d.dir, "stack-v2")
+	d.ok("stack", "generate", "web@1..web@2", "--delta", dl, "--target", "local", "--out", v2)
+	tr.initValidate(v2)
+	tr.ok(v2, "apply", "-auto-approve", "-no-color")
+	h.replicaAt(t, replica, 2)
+	if out, code := tr.run(v2, "plan", "-detailed-exitcode", "-no-color"); code != 0 {
+		t.Errorf("plan after apply: exit %d, want 0 (no change)\n%s", code, out)
+	}
+
+	// 2->3 on a replica still at web@1: vmrep refuses, tofu fails, the
+	// replica's files stay as they were.
+	stale := filepath.Join(d.dir, "replica-stale")
+	d.ok("replica", "create", "web@1", "--dir", stale)
+	before := treeHash(t, stale)
+	d23 := filepath.Join(d.dir, "d23")
+	d.ok("delta", "export", "web@2", "web@3", "-o", d23, "--split")
+	v3 := filepath.Join(d.dir, "stack-v3")
+	d.ok("stack", "generate", "web@2..web@3", "--delta", d23, "--target", "local", "--out", v3)
+	tr.initValidate(v3)
+	tr.vars["replica_dir"] = stale
+	out, code := tr.run(v3, "apply", "-auto-approve", "-no-color")
+	if code == 0 || !strings.Contains(out, "vmrep: ") || !strings.Contains(out, "not at the delta's base") {
+		t.Errorf("apply 2->3 on a replica at web@1: exit %d\n%s", code, out)
+	}
+	if treeHash(t, stale) != before {
+		t.Error("the refused stack changed the replica")
+	}
+	// The same stack on the replica at web@2 brings it to web@3.
+	tr.vars["replica_dir"] = replica
+	tr.ok(v3, "apply", "-auto-approve", "-no-color")
+	h.replicaAt(t, replica, 3)
+}
+
+func blake3Hex(b []byte) string {
+	s := blake3.Sum256(b)
+	return hex.EncodeToString(s[:])
+}

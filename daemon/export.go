@@ -1,0 +1,69 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/export"
+	"github.com/vmrep/vmrep/engine/volume"
+)
+
+// export starts a job that writes one volume of a snapshot as an image a
+// hypervisor or cloud imports (QCOW2), or raw.
+func (s *Server) export(w http.ResponseWriter, r *http.Request) {
+	var req api.ExportRequest
+	if e := decodeBody(w, r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	format := export.Format(req.Format)
+	if format != export.FormatQcow2 && format != export.FormatRaw {
+		writeError(w, api.Errorf(api.CodeInvalid, "image format %q: want qcow2 or raw", req.Format))
+		return
+	}
+	vg, sn, ok := s.resolveRef(w, r, "snapshot", req.Snapshot)
+	if !ok {
+		return
+	}
+	name := req.Volume
+	if name == "" {
+		name = vg.Boot().Name
+	}
+	vs, found := findVolume(sn, name)
+	if !found {
+		writeError(w, api.Errorf(api.CodeNotFound, "snapshot %s has no volume %q", sn.Name(), name))
+		return
+	}
+	if e := s.checkOutput(req.Output); e != nil {
+		writeError(w, e)
+		return
+	}
+	target := fmt.Sprintf("%s volume %s", sn.Name(), vs.Name)
+	j, err := s.jobs.start(api.JobExport, target, func(ctx context.Context, j *job) (any, error) {
+		return s.runExport(ctx, j, sn, vs, format, req.Output)
+	}, nil)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, j.view())
+}
+
+func (s *Server) runExport(ctx context.Context, j *job, sn volume.Snapshot, vs volume.VolumeSnapshot, format export.Format, out string) (any, error) {
+	j.progress("load manifest", 0, vs.Size, "")
+	m, err := volume.LoadManifest(ctx, s.store, vs.Manifest)
+	if err != nil {
+		return nil, fmt.Errorf("export %s volume %q: %w", sn.Name(), vs.Name, err)
+	}
+	st, err := export.Volume(ctx, s.store, m, format, out, export.Options{
+		Progress: func(done, total int64) { j.progress("export", done, total, "") },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("export %s volume %q to %s: %w", sn.Name(), vs.Name, out, err)
+	}
+	j.progress("export", st.Size, st.Size, "wrote "+out)
+	return api.ExportResult{Snapshot: sn.Name(), Volume: vs.Name, Format: string(format), Output: out,
+		Size: st.Size, DataBytes: st.DataBytes, DataClusters: st.DataClusters, FileBytes: st.FileSize}, nil
+}

@@ -1,0 +1,95 @@
+package daemon
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/restore"
+	"github.com/vmrep/vmrep/engine/volume"
+)
+
+// createReplica starts a job that writes a snapshot's volumes into a
+// replica directory, which the daemon creates and writes itself.
+func (s *Server) createReplica(w http.ResponseWriter, r *http.Request) {
+	var req api.ReplicaRequest
+	if e := decodeBody(w, r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	_, sn, ok := s.resolveRef(w, r, "snapshot", req.Snapshot)
+	if !ok {
+		return
+	}
+	if req.Volume != "" {
+		if _, found := findVolume(sn, req.Volume); !found {
+			writeError(w, api.Errorf(api.CodeNotFound, "snapshot %s has no volume %q", sn.Name(), req.Volume))
+			return
+		}
+	}
+	if e := s.checkDir("replica", req.Dir, false); e != nil {
+		writeError(w, e)
+		return
+	}
+	unlock, e := s.replicas.tryLock(req.Dir, "a replica create")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	j, err := s.jobs.start(api.JobReplica, sn.Name()+" to "+req.Dir, func(ctx context.Context, j *job) (any, error) {
+		return s.runReplica(ctx, j, sn, req)
+	}, unlock)
+	if err != nil {
+		unlock()
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, j.view())
+}
+
+func (s *Server) runReplica(ctx context.Context, j *job, sn volume.Snapshot, req api.ReplicaRequest) (any, error) {
+	// CreateReplica restores volumes one after the other; the bar covers
+	// them all, so each volume's progress is offset by those before it.
+	var total int64
+	for _, v := range sn.Volumes {
+		if req.Volume == "" || req.Volume == v.Name || req.Volume == v.VolumeID {
+			total += v.Size
+		}
+	}
+	var before, last int64
+	progress := func(done, size int64) {
+		if done < last { // the next volume started
+			before += last
+		}
+		last = done
+		j.progress("restore", before+done, total, "")
+	}
+	st, err := delta.CreateReplica(ctx, s.store, sn, req.Dir, delta.ReplicaOptions{
+		Volume: req.Volume, Restore: restore.Options{Progress: progress}})
+	if err != nil {
+		return nil, err
+	}
+	j.progress("restore", total, total, "replica at "+sn.Name())
+	return toAPIReplica(req.Dir, st), nil
+}
+
+// findVolume finds a snapshot's volume by name or ID.
+func findVolume(sn volume.Snapshot, nameOrID string) (volume.VolumeSnapshot, bool) {
+	for _, v := range sn.Volumes {
+		if v.Name == nameOrID || v.VolumeID == nameOrID {
+			return v, true
+		}
+	}
+	return volume.VolumeSnapshot{}, false
+}
+
+func toAPIReplica(dir string, st *delta.State) api.ReplicaResult {
+	out := api.ReplicaResult{Dir: dir, VGID: st.VGID, VGName: st.VGName, SnapshotID: st.SnapshotID, Seq: st.Seq,
+		Volumes: make([]api.ReplicaVolume, len(st.Volumes))}
+	for i, v := range st.Volumes {
+		out.Volumes[i] = api.ReplicaVolume{ID: v.ID, Name: v.Name, Role: string(v.Role), Size: v.Size,
+			Manifest: v.Manifest.String(), SnapshotID: v.SnapshotID, Seq: v.Seq}
+	}
+	return out
+}

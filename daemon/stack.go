@@ -1,0 +1,139 @@
+package daemon
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/volume"
+	"github.com/vmrep/vmrep/stackgen"
+)
+
+// generateStack writes an OpenTofu stack: the first one of a replica from
+// a snapshot, or a delta stack from "base..target" and the delta file
+// that moves a replica between them. The plan is built here, from the
+// catalog and the delta's own header, so the stack names exactly what the
+// store and the delta hold.
+func (s *Server) generateStack(w http.ResponseWriter, r *http.Request) {
+	var req api.StackRequest
+	if e := decodeBody(w, r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	if req.Target != stackgen.TargetLocal && req.Target != stackgen.TargetOCI {
+		writeError(w, api.Errorf(api.CodeInvalid, "stack target %q: want local or oci", req.Target))
+		return
+	}
+	baseRef, targetRef, isRange := strings.Cut(req.Snapshot, "..")
+	switch {
+	case isRange && req.Delta == "":
+		writeError(w, api.Errorf(api.CodeInvalid, "a stack for %s needs the delta between them", req.Snapshot))
+		return
+	case !isRange && req.Delta != "":
+		writeError(w, api.Errorf(api.CodeInvalid, "a delta stack needs BASE..TARGET, not %q", req.Snapshot))
+		return
+	}
+	if e := s.checkDir("stack", req.Out, false); e != nil {
+		writeError(w, e)
+		return
+	}
+	var plan stackgen.Plan
+	res := api.StackResult{Out: req.Out, Target: req.Target}
+	if !isRange {
+		_, sn, ok := s.resolveRef(w, r, "snapshot", req.Snapshot)
+		if !ok {
+			return
+		}
+		plan = stackgen.Plan{VGID: sn.VGID, VGName: sn.VGName, Snapshot: toStackSnapshot(sn), Ref: req.Snapshot}
+		res.Snapshot = sn.Name()
+	} else {
+		if !strings.Contains(targetRef, "@") { // "web@1..2"
+			vg, _, _ := strings.Cut(baseRef, "@")
+			targetRef = vg + "@" + targetRef
+		}
+		base, target, ok := s.resolvePair(w, r, baseRef, targetRef)
+		if !ok {
+			return
+		}
+		if e := s.checkInput("delta", req.Delta); e != nil {
+			writeError(w, e)
+			return
+		}
+		d, e, err := s.stackDelta(r.Context(), req.Delta, base, target)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if e != nil {
+			writeError(w, e)
+			return
+		}
+		bs := toStackSnapshot(base)
+		plan = stackgen.Plan{VGID: target.VGID, VGName: target.VGName, Snapshot: toStackSnapshot(target),
+			Base: &bs, Delta: d, Ref: req.Snapshot}
+		res.Snapshot, res.Base, res.DeltaDigest = target.Name(), base.Name(), d.Digest
+	}
+	if err := stackgen.Write(req.Out, plan, req.Target); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	files, err := stackFiles(req.Out)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res.Files = files
+	s.log.Info("stack generated", "out", req.Out, "target", req.Target, "snapshot", req.Snapshot)
+	writeJSON(w, http.StatusOK, res)
+}
+
+// stackDelta reads the delta's header and checks it moves base to target.
+func (s *Server) stackDelta(ctx context.Context, path string, base, target volume.Snapshot) (*stackgen.Delta, *api.Error, error) {
+	info, h, err := describeDelta(ctx, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if h.VGID != target.VGID || h.Base.ID != base.ID || h.Target.ID != target.ID {
+		return nil, api.Errorf(api.CodeInvalid, "delta %s moves %s@%d to %s@%d, not %s to %s",
+			path, h.VGName, h.Base.Seq, h.VGName, h.Target.Seq, base.Name(), target.Name()), nil
+	}
+	d := &stackgen.Delta{File: path, Digest: info.Digest, Size: info.FileBytes,
+		BaseSnapshotID: base.ID, TargetSnapshotID: target.ID}
+	// Every volume of the header, unchanged ones too: applying them moves
+	// their state forward, which the next delta's base check needs.
+	for _, v := range info.Volumes {
+		d.Volumes = append(d.Volumes, stackgen.DeltaVolume{VolumeID: v.ID, ChangedBytes: v.DataBytes + v.ZeroBytes,
+			OldSize: v.BaseSize, NewSize: v.TargetSize, Added: v.Added})
+	}
+	return d, nil, nil
+}
+
+func toStackSnapshot(sn volume.Snapshot) stackgen.Snapshot {
+	out := stackgen.Snapshot{ID: sn.ID, Seq: sn.Seq, Created: sn.Created, Volumes: make([]stackgen.Volume, len(sn.Volumes))}
+	for i, v := range sn.Volumes {
+		out.Volumes[i] = stackgen.Volume{ID: v.VolumeID, Name: v.Name, Role: string(v.Role), Size: v.Size,
+			Manifest: v.Manifest.String()}
+	}
+	return out
+}
+
+// stackFiles lists the files a stack directory holds, leaving out tofu's
+// own (.terraform, state).
+func stackFiles(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		n := e.Name()
+		if e.Type().IsRegular() && !strings.HasPrefix(n, ".") && !strings.HasPrefix(n, "terraform.tfstate") {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
