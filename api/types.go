@@ -25,6 +25,11 @@ type VG struct {
 	Created   time.Time `json:"created"`
 	Volumes   []Volume  `json:"volumes"`
 	Snapshots int       `json:"snapshots"`
+	// Capture settings; see UpdateVGRequest.
+	PreSnapshot  string `json:"pre_snapshot,omitempty"`
+	PostSnapshot string `json:"post_snapshot,omitempty"`
+	HookTimeout  string `json:"hook_timeout,omitempty"` // effective timeout, "60s"; empty without hooks
+	LVMSnapshot  bool   `json:"lvm_snapshot,omitempty"`
 }
 
 // VolumeSource names one volume of a VG being created.

@@ -10,10 +10,11 @@ import (
 
 func snapPath(vg string) string { return "/v1/vgs/" + url.PathEscape(vg) + "/snapshots" }
 
-// CreateSnapshot starts a snapshot job on a volume group.
-func (c *Client) CreateSnapshot(ctx context.Context, vg string) (api.Job, error) {
+// CreateSnapshot starts a snapshot job on a volume group; req.Full reads
+// every volume whole, ignoring changed-block hints.
+func (c *Client) CreateSnapshot(ctx context.Context, vg string, req api.CreateSnapshotRequest) (api.Job, error) {
 	var j api.Job
-	err := c.do(ctx, http.MethodPost, snapPath(vg), struct{}{}, &j)
+	err := c.do(ctx, http.MethodPost, snapPath(vg), req, &j)
 	return j, err
 }
 

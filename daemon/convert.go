@@ -12,6 +12,11 @@ func toAPIVG(vg volume.VG, snapshots int) api.VG {
 		out.Volumes[i] = api.Volume{ID: v.ID, Name: v.Name, Role: string(v.Role), Size: v.Size,
 			Source: v.Source, Format: v.Format}
 	}
+	if !vg.Hooks.Empty() {
+		out.PreSnapshot, out.PostSnapshot = vg.Hooks.Pre, vg.Hooks.Post
+		out.HookTimeout = vg.Hooks.EffectiveTimeout().String()
+	}
+	out.LVMSnapshot = vg.LVMSnapshot != nil
 	return out
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/capture"
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/chunker"
 	"github.com/vmrep/vmrep/engine/delta"
@@ -43,6 +44,8 @@ type Server struct {
 	jobs     *jobManager
 	writers  vgLocks
 	replicas dirLocks
+	mounts   *mountTable  // FUSE mounts, see mounts.go
+	lvm      *capture.LVM // temporary LVM snapshots, see lvm.go
 
 	httpSrv *http.Server
 	base    context.Context
@@ -78,6 +81,11 @@ func New(cfg Config) (*Server, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
+	// Mounts a killed daemon left behind are cleaned and served again.
+	s.mounts = newMountTable(storeDir, s.cat, cfg.Store, cfg.Logger)
+	s.mounts.restore(base)
+	// LVM snapshots a killed daemon left behind are removed.
+	s.lvm = s.startLVM(base)
 	return s, nil
 }
 
@@ -87,6 +95,7 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("POST /v1/vgs", s.createVG)
 	m.HandleFunc("GET /v1/vgs/{name}", s.getVG)
 	m.HandleFunc("DELETE /v1/vgs/{name}", s.deleteVG)
+	m.HandleFunc("PATCH /v1/vgs/{name}", s.updateVG)
 	m.HandleFunc("GET /v1/vgs/{name}/snapshots", s.listSnapshots)
 	m.HandleFunc("POST /v1/vgs/{name}/snapshots", s.createSnapshot)
 	m.HandleFunc("GET /v1/vgs/{name}/snapshots/{seq}", s.getSnapshot)
@@ -100,7 +109,12 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("POST /v1/deltas/apply", s.applyDelta)
 	m.HandleFunc("POST /v1/deltas/show", s.showDelta)
 	m.HandleFunc("POST /v1/stacks", s.generateStack)
+	m.HandleFunc("POST "+api.ServerStackPath, s.generateServerStack)
 	m.HandleFunc("POST /v1/export", s.export)
+	m.HandleFunc("POST /v1/replicate", s.replicate)
+	m.HandleFunc("GET /v1/mounts", s.listMounts)
+	m.HandleFunc("POST /v1/mounts", s.mount)
+	m.HandleFunc("POST /v1/mounts/unmount", s.unmount)
 	m.HandleFunc("GET /v1/jobs", s.listJobs)
 	m.HandleFunc("GET /v1/jobs/{id}", s.getJob)
 	m.HandleFunc("DELETE /v1/jobs/{id}", s.cancelJob)
@@ -135,6 +149,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		shutErr = s.httpSrv.Shutdown(ctx)
 	}()
 	s.jobs.shutdown()
+	s.mounts.unmountAll()
 	s.stop() // ends event streams and other open requests
 	wg.Wait()
 	if shutErr != nil {

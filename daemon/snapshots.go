@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strconv"
 
 	"github.com/vmrep/vmrep/api"
@@ -128,7 +127,7 @@ func (s *Server) runSnapshot(ctx context.Context, j *job, vg volume.VG, full boo
 		plan.Sources = append(plan.Sources, v.Source)
 	}
 	if vg.LVMSnapshot != nil {
-		plan.Snapshots = capture.NewLVM(filepath.Join(s.storeDir, lvmStateFile))
+		plan.Snapshots = s.lvm
 	}
 	var sn volume.Snapshot
 	err := capture.Run(ctx, plan, func(ctx context.Context, paths []string) error {
@@ -164,10 +163,6 @@ func (s *Server) runSnapshot(ctx context.Context, j *job, vg volume.VG, full boo
 	j.progress("ingest", total, total, "recorded "+sn.Name())
 	return toAPISnapshot(sn), nil
 }
-
-// lvmStateFile, in the store directory, names the LVM snapshots a capture
-// has made and not yet removed.
-const lvmStateFile = "lvm-snapshots.json"
 
 // resolveRef finds the snapshot a "vg@seq" reference names, answering the
 // error itself; what says which argument it was.

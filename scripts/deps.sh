@@ -41,3 +41,8 @@ fi
 if [ -x scripts/install-desync.sh ]; then
   scripts/install-desync.sh
 fi
+
+# MinIO, the S3-compatible server the engine/cas/s3backend tests run.
+if [ -x scripts/install-minio.sh ]; then
+  scripts/install-minio.sh
+fi

@@ -130,7 +130,7 @@ func oneRound(ctx context.Context, cl *client.Client, vg, src, out string) error
 	if _, err := cl.GetVG(ctx, vg); err != nil {
 		return err
 	}
-	j, err := cl.CreateSnapshot(ctx, vg)
+	j, err := cl.CreateSnapshot(ctx, vg, api.CreateSnapshotRequest{})
 	if err != nil {
 		return err
 	}

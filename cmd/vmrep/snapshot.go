@@ -25,16 +25,17 @@ func newSnapshotCmd(a *app) *cobra.Command {
 }
 
 func newSnapshotCreateCmd(a *app) *cobra.Command {
-	var detach bool
+	var detach, full bool
 	cmd := &cobra.Command{
 		Use:   "create VG",
 		Short: "Snapshot every volume of a volume group (waits, with progress, unless --detach)",
 		Example: `  vmrep snapshot create web
   vmrep snapshot create web --detach   # prints the job id
-  vmrep snapshot create web --json     # NDJSON progress events`,
+  vmrep snapshot create web --json     # NDJSON progress events
+  vmrep snapshot create web --full     # read everything, ignoring changed-block hints`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			j, err := a.cl.CreateSnapshot(cmd.Context(), argv[0])
+			j, err := a.cl.CreateSnapshot(cmd.Context(), argv[0], api.CreateSnapshotRequest{Full: full})
 			if err != nil {
 				return err
 			}
@@ -58,6 +59,7 @@ func newSnapshotCreateCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&detach, "detach", false, "start the job and print its id without waiting")
+	cmd.Flags().BoolVar(&full, "full", false, "read every volume whole, ignoring changed-block hints")
 	return cmd
 }
 

@@ -17,9 +17,10 @@ func newVGCmd(a *app) *cobra.Command {
 		Example: `  vmrep vg create web --boot disk0.img --data db=disk1.img --data logs=disk2.img
   vmrep vg list
   vmrep vg show web
+  vmrep vg set web --pre-snapshot 'fsfreeze -f /mnt' --post-snapshot 'fsfreeze -u /mnt'
   vmrep vg delete web`,
 	}
-	cmd.AddCommand(newVGCreateCmd(a), newVGListCmd(a), newVGShowCmd(a), newVGDeleteCmd(a))
+	cmd.AddCommand(newVGCreateCmd(a), newVGListCmd(a), newVGShowCmd(a), newVGSetCmd(a), newVGDeleteCmd(a))
 	return cmd
 }
 
@@ -130,6 +131,7 @@ func newVGShowCmd(a *app) *cobra.Command {
 			}
 			fmt.Fprintf(a.stdout, "volume group %s (%s), created %s, %d snapshots\n",
 				vg.Name, vg.ID, vg.Created.Local().Format("2006-01-02 15:04:05"), vg.Snapshots)
+			a.printCapture(vg)
 			return a.printVolumes(vg)
 		},
 	}

@@ -26,6 +26,8 @@ type options struct {
 	logLevel   string
 	allowGroup string
 	socketMode string // hidden: tests open the socket to other uids
+	tcp        tcpOptions
+	backend    string // s3://bucket/prefix?endpoint=…; "" keeps packs in the store directory
 }
 
 func main() {
@@ -36,8 +38,11 @@ func main() {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&o.allowGroup, "allow-group", "", "also serve members of this `group` (name or gid)")
 	fs.StringVar(&o.socketMode, "socket-mode", "0660", "")
+	fs.StringVar(&o.backend, "backend", "", "keep packs and records in this S3 `URL` (s3://bucket/prefix?endpoint=host:port&secure=false); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+	o.tcp.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: vmrepd --store DIR [--socket PATH] [--log-level LEVEL] [--allow-group GROUP]\n\n")
+		fmt.Fprintf(fs.Output(), "Usage: vmrepd --store DIR [--backend URL] [--socket PATH] [--log-level LEVEL] [--allow-group GROUP]\n"+
+			"              [--listen HOST:PORT --tls-cert FILE --tls-key FILE --token-file FILE [--replica-root DIR]]\n\n")
 		fs.VisitAll(func(f *flag.Flag) {
 			if f.Usage == "" {
 				return // hidden
@@ -54,6 +59,10 @@ func main() {
 	}
 	if o.store == "" || fs.NArg() > 0 {
 		fmt.Fprintln(os.Stderr, "vmrepd: --store DIR is required and no arguments are taken")
+		os.Exit(2)
+	}
+	if err := o.tcp.check(); err != nil {
+		fmt.Fprintf(os.Stderr, "vmrepd: %v\n", err)
 		os.Exit(2)
 	}
 	if err := run(o, os.Stderr); err != nil {
@@ -79,7 +88,11 @@ func run(o options, logOut io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	store, err := openStore(ctx, o.store, log)
+	be, err := openBackend(ctx, o.backend)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, o.store, be, log)
 	if err != nil {
 		return err
 	}
@@ -111,6 +124,13 @@ func run(o options, logOut io.Writer) error {
 		ln.Close()
 		return err
 	}
+	stopRepl := func(context.Context) {}
+	if o.tcp.listen != "" {
+		if stopRepl, err = startReplication(srv, o.tcp, log); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("vmrepd listening", "socket", o.socket, "store", o.store, "pid", os.Getpid())
@@ -122,6 +142,7 @@ func run(o options, logOut io.Writer) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	stopRepl(sctx)
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown", "err", err)
 	}
@@ -131,8 +152,12 @@ func run(o options, logOut io.Writer) error {
 }
 
 // openStore opens the store, creating it first when dir holds none.
-func openStore(ctx context.Context, dir string, log *slog.Logger) (*cas.Store, error) {
-	if _, err := os.Stat(filepath.Join(dir, "config")); errors.Is(err, os.ErrNotExist) {
+func openStore(ctx context.Context, dir string, be cas.Backend, log *slog.Logger) (*cas.Store, error) {
+	if be != nil {
+		if err := prepareBackendStore(ctx, dir, be, log); err != nil {
+			return nil, err
+		}
+	} else if _, err := os.Stat(filepath.Join(dir, "config")); errors.Is(err, os.ErrNotExist) {
 		if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
 			return nil, fmt.Errorf("store %s: directory is not empty and holds no store config", dir)
 		}
@@ -141,7 +166,7 @@ func openStore(ctx context.Context, dir string, log *slog.Logger) (*cas.Store, e
 		}
 		log.Info("created store", "store", dir)
 	}
-	store, err := cas.Open(ctx, dir, cas.Options{Logger: log})
+	store, err := cas.Open(ctx, dir, cas.Options{Logger: log, Backend: be})
 	var le *cas.LockedError
 	if errors.As(err, &le) {
 		return nil, fmt.Errorf("store %s is already served by another vmrepd (pid %d); stop it first", dir, le.PID)

@@ -12,6 +12,9 @@ type FileKind uint8
 const (
 	FilePack   FileKind = 1 // Name: 64 hex digits
 	FileRecord FileKind = 2 // Name: "<kind dir>/<record name>", e.g. "vgs/vg-0123…"
+	// FileConfig is the store config kept next to packs in shared storage,
+	// so that a new store directory can join it. Name: "config".
+	FileConfig FileKind = 3
 )
 
 func (k FileKind) String() string {
@@ -20,6 +23,8 @@ func (k FileKind) String() string {
 		return "pack"
 	case FileRecord:
 		return "record"
+	case FileConfig:
+		return "config"
 	}
 	return fmt.Sprintf("filekind(%d)", uint8(k))
 }
@@ -38,7 +43,8 @@ func (h Handle) String() string { return h.Kind.String() + " " + h.Name }
 type Backend interface {
 	// List calls fn for every stored file of kind, in no particular order.
 	List(ctx context.Context, kind FileKind, fn func(name string, size int64) error) error
-	// ReadAt fills p from offset off of h; a short read is an error.
+	// ReadAt fills p from offset off of h; a short read is an error, and a
+	// missing file is an error matching ErrNotFound.
 	ReadAt(ctx context.Context, h Handle, p []byte, off int64) error
 	// Put makes the complete temp file f durable under h. Put takes
 	// ownership of f: it closes it and removes the temp name.

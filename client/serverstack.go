@@ -1,0 +1,16 @@
+package client
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/vmrep/vmrep/api"
+)
+
+// GenerateServerStack writes an OpenTofu stack that provisions a
+// replication server.
+func (c *Client) GenerateServerStack(ctx context.Context, req api.ServerStackRequest) (api.ServerStackResult, error) {
+	var r api.ServerStackResult
+	err := c.do(ctx, http.MethodPost, api.ServerStackPath, req, &r)
+	return r, err
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/cas"
+)
+
+// replPKI is a CA and a server certificate for 127.0.0.1, made per test.
+type replPKI struct {
+	caFile, certFile, keyFile, tokenFile string
+	token                                string
+	pool                                 *x509.CertPool
+}
+
+func newReplPKI(t *testing.T, dir string) replPKI {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "vmrep test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "vmrep replication"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := replPKI{caFile: filepath.Join(dir, "ca.pem"), certFile: filepath.Join(dir, "cert.pem"),
+		keyFile: filepath.Join(dir, "key.pem"), tokenFile: filepath.Join(dir, "token"),
+		token: "tok-" + rand.Text(), pool: x509.NewCertPool()}
+	p.pool.AddCert(ca)
+	for _, f := range []struct {
+		path string
+		data []byte
+	}{
+		{p.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})},
+		{p.certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})},
+		{p.keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})},
+		{p.tokenFile, []byte(p.token + "\n")},
+	} {
+		if err := os.WriteFile(f.path, f.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+var replAddrRE = regexp.MustCompile(`msg="vmrepd replication listening" addr=(\S+)`)
+
+// newReplServer starts a daemon that also serves replication on a random
+// local port, and returns it with that address.
+func newReplServer(t *testing.T, p replPKI, extra ...string) (*testDaemon, string) {
+	t.Helper()
+	d := newDaemon(t, append([]string{"--listen", "127.0.0.1:0", "--tls-cert", p.certFile, "--tls-key", p.keyFile,
+		"--token-file", p.tokenFile}, extra...)...)
+	m := replAddrRE.FindStringSubmatch(d.log.String())
+	if m == nil {
+		t.Fatalf("no replication address in the server's log:\n%s", d.log)
+	}
+	return d, m[1]
+}
+
+// replRaw is a hand-made replication client: it sends what vmrep never
+// would, straight to the server's endpoints.
+type replRaw struct {
+	t     *testing.T
+	addr  string
+	token string
+	http  *http.Client
+}
+
+func newReplRaw(t *testing.T, p replPKI, addr string) *replRaw {
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &replRaw{t: t, addr: addr, token: p.token, http: &http.Client{Transport: tr}}
+}
+
+// post sends body and returns the status and the decoded error, if any.
+func (c *replRaw) post(path string, body []byte) (int, api.Error) {
+	c.t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, "https://"+c.addr+path, bytes.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var e api.Error
+	if resp.StatusCode >= 300 {
+		_ = json.Unmarshal(b, &e)
+	}
+	return resp.StatusCode, e
+}
+
+func (c *replRaw) postJSON(path string, v any) (int, api.Error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return c.post(path, b)
+}
+
+// missing asks which of ids the server lacks.
+func (c *replRaw) missing(ids ...cas.ID) []int {
+	c.t.Helper()
+	var body []byte
+	for _, id := range ids {
+		body = append(body, id[:]...)
+	}
+	req, _ := http.NewRequest(http.MethodPost, "https://"+c.addr+api.ReplMissingPath, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var mr api.ReplMissingResult
+	if err := json.NewDecoder(resp.Body).Decode(&mr); err != nil || resp.StatusCode != http.StatusOK {
+		c.t.Fatalf("missing: %s %v", resp.Status, err)
+	}
+	return mr.Missing
+}
+
+// memBlobs collects the blobs a manifest writer produces.
+type memBlobs struct{ m map[cas.ID][]byte }
+
+func (b *memBlobs) Put(_ context.Context, _ cas.BlobType, id cas.ID, data []byte) (bool, error) {
+	if b.m == nil {
+		b.m = make(map[cas.ID][]byte)
+	}
+	_, had := b.m[id]
+	b.m[id] = append([]byte(nil), data...)
+	return !had, nil
+}
+
+func (b *memBlobs) Flush(context.Context) error { return nil }

@@ -1,0 +1,137 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/cas"
+)
+
+// maxBlobStreamBytes bounds one blob stream; a sender splits larger sends.
+const maxBlobStreamBytes = 8 << 30
+
+// blobFrame is one received blob on its way to a worker.
+type blobFrame struct {
+	typ  cas.BlobType
+	id   cas.ID
+	data *[]byte
+}
+
+var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256<<10); return &b }}
+
+// blobs receives a blob stream: each blob is checked against its ID and
+// stored through a Writer of this request; at the end byte everything is
+// flushed and the counts answered. Blobs that passed their check are kept
+// even when the stream fails later: they are correct, the next attempt
+// skips them, and gc reclaims them if no snapshot ever names them.
+func (rs *ReplicationServer) blobs(w http.ResponseWriter, r *http.Request) {
+	release, err := rs.s.jobs.hold("a blob upload")
+	if err != nil {
+		rs.fail(w, r, err)
+		return
+	}
+	defer release()
+	ctx := r.Context()
+	bw := rs.s.store.NewWriter()
+	defer bw.Close()
+	res, err := receiveBlobs(ctx, bw, http.MaxBytesReader(w, r.Body, maxBlobStreamBytes))
+	if ferr := bw.Flush(ctx); err == nil && ferr != nil {
+		err = fmt.Errorf("flushing received blobs: %w", ferr)
+	}
+	if err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			err = api.Errorf(api.CodeTooLarge, "blob stream over %d bytes; split it", mbe.Limit)
+		case errors.Is(err, api.ErrBlobStream):
+			err = api.Errorf(api.CodeInvalid, "%v", err)
+		case errors.Is(err, cas.ErrCorrupt):
+			// The sender's bytes are wrong, not this store: a client error.
+			err = api.Errorf(api.CodeInvalid, "refused: %v", err)
+		}
+		rs.fail(w, r, err)
+		return
+	}
+	rs.s.log.Debug("blob stream stored", "remote", r.RemoteAddr, "blobs", res.Blobs, "bytes", res.Bytes, "new", res.Stored)
+	writeJSON(w, http.StatusOK, res)
+}
+
+// receiveBlobs reads frames in one goroutine and verifies and stores them
+// in several, since hashing and compressing cost more than reading.
+func receiveBlobs(ctx context.Context, bw cas.BlobWriter, body io.Reader) (api.ReplBlobsResult, error) {
+	var blobs, bytes, stored atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	frames := make(chan blobFrame, 16)
+	g.Go(func() error {
+		defer close(frames)
+		sr := api.NewBlobStreamReader(body, cas.MaxBlobSize)
+		for n := 0; ; n++ {
+			bp := frameBufs.Get().(*[]byte)
+			typ, id, data, err := sr.Next((*bp)[:0])
+			*bp = data
+			if errors.Is(err, io.EOF) {
+				frameBufs.Put(bp)
+				return nil
+			}
+			if err != nil {
+				frameBufs.Put(bp)
+				return err
+			}
+			if n >= api.MaxMissingBatch {
+				frameBufs.Put(bp)
+				return fmt.Errorf("%w: more than %d blobs in one stream", api.ErrBlobStream, api.MaxMissingBatch)
+			}
+			if t := cas.BlobType(typ); t != cas.BlobChunk && t != cas.BlobPage {
+				frameBufs.Put(bp)
+				return fmt.Errorf("%w: blob %x has unknown type %d", api.ErrBlobStream, id, typ)
+			}
+			select {
+			case frames <- blobFrame{typ: cas.BlobType(typ), id: id, data: bp}:
+			case <-gctx.Done():
+				frameBufs.Put(bp)
+				return gctx.Err()
+			}
+		}
+	})
+	for range max(1, runtime.GOMAXPROCS(0)) {
+		g.Go(func() error {
+			for f := range frames {
+				err := storeFrame(gctx, bw, f, &stored)
+				blobs.Add(1)
+				bytes.Add(int64(len(*f.data)))
+				frameBufs.Put(f.data)
+				if err != nil {
+					return err // cancels gctx, which stops the reader
+				}
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	return api.ReplBlobsResult{Blobs: blobs.Load(), Bytes: bytes.Load(), Stored: stored.Load()}, err
+}
+
+// storeFrame checks a blob's digest and stores it.
+func storeFrame(ctx context.Context, bw cas.BlobWriter, f blobFrame, stored *atomic.Int64) error {
+	data := *f.data
+	if cas.Sum(data) != f.id {
+		return &cas.BlobError{ID: f.id, Type: f.typ, Err: fmt.Errorf("received %d bytes: %w", len(data), cas.ErrCorrupt)}
+	}
+	isNew, err := bw.Put(ctx, f.typ, f.id, data)
+	if err != nil {
+		return fmt.Errorf("storing received %s %s: %w", f.typ, f.id, err)
+	}
+	if isNew {
+		stored.Add(1)
+	}
+	return nil
+}

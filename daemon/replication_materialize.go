@@ -1,0 +1,111 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/volume"
+)
+
+// materialize writes a replicated snapshot into block storage on this
+// server: a replica directory under the replica root, one sparse file per
+// volume (or, through a symlink the operator placed there, a block
+// device). A replica already at an earlier snapshot of the same VG is moved
+// forward with a delta from that snapshot; otherwise the volumes are
+// written whole. The request runs to its end: the sender waits for it.
+func (rs *ReplicationServer) materialize(w http.ResponseWriter, r *http.Request) {
+	var req api.ReplReplicaRequest
+	if e := decodeBody(w, r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	if rs.root == "" {
+		writeError(w, api.Errorf(api.CodeForbidden, "this replication server has no replica root (vmrepd --replica-root); it does not materialize"))
+		return
+	}
+	if req.Dir == "" || !filepath.IsLocal(req.Dir) {
+		writeError(w, api.Errorf(api.CodeInvalid, "replica directory %q must be a relative path inside the replica root", req.Dir))
+		return
+	}
+	dir := filepath.Join(rs.root, req.Dir)
+	if e := rs.s.checkDir("replica", dir, false); e != nil {
+		writeError(w, e)
+		return
+	}
+	if parent, err := realPath(filepath.Dir(dir)); err != nil || !within(parent, rs.root) {
+		writeError(w, api.Errorf(api.CodeInvalid, "replica directory %q leaves the replica root", req.Dir))
+		return
+	}
+	ctx := r.Context()
+	sn, err := rs.s.cat.GetSnapshot(ctx, req.VGID, req.Seq)
+	if err != nil {
+		rs.fail(w, r, fmt.Errorf("materialize %s@%d: %w", req.VGID, req.Seq, err))
+		return
+	}
+	unlock, e := rs.s.replicas.tryLock(dir, "a replication materialize")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	defer unlock()
+	release, err := rs.s.jobs.hold("a replica materialize")
+	if err != nil {
+		rs.fail(w, r, err)
+		return
+	}
+	defer release()
+	st, how, err := rs.writeReplica(ctx, sn, dir)
+	if err != nil {
+		rs.fail(w, r, err)
+		return
+	}
+	rs.s.log.Info("replica materialized", "snapshot", sn.Name(), "dir", dir, "how", how, "remote", r.RemoteAddr)
+	writeJSON(w, http.StatusOK, toAPIReplica(req.Dir, st))
+}
+
+// writeReplica brings dir to sn and says how: "current", "delta" or "full".
+func (rs *ReplicationServer) writeReplica(ctx context.Context, sn volume.Snapshot, dir string) (*delta.State, string, error) {
+	st, err := delta.ReadState(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	if st.VGID == sn.VGID && st.SnapshotID == sn.ID {
+		return st, "current", nil
+	}
+	if st.VGID == sn.VGID && st.SnapshotID != "" && st.Seq < sn.Seq {
+		base, err := rs.s.cat.GetSnapshot(ctx, sn.VGID, st.Seq)
+		if err == nil && base.ID == st.SnapshotID {
+			st, err := rs.applyDelta(ctx, base, sn, dir)
+			return st, "delta", err
+		}
+	}
+	st, err = delta.CreateReplica(ctx, rs.s.store, sn, dir, delta.ReplicaOptions{})
+	return st, "full", err
+}
+
+// applyDelta exports the delta base..target into a temporary file beside
+// the replica and applies it, so only changed ranges are written.
+func (rs *ReplicationServer) applyDelta(ctx context.Context, base, target volume.Snapshot, dir string) (*delta.State, error) {
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".vmrep-delta-")
+	if err != nil {
+		return nil, fmt.Errorf("materialize %s: %w", target.Name(), err)
+	}
+	defer os.RemoveAll(tmp)
+	path := filepath.Join(tmp, "d.vmdelta")
+	if _, err := delta.Export(ctx, rs.s.store, base, target, delta.FileSink(path), delta.ExportOptions{}); err != nil {
+		return nil, fmt.Errorf("materialize %s: %w", target.Name(), err)
+	}
+	rd, err := delta.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("materialize %s: %w", target.Name(), err)
+	}
+	if _, err := delta.Apply(ctx, rd, dir, delta.ApplyOptions{}); err != nil {
+		return nil, fmt.Errorf("materialize %s: %w", target.Name(), err)
+	}
+	return delta.ReadState(dir)
+}

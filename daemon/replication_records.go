@@ -1,0 +1,253 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/volume"
+)
+
+// putVG creates or updates a VG record with the sender's identifiers, so a
+// volume is known by one ID in both environments. Source paths and capture
+// settings stay behind: this daemon never reads the sender's disks.
+func (rs *ReplicationServer) putVG(w http.ResponseWriter, r *http.Request) {
+	var req api.ReplVG
+	if e := decodeBody(w, r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	vg := volume.VG{ID: req.ID, Name: req.Name, NextSeq: max(req.NextSeq, 1), Volumes: make([]volume.Volume, len(req.Volumes))}
+	for i, v := range req.Volumes {
+		vg.Volumes[i] = volume.Volume{ID: v.ID, Name: v.Name, Role: volume.Role(v.Role), Size: v.Size, Format: v.Format}
+	}
+	if err := vg.Validate(); err != nil {
+		writeError(w, api.Errorf(api.CodeInvalid, "replicated volume group: %v", err))
+		return
+	}
+	unlock, e := rs.s.writers.tryLock(vg.ID, vg.Name, "a replication")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	defer unlock()
+	ctx := r.Context()
+	_, err := rs.s.cat.GetVG(ctx, vg.ID)
+	switch {
+	case errors.Is(err, volume.ErrNotFound):
+		next := vg.NextSeq
+		if vg, err = rs.s.cat.CreateVG(ctx, vg); err == nil && next > vg.NextSeq {
+			vg.NextSeq = next
+			err = rs.s.cat.UpdateVG(ctx, vg)
+		}
+		if err == nil {
+			rs.s.log.Info("replicated volume group created", "vg", vg.Name, "id", vg.ID, "remote", r.RemoteAddr)
+		}
+	case err == nil:
+		err = rs.s.cat.UpdateVG(ctx, vg)
+	}
+	if err != nil {
+		rs.fail(w, r, fmt.Errorf("replicate volume group %q (%s): %w", req.Name, req.ID, err))
+		return
+	}
+	rs.answerVG(w, r, vg.ID)
+}
+
+func (rs *ReplicationServer) answerVG(w http.ResponseWriter, r *http.Request, id string) {
+	vg, err := rs.s.cat.GetVG(r.Context(), id)
+	if err != nil {
+		rs.fail(w, r, err)
+		return
+	}
+	snaps, err := rs.s.cat.ListSnapshots(r.Context(), vg.ID)
+	if err != nil {
+		rs.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toAPIVG(vg, len(snaps)))
+}
+
+// missing answers which of a batch of blob IDs the store lacks. The body
+// is the IDs back to back, 32 bytes each, at most api.MaxMissingBatch.
+func (rs *ReplicationServer) missing(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, api.MaxMissingBatch*32))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		writeError(w, api.Errorf(api.CodeTooLarge, "more than %d ids in one batch", api.MaxMissingBatch))
+		return
+	case err != nil:
+		writeError(w, api.Errorf(api.CodeInvalid, "reading ids: %v", err))
+		return
+	case len(body)%32 != 0:
+		writeError(w, api.Errorf(api.CodeInvalid, "body of %d bytes is not a whole number of 32-byte ids", len(body)))
+		return
+	}
+	res := api.ReplMissingResult{Missing: []int{}}
+	for i := 0; i < len(body)/32; i++ {
+		ok, err := rs.s.store.Has(r.Context(), cas.ID(body[i*32:i*32+32]))
+		if err != nil {
+			rs.fail(w, r, fmt.Errorf("looking up blob %d of the batch: %w", i, err))
+			return
+		}
+		if !ok {
+			res.Missing = append(res.Missing, i)
+		}
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// putSnapshot commits a replicated snapshot record, following the write
+// order: flush every pending blob, then check that each page and chunk the
+// manifests name is committed in the index, then write the record. A
+// snapshot naming a blob the store lacks is refused and nothing changes.
+func (rs *ReplicationServer) putSnapshot(w http.ResponseWriter, r *http.Request) {
+	var req api.Snapshot
+	if e := decodeBody(w, r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	sn, e := fromAPISnapshot(req)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	ctx := r.Context()
+	vg, err := rs.s.cat.GetVG(ctx, sn.VGID)
+	if err != nil {
+		rs.fail(w, r, fmt.Errorf("replicated snapshot %s: volume group: %w (send the volume group first)", sn.Name(), err))
+		return
+	}
+	for _, v := range sn.Volumes {
+		if _, ok := vg.Volume(v.VolumeID); !ok {
+			writeError(w, api.Errorf(api.CodeInvalid, "replicated snapshot %s: volume %s is not in volume group %s", sn.Name(), v.VolumeID, vg.ID))
+			return
+		}
+	}
+	unlock, e := rs.s.writers.tryLock(vg.ID, vg.Name, "a replication")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	defer unlock()
+	release, err := rs.s.jobs.hold("a replicated snapshot commit")
+	if err != nil {
+		rs.fail(w, r, err)
+		return
+	}
+	defer release()
+	if old, err := rs.s.cat.GetSnapshot(ctx, vg.ID, sn.Seq); err == nil {
+		if old.ID != sn.ID {
+			writeError(w, api.Errorf(api.CodeConflict, "%s is snapshot %s here, not %s", sn.Name(), old.ID, sn.ID))
+			return
+		}
+		writeJSON(w, http.StatusOK, api.ReplSnapshotResult{Snapshot: toAPISnapshot(old)})
+		return
+	} else if !errors.Is(err, volume.ErrNotFound) {
+		rs.fail(w, r, err)
+		return
+	}
+	if err := rs.s.store.Flush(ctx); err != nil {
+		rs.fail(w, r, fmt.Errorf("replicated snapshot %s: flush: %w", sn.Name(), err))
+		return
+	}
+	if err := checkCommitted(ctx, rs.s.store, sn); err != nil {
+		rs.fail(w, r, err)
+		return
+	}
+	if vg.NextSeq <= sn.Seq {
+		vg.NextSeq = sn.Seq + 1
+		if err := rs.s.cat.UpdateVG(ctx, vg); err != nil {
+			rs.fail(w, r, fmt.Errorf("replicated snapshot %s: %w", sn.Name(), err))
+			return
+		}
+	}
+	if err := rs.s.cat.PutSnapshot(ctx, sn); err != nil {
+		rs.fail(w, r, err)
+		return
+	}
+	rs.s.log.Info("replicated snapshot committed", "snapshot", sn.Name(), "id", sn.ID, "remote", r.RemoteAddr)
+	writeJSON(w, http.StatusCreated, api.ReplSnapshotResult{Snapshot: toAPISnapshot(sn), Committed: true})
+}
+
+// fromAPISnapshot turns a wire snapshot into a validated record.
+func fromAPISnapshot(a api.Snapshot) (volume.Snapshot, *api.Error) {
+	sn := volume.Snapshot{ID: a.ID, VGID: a.VGID, VGName: a.VGName, Seq: a.Seq, Parent: a.Parent,
+		Created: a.Created, Volumes: make([]volume.VolumeSnapshot, len(a.Volumes))}
+	for i, v := range a.Volumes {
+		m, err := cas.ParseID(v.Manifest)
+		if err != nil {
+			return sn, api.Errorf(api.CodeInvalid, "snapshot %s volume %q: manifest: %v", a.ID, v.Name, err)
+		}
+		sn.Volumes[i] = volume.VolumeSnapshot{VolumeID: v.VolumeID, Name: v.Name, Role: volume.Role(v.Role),
+			Size: v.Size, Manifest: m, DataBytes: v.DataBytes, Chunks: v.Chunks, Holes: v.Holes,
+			NewBytes: v.NewBytes, StoredBytes: v.StoredBytes}
+	}
+	if err := sn.Validate(); err != nil {
+		return sn, api.Errorf(api.CodeInvalid, "replicated snapshot: %v", err)
+	}
+	return sn, nil
+}
+
+// blobLookup finds committed blobs only; pending ones are not durable yet.
+type blobLookup interface {
+	cas.BlobReader
+	Lookup(ctx context.Context, id cas.ID) (cas.Location, error)
+}
+
+// checkCommitted walks every manifest of sn and checks that its top page,
+// pages and chunks are committed, and that each manifest's size is the
+// volume's.
+func checkCommitted(ctx context.Context, st blobLookup, sn volume.Snapshot) error {
+	seen := make(map[cas.ID]bool)
+	need := func(t cas.BlobType, id cas.ID) error {
+		if seen[id] {
+			return nil
+		}
+		if _, err := st.Lookup(ctx, id); err != nil {
+			if errors.Is(err, cas.ErrNotFound) {
+				return api.Errorf(api.CodeConflict, "replicated snapshot %s names %s %s, which this store lacks; send the blobs first", sn.Name(), t, id)
+			}
+			return fmt.Errorf("replicated snapshot %s: %s %s: %w", sn.Name(), t, id, err)
+		}
+		seen[id] = true
+		return nil
+	}
+	var p volume.Page
+	var buf []byte
+	for _, v := range sn.Volumes {
+		if err := need(cas.BlobPage, v.Manifest); err != nil {
+			return err
+		}
+		m, err := volume.LoadManifest(ctx, st, v.Manifest)
+		if err != nil {
+			return fmt.Errorf("replicated snapshot %s volume %q: %w", sn.Name(), v.Name, err)
+		}
+		if m.Size != v.Size {
+			return api.Errorf(api.CodeInvalid, "replicated snapshot %s volume %q: manifest is %d bytes, record says %d", sn.Name(), v.Name, m.Size, v.Size)
+		}
+		for i, ref := range m.Pages {
+			if seen[ref.ID] {
+				continue // a page's chunks were checked with it
+			}
+			if err := need(cas.BlobPage, ref.ID); err != nil {
+				return err
+			}
+			if buf, err = m.LoadPageInto(ctx, st, i, &p, buf); err != nil {
+				return fmt.Errorf("replicated snapshot %s volume %q: %w", sn.Name(), v.Name, err)
+			}
+			for _, e := range p.Entries {
+				if !e.Hole {
+					if err := need(cas.BlobChunk, e.ID); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,11 @@
+// Package s3backend keeps a store's pack, record and config files in an
+// S3-compatible bucket (MinIO, OCI Object Storage, AWS S3), as a
+// cas.Backend. Objects are named like the local directory layout under an
+// optional key prefix: packs/xx/<hex>.pack, records/vgs/<name>,
+// records/snapshots/<name> and config.
+//
+// It owns the mapping of handles to object keys, retries of transient
+// errors and the mapping of missing objects to cas.ErrNotFound. It must not
+// know pack or record formats: it moves opaque immutable files. It is a
+// sub-package so that engine/cas does not depend on an S3 client.
+package s3backend

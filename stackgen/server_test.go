@@ -1,0 +1,127 @@
+package stackgen
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+func TestServerGolden(t *testing.T) {
+	files, err := GenerateServer(ServerStack{Name: "vmrep-repl", Port: 7443}, TargetOCI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join("testdata", "golden", "oci-server")
+	for name, got := range files {
+		if strings.HasSuffix(name, ".tf") {
+			parseBack(t, name, got)
+		}
+		path := filepath.Join(dir, name)
+		if *update {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (run with -update)", err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%s differs from %s (run with -update)\n%s", name, path, got)
+		}
+	}
+	for _, must := range []string{`"oci_core_instance" "server"`, `"oci_objectstorage_bucket" "packs"`, "sensitive", "templatefile"} {
+		if !strings.Contains(string(files[FileMain])+string(files[FileVariables]), must) {
+			t.Errorf("server stack lacks %s", must)
+		}
+	}
+	ci := string(files[FileCloudInit])
+	for _, must := range []string{"--listen 0.0.0.0:${port} --tls-cert", "--backend ${backend} ",
+		"EnvironmentFile=/etc/vmrep/s3.env", "content: ${base64encode(s3_env)}"} {
+		if !strings.Contains(ci, must) {
+			t.Errorf("cloud-init lacks %q", must)
+		}
+	}
+	main := string(files[FileMain])
+	for _, must := range []string{
+		`"s3://%s/store?endpoint=%s.compat.objectstorage.%s.oraclecloud.com:443&region=%s", oci_objectstorage_bucket.packs.name, var.namespace, var.region, var.region`,
+		`"VMREP_S3_ACCESS_KEY=%s\nVMREP_S3_SECRET_KEY=%s\n", var.s3_access_key, var.s3_secret_key`,
+	} {
+		if !strings.Contains(main, must) {
+			t.Errorf("main.tf lacks %s", must)
+		}
+	}
+}
+
+// TestServerSensitiveVariables checks that every secret the server needs
+// is a sensitive variable, so plans and outputs never print it.
+func TestServerSensitiveVariables(t *testing.T) {
+	files, err := GenerateServer(ServerStack{Name: "vmrep-repl", Port: 7443}, TargetOCI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, diags := hclparse.NewParser().ParseHCL(files[FileVariables], FileVariables)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	sensitive := map[string]bool{}
+	for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+		if a, ok := b.Body.Attributes["sensitive"]; ok && b.Type == "variable" {
+			v, _ := a.Expr.Value(nil)
+			sensitive[b.Labels[0]] = v.True()
+		}
+	}
+	for _, name := range []string{"token", "tls_key_pem", "s3_access_key", "s3_secret_key"} {
+		if !sensitive[name] {
+			t.Errorf("variable %s is not sensitive", name)
+		}
+	}
+}
+
+// TestServerOCISchema checks the server stack against the provider schema.
+func TestServerOCISchema(t *testing.T) {
+	s := loadSchema(t)
+	files, err := GenerateServer(ServerStack{Name: "vmrep-repl", Port: 7443}, TargetOCI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, src := range files {
+		if !strings.HasSuffix(name, ".tf") {
+			continue
+		}
+		bad, err := schemaViolations(s, name, src)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(bad) > 0 {
+			t.Errorf("%s: names not in the oci schema: %v", name, bad)
+		}
+	}
+}
+
+func TestServerRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		s      ServerStack
+		target string
+	}{
+		{"local target", ServerStack{Name: "a", Port: 1}, TargetLocal},
+		{"bad name", ServerStack{Name: "a b", Port: 1}, TargetOCI},
+		{"bad port", ServerStack{Name: "a", Port: 70000}, TargetOCI},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := GenerateServer(tc.s, tc.target); !errors.Is(err, ErrInvalidPlan) {
+				t.Fatalf("err %v, want ErrInvalidPlan", err)
+			}
+		})
+	}
+}
