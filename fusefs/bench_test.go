@@ -71,6 +71,7 @@ func BenchmarkSequentialRead(b *testing.B) {
 	data := writeImage(b, src, size, 99)
 	vg := f.createVG(b, "bench", map[string]string{"boot": src}, "boot")
 	snap := f.snapshot(b, vg)
+	peer := newDesyncPeer(b, src)
 	os.Remove(src) // the ceiling serves data from memory
 	buf := make([]byte, 1<<20)
 
@@ -127,6 +128,11 @@ func BenchmarkSequentialRead(b *testing.B) {
 	ceil := func(b *testing.B) (unmounter, string) { return mountCeiling(b) }
 	b.Run("ceiling-first", first(ceil))
 	b.Run("vmrep-first", first(vm))
+	if peer != nil {
+		b.Run("desync-first", first(func(b *testing.B) (unmounter, string) { return peer.mount(b) }))
+	} else {
+		b.Log("desync not installed (scripts/install-desync.sh): no peer comparison")
+	}
 	b.Run("ceiling-second", second(ceil))
 	b.Run("vmrep-second", second(vm))
 

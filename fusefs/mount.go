@@ -15,7 +15,7 @@ import (
 // Defaults for Options.
 const (
 	DefaultCacheSize = 256 << 20
-	DefaultReadAhead = 8
+	DefaultReadAhead = 32
 	// maxRead is the largest read the kernel sends: 1 MiB, the most FUSE
 	// allows, so sequential reads cost few round trips.
 	maxRead = 1 << 20
@@ -30,7 +30,7 @@ type Options struct {
 	// default 256 MiB.
 	CacheSize int64
 	// ReadAhead is how many chunks past a sequential read are fetched in
-	// parallel; default 8, negative disables read-ahead.
+	// parallel; default 32 (about 2 MiB), negative disables read-ahead.
 	ReadAhead int
 	// AllowOther lets users other than the mounting one read the tree.
 	AllowOther bool

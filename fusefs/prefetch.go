@@ -8,6 +8,13 @@ import (
 	"github.com/vmrep/vmrep/engine/cas"
 )
 
+// prefetchJob is a reserved cache entry and the recycled buffer to load
+// it into.
+type prefetchJob struct {
+	e   *chunkEntry
+	buf []byte
+}
+
 // prefetcher loads chunks into the cache on a bounded pool of workers. It
 // is owned by a Mounted: start when mounted, close after the server has
 // stopped; close waits for every worker.
@@ -15,7 +22,7 @@ type prefetcher struct {
 	r       cas.BlobReader
 	cache   *chunkCache
 	workers int
-	jobs    chan *chunkEntry
+	jobs    chan prefetchJob
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -27,7 +34,7 @@ type prefetcher struct {
 func newPrefetcher(r cas.BlobReader, cache *chunkCache) *prefetcher {
 	w := 2 * runtime.GOMAXPROCS(0)
 	w = max(4, min(w, 16))
-	return &prefetcher{r: r, cache: cache, workers: w, jobs: make(chan *chunkEntry, 4*w)}
+	return &prefetcher{r: r, cache: cache, workers: w, jobs: make(chan prefetchJob, 128)}
 }
 
 func (p *prefetcher) start(ctx context.Context) {
@@ -48,9 +55,9 @@ func (p *prefetcher) work() {
 	defer p.wg.Done()
 	for {
 		select {
-		case e := <-p.jobs:
-			data, err := p.r.Get(p.ctx, e.id, nil)
-			p.cache.fill(e, data, err)
+		case j := <-p.jobs:
+			data, err := p.r.Get(p.ctx, j.e.id, j.buf)
+			p.cache.fill(j.e, data, err)
 		case <-p.ctx.Done():
 			return
 		}
@@ -67,12 +74,12 @@ func (p *prefetcher) schedule(ids []cas.ID) {
 		return
 	}
 	for _, id := range ids {
-		e, owner := p.cache.acquire(id)
+		e, owner, buf := p.cache.acquire(id, false)
 		if !owner {
 			continue
 		}
 		select {
-		case p.jobs <- e:
+		case p.jobs <- prefetchJob{e: e, buf: buf}:
 		default:
 			p.cache.fill(e, nil, errAbandoned)
 		}
@@ -92,8 +99,8 @@ func (p *prefetcher) close() {
 	p.wg.Wait()
 	for {
 		select {
-		case e := <-p.jobs:
-			p.cache.fill(e, nil, errAbandoned)
+		case j := <-p.jobs:
+			p.cache.fill(j.e, nil, errAbandoned)
 		default:
 			return
 		}

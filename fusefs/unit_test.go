@@ -43,33 +43,35 @@ func TestChunkCacheBound(t *testing.T) {
 	ctx := context.Background()
 	c := newChunkCache(10 << 10)
 	loads := 0
-	load := func(ctx context.Context, id cas.ID) ([]byte, error) {
+	load := func(ctx context.Context, id cas.ID, buf []byte) ([]byte, error) {
 		loads++
 		return make([]byte, 4<<10), nil
 	}
 	ids := make([]cas.ID, 5)
 	for i := range ids {
 		ids[i] = cas.Sum([]byte{byte(i)})
-		if _, err := c.get(ctx, ids[i], load); err != nil {
+		e, err := c.get(ctx, ids[i], load)
+		if err != nil {
 			t.Fatal(err)
 		}
+		c.release(e)
 	}
 	if c.mu.size > c.max || c.mu.lru.Len() != 2 {
 		t.Errorf("cache holds %d bytes in %d chunks, bound %d", c.mu.size, c.mu.lru.Len(), c.max)
 	}
 	// The two most recent are kept, the oldest was evicted.
 	before := loads
-	c.get(ctx, ids[4], load)
-	c.get(ctx, ids[3], load)
+	c.release(must(c.get(ctx, ids[4], load)))
+	c.release(must(c.get(ctx, ids[3], load)))
 	if loads != before {
 		t.Errorf("recent chunks were reloaded")
 	}
-	c.get(ctx, ids[0], load)
+	c.release(must(c.get(ctx, ids[0], load)))
 	if loads != before+1 {
 		t.Errorf("evicted chunk was not reloaded")
 	}
 	// A failed load is not cached.
-	bad := func(ctx context.Context, id cas.ID) ([]byte, error) { return nil, cas.ErrCorrupt }
+	bad := func(ctx context.Context, id cas.ID, buf []byte) ([]byte, error) { return nil, cas.ErrCorrupt }
 	id := cas.Sum([]byte("bad"))
 	for range 2 {
 		if _, err := c.get(ctx, id, bad); !errors.Is(err, cas.ErrCorrupt) {
@@ -78,6 +80,57 @@ func TestChunkCacheBound(t *testing.T) {
 	}
 	if c.cached(id) {
 		t.Errorf("failed chunk stayed in the cache")
+	}
+}
+
+func must(e *chunkEntry, err error) *chunkEntry {
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+// TestChunkCacheRecycle shows that an evicted buffer is reused by a later
+// load only after the reader copying from it has released it.
+func TestChunkCacheRecycle(t *testing.T) {
+	ctx := context.Background()
+	c := newChunkCache(4 << 10)
+	var got [][]byte
+	load := func(fill byte) loadFunc {
+		return func(ctx context.Context, id cas.ID, buf []byte) ([]byte, error) {
+			got = append(got, buf)
+			if cap(buf) < 4<<10 {
+				buf = make([]byte, 4<<10)
+			}
+			buf = buf[:4<<10]
+			for i := range buf {
+				buf[i] = fill
+			}
+			return buf, nil
+		}
+	}
+	a, b, d := cas.Sum([]byte("a")), cas.Sum([]byte("b")), cas.Sum([]byte("d"))
+	held := must(c.get(ctx, a, load('a')))
+	c.release(must(c.get(ctx, b, load('b')))) // evicts a while held
+	c.release(must(c.get(ctx, d, load('d')))) // evicts b, free: recycled
+	if cap(got[1]) > 0 && &got[1][:1][0] == &held.data[0] {
+		t.Fatalf("load of b got a's buffer while a was still held")
+	}
+	if len(c.mu.free) != 1 {
+		t.Fatalf("evicted free chunk not recycled: %d free", len(c.mu.free))
+	}
+	c.release(must(c.get(ctx, cas.Sum([]byte("e")), load('e'))))
+	if cap(got[3]) == 0 || &got[3][:1][0] != &got[1][:1][0] {
+		t.Fatalf("load of e did not reuse b's buffer")
+	}
+	for i, x := range held.data {
+		if x != 'a' {
+			t.Fatalf("held chunk overwritten at %d: %q", i, x)
+		}
+	}
+	c.release(held) // d was evicted by e and freed; now a too
+	if len(c.mu.free) != 2 {
+		t.Fatalf("released evicted chunk not recycled: %d free", len(c.mu.free))
 	}
 }
 

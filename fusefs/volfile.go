@@ -156,14 +156,16 @@ func (v *view) readAt(ctx context.Context, h *volHandle, dest []byte, off int64)
 			if e.Hole {
 				clear(dest[done : done+k])
 			} else {
-				data, err := v.chunks.get(ctx, e.ID, v.load)
+				ce, err := v.chunks.get(ctx, e.ID, v.load)
 				if err != nil {
 					return 0, fmt.Errorf("volume offset %d: %w", pos, err)
 				}
-				if int64(len(data)) != e.Length {
-					return 0, &cas.BlobError{ID: e.ID, Type: cas.BlobChunk, Err: fmt.Errorf("%w: %d bytes, manifest says %d", cas.ErrCorrupt, len(data), e.Length)}
+				if got := int64(len(ce.data)); got != e.Length {
+					v.chunks.release(ce)
+					return 0, &cas.BlobError{ID: e.ID, Type: cas.BlobChunk, Err: fmt.Errorf("%w: %d bytes, manifest says %d", cas.ErrCorrupt, got, e.Length)}
 				}
-				copy(dest[done:done+k], data[within:])
+				copy(dest[done:done+k], ce.data[within:])
+				v.chunks.release(ce)
 			}
 			done += k
 			pos += int64(k)
@@ -172,8 +174,8 @@ func (v *view) readAt(ctx context.Context, h *volHandle, dest []byte, off int64)
 	return n, nil
 }
 
-func (v *view) load(ctx context.Context, id cas.ID) ([]byte, error) {
-	return v.r.Get(ctx, id, nil)
+func (v *view) load(ctx context.Context, id cas.ID, buf []byte) ([]byte, error) {
+	return v.r.Get(ctx, id, buf)
 }
 
 // plan hands the chunks of [off, off+n) plus ahead chunks after it to the

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # make demo: builds nothing itself (make does), makes sample VM disks from
 # generated trees, runs vmrepd on a temporary socket and walks through
-# vg create, two snapshots with a change in between, list and restore.
+# vg create, two snapshots with a change in between, list and restore, then
+# replication: diff, a replica at web@1 moved to web@2 by a delta, the
+# OpenTofu stacks for both (applied when tofu is installed), and a QCOW2
+# export checked with qemu-img.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$ROOT/bin}
-for tool in mkfs.ext4 debugfs cmp; do
-	command -v "$tool" >/dev/null || { echo "demo: $tool is needed (apt-get install e2fsprogs diffutils)" >&2; exit 1; }
+for tool in mkfs.ext4 debugfs cmp qemu-img; do
+	command -v "$tool" >/dev/null || { echo "demo: $tool is needed (apt-get install e2fsprogs diffutils qemu-utils)" >&2; exit 1; }
 done
+# make deps builds tofu into GOPATH/bin.
+PATH=$PATH:$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/vmrep-demo.XXXXXX")
 DAEMON_PID=
@@ -62,6 +67,9 @@ run "$BIN/vmrep" vg show web
 step "first snapshot"
 run "$BIN/vmrep" snapshot create web
 
+cp disk0.img disk0-v1.img
+cp disk1.img disk1-v1.img
+
 step "change files inside the images (debugfs)"
 head -c $((2 << 20)) /dev/urandom >"$WORK/newfile"
 debugfs -w -R "write $WORK/newfile /var/lib/newblob" disk0.img >/dev/null 2>&1
@@ -69,6 +77,7 @@ debugfs -w -R "rm /var/lib/blob3" disk0.img >/dev/null 2>&1
 debugfs -w -R "write $WORK/newfile /table-new.dat" disk1.img >/dev/null 2>&1
 echo "boot: added /var/lib/newblob (2 MiB), removed /var/lib/blob3; db: added /table-new.dat; logs unchanged"
 cp disk0.img disk0-v2.img
+cp disk1.img disk1-v2.img
 
 step "second snapshot: only the changed chunks are new"
 run "$BIN/vmrep" snapshot create web
@@ -90,11 +99,78 @@ run "$BIN/vmrep" restore web@1 --volume logs -o restored/logs-1.img
 run cmp restored/logs-1.img disk2.img
 echo "web@1 logs == disk2.img: identical"
 
+step "what changed between web@1 and web@2 (manifests only; equal pages skipped)"
+run "$BIN/vmrep" diff web@1 web@2
+
+# vol_id NAME: the volume ID the replica names the volume's file by.
+vol_id() { "$BIN/vmrep" vg show web --json | sed -n "/\"id\": \"vol-/{h;n;/\"name\": \"$1\"/{x;s/.*\"\(vol-[0-9a-f]*\)\".*/\1/p}}"; }
+BOOT_ID=$(vol_id boot)
+DB_ID=$(vol_id db)
+LOGS_ID=$(vol_id logs)
+
+step "a replica at web@1, moved to web@2 by a delta"
+run "$BIN/vmrep" replica create web@1 --dir replica
+run cmp "replica/$BOOT_ID.img" disk0-v1.img
+run "$BIN/vmrep" delta export web@1 web@2 -o d12.vmdelta
+run "$BIN/vmrep" delta show d12.vmdelta
+run "$BIN/vmrep" delta apply d12.vmdelta --replica replica --verify full
+run cmp "replica/$BOOT_ID.img" disk0-v2.img
+run cmp "replica/$DB_ID.img" disk1-v2.img
+run cmp "replica/$LOGS_ID.img" disk2.img
+echo "replica == web@2 on every volume"
+run "$BIN/vmrep" delta apply d12.vmdelta --replica replica
+echo "applying it again: nothing left to write"
+
+step "OpenTofu stacks: stack-v1 replicates web@1, stack-v2 applies the delta"
+run "$BIN/vmrep" stack generate web@1 --target local --out stack-v1
+run "$BIN/vmrep" stack generate web@1..web@2 --delta d12.vmdelta --target local --out stack-v2
+run "$BIN/vmrep" stack generate web@1 --target oci --out stack-oci
+ls stack-v1
+if command -v tofu >/dev/null; then
+	export TF_VAR_vmrep_bin=$BIN/vmrep TF_VAR_socket=$SOCK TF_VAR_replica_dir=$WORK/tofu-replica
+	export TF_CLI_CONFIG_FILE=/dev/null TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
+	for s in stack-v1 stack-v2; do
+		printf '$ tofu -chdir=%s init && tofu -chdir=%s apply -auto-approve\n' "$s" "$s"
+		tofu -chdir="$s" init -input=false -no-color >/dev/null
+		tofu -chdir="$s" apply -auto-approve -input=false -no-color | grep -E '^(terraform_data[^ ]*: Creation complete|Apply complete)' || true
+	done
+	run cmp "tofu-replica/$BOOT_ID.img" disk0-v2.img
+	echo "tofu-applied replica == web@2"
+	tofu -chdir=stack-v2 plan -detailed-exitcode -input=false -no-color >/dev/null
+	echo "tofu plan on stack-v2: no changes"
+else
+	echo "tofu is not installed (make deps builds it): skipping tofu apply"
+fi
+
+step "export web@1 boot as QCOW2 for a cloud image import"
+run "$BIN/vmrep" export web@1 --volume boot --format qcow2 -o boot.qcow2
+run qemu-img check boot.qcow2
+run qemu-img compare -f qcow2 -F raw boot.qcow2 disk0-v1.img
+ls -ls boot.qcow2 disk0-v1.img
+
 step "verify the store, reading every chunk"
 run "$BIN/vmrep" verify --read-data
 
 step "jobs the daemon ran"
 run "$BIN/vmrep" jobs
+
+# ---- FUSE view (fusefs): every snapshot as disk image files ----------------
+if [ "$(id -u)" = 0 ] && [ -e /dev/fuse ]; then
+	step "mount the store through FUSE; loop-mount web@2's boot volume from it"
+	mkdir -p "$WORK/fuse" "$WORK/boot-v2"
+	run "$BIN/vmrep" mount "$WORK/fuse"
+	run "$BIN/vmrep" mounts
+	run ls -l "$WORK/fuse" "$WORK/fuse/web" "$WORK/fuse/web/2"
+	run cmp "$WORK/fuse/web/2/boot.img" disk0-v2.img
+	run mount -o loop,ro "$WORK/fuse/web/2/boot.img" "$WORK/boot-v2"
+	run ls "$WORK/boot-v2/etc" | head -5
+	run cat "$WORK/boot-v2/etc/conf1"
+	run umount "$WORK/boot-v2"
+	run "$BIN/vmrep" umount "$WORK/fuse"
+else
+	echo "FUSE needs root and /dev/fuse: skipping the mount step"
+fi
+# ---- end of FUSE view --------------------------------------------------------
 
 step "stopping vmrepd"
 kill -TERM "$DAEMON_PID"

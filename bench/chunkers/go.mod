@@ -10,7 +10,7 @@ require (
 )
 
 require (
-	github.com/klauspost/cpuid/v2 v2.0.12 // indirect
+	github.com/klauspost/cpuid/v2 v2.4.0 // indirect
 	github.com/zeebo/blake3 v0.2.4 // indirect
 )
 

@@ -144,9 +144,9 @@ func Volume(ctx context.Context, store cas.BlobWriter, src source.Reader, opts O
 	for range workers {
 		g.Go(func() error {
 			for j := range work {
-				storeChunk(gctx, store, j, &hashNanos, &storeNanos)
-				if j.err != nil {
-					return j.err
+				// j belongs to the collector once storeChunk returns.
+				if err := storeChunk(gctx, store, j, &hashNanos, &storeNanos); err != nil {
+					return err
 				}
 			}
 			return nil
@@ -172,15 +172,16 @@ func Volume(ctx context.Context, store cas.BlobWriter, src source.Reader, opts O
 
 // storeChunk hashes one chunk and stores it unless the store has it. An
 // all-zero chunk becomes a hole.
-func storeChunk(ctx context.Context, store cas.BlobWriter, j *job, hashNanos, storeNanos *atomic.Int64) {
+func storeChunk(ctx context.Context, store cas.BlobWriter, j *job, hashNanos, storeNanos *atomic.Int64) (err error) {
 	defer func() {
+		j.err = err
 		j.buf.release()
 		j.buf, j.data = nil, nil
-		j.done <- struct{}{}
+		j.done <- struct{}{} // hands j to the collector: touch it no more
 	}()
 	if isZero(j.data) {
 		j.entry = volume.Entry{Hole: true, Length: j.length}
-		return
+		return nil
 	}
 	t0 := time.Now()
 	id := cas.Sum(j.data)
@@ -189,11 +190,11 @@ func storeChunk(ctx context.Context, store cas.BlobWriter, j *job, hashNanos, st
 	stored, err := store.Put(ctx, cas.BlobChunk, id, j.data)
 	storeNanos.Add(int64(time.Since(t1)))
 	if err != nil {
-		j.err = fmt.Errorf("store chunk at offset %d: %w", j.off, err)
-		return
+		return fmt.Errorf("store chunk at offset %d: %w", j.off, err)
 	}
 	j.entry = volume.Entry{ID: id, Length: j.length}
 	j.isNew = stored
+	return nil
 }
 
 // collect takes finished jobs back in volume order and writes the manifest.

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/diff"
+)
+
+func doDiff(ctx context.Context, a args) (Result, error) {
+	st, base, err := openSnap(ctx, a, *a.base)
+	if err != nil {
+		return Result{}, err
+	}
+	defer st.Close()
+	target, err := resolve(ctx, st, a, *a.target)
+	if err != nil {
+		return Result{}, err
+	}
+	t := time.Now()
+	vds, err := diff.Snapshots(ctx, st, base, target, diff.Options{})
+	if err != nil {
+		return Result{}, err
+	}
+	r := Result{Seconds: since(t)}
+	for _, d := range vds {
+		r.Bytes += d.Stats.TargetSize
+		r.Changed += d.Stats.ChangedBytes
+		r.Extents += d.Stats.Extents
+		r.Chunks += d.Stats.ChangedChunks
+		r.PagesRead += d.Stats.PagesRead
+		r.PagesSkipped += d.Stats.PagesSkipped
+	}
+	return r, nil
+}
+
+func doExport(ctx context.Context, a args) (Result, error) {
+	st, base, err := openSnap(ctx, a, *a.base)
+	if err != nil {
+		return Result{}, err
+	}
+	defer st.Close()
+	target, err := resolve(ctx, st, a, *a.target)
+	if err != nil {
+		return Result{}, err
+	}
+	t := time.Now()
+	s, err := delta.Export(ctx, st, base, target, delta.FileSink(*a.out), delta.ExportOptions{})
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Seconds: since(t), Bytes: target.Volumes[0].Size, Changed: s.ChangedBytes,
+		DeltaBytes: s.FileBytes, Written: s.DataBytes + s.ZeroBytes, Stored: s.StoredBytes}, nil
+}
+
+func doReplica(ctx context.Context, a args) (Result, error) {
+	st, snap, err := openSnap(ctx, a, *a.seq)
+	if err != nil {
+		return Result{}, err
+	}
+	defer st.Close()
+	t := time.Now()
+	if _, err := delta.CreateReplica(ctx, st, snap, *a.dir, delta.ReplicaOptions{}); err != nil {
+		return Result{}, err
+	}
+	return Result{Seconds: since(t), Bytes: snap.Volumes[0].Size}, nil
+}
+
+func doApply(ctx context.Context, a args) (Result, error) {
+	t := time.Now()
+	rd, err := delta.Open(*a.delta)
+	if err != nil {
+		return Result{}, err
+	}
+	s, err := delta.Apply(ctx, rd, *a.dir, delta.ApplyOptions{})
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Seconds: since(t), DeltaBytes: s.FileBytes, Changed: s.ChangedBytes, Written: s.DataBytes + s.ZeroBytes}, nil
+}
