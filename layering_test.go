@@ -2,14 +2,18 @@ package vmrep_test
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
 
 const module = "github.com/vmrep/vmrep/"
 
-// forbidden lists, per package prefix, the project packages it must never
-// import, directly or through others: dependencies point down (doc/design.md).
+// forbidden lists, per package, the project packages it must never import,
+// directly or through others: dependencies point down (doc/design.md). A
+// key or entry ending in "/" is a prefix ("engine/" is every engine
+// package); any other names one package and its subpackages, so
+// "cmd/vmrep" is the CLI and not the daemon's main, cmd/vmrepd.
 var forbidden = map[string][]string{
 	"engine/":        {"daemon", "client", "api", "fusefs", "stackgen", "cmd/"},
 	"engine/chunker": {"engine/"},
@@ -21,6 +25,22 @@ var forbidden = map[string][]string{
 	"stackgen":       {"daemon", "client", "api", "cmd/"},
 	"fusefs":         {"daemon", "client", "api", "stackgen", "cmd/"},
 	"daemon":         {"client", "cmd/"},
+	"cmd/vmrep":      {"daemon", "engine/", "fusefs", "stackgen", "internal/", "bench/"},
+}
+
+// onlyImports lists packages that may import no project package but these:
+// the CLI is a client of the API and nothing else.
+var onlyImports = map[string][]string{
+	"cmd/vmrep": {"api", "client"},
+}
+
+// within reports whether pkg is the package rule names or, for a rule
+// ending in "/" or a package with subpackages, lies under it.
+func within(pkg, rule string) bool {
+	if strings.HasSuffix(rule, "/") {
+		return strings.HasPrefix(pkg, rule)
+	}
+	return pkg == rule || strings.HasPrefix(pkg, rule+"/")
 }
 
 func TestLayering(t *testing.T) {
@@ -34,21 +54,56 @@ func TestLayering(t *testing.T) {
 		if !ok {
 			continue
 		}
-		for prefix, bad := range forbidden {
-			if !strings.HasPrefix(pkg, prefix) {
+		var deps []string
+		for _, dep := range fields[1:] {
+			if d, ok := strings.CutPrefix(dep, module); ok && !within(d, pkg) {
+				deps = append(deps, d)
+			}
+		}
+		for rule, bad := range forbidden {
+			if !within(pkg, rule) {
 				continue
 			}
-			for _, dep := range fields[1:] {
-				d, ok := strings.CutPrefix(dep, module)
-				if !ok || d == pkg || strings.HasPrefix(d, pkg+"/") {
-					continue
-				}
+			for _, d := range deps {
 				for _, b := range bad {
-					if strings.HasPrefix(d, b) {
-						t.Errorf("%s imports %s: %s must not depend on %s", pkg, d, prefix, b)
+					if within(d, b) {
+						t.Errorf("%s imports %s: %s must not depend on %s", pkg, d, rule, b)
 					}
 				}
 			}
+		}
+		for rule, allowed := range onlyImports {
+			if !within(pkg, rule) {
+				continue
+			}
+			for _, d := range deps {
+				if !slices.ContainsFunc(allowed, func(a string) bool { return within(d, a) }) {
+					t.Errorf("%s imports %s: %s may import only %v", pkg, d, rule, allowed)
+				}
+			}
+		}
+	}
+}
+
+// TestWithin pins the rule matching the layering test relies on: a rule
+// for the CLI must not catch the daemon's main.
+func TestWithin(t *testing.T) {
+	for _, tc := range []struct {
+		pkg, rule string
+		want      bool
+	}{
+		{"cmd/vmrep", "cmd/vmrep", true},
+		{"cmd/vmrepd", "cmd/vmrep", false},
+		{"cmd/vmrep/sub", "cmd/vmrep", true},
+		{"cmd/vmrepd", "cmd/", true},
+		{"engine/cas/s3backend", "engine/cas", true},
+		{"engine/castest", "engine/cas", false},
+		{"engine/cas", "engine/", true},
+		{"stackgen", "stackgen", true},
+		{"api", "api", true},
+	} {
+		if got := within(tc.pkg, tc.rule); got != tc.want {
+			t.Errorf("within(%q, %q) = %v, want %v", tc.pkg, tc.rule, got, tc.want)
 		}
 	}
 }

@@ -12,6 +12,7 @@ require (
 require (
 	github.com/klauspost/cpuid/v2 v2.4.0 // indirect
 	github.com/zeebo/blake3 v0.2.4 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 )
 
 replace github.com/vmrep/vmrep => ../..

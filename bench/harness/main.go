@@ -87,8 +87,8 @@ func main() {
 func makeConfig(size string, smoke bool, seed uint64) (config, error) {
 	c := config{Seed: seed, Smoke: smoke, Lookups: 200000}
 	if smoke {
-		c.OSSize, c.Sparse, c.Overwrite = 64<<20, 128<<20, 16<<20
-		c.Sweep, c.Synth, c.Lookups = []int64{16 << 20, 64 << 20}, []int64{gib, 16 * gib}, 1000
+		c.OSSize, c.Sparse, c.Overwrite = 32<<20, 64<<20, 8<<20
+		c.Sweep, c.Synth, c.Lookups = []int64{8 << 20, 32 << 20}, []int64{gib, 16 * gib}, 1000
 		return c, nil
 	}
 	s, err := parseSize(size)

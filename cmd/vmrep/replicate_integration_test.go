@@ -316,6 +316,10 @@ func TestServerStack(t *testing.T) {
 			t.Errorf("main.tf lacks %s:\n%s", must, main)
 		}
 	}
+	ci, err := os.ReadFile(filepath.Join(out, "cloud-init.tftpl"))
+	if err != nil || !strings.Contains(string(ci), "--backend ${backend}") {
+		t.Errorf("cloud-init does not keep the server's store in the bucket (%v):\n%s", err, ci)
+	}
 	if r := d.vmrep("server", "stack", "--target", "local", "--out", out); r.code != 1 {
 		t.Errorf("--target local: exit %d, stderr %q", r.code, r.stderr)
 	}

@@ -2,6 +2,7 @@ package volume
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -97,6 +98,9 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	s := string(b)
+	if s == "null" {
+		return nil // encoding/json's convention: null leaves the value alone
+	}
 	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
 		v, err := time.ParseDuration(s[1 : len(s)-1])
 		if err != nil {
@@ -105,8 +109,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		*d = Duration(v)
 		return nil
 	}
-	var n int64
-	if _, err := fmt.Sscan(s, &n); err != nil {
+	// strconv, not fmt.Sscan: Sscan would read "1.5" as 1 and say nothing.
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
 		return fmt.Errorf("duration %s: want a string such as \"60s\"", s)
 	}
 	*d = Duration(n)
