@@ -73,6 +73,9 @@ func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summ
 	next := &journal{Delta: rd.Digest, Base: h.Base.ID, Target: h.Target.ID}
 	if jr != nil {
 		next.Volumes = jr.Volumes
+		for id, h := range jr.Stages {
+			next.setStage(id, h)
+		}
 	}
 	selected := false
 	for i, v := range vols {
@@ -90,15 +93,20 @@ func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summ
 		return Summary{}, nil // every selected volume is at the target
 	}
 	var sum Summary
-	write, err := prepass(ctx, rd, vols, jr, &sum)
+	p, err := prepass(ctx, rd, vols, jr, &sum)
 	if err != nil {
 		return fail(err)
 	}
+	stages, err := stageCopies(dir, vols, p, jr, next)
+	if err != nil {
+		return fail(err)
+	}
+	defer closeStages(stages)
 	// The journal goes down before the first byte of a volume changes.
 	if err := writeJournal(dir, next); err != nil {
 		return fail(err)
 	}
-	if err := writeRecords(ctx, rd, vols, write); err != nil {
+	if err := writeFrames(ctx, rd, vols, p, stages); err != nil {
 		return fail(err)
 	}
 	if err := verify(ctx, rd, vols, opts); err != nil {
@@ -119,8 +127,11 @@ func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summ
 	// unfinished; it stays until all are at the target. A crash before the
 	// removal leaves a finished journal, which the next Apply removes.
 	if next.finished(st) {
-		return sum, clearJournal(dir)
+		if err := clearJournal(dir); err != nil {
+			return sum, err
+		}
 	}
+	removeStages(dir, vols)
 	return sum, nil
 }
 

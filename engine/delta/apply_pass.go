@@ -3,166 +3,190 @@ package delta
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"sort"
+
+	"github.com/zeebo/blake3"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/vmrep/vmrep/engine/cas"
-	"github.com/vmrep/vmrep/engine/volume"
 )
 
-// prepass hashes the replica's bytes of every record's range and returns,
-// per record, whether to write it. Nothing is written here. A range that
+// Pre-pass decisions, one per frame.
+const (
+	frameSkip   = iota // not selected, or already at the target
+	frameWrite         // at the base (or past its end): write
+	frameRepair        // matches neither, under this delta's journal: rewrite
+)
+
+// plan is what the pre-pass learns before anything is written.
+type plan struct {
+	decide []byte
+	// copies lists every copy record in walk order;
+	// dests, per volume, the merged destination ranges of every record,
+	// which decide whether a copy's source must be staged.
+	copies []copyRec
+	dests  [][]span
+}
+
+type copyRec struct {
+	vol      int
+	src, n   int64
+	stagedAt int64 // offset in the volume's stage file, or -1: read the replica
+}
+
+type decision struct {
+	seq int
+	d   byte
+}
+
+// frameTask is one frame handed to a worker, with its own copy of the
+// records (and, for writing, of the stored data).
+type frameTask struct {
+	seq       int
+	copyStart int // index in plan.copies of the frame's first copy
+	f         Frame
+}
+
+// forFrames walks rd's frames and runs fn on workers; fn gets frames with
+// their own records and, with data set, their own stored bytes.
+func forFrames(ctx context.Context, rd *Reader, data bool, pre func(seq int, f *Frame) bool, fn func(t *frameTask, w int) error) error {
+	workers := runtime.GOMAXPROCS(0)
+	g, gctx := errgroup.WithContext(ctx)
+	tasks := make(chan *frameTask, 2*workers)
+	for w := range workers {
+		g.Go(func() error {
+			for t := range tasks {
+				if err := fn(t, w); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		defer close(tasks)
+		seq, copies := 0, 0
+		return rd.walkFrames(gctx, false, func(f *Frame) error {
+			t := &frameTask{seq: seq, copyStart: copies}
+			for i := range f.Recs {
+				if f.Recs[i].Kind == KindCopy {
+					copies++
+				}
+			}
+			seq++
+			if !pre(t.seq, f) {
+				return nil
+			}
+			t.f = *f
+			t.f.Recs = append([]Record(nil), f.Recs...)
+			if data {
+				t.f.Stored = append([]byte(nil), f.Stored...)
+			} else {
+				t.f.Stored = nil
+			}
+			select {
+			case tasks <- t:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		})
+	})
+	return g.Wait()
+}
+
+// prepass hashes the replica's bytes of every frame's ranges and decides
+// per frame whether to write it. Nothing is written here. A frame that
 // matches neither hash is refused, unless jr (the journal of an earlier,
 // interrupted apply of this same delta) lists its volume: then it is a
-// write cut short, and the record's full target bytes repair it.
-func prepass(ctx context.Context, rd *Reader, vols []*applyVol, jr *journal, sum *Summary) ([]bool, error) {
-	var write []bool
-	var buf []byte
-	err := rd.Walk(ctx, false, func(r *Record) error {
-		v := vols[r.Volume]
+// write cut short, and the frame's full target bytes repair it.
+func prepass(ctx context.Context, rd *Reader, vols []*applyVol, jr *journal, sum *Summary) (*plan, error) {
+	p := &plan{dests: make([][]span, len(vols))}
+	workers := runtime.GOMAXPROCS(0)
+	bufs := make([][]byte, workers)
+	hs := make([]*blake3.Hasher, workers)
+	for i := range hs {
+		hs[i] = blake3.New()
+	}
+	counts := make([]Summary, workers)
+	decided := make([][]decision, workers)
+	frames := 0
+	err := forFrames(ctx, rd, false, func(seq int, f *Frame) bool {
+		frames++
+		for i := range f.Recs {
+			if r := &f.Recs[i]; r.Kind == KindCopy {
+				p.copies = append(p.copies, copyRec{vol: f.Volume, src: r.Src, n: r.Len, stagedAt: -1})
+			}
+		}
+		v := vols[f.Volume]
 		if v == nil {
-			write = append(write, false)
-			return nil
+			return false
 		}
-		sum.add(r)
-		buf = grow(buf, r.Len)
-		if err := readRange(v.f, buf, r.Off); err != nil {
-			return fmt.Errorf("volume %q at %d: %w", v.vh.Name, r.Off, err)
+		sum.StoredBytes += int64(len(f.Stored))
+		for i := range f.Recs {
+			r := &f.Recs[i]
+			sum.add(r)
+			d := &p.dests[f.Volume]
+			if n := len(*d); n > 0 && (*d)[n-1].off+(*d)[n-1].len >= r.Off {
+				(*d)[n-1].len = max((*d)[n-1].len, r.Off+r.Len-(*d)[n-1].off)
+			} else {
+				*d = append(*d, span{r.Off, r.Len})
+			}
 		}
-		switch h := cas.Sum(buf); {
-		case h == r.TargetHash:
-			sum.Skipped++
-			write = append(write, false)
-		case r.NoBase || h == r.BaseHash:
-			sum.Written++
-			write = append(write, true)
+		return true
+	}, func(t *frameTask, w int) error {
+		v := vols[t.f.Volume]
+		bufs[w] = grow(bufs[w], t.f.Span)
+		at := int64(0)
+		for i := range t.f.Recs {
+			r := &t.f.Recs[i]
+			if err := readRange(v.f, bufs[w][at:at+r.Len], r.Off); err != nil {
+				return fmt.Errorf("volume %q at %d: %w", v.vh.Name, r.Off, err)
+			}
+			at += r.Len
+		}
+		h := hs[w]
+		h.Reset()
+		h.Write(bufs[w])
+		var got cas.ID
+		h.Sum(got[:0])
+		n := int64(len(t.f.Recs))
+		c := &counts[w]
+		switch {
+		case got == t.f.TargetHash:
+			c.Skipped += n
+		case t.f.NoBase || got == t.f.BaseHash:
+			c.Written += n
+			decided[w] = append(decided[w], decision{t.seq, frameWrite})
 		case jr.covers(v.vh.ID):
-			sum.Written++
-			sum.Repaired++
-			write = append(write, true)
+			c.Written += n
+			c.Repaired += n
+			decided[w] = append(decided[w], decision{t.seq, frameRepair})
 		default:
-			return fmt.Errorf("%w: volume %q bytes %d+%d match neither the base nor the target; nothing was written",
-				ErrNotBase, v.vh.Name, r.Off, r.Len)
+			return fmt.Errorf("%w: volume %q bytes %d..%d (%d records) match neither the base nor the target; nothing was written",
+				ErrNotBase, v.vh.Name, t.f.Recs[0].Off, t.f.Recs[len(t.f.Recs)-1].Off+t.f.Recs[len(t.f.Recs)-1].Len, n)
 		}
 		return nil
 	})
-	return write, err
+	p.decide = make([]byte, frames)
+	for _, ds := range decided {
+		for _, d := range ds {
+			p.decide[d.seq] = d.d
+		}
+	}
+	for _, c := range counts {
+		sum.Skipped += c.Skipped
+		sum.Written += c.Written
+		sum.Repaired += c.Repaired
+	}
+	return p, err
 }
 
-// writeRecords grows files, writes the records the prepass chose, shrinks
-// files and syncs them.
-func writeRecords(ctx context.Context, rd *Reader, vols []*applyVol, write []bool) error {
-	for _, v := range vols {
-		if v != nil && !v.block {
-			if fi, err := v.f.Stat(); err != nil {
-				return err
-			} else if fi.Size() < v.vh.TargetSize {
-				if err := v.f.Truncate(v.vh.TargetSize); err != nil {
-					return fmt.Errorf("grow volume %q: %w", v.vh.Name, err)
-				}
-			}
-		}
-	}
-	i := 0
-	err := rd.Walk(ctx, true, func(r *Record) error {
-		do := write[i]
-		i++
-		if !do {
-			return nil
-		}
-		v := vols[r.Volume]
-		var err error
-		if r.Kind == KindData {
-			_, err = v.f.WriteAt(r.Data, r.Off)
-		} else {
-			err = v.t.Zero(r.Off, r.Len)
-		}
-		if err != nil {
-			return fmt.Errorf("volume %q at %d: %w", v.vh.Name, r.Off, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, v := range vols {
-		if v == nil {
-			continue
-		}
-		if !v.block {
-			if err := v.f.Truncate(v.vh.TargetSize); err != nil {
-				return fmt.Errorf("resize volume %q: %w", v.vh.Name, err)
-			}
-		}
-		if err := v.f.Sync(); err != nil {
-			return fmt.Errorf("sync volume %q: %w", v.vh.Name, err)
-		}
-	}
-	return nil
-}
-
-func verify(ctx context.Context, rd *Reader, vols []*applyVol, opts ApplyOptions) error {
-	if opts.Verify == VerifyNone {
-		return nil
-	}
-	var buf []byte
-	err := rd.Walk(ctx, false, func(r *Record) error {
-		v := vols[r.Volume]
-		if v == nil {
-			return nil
-		}
-		buf = grow(buf, r.Len)
-		if err := readRange(v.f, buf, r.Off); err != nil {
-			return err
-		}
-		if cas.Sum(buf) != r.TargetHash {
-			return fmt.Errorf("volume %q bytes %d+%d differ from the target", v.vh.Name, r.Off, r.Len)
-		}
-		return nil
-	})
-	if err != nil || opts.Verify != VerifyFull {
-		return err
-	}
-	if opts.Blobs == nil {
-		return fmt.Errorf("full verify needs the target manifests (no blob reader given)")
-	}
-	for _, v := range vols {
-		if v != nil {
-			if err := verifyFull(ctx, opts.Blobs, v); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// verifyFull hashes every chunk range of the volume file against the
-// target manifest and checks that holes read as zeros.
-func verifyFull(ctx context.Context, r cas.BlobReader, v *applyVol) error {
-	m, err := volume.LoadManifest(ctx, r, v.vh.TargetManifest)
-	if err != nil {
-		return err
-	}
-	var buf []byte
-	return m.Walk(ctx, r, 0, func(off int64, e volume.Entry) error {
-		for pos := off; pos < off+e.Length; {
-			n := min(off+e.Length-pos, 4<<20)
-			if !e.Hole {
-				n = e.Length // one chunk is one blob: bounded by the blob limit
-			}
-			buf = grow(buf, n)
-			if err := readRange(v.f, buf, pos); err != nil {
-				return err
-			}
-			if e.Hole && !allZero(buf) {
-				return fmt.Errorf("volume %q: hole at %d+%d holds data", v.vh.Name, off, e.Length)
-			}
-			if !e.Hole {
-				if cas.Sum(buf) != e.ID {
-					return fmt.Errorf("volume %q: chunk at %d (%s) differs", v.vh.Name, off, e.ID.Short())
-				}
-				break // chunks are at most 4 MiB: read in one piece
-			}
-			pos += n
-		}
-		return nil
-	})
+// overlapsDest reports whether [off, off+n) of volume vol meets a range
+// this delta writes.
+func (p *plan) overlapsDest(vol int, off, n int64) bool {
+	d := p.dests[vol]
+	i := sort.Search(len(d), func(i int) bool { return d[i].off+d[i].len > off })
+	return i < len(d) && d[i].off < off+n
 }

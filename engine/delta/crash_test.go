@@ -88,7 +88,6 @@ func TestKillDuringApply(t *testing.T) {
 	seed := rand.Int63()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewSource(seed))
-	ctx := context.Background()
 	e := newTestEnv(t)
 	one := []image{
 		{id: volume.NewVolumeID(), name: "boot", role: volume.RoleBoot, data: make([]byte, 48<<20)},
@@ -101,11 +100,50 @@ func TestKillDuringApply(t *testing.T) {
 	two[0].data = bigChange(rng, one[0].data, 32<<20)
 	two[1].data = append(bigChange(rng, one[1].data, 24<<20), make([]byte, 8<<20)...)
 	rng.Read(two[1].data[40<<20 : 44<<20])
+	killApplies(t, e, rng, seed, one, two, kills, false)
+}
+
+// TestKillDuringApplyMoved is TestKillDuringApply on a workload whose
+// delta is mostly copy records: regions moved by a little more than 1 MiB,
+// so most copy sources are ranges the same delta overwrites and must come
+// from the stage after a kill.
+func TestKillDuringApplyMoved(t *testing.T) {
+	kills := 30
+	if testing.Short() {
+		kills = 10
+	}
+	seed := rand.Int63()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewSource(seed))
+	e := newTestEnv(t)
+	one := []image{{id: volume.NewVolumeID(), name: "boot", role: volume.RoleBoot, data: make([]byte, 64<<20)}}
+	rng.Read(one[0].data)
+	two := []image{one[0]}
+	two[0].data = append([]byte(nil), one[0].data...)
+	for _, off := range []int{4 << 20, 30 << 20} {
+		copy(two[0].data[off+1<<20+4096:], one[0].data[off:off+16<<20])
+	}
+	for range 64 {
+		off := rng.Intn(len(two[0].data)/4096) * 4096
+		rng.Read(two[0].data[off : off+4096])
+	}
+	killApplies(t, e, rng, seed, one, two, kills, true)
+}
+
+// killApplies exports one→two and two→one and SIGKILLs applies of them
+// alternately, re-running each after the kill; see TestKillDuringApply.
+func killApplies(t *testing.T, e *testEnv, rng *rand.Rand, seed int64, one, two []image, kills int, moved bool) {
+	ctx := context.Background()
 	imgs := [][]image{one, two}
 	snaps := []volume.Snapshot{e.snapshot(one), e.snapshot(two)}
 	paths := []string{filepath.Join(e.dir, "12.vmdelta"), filepath.Join(e.dir, "21")}
-	if _, err := Export(ctx, e.store, snaps[0], snaps[1], FileSink(paths[0]), ExportOptions{}); err != nil {
+	sum, err := Export(ctx, e.store, snaps[0], snaps[1], FileSink(paths[0]), ExportOptions{})
+	if err != nil {
 		t.Fatal(err)
+	}
+	t.Logf("delta 1→2: %d records, data %d, zero %d, copy %d bytes", sum.Records, sum.DataBytes, sum.ZeroBytes, sum.CopyBytes)
+	if moved && sum.CopyBytes < 16<<20 {
+		t.Fatalf("moved regions gave only %d bytes of copy records", sum.CopyBytes)
 	}
 	if _, err := Export(ctx, e.store, snaps[1], snaps[0], SplitSink(paths[1], 8<<20), ExportOptions{}); err != nil {
 		t.Fatal(err)

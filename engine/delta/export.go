@@ -6,6 +6,7 @@ import (
 	"runtime"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/zeebo/blake3"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vmrep/vmrep/engine/cas"
@@ -24,6 +25,7 @@ type Summary struct {
 	Records      int64 `json:"records"`
 	DataBytes    int64 `json:"data_bytes"`   // volume bytes in data records
 	ZeroBytes    int64 `json:"zero_bytes"`   // volume bytes in zero records
+	CopyBytes    int64 `json:"copy_bytes"`   // volume bytes in copy records
 	StoredBytes  int64 `json:"stored_bytes"` // compressed data bytes
 	FileBytes    int64 `json:"file_bytes"`   // the delta's size on disk
 	Written      int64 `json:"written"`      // apply: records written
@@ -34,12 +36,23 @@ type Summary struct {
 
 func (s *Summary) add(r *Record) {
 	s.Records++
-	if r.Kind == KindData {
+	switch r.Kind {
+	case KindData:
 		s.DataBytes += r.Len
 		s.StoredBytes += int64(len(r.Stored))
-	} else {
+	case KindZero:
 		s.ZeroBytes += r.Len
+	case KindCopy:
+		s.CopyBytes += r.Len
 	}
+}
+
+func (s *Summary) merge(o *Summary) {
+	s.Records += o.Records
+	s.DataBytes += o.DataBytes
+	s.ZeroBytes += o.ZeroBytes
+	s.CopyBytes += o.CopyBytes
+	s.StoredBytes += o.StoredBytes
 }
 
 // Export writes the delta that turns base into target to w. Volumes are
@@ -69,6 +82,10 @@ func Export(ctx context.Context, r cas.BlobReader, base, target volume.Snapshot,
 		}
 		jobs = append(jobs, planJobs(len(h.Volumes), d.Extents, vh.BaseSize, vh.TargetSize)...)
 		h.Volumes = append(h.Volumes, vh)
+		if len(d.Extents) == 0 {
+			mans = append(mans, volPair{})
+			continue
+		}
 		p, err := loadPair(ctx, r, vh)
 		if err != nil {
 			return Summary{}, fmt.Errorf("export %s..%s volume %q: %w", base.Name(), target.Name(), vh.Name, err)
@@ -90,7 +107,12 @@ func Export(ctx context.Context, r cas.BlobReader, base, target volume.Snapshot,
 	return sum, nil
 }
 
-type volPair struct{ base, target *volume.Manifest }
+// volPair is one volume's manifests and, when the base is small enough,
+// the index of its chunks for copy records.
+type volPair struct {
+	base, target *volume.Manifest
+	index        *copyIndex
+}
 
 func loadPair(ctx context.Context, r cas.BlobReader, vh VolumeHeader) (volPair, error) {
 	var p volPair
@@ -100,18 +122,21 @@ func loadPair(ctx context.Context, r cas.BlobReader, vh VolumeHeader) (volPair, 
 			return p, err
 		}
 	}
-	p.target, err = volume.LoadManifest(ctx, r, vh.TargetManifest)
+	if p.target, err = volume.LoadManifest(ctx, r, vh.TargetManifest); err != nil {
+		return p, err
+	}
+	p.index, err = buildCopyIndex(ctx, r, p.base)
 	return p, err
 }
 
 type result struct {
-	recs []Record
+	jobResult
 	err  error
 	done chan struct{}
 }
 
-// runJobs refines jobs on workers and hands their records to w in job
-// order; at most 2×workers jobs are in flight, which bounds memory.
+// runJobs refines and encodes jobs on workers and hands their frames to w
+// in job order; at most 2×workers jobs are in flight, which bounds memory.
 func runJobs(ctx context.Context, r cas.BlobReader, mans []volPair, jobs []job, w Sink, workers int) (Summary, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -123,23 +148,20 @@ func runJobs(ctx context.Context, r cas.BlobReader, mans []volPair, jobs []job, 
 	var g errgroup.Group
 	for range workers {
 		g.Go(func() error {
-			enc, _ := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest))
+			enc, _ := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest),
+				zstd.WithEncoderCRC(false), zstd.WithZeroFrames(true))
 			defer enc.Close()
-			var f *refiner
+			f := &refiner{enc: enc, hb: blake3.New(), ht: blake3.New()}
 			vol := -1
 			for i := range work {
-				j := jobs[i]
-				if j.vol != vol || f == nil {
-					var tb, bb []byte
-					if f != nil {
-						tb, bb = f.tbuf, f.bbuf
-					}
-					f = &refiner{base: newVolReader(r, mans[j.vol].base), target: newVolReader(r, mans[j.vol].target),
-						enc: enc, tbuf: tb, bbuf: bb}
+				j := &jobs[i]
+				if j.vol != vol {
+					m := &mans[j.vol]
+					f.base, f.target, f.index = newVolReader(r, m.base), newVolReader(r, m.target), m.index
 					vol = j.vol
 				}
 				res := results[i]
-				res.recs, res.err = f.refine(ctx, j)
+				res.jobResult, res.err = f.encodeJob(ctx, j)
 				close(res.done)
 			}
 			return nil
@@ -168,11 +190,10 @@ func runJobs(ctx context.Context, r cas.BlobReader, mans []volPair, jobs []job, 
 		res := results[i]
 		<-res.done
 		err = res.err
-		for k := range res.recs {
-			if err == nil {
-				sum.add(&res.recs[k])
-				err = w.put(&res.recs[k])
-			}
+		sum.merge(&res.sum)
+		for k := 0; k < len(res.frames) && err == nil; k++ {
+			err = w.put(jobs[i].vol, res.frames[k], res.recs[k])
+			putFrameBuf(res.frames[k])
 		}
 		results[i] = nil
 		<-window

@@ -10,22 +10,31 @@ import (
 
 // Format constants; doc/design.md, "Delta file", describes the layout.
 const (
-	magic       = "VMDL"
-	trailMagic  = "VMDT"
-	version     = 1
-	prefixLen   = 12 // magic, version, file kind, 2 zero bytes, header length
-	trailerLen  = 4 + 32
-	recHeadLen  = 1 + 2 + 1 + 8 + 4 + 32 + 32
-	maxHeader   = 4 << 20
-	maxVolumes  = 4096
-	maxParts    = 1 << 20
-	endOfRecord = 0xff
+	magic      = "VMDL"
+	trailMagic = "VMDT"
+	// version 2 groups records into frames with one pair of hashes each;
+	// version 1 (a pair of hashes per record) is refused.
+	version    = 2
+	prefixLen  = 12 // magic, version, file kind, 2 zero bytes, header length
+	trailerLen = 4 + 32
+	maxHeader  = 4 << 20
+	maxVolumes = 4096
+	maxParts   = 1 << 20
+
+	frameTag    = 0x01
+	endOfFrames = 0xff
 
 	// MaxRecordLen bounds the volume bytes one record covers.
 	MaxRecordLen = 4 << 20
-	// maxStored bounds a record's compressed data: zstd never grows
-	// incompressible input by more than a small frame overhead.
-	maxStored = MaxRecordLen + 64<<10
+	// MaxFrameLen bounds the volume bytes one frame's records cover
+	// together; it is also the most a frame's data expands to.
+	MaxFrameLen = 4 << 20
+	// maxFrameRecords bounds the records of one frame.
+	maxFrameRecords = 4096
+	// maxStored bounds a frame's stored data: zstd never grows
+	// incompressible input by more than a small frame overhead, and raw
+	// data is stored as it is.
+	maxStored = MaxFrameLen + 64<<10
 )
 
 // File kinds, the byte after the version.
@@ -41,9 +50,7 @@ type Kind uint8
 const (
 	KindData Kind = 1 // write the record's bytes
 	KindZero Kind = 2 // make the range read as zeros
-	// KindCopy (copy from a base offset) is reserved; version 1 neither
-	// writes nor accepts it.
-	KindCopy Kind = 3
+	KindCopy Kind = 3 // copy the base's bytes at Src (same volume) here
 )
 
 func (k Kind) String() string {
@@ -58,11 +65,24 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
-// Record flags.
+// Frame flags.
 const (
-	// flagNoBase: the range lies past the base volume's end, so there are
-	// no base bytes to check; the base hash is zero.
+	// flagNoBase: the frame lies past the base volume's end, so there are
+	// no base bytes to check and no base hash.
 	flagNoBase = 1
+)
+
+// Record head bits: the kind in bits 0-1; bit 2 says gap and length are
+// counted in 4 KiB blocks rather than bytes.
+const (
+	recKindMask = 0x03
+	recBlocks   = 0x04
+)
+
+// Stored-data modes of a frame.
+const (
+	storedRaw  = 0
+	storedZstd = 1
 )
 
 // ErrFormat is wrapped by every error about a malformed or damaged delta.
@@ -72,19 +92,38 @@ func formatErr(where string, f string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrFormat, where, fmt.Sprintf(f, args...))
 }
 
-// Record is one range of one volume.
+// Record is one range of one volume. BaseHash and TargetHash are those of
+// the record's frame: BLAKE3 over the concatenated base (target) bytes of
+// every range in the frame.
 type Record struct {
 	Volume     int // index into Header.Volumes
 	Kind       Kind
 	NoBase     bool // past the base's end: no base bytes to check
 	Off        int64
 	Len        int64
+	Src        int64 // copy: the base offset the bytes come from
 	BaseHash   cas.ID
 	TargetHash cas.ID
-	// Stored is the zstd data of a data record as read or written; Data
-	// the decompressed bytes when a walk asks for them.
+	// Stored is the frame's stored data (zstd or raw), set on the frame's
+	// first data record only, so that summing len(Stored) over records
+	// gives the stored bytes. Data is a data record's bytes when a walk
+	// asks for them.
 	Stored []byte
 	Data   []byte
+}
+
+// Frame is a run of records of one volume, in offset order, checked as
+// one: apply hashes the replica's bytes of all its ranges together.
+type Frame struct {
+	Volume     int
+	NoBase     bool
+	BaseHash   cas.ID
+	TargetHash cas.ID
+	Recs       []Record // Volume, Kind, Off, Len, Src set; Data set by decodeData
+	Mode       byte
+	Stored     []byte // the data records' bytes, concatenated, as stored
+	DataLen    int64  // the data records' bytes, uncompressed
+	Span       int64  // the bytes all records cover
 }
 
 func appendPrefix(dst []byte, kind byte, hdr []byte) []byte {
@@ -94,48 +133,43 @@ func appendPrefix(dst []byte, kind byte, hdr []byte) []byte {
 	return append(dst, hdr...)
 }
 
-// appendRecord encodes r's head and stored data.
-func appendRecord(dst []byte, r *Record) []byte {
+// appendFrame encodes f: tag, volume, flags, record count, hashes, records
+// (head, gap from the previous record's end, length, copy source as a
+// zigzag distance), then the stored data.
+func appendFrame(dst []byte, f *Frame) []byte {
 	var flags byte
-	if r.NoBase {
+	if f.NoBase {
 		flags |= flagNoBase
 	}
-	dst = append(dst, byte(r.Kind))
-	dst = binary.LittleEndian.AppendUint16(dst, uint16(r.Volume))
+	dst = append(dst, frameTag)
+	dst = binary.AppendUvarint(dst, uint64(f.Volume))
 	dst = append(dst, flags)
-	dst = binary.LittleEndian.AppendUint64(dst, uint64(r.Off))
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(r.Len))
-	dst = append(dst, r.BaseHash[:]...)
-	dst = append(dst, r.TargetHash[:]...)
-	if r.Kind == KindData {
-		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(r.Stored)))
-		dst = append(dst, r.Stored...)
+	dst = binary.AppendUvarint(dst, uint64(len(f.Recs)))
+	if !f.NoBase {
+		dst = append(dst, f.BaseHash[:]...)
+	}
+	dst = append(dst, f.TargetHash[:]...)
+	prev := int64(0)
+	for i := range f.Recs {
+		r := &f.Recs[i]
+		gap, n := r.Off-prev, r.Len
+		head := byte(r.Kind)
+		if gap%blockSize == 0 && n%blockSize == 0 {
+			head |= recBlocks
+			gap, n = gap/blockSize, n/blockSize
+		}
+		dst = append(dst, head)
+		dst = binary.AppendUvarint(dst, uint64(gap))
+		dst = binary.AppendUvarint(dst, uint64(n))
+		if r.Kind == KindCopy {
+			dst = binary.AppendVarint(dst, r.Off-r.Src)
+		}
+		prev = r.Off + r.Len
+	}
+	if f.DataLen > 0 {
+		dst = append(dst, f.Mode)
+		dst = binary.AppendUvarint(dst, uint64(len(f.Stored)))
+		dst = append(dst, f.Stored...)
 	}
 	return dst
-}
-
-// decodeRecordHead parses a record head; it checks every field against the
-// bounds before anything is allocated.
-func decodeRecordHead(b []byte, r *Record, volumes int) error {
-	r.Kind = Kind(b[0])
-	if r.Kind != KindData && r.Kind != KindZero {
-		return formatErr("record", "unknown kind %d", b[0])
-	}
-	r.Volume = int(binary.LittleEndian.Uint16(b[1:]))
-	if r.Volume >= volumes {
-		return formatErr("record", "volume index %d of %d", r.Volume, volumes)
-	}
-	if b[3]&^flagNoBase != 0 {
-		return formatErr("record", "unknown flags %#x", b[3])
-	}
-	r.NoBase = b[3]&flagNoBase != 0
-	off := binary.LittleEndian.Uint64(b[4:])
-	n := binary.LittleEndian.Uint32(b[12:])
-	if n == 0 || n > MaxRecordLen || off > 1<<62 {
-		return formatErr("record", "range %d+%d out of bounds", off, n)
-	}
-	r.Off, r.Len = int64(off), int64(n)
-	copy(r.BaseHash[:], b[16:48])
-	copy(r.TargetHash[:], b[48:80])
-	return nil
 }

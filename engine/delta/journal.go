@@ -30,6 +30,16 @@ type journal struct {
 	Base    string   `json:"base"`
 	Target  string   `json:"target"`
 	Volumes []string `json:"volumes"` // volume IDs being written
+	// Stages holds, per volume ID, the BLAKE3 of the copy sources saved
+	// before the first write (see stagePath).
+	Stages map[string]cas.ID `json:"stages,omitempty"`
+}
+
+func (j *journal) setStage(id string, sum cas.ID) {
+	if j.Stages == nil {
+		j.Stages = map[string]cas.ID{}
+	}
+	j.Stages[id] = sum
 }
 
 // readJournal returns dir's journal, or nil when there is none.

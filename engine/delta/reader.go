@@ -1,9 +1,7 @@
 package delta
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -11,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/zeebo/blake3"
 
 	"github.com/vmrep/vmrep/engine/cas"
@@ -131,6 +128,9 @@ func openFrameRaw(path string) ([]byte, frameFile, byte, cas.ID, error) {
 	if _, err := io.ReadFull(f, pre[:]); err != nil {
 		return fail(err)
 	}
+	if string(pre[:4]) == magic && pre[4] == 1 {
+		return fail(formatErr("prefix", "format version 1 is no longer read; export the delta again"))
+	}
 	if string(pre[:4]) != magic || pre[4] != version || pre[6] != 0 || pre[7] != 0 {
 		return fail(formatErr("prefix", "bad magic or unknown version"))
 	}
@@ -139,20 +139,20 @@ func openFrameRaw(path string) ([]byte, frameFile, byte, cas.ID, error) {
 		return fail(formatErr("prefix", "header length %d out of bounds (truncated?)", hlen))
 	}
 	ff.hdrEnd = prefixLen + hlen
-	sum := blake3.New()
+	// One pass hashes the body; a clone then gives the trailer's sum
+	// while the original goes on over the trailer for the whole-file hash.
 	all := blake3.New()
-	sum.Write(pre[:])
 	all.Write(pre[:])
 	hdr := make([]byte, hlen)
 	if _, err := io.ReadFull(f, hdr); err != nil {
 		return fail(err)
 	}
-	sum.Write(hdr)
 	all.Write(hdr)
 	body := ff.size - ff.hdrEnd - trailerLen
-	if _, err := io.Copy(io.MultiWriter(sum, all), io.LimitReader(f, body)); err != nil {
+	if _, err := io.CopyBuffer(all, io.LimitReader(f, body), make([]byte, 1<<20)); err != nil {
 		return fail(err)
 	}
+	sum := all.Clone()
 	var tr [trailerLen]byte
 	if _, err := io.ReadFull(f, tr[:]); err != nil {
 		return fail(err)
@@ -163,98 +163,4 @@ func openFrameRaw(path string) ([]byte, frameFile, byte, cas.ID, error) {
 		return fail(formatErr("trailer", "checksum mismatch: the file is damaged or truncated"))
 	}
 	return hdr, ff, pre[5], whole, nil
-}
-
-// Walk calls fn for every record in order. With data set, data records
-// come with Data decompressed and checked against the target hash; fn must
-// not keep Stored or Data past its return.
-func (rd *Reader) Walk(ctx context.Context, data bool, fn func(r *Record) error) error {
-	var dec *zstd.Decoder
-	if data {
-		var err error
-		dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecodeAllCapLimit(true),
-			zstd.WithDecoderMaxMemory(maxStored))
-		if err != nil {
-			return err
-		}
-		defer dec.Close()
-	}
-	var buf, out []byte
-	for _, ff := range rd.files {
-		if err := rd.walkFile(ctx, ff, dec, &buf, &out, fn); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (rd *Reader) walkFile(ctx context.Context, ff frameFile, dec *zstd.Decoder, buf, out *[]byte, fn func(*Record) error) error {
-	f, err := os.Open(ff.path)
-	if err != nil {
-		return fmt.Errorf("read delta %s: %w", ff.path, err)
-	}
-	defer f.Close()
-	end := ff.size - trailerLen
-	br := bufio.NewReaderSize(io.NewSectionReader(f, ff.hdrEnd, end-ff.hdrEnd), int(min(1<<20, end-ff.hdrEnd+16)))
-	pos := ff.hdrEnd
-	fail := func(err error) error { return fmt.Errorf("read delta %s at offset %d: %w", ff.path, pos, err) }
-	var head [recHeadLen]byte
-	var r Record
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		k, err := br.ReadByte()
-		if err != nil {
-			return fail(formatErr("records", "no end marker"))
-		}
-		if k == endOfRecord {
-			if pos+1 != end {
-				return fail(formatErr("records", "bytes after the end marker"))
-			}
-			return nil
-		}
-		head[0] = k
-		if _, err := io.ReadFull(br, head[1:]); err != nil {
-			return fail(formatErr("record", "truncated"))
-		}
-		if err := decodeRecordHead(head[:], &r, len(rd.Header.Volumes)); err != nil {
-			return fail(err)
-		}
-		if ff.volume >= 0 && r.Volume != ff.volume {
-			return fail(formatErr("record", "volume %d in a part of volume %d", r.Volume, ff.volume))
-		}
-		if r.Off+r.Len > rd.Header.Volumes[r.Volume].TargetSize {
-			return fail(formatErr("record", "range %d+%d past the volume's end", r.Off, r.Len))
-		}
-		pos += recHeadLen
-		r.Stored, r.Data = nil, nil
-		if r.Kind == KindData {
-			var nb [4]byte
-			if _, err := io.ReadFull(br, nb[:]); err != nil {
-				return fail(formatErr("record", "truncated"))
-			}
-			n := int64(binary.LittleEndian.Uint32(nb[:]))
-			if n == 0 || n > maxStored || pos+4+n > end {
-				return fail(formatErr("record", "stored length %d out of bounds", n))
-			}
-			*buf = grow(*buf, n)
-			if _, err := io.ReadFull(br, *buf); err != nil {
-				return fail(formatErr("record", "truncated"))
-			}
-			r.Stored = *buf
-			pos += 4 + n
-			if dec != nil {
-				*out = grow(*out, r.Len)
-				d, err := dec.DecodeAll(r.Stored, (*out)[:0])
-				if err != nil || int64(len(d)) != r.Len || cas.Sum(d) != r.TargetHash {
-					return fail(formatErr("record", "data at volume offset %d does not decode to its target hash", r.Off))
-				}
-				r.Data = d
-			}
-		}
-		if err := fn(&r); err != nil {
-			return err
-		}
-	}
 }

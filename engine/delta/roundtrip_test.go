@@ -19,7 +19,7 @@ func mutate(rng *rand.Rand, imgs []image) []image {
 		out[i].data = append([]byte(nil), im.data...)
 	}
 	d := &out[rng.Intn(len(out))].data
-	switch rng.Intn(6) {
+	switch rng.Intn(7) {
 	case 0: // scattered 4 KiB writes
 		for range 1 + rng.Intn(40) {
 			off := rng.Intn(len(*d)/4096) * 4096
@@ -38,6 +38,10 @@ func mutate(rng *rand.Rand, imgs []image) []image {
 		*d = append(*d, tail...)
 	case 4: // shrunk
 		*d = (*d)[:len(*d)-rng.Intn(len(*d)/2)]
+	case 6: // a range moved, maybe over its own source (copy records)
+		n := min(len(*d)/2, 64<<10+rng.Intn(1<<20))
+		src, dst := rng.Intn(len(*d)-n+1), rng.Intn(len(*d)-n+1)
+		copy((*d)[dst:dst+n], append([]byte(nil), (*d)[src:src+n]...))
 	case 5: // an added data volume
 		nd := make([]byte, 1<<20+rng.Intn(3<<20))
 		rng.Read(nd[:len(nd)/2])

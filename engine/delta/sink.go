@@ -18,7 +18,7 @@ import (
 // when everything is on disk.
 type Sink interface {
 	begin(h *Header) error
-	put(r *Record) error
+	put(vol int, frame []byte, recs int) error
 	finish() (int64, error)
 	abort()
 }
@@ -31,7 +31,6 @@ type frameWriter struct {
 	bw        *bufio.Writer
 	sum       hash.Hash // everything before the trailer
 	n         int64
-	buf       []byte
 }
 
 func createFrame(path string, kind byte, hdr []byte) (*frameWriter, error) {
@@ -56,15 +55,10 @@ func (w *frameWriter) write(b []byte) error {
 	return nil
 }
 
-func (w *frameWriter) put(r *Record) error {
-	w.buf = appendRecord(w.buf[:0], r)
-	return w.write(w.buf)
-}
-
 // close writes the end marker and trailer, syncs and renames; it returns
 // the file's size and the BLAKE3 of the whole file.
 func (w *frameWriter) close() (int64, cas.ID, error) {
-	if err := w.write([]byte{endOfRecord}); err != nil {
+	if err := w.write([]byte{endOfFrames}); err != nil {
 		return 0, cas.ID{}, err
 	}
 	tr := append([]byte(trailMagic), w.sum.Sum(nil)...)
@@ -121,7 +115,7 @@ func (s *fileSink) begin(h *Header) error {
 	return err
 }
 
-func (s *fileSink) put(r *Record) error { return s.w.put(r) }
+func (s *fileSink) put(_ int, frame []byte, _ int) error { return s.w.write(frame) }
 
 func (s *fileSink) finish() (int64, error) {
 	n, _, err := s.w.close()

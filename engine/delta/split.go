@@ -14,8 +14,8 @@ const IndexName = "index.vmdelta"
 const DefaultPartSize = 1 << 30
 
 // SplitSink writes a delta as a directory: one or more part files per
-// volume, none much over partSize (a record is never split, so a part may
-// pass the cap by one record), and an index naming each with its BLAKE3.
+// volume, none much over partSize (a frame is never split, so a part may
+// pass the cap by one frame), and an index naming each with its BLAKE3.
 // The index is written last: a directory without one is not a delta.
 func SplitSink(dir string, partSize int64) Sink {
 	if partSize <= 0 {
@@ -41,26 +41,26 @@ func (s *splitSink) begin(h *Header) error {
 	return nil
 }
 
-func (s *splitSink) put(r *Record) error {
-	if s.cur != nil && (s.curRef.Volume != r.Volume || s.cur.n >= s.partSize) {
+func (s *splitSink) put(vol int, frame []byte, recs int) error {
+	if s.cur != nil && (s.curRef.Volume != vol || s.cur.n >= s.partSize) {
 		if err := s.closePart(); err != nil {
 			return err
 		}
 	}
 	if s.cur == nil {
-		name := fmt.Sprintf("part-%03d-%06d.vmdp", r.Volume, len(s.h.Parts))
+		name := fmt.Sprintf("part-%03d-%06d.vmdp", vol, len(s.h.Parts))
 		hdr, _ := json.Marshal(struct {
 			Target string `json:"target"`
 			Volume int    `json:"volume"`
-		}{s.h.Target.ID, r.Volume})
+		}{s.h.Target.ID, vol})
 		w, err := createFrame(filepath.Join(s.dir, name), kindPart, hdr)
 		if err != nil {
 			return err
 		}
-		s.cur, s.curRef = w, PartRef{File: name, Volume: r.Volume}
+		s.cur, s.curRef = w, PartRef{File: name, Volume: vol}
 	}
-	s.curRef.Records++
-	return s.cur.put(r)
+	s.curRef.Records += int64(recs)
+	return s.cur.write(frame)
 }
 
 func (s *splitSink) closePart() error {

@@ -32,13 +32,8 @@ func (v *volReader) read(ctx context.Context, p []byte, off int64) error {
 			clear(p)
 			return nil
 		}
-		if v.pno < 0 || off < v.page.Offsets[0] || off >= v.page.End() {
-			i := v.m.FindPage(off)
-			var err error
-			if v.pbuf, err = v.m.LoadPageInto(ctx, v.r, i, &v.page, v.pbuf); err != nil {
-				return err
-			}
-			v.pno = i
+		if err := v.loadPage(ctx, off); err != nil {
+			return err
 		}
 		j := v.page.Find(off)
 		e, eoff := v.page.Entries[j], v.page.Offsets[j]
@@ -60,5 +55,39 @@ func (v *volReader) read(ctx context.Context, p []byte, off int64) error {
 		}
 		p, off = p[n:], off+n
 	}
+	return nil
+}
+
+// entries calls fn for every data chunk of the volume overlapping
+// [off, end), in order.
+func (v *volReader) entries(ctx context.Context, off, end int64, fn func(eoff, elen int64, id [32]byte)) error {
+	for off < end && v.m != nil && off < v.m.Size {
+		if err := v.loadPage(ctx, off); err != nil {
+			return err
+		}
+		j := v.page.Find(off)
+		for ; j < len(v.page.Entries) && v.page.Offsets[j] < end; j++ {
+			e := v.page.Entries[j]
+			if !e.Hole {
+				fn(v.page.Offsets[j], e.Length, e.ID)
+			}
+			off = v.page.Offsets[j] + e.Length
+		}
+	}
+	return nil
+}
+
+// loadPage makes the page holding off current.
+func (v *volReader) loadPage(ctx context.Context, off int64) error {
+	if v.pno >= 0 && off >= v.page.Offsets[0] && off < v.page.End() {
+		return nil
+	}
+	i := v.m.FindPage(off)
+	var err error
+	if v.pbuf, err = v.m.LoadPageInto(ctx, v.r, i, &v.page, v.pbuf); err != nil {
+		v.pno = -1
+		return err
+	}
+	v.pno = i
 	return nil
 }
