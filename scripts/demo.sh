@@ -3,13 +3,14 @@
 # generated trees, runs vmrepd on a temporary socket and walks through
 # vg create, two snapshots with a change in between, list and restore, then
 # replication: diff, a replica at web@1 moved to web@2 by a delta, the
-# OpenTofu stacks for both (applied when tofu is installed), and a QCOW2
-# export checked with qemu-img.
+# OpenTofu stacks for both (applied when tofu is installed), a QCOW2
+# export checked with qemu-img, the FUSE view, a replication server that
+# receives both snapshots over TLS, and garbage collection.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$ROOT/bin}
-for tool in mkfs.ext4 debugfs cmp qemu-img; do
+for tool in mkfs.ext4 debugfs cmp qemu-img openssl; do
 	command -v "$tool" >/dev/null || { echo "demo: $tool is needed (apt-get install e2fsprogs diffutils qemu-utils)" >&2; exit 1; }
 done
 # make deps builds tofu into GOPATH/bin.
@@ -17,11 +18,14 @@ PATH=$PATH:$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/vmrep-demo.XXXXXX")
 DAEMON_PID=
+SERVER_PID=
 cleanup() {
-	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-		kill -TERM "$DAEMON_PID"
-		wait "$DAEMON_PID" || true
-	fi
+	for pid in $SERVER_PID $DAEMON_PID; do
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -TERM "$pid"
+			wait "$pid" || true
+		fi
+	done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -171,6 +175,35 @@ else
 	echo "FUSE needs root and /dev/fuse: skipping the mount step"
 fi
 # ---- end of FUSE view --------------------------------------------------------
+
+# ---- replication server ----------------------------------------------------
+step "a replication server: a second vmrepd receives web@1 and web@2 over TLS"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+	-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 \
+	-keyout "$WORK/server.key" -out "$WORK/server.pem" 2>/dev/null
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/token"
+chmod 600 "$WORK/token" "$WORK/server.key"
+PORT=$((20000 + RANDOM % 20000))
+mkdir -p "$WORK/server-replicas"
+"$BIN/vmrepd" --store "$WORK/server-store" --socket "$WORK/run/server.sock" --log-level warn \
+	--listen "127.0.0.1:$PORT" --tls-cert "$WORK/server.pem" --tls-key "$WORK/server.key" \
+	--token-file "$WORK/token" --replica-root "$WORK/server-replicas" 2>"$WORK/server.log" &
+SERVER_PID=$!
+for _ in $(seq 1 100); do VMREP_SOCKET=$WORK/run/server.sock "$BIN/vmrep" vg list >/dev/null 2>&1 && break; sleep 0.1; done
+run "$BIN/vmrep" replicate web@1 --to "127.0.0.1:$PORT" --token-file token --ca server.pem --materialize web
+run "$BIN/vmrep" replicate web@2 --to "127.0.0.1:$PORT" --token-file token --ca server.pem --materialize web
+run cmp "server-replicas/web/$BOOT_ID.img" disk0-v2.img
+echo "server's replica == web@2; the second replication sent only the changed chunks"
+VMREP_SOCKET=$WORK/run/server.sock run "$BIN/vmrep" snapshot list web
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID" || true
+SERVER_PID=
+# ---- end of replication server ----------------------------------------------
+
+step "delete web@1 and collect what no snapshot needs any more"
+run "$BIN/vmrep" snapshot delete web@1
+run "$BIN/vmrep" gc
+run "$BIN/vmrep" verify --read-data
 
 step "stopping vmrepd"
 kill -TERM "$DAEMON_PID"

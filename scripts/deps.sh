@@ -18,6 +18,8 @@ declare -A want=(
   [xdelta3]=xdelta3
   [rsync]=rsync
   [hyperfine]=hyperfine
+  [openssl]=openssl
+  [fsfreeze]=util-linux
 )
 
 missing=()
