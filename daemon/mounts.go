@@ -27,28 +27,6 @@ import (
 // entries, so a restarted daemon serves the same mounts.
 const mountsFile = "mounts.json"
 
-// MountRequest asks the daemon to serve the store read-only at Dir.
-type MountRequest struct {
-	Dir        string `json:"dir"`
-	AllowOther bool   `json:"allow_other,omitempty"`
-	// CacheSize bounds the decompressed chunks kept in memory, in bytes;
-	// 0 is fusefs.DefaultCacheSize.
-	CacheSize int64 `json:"cache_size,omitempty"`
-}
-
-// UnmountRequest asks the daemon to unmount Dir.
-type UnmountRequest struct {
-	Dir string `json:"dir"`
-}
-
-// MountInfo is one active mount.
-type MountInfo struct {
-	Dir        string    `json:"dir"`
-	AllowOther bool      `json:"allow_other,omitempty"`
-	CacheSize  int64     `json:"cache_size"`
-	Since      time.Time `json:"since"`
-}
-
 // mountTable is the daemon's FUSE mounts, keyed by the real path of the
 // mount point, mirrored in mountsFile.
 type mountTable struct {
@@ -61,7 +39,7 @@ type mountTable struct {
 }
 
 type activeMount struct {
-	info MountInfo
+	info api.MountInfo
 	mnt  *fusefs.Mounted
 }
 
@@ -97,7 +75,7 @@ func (s *Server) checkMountDir(p string) (string, *api.Error) {
 }
 
 func (s *Server) mount(w http.ResponseWriter, r *http.Request) {
-	var req MountRequest
+	var req api.MountRequest
 	if e := decodeBody(w, r, &req); e != nil {
 		writeError(w, e)
 		return
@@ -111,7 +89,7 @@ func (s *Server) mount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	info := MountInfo{Dir: dir, AllowOther: req.AllowOther, CacheSize: req.CacheSize, Since: time.Now().UTC()}
+	info := api.MountInfo{Dir: dir, AllowOther: req.AllowOther, CacheSize: req.CacheSize, Since: time.Now().UTC()}
 	if info.CacheSize == 0 {
 		info.CacheSize = fusefs.DefaultCacheSize
 	}
@@ -127,7 +105,7 @@ func (s *Server) listMounts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) unmount(w http.ResponseWriter, r *http.Request) {
-	var req UnmountRequest
+	var req api.UnmountRequest
 	if e := decodeBody(w, r, &req); e != nil {
 		writeError(w, e)
 		return
@@ -148,7 +126,7 @@ func (s *Server) unmount(w http.ResponseWriter, r *http.Request) {
 }
 
 // add mounts info.Dir and records it.
-func (t *mountTable) add(ctx context.Context, info MountInfo) error {
+func (t *mountTable) add(ctx context.Context, info api.MountInfo) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.m[info.Dir]; ok {
@@ -166,7 +144,7 @@ func (t *mountTable) add(ctx context.Context, info MountInfo) error {
 }
 
 // mountLocked cleans what a dead daemon left at info.Dir and mounts there.
-func (t *mountTable) mountLocked(ctx context.Context, info MountInfo) error {
+func (t *mountTable) mountLocked(ctx context.Context, info api.MountInfo) error {
 	if err := fusefs.CleanStale(info.Dir); err != nil {
 		return api.Errorf(api.CodeBusy, "mount %s: %v", info.Dir, err)
 	}
@@ -210,25 +188,25 @@ func (t *mountTable) remove(dir string) error {
 	return t.saveLocked()
 }
 
-func (t *mountTable) list() []MountInfo {
+func (t *mountTable) list() []api.MountInfo {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]MountInfo, 0, len(t.m))
+	out := make([]api.MountInfo, 0, len(t.m))
 	for _, am := range t.m {
 		out = append(out, am.info)
 	}
-	slices.SortFunc(out, func(a, b MountInfo) int { return strings.Compare(a.Dir, b.Dir) })
+	slices.SortFunc(out, func(a, b api.MountInfo) int { return strings.Compare(a.Dir, b.Dir) })
 	return out
 }
 
 // saveLocked writes the table to the state file atomically: a temp file,
 // fsynced, renamed over the old one, and the directory fsynced.
 func (t *mountTable) saveLocked() error {
-	infos := make([]MountInfo, 0, len(t.m))
+	infos := make([]api.MountInfo, 0, len(t.m))
 	for _, am := range t.m {
 		infos = append(infos, am.info)
 	}
-	slices.SortFunc(infos, func(a, b MountInfo) int { return strings.Compare(a.Dir, b.Dir) })
+	slices.SortFunc(infos, func(a, b api.MountInfo) int { return strings.Compare(a.Dir, b.Dir) })
 	b, err := json.MarshalIndent(infos, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", t.state, err)
@@ -267,7 +245,7 @@ func (t *mountTable) restore(ctx context.Context) {
 	if errors.Is(err, os.ErrNotExist) {
 		return
 	}
-	var infos []MountInfo
+	var infos []api.MountInfo
 	if err == nil {
 		err = json.Unmarshal(b, &infos)
 	}

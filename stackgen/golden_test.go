@@ -36,23 +36,7 @@ func TestGolden(t *testing.T) {
 			for name, f := range files {
 				got := f.Bytes()
 				parseBack(t, name, got)
-				path := filepath.Join(dir, name)
-				if *update {
-					if err := os.MkdirAll(dir, 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(path, got, 0o644); err != nil {
-						t.Fatal(err)
-					}
-					continue
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("read golden (run with -update to create): %v", err)
-				}
-				if string(got) != string(want) {
-					t.Errorf("%s differs from %s (run with -update if intended)\ngot:\n%s", name, path, got)
-				}
+				checkGolden(t, dir, name, got)
 			}
 		})
 	}
@@ -85,5 +69,28 @@ func TestGenerateDeterministic(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// checkGolden compares got with the golden file dir/name, or with -update
+// writes it there.
+func checkGolden(t *testing.T, dir, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if *update {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (run with -update to create): %v", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("%s differs from %s (run with -update if intended)\ngot:\n%s", name, path, got)
 	}
 }

@@ -2,7 +2,6 @@ package stackgen
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,23 +20,7 @@ func TestServerGolden(t *testing.T) {
 		if strings.HasSuffix(name, ".tf") {
 			parseBack(t, name, got)
 		}
-		path := filepath.Join(dir, name)
-		if *update {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, got, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%v (run with -update)", err)
-		}
-		if string(got) != string(want) {
-			t.Errorf("%s differs from %s (run with -update)\n%s", name, path, got)
-		}
+		checkGolden(t, dir, name, got)
 	}
 	for _, must := range []string{`"oci_core_instance" "server"`, `"oci_objectstorage_bucket" "packs"`, "sensitive", "templatefile"} {
 		if !strings.Contains(string(files[FileMain])+string(files[FileVariables]), must) {

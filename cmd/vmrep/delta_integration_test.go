@@ -48,8 +48,8 @@ func newHistory(t *testing.T) *history {
 		case 2:
 			scatter(t, rng, boot, 40)
 			scatter(t, rng, data, 10)
-			overwrite(t, data, 5<<20, make([]byte, 300<<10))       // zeroed range
-			overwrite(t, boot, 6<<20, randomBytes(rng, 1<<20+777)) // large write into the hole
+			patchFile(t, data, 5<<20, make([]byte, 300<<10))       // zeroed range
+			patchFile(t, boot, 6<<20, randomBytes(rng, 1<<20+777)) // large write into the hole
 		case 3:
 			scatter(t, rng, boot, 15)
 		}
@@ -80,19 +80,7 @@ func scatter(t *testing.T, rng *rand.Rand, path string, n int) {
 	}
 	for range n {
 		off := rng.Int64N(fi.Size()/4096) * 4096
-		overwrite(t, path, off, randomBytes(rng, 4096))
-	}
-}
-
-func overwrite(t *testing.T, path string, off int64, b []byte) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
+		patchFile(t, path, off, randomBytes(rng, 4096))
 	}
 }
 

@@ -1,40 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/vmrep/vmrep/api"
-	"github.com/vmrep/vmrep/client"
 )
-
-// mountRequest, unmountRequest and mountInfo mirror the daemon's
-// MountRequest, UnmountRequest and MountInfo on the wire.
-type mountRequest struct {
-	Dir        string `json:"dir"`
-	AllowOther bool   `json:"allow_other,omitempty"`
-	CacheSize  int64  `json:"cache_size,omitempty"`
-}
-
-type unmountRequest struct {
-	Dir string `json:"dir"`
-}
-
-type mountInfo struct {
-	Dir        string    `json:"dir"`
-	AllowOther bool      `json:"allow_other,omitempty"`
-	CacheSize  int64     `json:"cache_size"`
-	Since      time.Time `json:"since"`
-}
 
 func newMountCmd(a *app) *cobra.Command {
 	var allowOther, list bool
@@ -65,14 +40,14 @@ daemon serves it again after a restart.`,
 			if err != nil {
 				return err
 			}
-			req := mountRequest{Dir: dir, AllowOther: allowOther}
+			req := api.MountRequest{Dir: dir, AllowOther: allowOther}
 			if cacheSize != "" {
 				if req.CacheSize, err = parseSize(cacheSize); err != nil {
 					return err
 				}
 			}
-			var info mountInfo
-			if err := a.call(cmd.Context(), http.MethodPost, "/v1/mounts", req, &info); err != nil {
+			info, err := a.cl.Mount(cmd.Context(), req)
+			if err != nil {
 				return err
 			}
 			if a.json {
@@ -109,7 +84,7 @@ func newUmountCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := a.call(cmd.Context(), http.MethodPost, "/v1/mounts/unmount", unmountRequest{Dir: dir}, nil); err != nil {
+			if err := a.cl.Unmount(cmd.Context(), dir); err != nil {
 				return err
 			}
 			if !a.json {
@@ -121,8 +96,8 @@ func newUmountCmd(a *app) *cobra.Command {
 }
 
 func (a *app) listMounts(ctx context.Context) error {
-	var infos []mountInfo
-	if err := a.call(ctx, http.MethodGet, "/v1/mounts", nil, &infos); err != nil {
+	infos, err := a.cl.ListMounts(ctx)
+	if err != nil {
 		return err
 	}
 	if a.json {
@@ -134,54 +109,4 @@ func (a *app) listMounts(ctx context.Context) error {
 		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", m.Dir, humanBytes(m.CacheSize), m.AllowOther, m.Since.Local().Format(time.DateTime))
 	}
 	return tw.Flush()
-}
-
-// call sends one JSON request to the daemon's mount endpoints. The client
-// package has no typed calls for them yet, so this speaks the same wire
-// protocol (JSON over the Unix socket, typed errors) itself.
-func (a *app) call(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("%s %s: encoding request: %w", method, path, err)
-		}
-		body = bytes.NewReader(b)
-	}
-	hc := &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", a.socket)
-		},
-	}}
-	defer hc.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, method, "http://vmrepd"+path, body)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("connect to vmrepd at %s: %w", a.socket, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("%s %s: reading answer: %w", method, path, err)
-	}
-	if resp.StatusCode >= 300 {
-		var e api.Error
-		if json.Unmarshal(b, &e) != nil || e.Code == "" {
-			return &client.Error{Code: api.CodeInternal, Message: fmt.Sprintf("daemon answered %s: %s", resp.Status, bytes.TrimSpace(b))}
-		}
-		return &client.Error{Code: e.Code, Message: e.Message}
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("%s %s: decoding answer: %w", method, path, err)
-		}
-	}
-	return nil
 }

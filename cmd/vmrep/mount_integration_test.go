@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/internal/testdisk"
 )
 
@@ -137,7 +138,7 @@ func TestMountThroughDaemon(t *testing.T) {
 	if r := d.vmrep("mount", mnt); r.code == 0 {
 		t.Errorf("second mount of %s succeeded", mnt)
 	}
-	var infos []mountInfo
+	var infos []api.MountInfo
 	d.okJSON(&infos, "mounts")
 	if len(infos) != 1 || infos[0].Dir != mnt || infos[0].CacheSize != 64<<20 {
 		t.Fatalf("mounts: %+v", infos)
@@ -146,21 +147,7 @@ func TestMountThroughDaemon(t *testing.T) {
 	sameFile(t, filepath.Join(mnt, "web", "latest", "boot.img"), boot)
 
 	// The boot volume is a file system: loop-mount it from the FUSE file.
-	mustRun(t, "mount", "-o", "loop,ro", filepath.Join(mnt, "web", "1", "boot.img"), loop)
-	for _, n := range names {
-		got, err := sha256File(filepath.Join(loop, n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := sha256File(filepath.Join(tree, n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got != want {
-			t.Errorf("%s: sha256 %s through FUSE and loop, %s in the source tree", n, got, want)
-		}
-	}
-	mustRun(t, "umount", loop)
+	sameTreeThroughLoop(t, filepath.Join(mnt, "web", "1", "boot.img"), loop, tree, names)
 
 	// A new snapshot appears without a remount.
 	writeImage(t, data, 24<<20+12345, 10)
@@ -177,29 +164,7 @@ func TestMountThroughDaemon(t *testing.T) {
 	})
 	sameFile(t, filepath.Join(mnt, "web", "2", "db.img"), data)
 
-	// SIGKILL leaves a dead FUSE mount; the next start cleans it and mounts again.
-	d.kill()
-	// (A directory listing always asks the server; attributes may be cached.)
-	if _, err := os.ReadDir(mnt); !errors.Is(err, syscall.ENOTCONN) {
-		t.Fatalf("listing a mount whose daemon was killed: %v, want ENOTCONN", err)
-	}
-	d.start()
-	sameFile(t, filepath.Join(mnt, "web", "2", "db.img"), data)
-	d.okJSON(&infos, "mount", "--list")
-	if len(infos) != 1 || infos[0].Dir != mnt {
-		t.Fatalf("mounts after restart: %+v", infos)
-	}
-
-	// SIGTERM unmounts; the mount is kept on record and comes back.
-	d.stop()
-	if fuseMounted(t, mnt) {
-		t.Fatalf("%s still mounted after the daemon stopped", mnt)
-	}
-	d.start()
-	sameFile(t, filepath.Join(mnt, "web", "2", "db.img"), data)
-	if !fuseMounted(t, mnt) {
-		t.Fatalf("%s not mounted again after restart", mnt)
-	}
+	remountAfterRestarts(t, d, mnt, filepath.Join(mnt, "web", "2", "db.img"), data)
 
 	d.ok("umount", mnt)
 	if fuseMounted(t, mnt) {
@@ -216,5 +181,58 @@ func TestMountThroughDaemon(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(d.store, "mounts.json"))
 	if err != nil || json.Unmarshal(b, &state) != nil || len(state) != 0 {
 		t.Fatalf("mounts.json after umount: %s (%v)", b, err)
+	}
+}
+
+// sameTreeThroughLoop loop-mounts the ext4 image img (a file of the FUSE
+// mount) read-only at loop and checks that every named file matches the
+// tree it was built from.
+func sameTreeThroughLoop(t *testing.T, img, loop, tree string, names []string) {
+	t.Helper()
+	mustRun(t, "mount", "-o", "loop,ro", img, loop)
+	for _, n := range names {
+		got, err := sha256File(filepath.Join(loop, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := sha256File(filepath.Join(tree, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s: sha256 %s through FUSE and loop, %s in the source tree", n, got, want)
+		}
+	}
+	mustRun(t, "umount", loop)
+}
+
+// remountAfterRestarts kills the daemon, then stops it, while mnt is
+// mounted, and checks that each start serves the mount again: img, a file
+// in the mount, must keep reading as the file want.
+func remountAfterRestarts(t *testing.T, d *testDaemon, mnt, img, want string) {
+	t.Helper()
+	// SIGKILL leaves a dead FUSE mount; the next start cleans it and mounts again.
+	d.kill()
+	// (A directory listing always asks the server; attributes may be cached.)
+	if _, err := os.ReadDir(mnt); !errors.Is(err, syscall.ENOTCONN) {
+		t.Fatalf("listing a mount whose daemon was killed: %v, want ENOTCONN", err)
+	}
+	d.start()
+	sameFile(t, img, want)
+	var infos []api.MountInfo
+	d.okJSON(&infos, "mount", "--list")
+	if len(infos) != 1 || infos[0].Dir != mnt {
+		t.Fatalf("mounts after restart: %+v", infos)
+	}
+
+	// SIGTERM unmounts; the mount is kept on record and comes back.
+	d.stop()
+	if fuseMounted(t, mnt) {
+		t.Fatalf("%s still mounted after the daemon stopped", mnt)
+	}
+	d.start()
+	sameFile(t, img, want)
+	if !fuseMounted(t, mnt) {
+		t.Fatalf("%s not mounted again after restart", mnt)
 	}
 }

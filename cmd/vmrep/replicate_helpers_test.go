@@ -163,17 +163,3 @@ func (c *replRaw) missing(ids ...cas.ID) []int {
 	}
 	return mr.Missing
 }
-
-// memBlobs collects the blobs a manifest writer produces.
-type memBlobs struct{ m map[cas.ID][]byte }
-
-func (b *memBlobs) Put(_ context.Context, _ cas.BlobType, id cas.ID, data []byte) (bool, error) {
-	if b.m == nil {
-		b.m = make(map[cas.ID][]byte)
-	}
-	_, had := b.m[id]
-	b.m[id] = append([]byte(nil), data...)
-	return !had, nil
-}
-
-func (b *memBlobs) Flush(context.Context) error { return nil }

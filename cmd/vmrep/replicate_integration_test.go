@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/client"
 	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/cas/castest"
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/internal/testdisk"
 )
@@ -226,55 +228,61 @@ func TestReplicateRefusals(t *testing.T) {
 			t.Fatalf("a refused blob was stored: missing %v", m)
 		}
 	})
-	t.Run("snapshot naming a missing chunk", func(t *testing.T) {
-		vg, err := srvCl.GetVG(ctx, "web")
-		if err != nil {
-			t.Fatal(err)
-		}
-		chunk := testdisk.Content(rand.New(rand.NewPCG(3, 3)), 0, 64<<10)
-		var mem memBlobs
-		mw := volume.NewManifestWriter(&mem)
-		if err := mw.Add(ctx, volume.Entry{ID: cas.Sum(chunk), Length: int64(len(chunk))}); err != nil {
-			t.Fatal(err)
-		}
-		info, err := mw.Finish(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stream := api.AppendBlobStreamPrefix(nil)
-		for id, b := range mem.m { // the pages, not the chunk
-			stream = api.AppendBlobFrame(stream, uint8(cas.BlobPage), id, b)
-		}
-		if code, e := raw.post(api.ReplBlobsPath, api.AppendBlobStreamEnd(stream)); code != http.StatusOK {
-			t.Fatalf("pages: %d %+v", code, e)
-		}
-		boot := vg.Volumes[0]
-		for _, v := range vg.Volumes {
-			if v.Role == api.RoleBoot {
-				boot = v
-			}
-		}
-		sn := api.Snapshot{ID: "snap-00000000000000aa", VGID: vg.ID, VGName: "web", Seq: 7, Created: time.Now().UTC(),
-			Volumes: []api.VolumeSnapshot{{VolumeID: boot.ID, Name: boot.Name, Role: api.RoleBoot, Size: info.Size,
-				Manifest: info.ID.String(), DataBytes: info.DataBytes, Chunks: info.Chunks}}}
-		code, e := raw.postJSON(api.ReplSnapshotsPath, sn)
-		if code != http.StatusConflict || !strings.Contains(e.Message, cas.Sum(chunk).String()) {
-			t.Fatalf("snapshot naming a missing chunk: %d %+v", code, e)
-		}
-		snaps, err := srvCl.ListSnapshots(ctx, "web")
-		if err != nil || len(snaps) != 1 {
-			t.Fatalf("catalog changed: %+v %v", snaps, err)
-		}
-		if after, _ := srvCl.GetVG(ctx, "web"); after.Snapshots != 1 {
-			t.Fatalf("VG after refusal: %+v", after)
-		}
-	})
+	t.Run("snapshot naming a missing chunk", func(t *testing.T) { refuseSnapshotMissingChunk(t, srvCl, raw) })
 	t.Run("materialize outside the root", func(t *testing.T) {
 		code, e := raw.postJSON(api.ReplReplicasPath, api.ReplReplicaRequest{VGID: "x", Seq: 1, Dir: "../escape"})
 		if code != http.StatusBadRequest {
 			t.Fatalf("dir ../escape: %d %+v", code, e)
 		}
 	})
+}
+
+// refuseSnapshotMissingChunk sends the pages of a manifest, but not the
+// chunk it names, then a snapshot of it: the server must refuse the
+// snapshot, naming the chunk, and keep its catalog as it was.
+func refuseSnapshotMissingChunk(t *testing.T, srvCl *client.Client, raw *replRaw) {
+	ctx := context.Background()
+	vg, err := srvCl.GetVG(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := testdisk.Content(rand.New(rand.NewPCG(3, 3)), 0, 64<<10)
+	mem := castest.NewMemStore()
+	mw := volume.NewManifestWriter(mem)
+	if err := mw.Add(ctx, volume.Entry{ID: cas.Sum(chunk), Length: int64(len(chunk))}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := mw.Finish(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := api.AppendBlobStreamPrefix(nil)
+	for id, b := range mem.All() { // the pages, not the chunk
+		stream = api.AppendBlobFrame(stream, uint8(cas.BlobPage), id, b)
+	}
+	if code, e := raw.post(api.ReplBlobsPath, api.AppendBlobStreamEnd(stream)); code != http.StatusOK {
+		t.Fatalf("pages: %d %+v", code, e)
+	}
+	boot := vg.Volumes[0]
+	for _, v := range vg.Volumes {
+		if v.Role == api.RoleBoot {
+			boot = v
+		}
+	}
+	sn := api.Snapshot{ID: "snap-00000000000000aa", VGID: vg.ID, VGName: "web", Seq: 7, Created: time.Now().UTC(),
+		Volumes: []api.VolumeSnapshot{{VolumeID: boot.ID, Name: boot.Name, Role: api.RoleBoot, Size: info.Size,
+			Manifest: info.ID.String(), DataBytes: info.DataBytes, Chunks: info.Chunks}}}
+	code, e := raw.postJSON(api.ReplSnapshotsPath, sn)
+	if code != http.StatusConflict || !strings.Contains(e.Message, cas.Sum(chunk).String()) {
+		t.Fatalf("snapshot naming a missing chunk: %d %+v", code, e)
+	}
+	snaps, err := srvCl.ListSnapshots(ctx, "web")
+	if err != nil || len(snaps) != 1 {
+		t.Fatalf("catalog changed: %+v %v", snaps, err)
+	}
+	if after, _ := srvCl.GetVG(ctx, "web"); after.Snapshots != 1 {
+		t.Fatalf("VG after refusal: %+v", after)
+	}
 }
 
 func TestVmrepdRefusesInsecureListen(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/vmrep/vmrep/internal/testdisk"
 )
 
 func listNames(t *testing.T, s *Store, kind RecordKind, prefix string) []string {
@@ -78,7 +80,7 @@ func TestCorruptRecordFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "records", "vgs", "vg-x")
-	flipByte(t, path, recordHeaderSize+2)
+	testdisk.FlipByte(t, path, recordHeaderSize+2)
 	rep, err := s.Verify(ctx, VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)

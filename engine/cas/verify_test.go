@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vmrep/vmrep/internal/testdisk"
 )
 
 // packPath returns the file of the pack holding id.
@@ -18,23 +20,6 @@ func packPath(t *testing.T, s *Store, id ID) (string, Location) {
 		t.Fatal(err)
 	}
 	return filepath.Join(s.Dir(), "packs", loc.Pack[:2], loc.Pack+".pack"), loc
-}
-
-func flipByte(t *testing.T, path string, off int64) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0x40
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestCorruptBlob(t *testing.T) {
@@ -57,7 +42,7 @@ func TestCorruptBlob(t *testing.T) {
 				t.Fatal(err)
 			}
 			path, loc := packPath(t, s, id)
-			flipByte(t, path, loc.Offset+int64(loc.Stored)/2)
+			testdisk.FlipByte(t, path, loc.Offset+int64(loc.Stored)/2)
 
 			_, err := s.Get(ctx, id, nil)
 			var be *BlobError
@@ -100,7 +85,7 @@ func TestVerifyFooterDamage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	flipByte(t, path, info.Size()-trailerSize-10) // inside the footer
+	testdisk.FlipByte(t, path, info.Size()-trailerSize-10) // inside the footer
 	rep, err := s.Verify(ctx, VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -177,7 +177,7 @@ func TestExportErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	flipByte(t, packPath(storeDir, loc), loc.Offset+int64(loc.Stored)/2)
+	testdisk.FlipByte(t, packPath(storeDir, loc), loc.Offset+int64(loc.Stored)/2)
 
 	for _, f := range []export.Format{export.FormatQcow2, export.FormatRaw} {
 		out := filepath.Join(dir, "corrupt."+string(f))

@@ -137,23 +137,6 @@ func qemuImg(t testing.TB, args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), err
 }
 
-func flipByte(t testing.TB, path string, off int64) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0x40
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func packPath(dir string, loc cas.Location) string {
 	return filepath.Join(dir, "packs", loc.Pack[:2], loc.Pack+".pack")
 }

@@ -23,16 +23,16 @@ type Catalog interface {
 
 // Options tune a collection.
 type Options struct {
-	DryRun   bool                   // mark and count, delete nothing
+	DryRun   bool // mark and count, delete nothing
 	Progress func(phase string, done, total int64)
 }
 
 // Stats describe a collection.
 type Stats struct {
-	Snapshots   int
-	LivePages   int
-	LiveChunks  int64 // chunk references walked, with repeats across pages skipped
-	StoreBlobs  int64
+	Snapshots  int
+	LivePages  int
+	LiveChunks int64 // chunk references walked, with repeats across pages skipped
+	StoreBlobs int64
 	cas.SweepStats
 }
 

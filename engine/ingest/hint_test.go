@@ -7,6 +7,8 @@ import (
 
 	"github.com/vmrep/vmrep/engine/source"
 	"github.com/vmrep/vmrep/engine/volume"
+
+	"github.com/vmrep/vmrep/engine/cas/castest"
 )
 
 // randomVolume makes a volume of data runs and zero runs of every size
@@ -80,7 +82,7 @@ func TestHintedIngestEqualsFull(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 77))
 		size := 1<<20 + rng.IntN(12<<20)
 		data := randomVolume(rng, size)
-		blobs := newMemBlobs()
+		blobs := castest.NewMemStore()
 		sparse := func(d []byte) *memSource {
 			if rng.IntN(2) == 0 {
 				return &memSource{data: d}
@@ -130,7 +132,7 @@ func TestHintNothingChanged(t *testing.T) {
 	ctx := context.Background()
 	cut := testCutter(t)
 	data := genVolume(3, piece{'r', 3 << 20}, piece{'z', 1 << 20}, piece{'t', 2 << 20}, piece{'z', 200 << 10}, piece{'r', 12345})
-	blobs := newMemBlobs()
+	blobs := castest.NewMemStore()
 	st, err := Volume(ctx, blobs, &memSource{data: data}, Options{Cutter: cut})
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +155,7 @@ func TestHintNothingChanged(t *testing.T) {
 func TestHintResizedReadsAll(t *testing.T) {
 	ctx := context.Background()
 	cut := testCutter(t)
-	blobs := newMemBlobs()
+	blobs := castest.NewMemStore()
 	old := genVolume(5, piece{'r', 1 << 20})
 	st, err := Volume(ctx, blobs, &memSource{data: old}, Options{Cutter: cut})
 	if err != nil {

@@ -1,57 +1,11 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"io"
-	"sync"
 
-	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/source"
 )
-
-// memBlobs is an in-memory blob store that checks every ID it is given.
-type memBlobs struct {
-	mu    sync.Mutex
-	blobs map[cas.ID][]byte
-	puts  int
-}
-
-func newMemBlobs() *memBlobs { return &memBlobs{blobs: map[cas.ID][]byte{}} }
-
-func (m *memBlobs) Put(_ context.Context, _ cas.BlobType, id cas.ID, data []byte) (bool, error) {
-	if cas.Sum(data) != id {
-		return false, fmt.Errorf("put %s: id does not match data", id.Short())
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.blobs[id]; ok {
-		return false, nil
-	}
-	m.blobs[id] = bytes.Clone(data)
-	m.puts++
-	return true, nil
-}
-
-func (m *memBlobs) Flush(context.Context) error { return nil }
-
-func (m *memBlobs) Has(_ context.Context, id cas.ID) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	_, ok := m.blobs[id]
-	return ok, nil
-}
-
-func (m *memBlobs) Get(_ context.Context, id cas.ID, buf []byte) ([]byte, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	b, ok := m.blobs[id]
-	if !ok {
-		return nil, &cas.BlobError{ID: id, Err: cas.ErrNotFound}
-	}
-	return append(buf[:0], b...), nil
-}
 
 // memSource is a volume in memory whose Allocated ranges are given by the
 // test, so the same bytes can be presented as sparse or dense.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/cas/castest"
 	"github.com/vmrep/vmrep/engine/chunker"
 	"github.com/vmrep/vmrep/engine/source"
 	"github.com/vmrep/vmrep/engine/volume"
@@ -87,7 +88,7 @@ func rebuild(t *testing.T, r cas.BlobReader, id cas.ID) ([]byte, []volume.Entry)
 	return out, entries
 }
 
-func ingestMem(t *testing.T, store *memBlobs, src source.Reader, workers int) Stats {
+func ingestMem(t *testing.T, store *castest.MemStore, src source.Reader, workers int) Stats {
 	t.Helper()
 	st, err := Volume(context.Background(), store, src, Options{Cutter: testCutter(t), Workers: workers})
 	if err != nil {
@@ -113,7 +114,7 @@ func TestVolumeRoundTrip(t *testing.T) {
 	for name, pieces := range volumes {
 		t.Run(name, func(t *testing.T) {
 			data := genVolume(1, pieces...)
-			store := newMemBlobs()
+			store := castest.NewMemStore()
 			st := ingestMem(t, store, &memSource{data: data}, 0)
 			if st.Size != int64(len(data)) {
 				t.Fatalf("size %d, want %d", st.Size, len(data))
@@ -140,10 +141,10 @@ func TestVolumeRoundTrip(t *testing.T) {
 func TestSparseAndDenseGiveSameManifest(t *testing.T) {
 	data := genVolume(2, volumes["mixed"]...)
 	data = append(data, genVolume(3, volumes["unaligned"]...)...)
-	want := ingestMem(t, newMemBlobs(), &memSource{data: data}, 0)
+	want := ingestMem(t, castest.NewMemStore(), &memSource{data: data}, 0)
 	for _, gran := range []int{512, 4096, 65536, 1 << 20} {
 		src := &memSource{data: data, alloc: allocatedOf(data, gran)}
-		st := ingestMem(t, newMemBlobs(), src, 0)
+		st := ingestMem(t, castest.NewMemStore(), src, 0)
 		if st.ID != want.ID {
 			t.Errorf("allocation granularity %d: manifest %s, dense gives %s", gran, st.ID.Short(), want.ID.Short())
 		}
@@ -164,7 +165,7 @@ func TestHoleRule(t *testing.T) {
 		{68 << 10, true},
 	} {
 		data := genVolume(4, piece{'r', a}, piece{'z', tc.zeros}, piece{'r', a})
-		store := newMemBlobs()
+		store := castest.NewMemStore()
 		st := ingestMem(t, store, &memSource{data: data}, 0)
 		_, entries := rebuild(t, store, st.ID)
 		var off int64
@@ -186,15 +187,15 @@ func TestHoleRule(t *testing.T) {
 
 func TestReingestStoresNothing(t *testing.T) {
 	data := genVolume(5, volumes["big"]...)
-	store := newMemBlobs()
+	store := castest.NewMemStore()
 	first := ingestMem(t, store, &memSource{data: data}, 0)
-	puts := store.puts
+	puts := store.Stored()
 	second := ingestMem(t, store, &memSource{data: data}, 0)
 	if second.ID != first.ID {
 		t.Fatal("same bytes gave another manifest")
 	}
-	if second.NewBytes != 0 || second.NewChunks != 0 || store.puts != puts {
-		t.Fatalf("re-ingest stored %d new bytes in %d chunks (%d puts)", second.NewBytes, second.NewChunks, store.puts-puts)
+	if second.NewBytes != 0 || second.NewChunks != 0 || store.Stored() != puts {
+		t.Fatalf("re-ingest stored %d new bytes in %d chunks (%d puts)", second.NewBytes, second.NewChunks, store.Stored()-puts)
 	}
 	if first.NewBytes == 0 {
 		t.Fatal("first ingest reported no new bytes")
@@ -203,9 +204,9 @@ func TestReingestStoresNothing(t *testing.T) {
 
 func TestWorkersDoNotChangeResult(t *testing.T) {
 	data := genVolume(6, volumes["big"]...)
-	one := ingestMem(t, newMemBlobs(), &memSource{data: data}, 1)
+	one := ingestMem(t, castest.NewMemStore(), &memSource{data: data}, 1)
 	for _, w := range []int{2, 7} {
-		if st := ingestMem(t, newMemBlobs(), &memSource{data: data}, w); st.ID != one.ID {
+		if st := ingestMem(t, castest.NewMemStore(), &memSource{data: data}, w); st.ID != one.ID {
 			t.Errorf("%d workers: manifest differs from 1 worker", w)
 		}
 	}
@@ -214,7 +215,7 @@ func TestWorkersDoNotChangeResult(t *testing.T) {
 // An edit changes only the chunks around it.
 func TestEditDedups(t *testing.T) {
 	data := genVolume(7, piece{'r', 16 << 20})
-	store := newMemBlobs()
+	store := castest.NewMemStore()
 	ingestMem(t, store, &memSource{data: data}, 0)
 	edited := bytes.Clone(data)
 	copy(edited[8<<20:], bytes.Repeat([]byte{0xee}, 4096))
@@ -240,14 +241,14 @@ func TestErrorsStopThePipeline(t *testing.T) {
 	before := runtime.NumGoroutine()
 	data := genVolume(8, piece{'r', 12 << 20})
 	src := &failingSource{memSource: memSource{data: data}, failAt: 7 << 20}
-	_, err := Volume(context.Background(), newMemBlobs(), src, Options{Cutter: testCutter(t)})
+	_, err := Volume(context.Background(), castest.NewMemStore(), src, Options{Cutter: testCutter(t)})
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("disk on fire")) {
 		t.Fatalf("err = %v, want the read error", err)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Volume(ctx, newMemBlobs(), &memSource{data: data}, Options{Cutter: testCutter(t)}); !errors.Is(err, context.Canceled) {
+	if _, err := Volume(ctx, castest.NewMemStore(), &memSource{data: data}, Options{Cutter: testCutter(t)}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("canceled ingest: err = %v", err)
 	}
 	deadline := time.Now().Add(2 * time.Second)

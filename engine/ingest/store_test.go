@@ -300,7 +300,7 @@ func TestCorruptPack(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.store.Close()
-	flipByte(t, filepath.Join(dir, "packs", loc.Pack[:2], loc.Pack+".pack"), loc.Offset+int64(loc.Stored)/2)
+	testdisk.FlipByte(t, filepath.Join(dir, "packs", loc.Pack[:2], loc.Pack+".pack"), loc.Offset+int64(loc.Stored)/2)
 
 	r = openRepo(t, dir)
 	rep, err := r.store.Verify(context.Background(), cas.VerifyOptions{ReadData: true})
@@ -324,23 +324,6 @@ func TestCorruptPack(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(work, ".restored.img*")); len(left) > 0 {
 		t.Fatalf("a failed restore left temp files: %v", left)
-	}
-}
-
-func flipByte(t testing.TB, path string, off int64) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0x40
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -8,49 +8,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/cas/castest"
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/internal/testdisk"
 )
 
-type memBlobs struct {
-	mu sync.Mutex
-	m  map[cas.ID][]byte
-}
-
-func (s *memBlobs) Put(_ context.Context, _ cas.BlobType, id cas.ID, data []byte) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.m[id]; ok {
-		return false, nil
-	}
-	s.m[id] = bytes.Clone(data)
-	return true, nil
-}
-func (s *memBlobs) Flush(context.Context) error { return nil }
-func (s *memBlobs) Has(_ context.Context, id cas.ID) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.m[id]
-	return ok, nil
-}
-func (s *memBlobs) Get(_ context.Context, id cas.ID, buf []byte) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, ok := s.m[id]
-	if !ok {
-		return nil, &cas.BlobError{ID: id, Err: cas.ErrNotFound}
-	}
-	return append(buf[:0], b...), nil
-}
-
 // volumeOf stores data as 64 KiB chunks with every all-zero chunk a hole,
 // and returns its manifest: enough of an ingest for restore to work on.
-func volumeOf(t *testing.T, s *memBlobs, data []byte) *volume.Manifest {
+func volumeOf(t *testing.T, s *castest.MemStore, data []byte) *volume.Manifest {
 	t.Helper()
 	ctx := context.Background()
 	w := volume.NewManifestWriter(s)
@@ -93,7 +62,7 @@ func sample() []byte {
 // writing zeros, so the file ends up sparse and equal to the volume.
 func TestRestoreOverExistingFilePunchesHoles(t *testing.T) {
 	data := sample()
-	s := &memBlobs{m: map[cas.ID][]byte{}}
+	s := castest.NewMemStore()
 	m := volumeOf(t, s, data)
 	path := filepath.Join(t.TempDir(), "vol.img")
 	garbage := bytes.Repeat([]byte{0xa5}, len(data))
@@ -126,7 +95,7 @@ func TestRestoreOverExistingFilePunchesHoles(t *testing.T) {
 
 func TestRestoreRefusesSmallTarget(t *testing.T) {
 	data := sample()
-	s := &memBlobs{m: map[cas.ID][]byte{}}
+	s := castest.NewMemStore()
 	m := volumeOf(t, s, data)
 	path := filepath.Join(t.TempDir(), "small.img")
 	os.WriteFile(path, make([]byte, 4096), 0o644)
@@ -144,7 +113,7 @@ func TestRestoreToBlockDevice(t *testing.T) {
 	testdisk.NeedRoot(t)
 	testdisk.Need(t, "losetup")
 	data := sample()
-	s := &memBlobs{m: map[cas.ID][]byte{}}
+	s := castest.NewMemStore()
 	m := volumeOf(t, s, data)
 	backing := filepath.Join(t.TempDir(), "dev.img")
 	devSize := 12 << 20

@@ -8,11 +8,12 @@ import (
 	"testing"
 
 	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/cas/castest"
 )
 
 // storeVolume stores n real chunks (and some holes) and their manifest, and
 // returns the manifest's summary and the chunk IDs.
-func storeVolume(t *testing.T, bs *memBlobs, rng *rand.Rand, n int) (ManifestInfo, []cas.ID) {
+func storeVolume(t *testing.T, bs *castest.MemStore, rng *rand.Rand, n int) (ManifestInfo, []cas.ID) {
 	t.Helper()
 	ctx := context.Background()
 	mw := NewManifestWriter(bs)
@@ -43,7 +44,7 @@ func storeVolume(t *testing.T, bs *memBlobs, rng *rand.Rand, n int) (ManifestInf
 func TestCheckSnapshots(t *testing.T) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(15, 16))
-	bs := newMemBlobs()
+	bs := castest.NewMemStore()
 	c, _ := newTestCatalog()
 	vg, err := c.CreateVG(ctx, testVG())
 	if err != nil {
@@ -81,7 +82,7 @@ func TestCheckSnapshots(t *testing.T) {
 
 	// A missing chunk shows in every snapshot that names it.
 	missing := bootIDs[4321]
-	bs.remove(missing)
+	bs.Remove(missing)
 	problems, err = CheckSnapshots(ctx, c, bs, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +98,7 @@ func TestCheckSnapshots(t *testing.T) {
 
 	// A missing page of the data volume.
 	m := loadManifest(t, bs, data.ID)
-	bs.remove(m.Pages[0].ID)
+	bs.Remove(m.Pages[0].ID)
 	problems, err = CheckSnapshots(ctx, c, bs, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/cas/castest"
 )
 
 func pageIDs(m *Manifest) []cas.ID {
@@ -32,7 +33,7 @@ func loadManifest(t testing.TB, r cas.BlobReader, id cas.ID) *Manifest {
 // wherever it sits in the volume.
 func TestPageCutShift(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	bs := newMemBlobs()
+	bs := castest.NewMemStore()
 	run := canonical(randomEntries(rng, 20000, 0.2, 0.002))
 	m := loadManifest(t, bs, writeManifest(t, bs, run).ID)
 	if len(m.Pages) < 5 {
@@ -65,7 +66,7 @@ func TestPageCutShift(t *testing.T) {
 
 func TestFindPageAndFind(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	bs := newMemBlobs()
+	bs := castest.NewMemStore()
 	es := canonical(randomEntries(rng, 30000, 0.3, 0.003))
 	m := loadManifest(t, bs, writeManifest(t, bs, es).ID)
 	offs, _ := walkAll(t, m, bs, 0)
@@ -123,7 +124,7 @@ func TestFindPageAndFind(t *testing.T) {
 
 func TestWalkFrom(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
-	bs := newMemBlobs()
+	bs := castest.NewMemStore()
 	es := canonical(randomEntries(rng, 12000, 0.3, 0.003))
 	m := loadManifest(t, bs, writeManifest(t, bs, es).ID)
 	allOffs, all := walkAll(t, m, bs, 0)
@@ -142,7 +143,7 @@ func TestWalkFrom(t *testing.T) {
 
 func TestLookupAllocs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	bs := newMemBlobs()
+	bs := castest.NewMemStore()
 	m := loadManifest(t, bs, writeManifest(t, bs, randomEntries(rng, 20000, 0.2, 0.002)).ID)
 	ctx := context.Background()
 	var p Page

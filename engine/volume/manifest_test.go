@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/cas/castest"
 )
 
 // chunkID returns a random chunk ID that ends a page exactly when cut.
@@ -110,7 +111,7 @@ func checkCuts(t *testing.T, m *Manifest, r cas.BlobReader) {
 
 func TestManifestRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	bs := newMemBlobs()
+	bs := castest.NewMemStore()
 	for round := 0; round < 150; round++ {
 		n := rng.IntN(3000)
 		holeP, cutP := rng.Float64()*0.6, rng.Float64()*0.05
@@ -150,7 +151,7 @@ func TestManifestRoundTrip(t *testing.T) {
 }
 
 func TestManifestEmpty(t *testing.T) {
-	bs := newMemBlobs()
+	bs := castest.NewMemStore()
 	info := writeManifest(t, bs, []Entry{{Length: 0, Hole: true}})
 	m, err := LoadManifest(context.Background(), bs, info.ID)
 	if err != nil {
@@ -170,12 +171,12 @@ func TestManifestEmpty(t *testing.T) {
 func TestManifestWriterRejects(t *testing.T) {
 	ctx := context.Background()
 	for _, e := range []Entry{{Length: -1, Hole: true}, {Length: MaxChunkLength + 1}} {
-		mw := NewManifestWriter(newMemBlobs())
+		mw := NewManifestWriter(castest.NewMemStore())
 		if err := mw.Add(ctx, e); err == nil {
 			t.Errorf("Add(%+v) accepted", e)
 		}
 	}
-	mw := NewManifestWriter(newMemBlobs())
+	mw := NewManifestWriter(castest.NewMemStore())
 	if _, err := mw.Finish(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -10,62 +10,6 @@ import (
 	"github.com/vmrep/vmrep/engine/cas"
 )
 
-// memBlobs is an in-memory stand-in for the store's blob API (owned by
-// engine/cas). Like the real one it checks every hash, on Put and on Get.
-type memBlobs struct {
-	mu    sync.Mutex
-	blobs map[cas.ID][]byte
-	puts  int
-}
-
-func newMemBlobs() *memBlobs { return &memBlobs{blobs: make(map[cas.ID][]byte)} }
-
-func (m *memBlobs) Put(ctx context.Context, t cas.BlobType, id cas.ID, data []byte) (bool, error) {
-	if cas.Sum(data) != id {
-		return false, &cas.BlobError{ID: id, Type: t, Err: cas.ErrCorrupt}
-	}
-	if len(data) > cas.MaxBlobSize {
-		return false, fmt.Errorf("put %s %s: %d bytes over the limit", t, id.Short(), len(data))
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.puts++
-	if _, ok := m.blobs[id]; ok {
-		return false, nil
-	}
-	m.blobs[id] = append([]byte(nil), data...)
-	return true, nil
-}
-
-func (m *memBlobs) Flush(ctx context.Context) error { return nil }
-
-func (m *memBlobs) Get(ctx context.Context, id cas.ID, buf []byte) ([]byte, error) {
-	m.mu.Lock()
-	data, ok := m.blobs[id]
-	m.mu.Unlock()
-	if !ok {
-		return nil, &cas.BlobError{ID: id, Err: cas.ErrNotFound}
-	}
-	buf = append(buf[:0], data...)
-	if cas.Sum(buf) != id {
-		return nil, &cas.BlobError{ID: id, Err: cas.ErrCorrupt}
-	}
-	return buf, nil
-}
-
-func (m *memBlobs) Has(ctx context.Context, id cas.ID) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	_, ok := m.blobs[id]
-	return ok, nil
-}
-
-func (m *memBlobs) remove(id cas.ID) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.blobs, id)
-}
-
 // memRecords is an in-memory RecordStore.
 type memRecords struct {
 	mu   sync.Mutex

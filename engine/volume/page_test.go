@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/cas/castest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata")
@@ -44,7 +45,7 @@ func goldenEntries() []Entry {
 // TestGoldenManifest pins the page and top page bytes so the format cannot
 // drift unnoticed: manifest IDs name snapshots in stores and delta files.
 func TestGoldenManifest(t *testing.T) {
-	bs := newMemBlobs()
+	bs := castest.NewMemStore()
 	info := writeManifest(t, bs, goldenEntries())
 	m := loadManifest(t, bs, info.ID)
 	if len(m.Pages) != 3 {
@@ -189,7 +190,7 @@ func TestDecodeTopMalformed(t *testing.T) {
 // it names; LoadPage must refuse it.
 func TestLoadPageMismatch(t *testing.T) {
 	ctx := context.Background()
-	bs := newMemBlobs()
+	bs := castest.NewMemStore()
 	page := validPage(t)
 	pid := cas.Sum(page)
 	if _, err := bs.Put(ctx, cas.BlobPage, pid, page); err != nil {

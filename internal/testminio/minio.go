@@ -46,8 +46,10 @@ func Binary() string {
 	return ""
 }
 
-// Start runs MinIO and creates bucket in it. Without a minio binary the
-// test skips, or fails in CI (testdisk.Need), so CI never hides it.
+// Start runs MinIO and creates bucket in it; with bucket "" it creates
+// none, for a caller that tests its own way of making one. Without a minio
+// binary the test skips, or fails in CI (testdisk.Need), so CI never hides
+// it.
 func Start(tb testing.TB, bucket string) Server {
 	tb.Helper()
 	bin := Binary()
@@ -98,6 +100,9 @@ func start(tb testing.TB, bin, bucket string) (Server, error) {
 	if err := waitReady(addr, &exited); err != nil {
 		log, _ := os.ReadFile(logf.Name())
 		return s, fmt.Errorf("%w; log:\n%s", err, log)
+	}
+	if bucket == "" {
+		return s, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
