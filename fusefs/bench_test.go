@@ -36,6 +36,20 @@ func benchSize(b *testing.B) int64 {
 	return n * mult
 }
 
+// kernelReadAhead is the kernel read-ahead both mounts get, in KiB: the
+// default, or VMREP_BENCH_KERNEL_RA (-1 leaves the kernel's own).
+func kernelReadAhead(b *testing.B) int {
+	s := os.Getenv("VMREP_BENCH_KERNEL_RA")
+	if s == "" {
+		return DefaultKernelReadAhead
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n == 0 {
+		b.Fatalf("VMREP_BENCH_KERNEL_RA=%q: want KiB, or -1", s)
+	}
+	return n
+}
+
 // readAll reads path from start to end with 1 MiB reads.
 func readAll(b *testing.B, path string, buf []byte) int64 {
 	f, err := os.Open(path)
@@ -74,11 +88,12 @@ func BenchmarkSequentialRead(b *testing.B) {
 	peer := newDesyncPeer(b, src)
 	os.Remove(src) // the ceiling serves data from memory
 	buf := make([]byte, 1<<20)
+	kra := kernelReadAhead(b)
 
 	mountVmrep := func(b *testing.B) (*Mounted, string) {
 		dir := filepath.Join(b.TempDir(), "mnt")
 		os.Mkdir(dir, 0o755)
-		m, err := Mount(ctx, dir, f.cat, f.store, Options{})
+		m, err := Mount(ctx, dir, f.cat, f.store, Options{KernelReadAhead: kra})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -90,6 +105,12 @@ func BenchmarkSequentialRead(b *testing.B) {
 		s, err := fuseceiling.Mount(dir, data, MountOptions(false))
 		if err != nil {
 			b.Fatal(err)
+		}
+		// The same kernel read-ahead as vmrep's mount gets.
+		if kra > 0 {
+			if err := setKernelReadAhead(dir, kra); err != nil {
+				b.Fatal(err)
+			}
 		}
 		return s, filepath.Join(dir, fuseceiling.FileName)
 	}

@@ -113,6 +113,18 @@ func (c *chunkCache) release(e *chunkEntry) {
 	}
 }
 
+// releaseAll drops one reference on each entry, under one lock.
+func (c *chunkCache) releaseAll(es []*chunkEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range es {
+		e.refs--
+		if e.refs == 0 && e.evicted {
+			c.recycleLocked(e)
+		}
+	}
+}
+
 func (c *chunkCache) recycleLocked(e *chunkEntry) {
 	if e.data != nil && cap(e.data) >= c.mu.bufCap && len(c.mu.free) < maxFreeBufs {
 		c.mu.free = append(c.mu.free, e.data[:0])

@@ -9,7 +9,9 @@
 // and volume groups come and go without a remount. Reads find the manifest
 // page by binary search, serve holes as zeros, fetch chunks through the
 // verifying cas.BlobReader into a bounded LRU of decompressed chunks, and
-// read ahead in parallel when a file handle reads sequentially.
+// read ahead in parallel when a file handle reads sequentially. A read's
+// reply points into the cached chunks and go-fuse writes it to the kernel
+// with one writev, so serving a read copies nothing in the daemon.
 //
 // fusefs owns the tree, the read path and mount/unmount/stale-mount cleanup.
 // It knows only the small interfaces of engine/cas and engine/volume; it

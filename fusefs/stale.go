@@ -55,9 +55,18 @@ func detach(dir string) error {
 // isVmrepMount reports whether dir is the mount point of a vmrep FUSE
 // mount in this process's mount namespace.
 func isVmrepMount(dir string) (bool, error) {
+	_, fstype, found, err := mountAt(dir)
+	return found && fstype == "fuse.vmrep", err
+}
+
+// mountAt finds the topmost mount at mount point dir in this process's
+// mountinfo and returns its device number ("major:minor") and file system
+// type. Reading mountinfo asks the file system nothing, so it works on a
+// mount whose server is dead and leaves no attributes in the kernel's cache.
+func mountAt(dir string) (dev, fstype string, found bool, err error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
-		return false, err
+		return "", "", false, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -73,11 +82,11 @@ func isVmrepMount(dir string) (bool, error) {
 		if len(fields) < 5 || len(tail) < 1 {
 			continue
 		}
-		if tail[0] == "fuse.vmrep" && unescapeMountinfo(fields[4]) == dir {
-			return true, nil
+		if unescapeMountinfo(fields[4]) == dir {
+			dev, fstype, found = fields[2], tail[0], true
 		}
 	}
-	return false, sc.Err()
+	return dev, fstype, found, sc.Err()
 }
 
 // unescapeMountinfo undoes the octal escapes (\040 for a space) the kernel

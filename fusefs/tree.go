@@ -41,7 +41,10 @@ type view struct {
 	pages     *pageCache
 	prefetch  *prefetcher
 	readAhead int
-	log       *slog.Logger
+	// kernelReadAhead is the mount's kernel read-ahead in KiB, set by
+	// Mount; 0 leaves the kernel's default.
+	kernelReadAhead int
+	log             *slog.Logger
 }
 
 // inoOf gives a node a stable inode number derived from what it shows, so

@@ -114,69 +114,82 @@ func (f *volFile) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off i
 	if !ok {
 		return nil, syscall.EBADF
 	}
-	n, err := f.v.readAt(ctx, h, dest, off)
+	r, err := f.v.readAt(ctx, h, len(dest), off)
 	if err != nil {
 		return nil, toErrno(f.v.log, fmt.Sprintf("read %s%s at %d+%d", f.vs.Name, imgSuffix, off, len(dest)), err)
 	}
-	return fuse.ReadResultData(dest[:n]), 0
+	return r, 0
 }
 
-// readAt fills dest from offset off of h's volume, straight into the buffer
-// go-fuse passed in, and returns how many bytes it filled (less than
-// len(dest) only at the end of the volume).
-func (v *view) readAt(ctx context.Context, h *volHandle, dest []byte, off int64) (int, error) {
+// readAt answers a read of size bytes at offset off of h's volume with a
+// reply that points into the chunk cache (shorter than size only at the end
+// of the volume). The caller hands the reply to go-fuse, which releases it.
+func (v *view) readAt(ctx context.Context, h *volHandle, size int, off int64) (*readReply, error) {
 	m := h.m
-	if off < 0 {
-		return 0, syscall.EINVAL
+	if off < 0 || size < 0 {
+		return nil, syscall.EINVAL
 	}
+	r := newReadReply(v.chunks)
 	if off >= m.Size {
-		return 0, nil
+		return r, nil
 	}
-	n := int(min(int64(len(dest)), m.Size-off))
-	dest = dest[:n]
+	n := int(min(int64(size), m.Size-off))
 	ahead := 0
 	if h.sequential(off, off+int64(n)) {
 		ahead = v.readAhead
 	}
 	if err := v.plan(ctx, m, off, int64(n), ahead); err != nil {
-		return 0, err
+		r.Done()
+		return nil, err
 	}
+	if err := v.fill(ctx, m, r, off, n); err != nil {
+		r.Done()
+		return nil, err
+	}
+	return r, nil
+}
 
+// fill appends [off, off+n) of m to r: zeros for holes, cached chunks for
+// data.
+func (v *view) fill(ctx context.Context, m *volume.Manifest, r *readReply, off int64, n int) error {
 	done := 0
 	for done < n {
 		pos := off + int64(done)
 		p, err := v.pages.get(ctx, v.r, m, m.FindPage(pos))
 		if err != nil {
-			return 0, err
+			return err
 		}
 		for j := p.Find(pos); j >= 0 && j < len(p.Entries) && done < n; j++ {
 			e := p.Entries[j]
 			within := pos - p.Offsets[j]
 			k := int(min(e.Length-within, int64(n-done)))
 			if e.Hole {
-				clear(dest[done : done+k])
+				r.zero(k)
 			} else {
 				ce, err := v.chunks.get(ctx, e.ID, v.load)
 				if err != nil {
-					return 0, fmt.Errorf("volume offset %d: %w", pos, err)
+					return fmt.Errorf("volume offset %d: %w", pos, err)
 				}
 				if got := int64(len(ce.data)); got != e.Length {
 					v.chunks.release(ce)
-					return 0, &cas.BlobError{ID: e.ID, Type: cas.BlobChunk, Err: fmt.Errorf("%w: %d bytes, manifest says %d", cas.ErrCorrupt, got, e.Length)}
+					return &cas.BlobError{ID: e.ID, Type: cas.BlobChunk, Err: fmt.Errorf("%w: %d bytes, manifest says %d", cas.ErrCorrupt, got, e.Length)}
 				}
-				copy(dest[done:done+k], ce.data[within:])
-				v.chunks.release(ce)
+				r.chunk(ce, ce.data[within:within+int64(k)])
 			}
 			done += k
 			pos += int64(k)
 		}
 	}
-	return n, nil
+	return nil
 }
 
 func (v *view) load(ctx context.Context, id cas.ID, buf []byte) ([]byte, error) {
 	return v.r.Get(ctx, id, buf)
 }
+
+// planBatch is how many chunk IDs plan gathers before handing them to the
+// workers; a fixed array keeps the read path free of allocations.
+const planBatch = 32
 
 // plan hands the chunks of [off, off+n) plus ahead chunks after it to the
 // prefetch workers, so that a large read and the read-ahead fetch in
@@ -184,9 +197,11 @@ func (v *view) load(ctx context.Context, id cas.ID, buf []byte) ([]byte, error) 
 // loading are skipped by schedule.
 func (v *view) plan(ctx context.Context, m *volume.Manifest, off, n int64, ahead int) error {
 	end := off + n
-	var ids []cas.ID
+	var batch [planBatch]cas.ID
+	ids := batch[:0]
 	pos := off
 	extra := 0
+	sent := false
 	for pos < m.Size && (pos < end || extra < ahead) {
 		p, err := v.pages.get(ctx, v.r, m, m.FindPage(pos))
 		if err != nil {
@@ -201,14 +216,18 @@ func (v *view) plan(ctx context.Context, m *volume.Manifest, off, n int64, ahead
 			if p.Offsets[j] >= end {
 				extra++
 			}
-			if !e.Hole && !v.chunks.cached(e.ID) {
+			if !e.Hole {
+				if len(ids) == planBatch {
+					v.prefetch.schedule(ids)
+					ids, sent = ids[:0], true
+				}
 				ids = append(ids, e.ID)
 			}
 			pos = p.Offsets[j] + e.Length
 		}
 	}
 	// A read of one chunk gains nothing from a worker.
-	if len(ids) > 1 || ahead > 0 {
+	if sent || len(ids) > 1 || ahead > 0 {
 		v.prefetch.schedule(ids)
 	}
 	return nil
