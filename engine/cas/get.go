@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -23,15 +24,19 @@ func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 			break
 		}
 		loc := entryLocation("", p.e)
-		stored := storedBuf(loc, buf)
+		stored, done := storedBuf(loc, buf)
 		ok, err := p.pw.readPending(p.e, stored)
 		if !ok {
+			done()
 			continue // indexed meanwhile
 		}
 		if err != nil {
+			done()
 			return nil, &BlobError{ID: id, Type: p.e.Type, Offset: loc.Offset, Err: fmt.Errorf("read pending blob: %w", err)}
 		}
-		return s.decodeBlob(id, loc, stored, buf)
+		out, err := s.decodeBlob(id, loc, stored, buf)
+		done()
+		return out, err
 	}
 	loc, err := s.Lookup(ctx, id)
 	if err != nil {
@@ -42,20 +47,31 @@ func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 
 // readBlob reads, decompresses and checks one committed blob.
 func (s *Store) readBlob(ctx context.Context, id ID, loc Location, buf []byte) ([]byte, error) {
-	stored := storedBuf(loc, buf)
+	stored, done := storedBuf(loc, buf)
+	defer done()
 	if err := s.be.ReadAt(ctx, Handle{Kind: FilePack, Name: loc.Pack}, stored, loc.Offset); err != nil {
 		return nil, &BlobError{ID: id, Type: loc.Type, Pack: loc.Pack, Offset: loc.Offset, Err: err}
 	}
 	return s.decodeBlob(id, loc, stored, buf)
 }
 
-// storedBuf returns room for a blob's stored bytes: buf itself when they
-// are the raw bytes, else a scratch slice for the compressed form.
-func storedBuf(loc Location, buf []byte) []byte {
-	if loc.Compressed {
-		return make([]byte, loc.Stored)
+// scratch holds buffers for the compressed form of blobs being read, so a
+// steady stream of reads (FUSE, restore, export) makes no garbage per blob.
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 128<<10); return &b }}
+
+// storedBuf returns room for a blob's stored bytes, and a func to call once
+// they are decoded: buf itself when they are the raw bytes, else a pooled
+// scratch slice for the compressed form.
+func storedBuf(loc Location, buf []byte) ([]byte, func()) {
+	if !loc.Compressed {
+		return slices.Grow(buf[:0], int(loc.Stored))[:loc.Stored], func() {}
 	}
-	return slices.Grow(buf[:0], int(loc.Stored))[:loc.Stored]
+	bp := scratch.Get().(*[]byte)
+	stored := slices.Grow((*bp)[:0], int(loc.Stored))[:loc.Stored]
+	return stored, func() {
+		*bp = stored[:0]
+		scratch.Put(bp)
+	}
 }
 
 // decodeBlob turns stored bytes into raw bytes in buf and checks the hash.
