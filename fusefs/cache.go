@@ -1,10 +1,12 @@
 package fusefs
 
 import (
+	"bytes"
 	"container/list"
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vmrep/vmrep/engine/cas"
 )
@@ -19,6 +21,10 @@ var errAbandoned = errors.New("chunk load abandoned")
 // few hundred KiB stay far inside the 64 MiB of overhead a mount may use.
 const maxFreeBufs = 32
 
+// firstBufCap is the capacity of the first chunk buffers: the chunker's
+// default maximum chunk size, so that loads go off the heap from the start.
+const firstBufCap = 256 << 10
+
 // loadFunc loads chunk id, decoding into buf when its capacity allows.
 type loadFunc func(ctx context.Context, id cas.ID, buf []byte) ([]byte, error)
 
@@ -29,6 +35,7 @@ type chunkEntry struct {
 	ready   chan struct{}
 	data    []byte
 	err     error
+	buf     []byte        // the mapping data lives in; nil when data is on the heap
 	elem    *list.Element // in the LRU once loaded; nil while loading
 	refs    int           // readers copying from data
 	evicted bool          // out of the LRU; data is recycled at refs == 0
@@ -51,34 +58,46 @@ func (e *chunkEntry) wait(ctx context.Context) ([]byte, error) {
 // from zeroing a fresh buffer per chunk. A reader holds a reference while it
 // copies from a chunk, so a buffer is recycled only once nobody reads it.
 // Sizes are counted by capacity: that is the memory held.
+//
+// Buffers are anonymous mappings (see mapBuf), so each has one owner at a
+// time: the loader it was handed to, the entry whose data lives in it, or
+// the free list. It is unmapped only when it leaves its owner for good with
+// no reference on it: free list full, outgrown by bufCap, or cache closed.
 type chunkCache struct {
 	max int64
-	mu  struct {
+	// maps and unmaps count mappings made and released, for tests and for
+	// checking that close released everything.
+	maps, unmaps atomic.Int64
+	mu           struct {
 		sync.Mutex
 		size int64
 		lru  list.List // front: most recent; values *chunkEntry
 		m    map[cas.ID]*chunkEntry
-		free [][]byte
+		free [][]byte // mapped, all of capacity bufCap
 		// bufCap is the largest chunk seen. Every buffer the cache hands
 		// out has this capacity, so a recycled buffer never has to grow
 		// (which would drop it and allocate anew: garbage, and a heap
 		// that swells past the bound).
 		bufCap int
+		// closed stops the cache from keeping or mapping buffers.
+		closed bool
 	}
 }
 
 func newChunkCache(max int64) *chunkCache {
 	c := &chunkCache{max: max}
 	c.mu.m = make(map[cas.ID]*chunkEntry)
+	// A buffer larger than the cache could never be kept.
+	c.mu.bufCap = int(min(firstBufCap, max))
 	return c
 }
 
 // acquire returns the entry for id, with a reference held when ref is set.
 // owner is true when the entry is new and the caller must complete it with
-// fill; buf is then a recycled buffer to load into, or nil.
+// fill, handing back buf: a mapped buffer to load into, or nil (the loader
+// then allocates on the heap).
 func (c *chunkCache) acquire(id cas.ID, ref bool) (e *chunkEntry, owner bool, buf []byte) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if e := c.mu.m[id]; e != nil {
 		if e.elem != nil {
 			c.mu.lru.MoveToFront(e.elem)
@@ -86,6 +105,7 @@ func (c *chunkCache) acquire(id cas.ID, ref bool) (e *chunkEntry, owner bool, bu
 		if ref {
 			e.refs++
 		}
+		c.mu.Unlock()
 		return e, false, nil
 	}
 	e = &chunkEntry{id: id, ready: make(chan struct{})}
@@ -93,12 +113,22 @@ func (c *chunkCache) acquire(id cas.ID, ref bool) (e *chunkEntry, owner bool, bu
 		e.refs++
 	}
 	c.mu.m[id] = e
-	if n := len(c.mu.free); n > 0 {
-		buf = c.mu.free[n-1]
-		c.mu.free[n-1] = nil
-		c.mu.free = c.mu.free[:n-1]
-	} else if c.mu.bufCap > 0 {
-		buf = make([]byte, 0, c.mu.bufCap)
+	n := 0
+	if k := len(c.mu.free); k > 0 {
+		buf = c.mu.free[k-1]
+		c.mu.free[k-1] = nil
+		c.mu.free = c.mu.free[:k-1]
+	} else if !c.mu.closed {
+		n = c.mu.bufCap
+	}
+	c.mu.Unlock()
+	// Mapping is a system call: outside the lock. Should the cache close
+	// meanwhile, fill hands the buffer back and it is unmapped there.
+	if n > 0 {
+		if b, ok := mapBuf(n); ok {
+			c.maps.Add(1)
+			buf = b
+		}
 	}
 	return e, true, buf
 }
@@ -125,11 +155,25 @@ func (c *chunkCache) releaseAll(es []*chunkEntry) {
 	}
 }
 
+// recycleLocked takes back the buffer of an entry that is out of the cache
+// and unreferenced. Heap data is left to the garbage collector.
 func (c *chunkCache) recycleLocked(e *chunkEntry) {
-	if e.data != nil && cap(e.data) >= c.mu.bufCap && len(c.mu.free) < maxFreeBufs {
-		c.mu.free = append(c.mu.free, e.data[:0])
+	if e.buf != nil {
+		c.putBufLocked(e.buf)
 	}
-	e.data = nil
+	e.buf, e.data = nil, nil
+}
+
+// putBufLocked gives back a mapped buffer nothing refers to: onto the free
+// list, or unmapped when the list is full, the buffer is smaller than the
+// chunks now seen, or the cache is closed.
+func (c *chunkCache) putBufLocked(b []byte) {
+	if !c.mu.closed && cap(b) >= c.mu.bufCap && len(c.mu.free) < maxFreeBufs {
+		c.mu.free = append(c.mu.free, b[:0])
+		return
+	}
+	unmapBuf(b)
+	c.unmaps.Add(1)
 }
 
 // cached reports whether id is loaded or being loaded.
@@ -139,16 +183,31 @@ func (c *chunkCache) cached(id cas.ID) bool {
 	return c.mu.m[id] != nil
 }
 
-// fill completes an entry acquired as owner. A failed load leaves the cache
-// so that the next read tries again (and reports the error again).
-func (c *chunkCache) fill(e *chunkEntry, data []byte, err error) {
+// fill completes an entry acquired as owner with the buffer acquire gave
+// and what the load returned. A failed load leaves the cache so that the
+// next read tries again (and reports the error again).
+func (c *chunkCache) fill(e *chunkEntry, buf, data []byte, err error) {
 	c.mu.Lock()
-	e.data, e.err = data, err
-	if err == nil && int64(cap(data)) <= c.max {
-		c.mu.bufCap = max(c.mu.bufCap, cap(data))
+	keep := err == nil && !c.mu.closed && int64(cap(data)) <= c.max
+	if keep {
+		c.growLocked(cap(data))
 	}
+	if buf != nil && (err != nil || !sameArray(buf, data)) {
+		// The load failed or reallocated on the heap: nothing refers to the
+		// mapping, so it goes back at once.
+		c.putBufLocked(buf)
+		buf = nil
+	}
+	if buf != nil && !keep {
+		// Readers of an uncached chunk hold no reference the cache could
+		// wait for, so its bytes move to the heap and the mapping goes back.
+		data = bytes.Clone(data)
+		c.putBufLocked(buf)
+		buf = nil
+	}
+	e.data, e.err, e.buf = data, err, buf
 	switch {
-	case err != nil || int64(cap(data)) > c.max:
+	case !keep:
 		delete(c.mu.m, e.id)
 		// Nobody may recycle what readers still copy from; the garbage
 		// collector takes it.
@@ -179,6 +238,33 @@ func (c *chunkCache) evictLocked() {
 	}
 }
 
+// close releases every mapping not referenced, drops every cached chunk
+// and stops mapping new ones; a buffer a reader still holds is unmapped at
+// its last release. Reads after close still work, from the heap, uncached.
+func (c *chunkCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.mu.closed = true
+	for _, b := range c.mu.free {
+		unmapBuf(b)
+		c.unmaps.Add(1)
+	}
+	clear(c.mu.free)
+	c.mu.free = nil
+	for el := c.mu.lru.Front(); el != nil; {
+		next := el.Next()
+		old := c.mu.lru.Remove(el).(*chunkEntry)
+		old.elem = nil
+		delete(c.mu.m, old.id)
+		old.evicted = true
+		if old.refs == 0 {
+			c.recycleLocked(old)
+		}
+		el = next
+	}
+	c.mu.size = 0
+}
+
 // get returns chunk id with a reference held, loading it with load (in the
 // caller's goroutine) when no one else has it or is loading it. The caller
 // must release the entry once done with its data.
@@ -187,7 +273,7 @@ func (c *chunkCache) get(ctx context.Context, id cas.ID, load loadFunc) (*chunkE
 		e, owner, buf := c.acquire(id, true)
 		if owner {
 			data, err := load(ctx, id, buf)
-			c.fill(e, data, err)
+			c.fill(e, buf, data, err)
 		}
 		_, err := e.wait(ctx)
 		if err == nil {

@@ -8,7 +8,9 @@
 // Directories are computed from the catalog on every lookup, so snapshots
 // and volume groups come and go without a remount. Reads find the manifest
 // page by binary search, serve holes as zeros, fetch chunks through the
-// verifying cas.BlobReader into a bounded LRU of decompressed chunks, and
+// verifying cas.BlobReader into a bounded LRU of decompressed chunks (kept
+// in anonymous mappings outside the Go heap, so the garbage collector's
+// headroom does not double them), and
 // read ahead in parallel when a file handle reads sequentially. A read's
 // reply points into the cached chunks and go-fuse writes it to the kernel
 // with one writev, so serving a read copies nothing in the daemon.

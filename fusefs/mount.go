@@ -148,8 +148,13 @@ func (m *Mounted) Unmount() error {
 }
 
 // Wait blocks until the file system is unmounted, then stops the
-// read-ahead workers.
+// read-ahead workers and releases the chunk cache's memory.
 func (m *Mounted) Wait() {
 	m.server.Wait()
-	m.once.Do(m.root.v.prefetch.close)
+	m.once.Do(func() {
+		// The server has answered its last request and the workers are
+		// gone, so no read holds a chunk any more.
+		m.root.v.prefetch.close()
+		m.root.v.chunks.close()
+	})
 }

@@ -57,7 +57,7 @@ func (p *prefetcher) work() {
 		select {
 		case j := <-p.jobs:
 			data, err := p.r.Get(p.ctx, j.e.id, j.buf)
-			p.cache.fill(j.e, data, err)
+			p.cache.fill(j.e, j.buf, data, err)
 		case <-p.ctx.Done():
 			return
 		}
@@ -81,7 +81,7 @@ func (p *prefetcher) schedule(ids []cas.ID) {
 		select {
 		case p.jobs <- prefetchJob{e: e, buf: buf}:
 		default:
-			p.cache.fill(e, nil, errAbandoned)
+			p.cache.fill(e, buf, nil, errAbandoned)
 		}
 	}
 }
@@ -100,7 +100,7 @@ func (p *prefetcher) close() {
 	for {
 		select {
 		case j := <-p.jobs:
-			p.cache.fill(j.e, nil, errAbandoned)
+			p.cache.fill(j.e, j.buf, nil, errAbandoned)
 		default:
 			return
 		}

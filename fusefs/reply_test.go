@@ -19,7 +19,8 @@ func TestReadReply(t *testing.T) {
 	c := newChunkCache(4 << 10)
 	load := func(fill byte) loadFunc {
 		return func(ctx context.Context, id cas.ID, buf []byte) ([]byte, error) {
-			return bytes.Repeat([]byte{fill}, 4<<10), nil
+			// Like cas Get: decode into the buffer handed over.
+			return append(buf[:0], bytes.Repeat([]byte{fill}, 4<<10)...), nil
 		}
 	}
 	a := must(c.get(ctx, cas.Sum([]byte("a")), load('a')))
