@@ -64,6 +64,9 @@ func decodePackHeader(b []byte) ([16]byte, error) {
 	if b[4] != packVersion {
 		return sid, fmt.Errorf("unknown pack version %d", b[4])
 	}
+	if b[5] != 0 || b[6] != 0 || b[7] != 0 {
+		return sid, fmt.Errorf("pack header: reserved bytes are not zero")
+	}
 	copy(sid[:], b[8:24])
 	return sid, nil
 }

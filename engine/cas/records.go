@@ -88,6 +88,9 @@ func decodeRecordHeader(b []byte, kind RecordKind) (int, ID, error) {
 	if RecordKind(b[5]) != kind {
 		return 0, h, fmt.Errorf("record kind %d, want %d", b[5], kind)
 	}
+	if b[6] != 0 || b[7] != 0 {
+		return 0, h, fmt.Errorf("record header: reserved bytes are %#x %#x, want zero", b[6], b[7])
+	}
 	n := binary.LittleEndian.Uint32(b[8:])
 	if n > MaxRecordSize {
 		return 0, h, fmt.Errorf("record length %d over the %d-byte limit", n, MaxRecordSize)
