@@ -49,7 +49,7 @@ func parseSparseHeader(b []byte) (sparseHeader, error) {
 	switch {
 	case h.version < 1 || h.version > 3:
 		return h, fmt.Errorf("vmdk sparse header version %d: %w", h.version, ErrUnsupported)
-	case h.grainSize == 0 || h.grainSize&(h.grainSize-1) != 0 || h.grainSize*vmdkSector > vmdkMaxGrain:
+	case h.grainSize == 0 || h.grainSize&(h.grainSize-1) != 0 || h.grainSize > vmdkMaxGrain/vmdkSector: // no overflow
 		return h, fmt.Errorf("vmdk grain size %d sectors out of range: %w", h.grainSize, ErrCorrupt)
 	case h.gtEntries == 0 || h.gtEntries > vmdkMaxGTEs:
 		return h, fmt.Errorf("vmdk %d entries per grain table out of range: %w", h.gtEntries, ErrCorrupt)
