@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/cas/castest"
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -22,7 +23,7 @@ func randomID(rng *rand.Rand) cas.ID {
 
 // build writes a manifest of n chunk entries; change(i) may replace entry
 // i's ID (or make it a hole).
-func build(tb testing.TB, m *memBlobs, ids []cas.ID, change map[int]volume.Entry) *volume.Manifest {
+func build(tb testing.TB, m *castest.MemStore, ids []cas.ID, change map[int]volume.Entry) *volume.Manifest {
 	ctx := context.Background()
 	w := volume.NewManifestWriter(m)
 	for i, id := range ids {
@@ -47,7 +48,7 @@ func build(tb testing.TB, m *memBlobs, ids []cas.ID, change map[int]volume.Entry
 
 func TestVolumes(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
-	m := newMemBlobs()
+	m := castest.NewMemStore()
 	ids := make([]cas.ID, 50000)
 	for i := range ids {
 		ids[i] = randomID(rng)
@@ -101,7 +102,7 @@ func BenchmarkDiff1TiB(b *testing.B) {
 	}{{"clustered64", 64}, {"scattered", 1}} {
 		b.Run(bc.name, func(b *testing.B) {
 			rng := rand.New(rand.NewSource(1))
-			m := newMemBlobs()
+			m := castest.NewMemStore()
 			n := 16 << 20
 			ids := make([]cas.ID, n)
 			for i := range ids {
