@@ -77,7 +77,7 @@ func openBackend(ctx context.Context, raw string) (cas.Backend, error) {
 
 // prepareBackendStore makes dir the local part of the store in be: a bucket
 // without a store gets a new one; otherwise Open joins the bucket's store.
-func prepareBackendStore(ctx context.Context, dir string, be cas.Backend, log *slog.Logger) error {
+func prepareBackendStore(ctx context.Context, dir string, be cas.Backend, cfg cas.Config, log *slog.Logger) error {
 	_, err := cas.BackendConfig(ctx, be)
 	if err == nil {
 		return nil
@@ -85,7 +85,7 @@ func prepareBackendStore(ctx context.Context, dir string, be cas.Backend, log *s
 	if !errors.Is(err, cas.ErrNotFound) {
 		return err
 	}
-	if err := cas.InitBackend(ctx, dir, cas.DefaultConfig(), be); err != nil {
+	if err := cas.InitBackend(ctx, dir, cfg, be); err != nil {
 		return err
 	}
 	log.Info("created store in the backend", "store", dir)

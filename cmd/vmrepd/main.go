@@ -28,6 +28,7 @@ type options struct {
 	socketMode string // hidden: tests open the socket to other uids
 	tcp        tcpOptions
 	backend    string // s3://bucket/prefix?endpoint=…; "" keeps packs in the store directory
+	compress   string // compression of a store created now
 }
 
 func main() {
@@ -38,10 +39,11 @@ func main() {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&o.allowGroup, "allow-group", "", "also serve members of this `group` (name or gid)")
 	fs.StringVar(&o.socketMode, "socket-mode", "0660", "")
+	fs.StringVar(&o.compress, "compression", "zstd", "`codec` of a store created now: zstd (smaller), s2 (faster to write), none; an existing store keeps its own")
 	fs.StringVar(&o.backend, "backend", "", "keep packs and records in this S3 `URL` (s3://bucket/prefix?endpoint=host:port&secure=false); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
 	o.tcp.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: vmrepd --store DIR [--backend URL] [--socket PATH] [--log-level LEVEL] [--allow-group GROUP]\n"+
+		fmt.Fprintf(fs.Output(), "Usage: vmrepd --store DIR [--backend URL] [--compression zstd|s2|none] [--socket PATH] [--log-level LEVEL] [--allow-group GROUP]\n"+
 			"              [--listen HOST:PORT --tls-cert FILE --tls-key FILE --token-file FILE [--replica-root DIR]]\n\n")
 		fs.VisitAll(func(f *flag.Flag) {
 			if f.Usage == "" {
@@ -92,7 +94,12 @@ func run(o options, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, o.store, be, log)
+	cfg := cas.DefaultConfig()
+	cfg.Compression = o.compress
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("--compression: %w", err)
+	}
+	store, err := openStore(ctx, o.store, be, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -152,16 +159,16 @@ func run(o options, logOut io.Writer) error {
 }
 
 // openStore opens the store, creating it first when dir holds none.
-func openStore(ctx context.Context, dir string, be cas.Backend, log *slog.Logger) (*cas.Store, error) {
+func openStore(ctx context.Context, dir string, be cas.Backend, cfg cas.Config, log *slog.Logger) (*cas.Store, error) {
 	if be != nil {
-		if err := prepareBackendStore(ctx, dir, be, log); err != nil {
+		if err := prepareBackendStore(ctx, dir, be, cfg, log); err != nil {
 			return nil, err
 		}
 	} else if _, err := os.Stat(filepath.Join(dir, "config")); errors.Is(err, os.ErrNotExist) {
 		if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
 			return nil, fmt.Errorf("store %s: directory is not empty and holds no store config", dir)
 		}
-		if err := cas.Init(ctx, dir, cas.DefaultConfig()); err != nil {
+		if err := cas.Init(ctx, dir, cfg); err != nil {
 			return nil, err
 		}
 		log.Info("created store", "store", dir)

@@ -64,7 +64,7 @@ func (c Config) Validate() error {
 	if c.PackSize < minPackSize || c.PackSize > 1<<32 {
 		return fmt.Errorf("bad pack_size %d", c.PackSize)
 	}
-	if c.Compression != "zstd" && c.Compression != "none" {
+	if c.Compression != "zstd" && c.Compression != "s2" && c.Compression != "none" {
 		return fmt.Errorf("unknown compression %q", c.Compression)
 	}
 	return nil

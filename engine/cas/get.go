@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/klauspost/compress/s2"
 )
 
 // Get appends blob id's raw bytes to buf[:0], after checking they hash to
@@ -80,7 +81,18 @@ func (s *Store) decodeBlob(id ID, loc Location, stored, buf []byte) ([]byte, err
 		return &BlobError{ID: id, Type: loc.Type, Pack: loc.Pack, Offset: loc.Offset, Err: fmt.Errorf("%w (%s)", ErrCorrupt, why)}
 	}
 	out := stored
-	if loc.Compressed {
+	switch {
+	case loc.S2:
+		// The length is checked before s2 writes anything.
+		if n, err := s2.DecodedLen(stored); err != nil || n != int(loc.Raw) {
+			return nil, corrupt(fmt.Sprintf("bad s2 data: length %d (%v), want %d", n, err, loc.Raw))
+		}
+		var err error
+		out, err = s2.Decode(slices.Grow(buf[:0], int(loc.Raw))[:loc.Raw], stored)
+		if err != nil {
+			return nil, corrupt("bad s2 data: " + err.Error())
+		}
+	case loc.Compressed:
 		var err error
 		out, err = s.dec.DecodeAll(stored, slices.Grow(buf[:0], int(loc.Raw)))
 		if err != nil {
@@ -132,5 +144,5 @@ func (s *Store) Lookup(ctx context.Context, id ID) (Location, error) {
 
 func entryLocation(pack string, e PackEntry) Location {
 	return Location{Pack: pack, Offset: int64(e.Offset), Stored: e.Stored, Raw: e.Raw,
-		Type: e.Type, Compressed: e.Flags&flagZstd != 0}
+		Type: e.Type, Compressed: e.Flags&(flagZstd|flagS2) != 0, S2: e.Flags&flagS2 != 0}
 }

@@ -25,7 +25,19 @@ type Location struct {
 	Stored     uint32
 	Raw        uint32
 	Type       BlobType
-	Compressed bool
+	Compressed bool // by zstd, or by s2 when S2 is set
+	S2         bool
+}
+
+// flags returns the pack-entry flags that describe loc's stored form.
+func (loc Location) flags() uint8 {
+	switch {
+	case loc.S2:
+		return flagS2
+	case loc.Compressed:
+		return flagZstd
+	}
+	return 0
 }
 
 func blobKey(id ID) []byte {
@@ -68,7 +80,8 @@ func decodeBlobValue(v []byte) (Location, error) {
 		Stored:     binary.LittleEndian.Uint32(v[40:]),
 		Raw:        binary.LittleEndian.Uint32(v[44:]),
 		Type:       BlobType(v[48]),
-		Compressed: v[49]&flagZstd != 0,
+		Compressed: v[49]&(flagZstd|flagS2) != 0,
+		S2:         v[49]&flagS2 != 0,
 	}
 	if loc.Raw > MaxBlobSize || loc.Offset < 0 {
 		return Location{}, fmt.Errorf("index blob value out of range")

@@ -18,6 +18,7 @@ const (
 	packVersion     = 1
 
 	flagZstd = 1 << 0
+	flagS2   = 1 << 1 // stored in s2 block format (store config "s2")
 )
 
 var (
@@ -160,13 +161,13 @@ func (e *PackEntry) check(dataEnd uint64) error {
 	if e.Type != BlobChunk && e.Type != BlobPage {
 		return fmt.Errorf("blob %s: unknown type %d", e.ID.Short(), e.Type)
 	}
-	if e.Flags&^flagZstd != 0 {
+	if e.Flags&^(flagZstd|flagS2) != 0 || e.Flags == flagZstd|flagS2 {
 		return fmt.Errorf("blob %s: unknown flags %#x", e.ID.Short(), e.Flags)
 	}
 	if e.Raw > MaxBlobSize || e.Stored > MaxBlobSize+MaxBlobSize/8 {
 		return fmt.Errorf("blob %s: length raw=%d stored=%d over the limit", e.ID.Short(), e.Raw, e.Stored)
 	}
-	if e.Flags&flagZstd == 0 && e.Stored != e.Raw {
+	if e.Flags == 0 && e.Stored != e.Raw {
 		return fmt.Errorf("blob %s: uncompressed but stored %d != raw %d", e.ID.Short(), e.Stored, e.Raw)
 	}
 	if e.Offset < packHeaderSize+blobHeaderSize || e.Offset+uint64(e.Stored) > dataEnd {

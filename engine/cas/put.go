@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/klauspost/compress/s2"
 )
 
 // Compression must save at least 1/minSavingDiv of a blob to be kept.
@@ -62,6 +64,16 @@ func (s *Store) put(ctx context.Context, w *Writer, t BlobType, id ID, data []by
 // encodeRecord appends a blob header placeholder and the stored bytes.
 func (s *Store) encodeRecord(rec, data []byte) ([]byte, uint8) {
 	rec = append(rec, make([]byte, blobHeaderSize)...)
+	if s.cfg.Compression == "s2" && len(data) >= 64 {
+		// s2 gives up on incompressible input by itself, fast enough that
+		// no trial is needed.
+		out := slices.Grow(rec, s2.MaxEncodedLen(len(data)))
+		enc := s2.Encode(out[blobHeaderSize:cap(out)], data)
+		if len(enc) <= len(data)-len(data)/minSavingDiv {
+			return out[:blobHeaderSize+len(enc)], flagS2
+		}
+		rec = out[:blobHeaderSize]
+	}
 	if s.cfg.Compression == "zstd" && s.worthCompressing(data, rec[blobHeaderSize:]) {
 		out := s.enc.EncodeAll(data, rec)
 		if stored := len(out) - blobHeaderSize; stored <= len(data)-len(data)/minSavingDiv {

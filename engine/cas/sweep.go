@@ -41,10 +41,7 @@ func (s *Store) Sweep(ctx context.Context, live func(ID) bool) (SweepStats, erro
 			u = &packUsage{}
 			usage[loc.Pack] = u
 		}
-		e := PackEntry{ID: id, Type: loc.Type, Offset: uint64(loc.Offset), Stored: loc.Stored, Raw: loc.Raw}
-		if loc.Compressed {
-			e.Flags = flagZstd
-		}
+		e := PackEntry{ID: id, Type: loc.Type, Flags: loc.flags(), Offset: uint64(loc.Offset), Stored: loc.Stored, Raw: loc.Raw}
 		if live(id) {
 			u.live = append(u.live, e)
 			u.liveStored += int64(loc.Stored)

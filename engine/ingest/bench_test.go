@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/ingest"
 	"github.com/vmrep/vmrep/engine/source"
 	"github.com/vmrep/vmrep/internal/testdisk"
@@ -59,6 +60,16 @@ func benchStoreDir(b *testing.B) string {
 	return b.TempDir()
 }
 
+// benchConfig is the store config of BenchmarkIngest: the default, with
+// VMREP_BENCH_COMPRESSION (zstd, s2, none) overriding the compression.
+func benchConfig() cas.Config {
+	cfg := cas.DefaultConfig()
+	if c := os.Getenv("VMREP_BENCH_COMPRESSION"); c != "" {
+		cfg.Compression = c
+	}
+	return cfg
+}
+
 // BenchmarkIngest measures a cold ingest of a mixed image from the page cache
 // into a fresh store, and a re-ingest of the same image, which stores nothing.
 // It reports where the time went, summed over goroutines.
@@ -96,9 +107,13 @@ func BenchmarkIngest(b *testing.B) {
 		var total ingest.Stats
 		for i := range b.N {
 			b.StopTimer()
-			r := newRepo(b, filepath.Join(work, "cold-"+strconv.Itoa(i)))
+			r := newRepoWith(b, filepath.Join(work, "cold-"+strconv.Itoa(i)), benchConfig())
 			b.StartTimer()
 			st := run(b, r)
+			if i == 0 {
+				ss, _ := r.store.Stats(context.Background())
+				b.ReportMetric(float64(ss.StoredBytes)/(1<<20), "store-MiB")
+			}
 			total.ReadTime += st.ReadTime
 			total.SegmentTime += st.SegmentTime
 			total.HashTime += st.HashTime
@@ -111,7 +126,7 @@ func BenchmarkIngest(b *testing.B) {
 		report(b, total)
 	})
 	b.Run("reingest", func(b *testing.B) {
-		r := newRepo(b, filepath.Join(work, "warm"))
+		r := newRepoWith(b, filepath.Join(work, "warm"), benchConfig())
 		run(b, r)
 		b.SetBytes(size)
 		b.ResetTimer()

@@ -34,9 +34,14 @@ type repo struct {
 
 func newRepo(t testing.TB, dir string) *repo {
 	t.Helper()
+	return newRepoWith(t, dir, cas.DefaultConfig())
+}
+
+func newRepoWith(t testing.TB, dir string, cfg cas.Config) *repo {
+	t.Helper()
 	ctx := context.Background()
 	if _, err := os.Stat(filepath.Join(dir, "config")); os.IsNotExist(err) {
-		if err := cas.Init(ctx, dir, cas.DefaultConfig()); err != nil {
+		if err := cas.Init(ctx, dir, cfg); err != nil {
 			t.Fatal(err)
 		}
 	}
