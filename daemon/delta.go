@@ -50,14 +50,9 @@ func (s *Server) exportDelta(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target2 := fmt.Sprintf("%s..%s", base.Name(), target.Name())
-	j, err := s.jobs.start(api.JobDeltaExport, target2, func(ctx context.Context, j *job) (any, error) {
+	s.startJob(w, r, api.JobDeltaExport, target2, func(ctx context.Context, j *job) (any, error) {
 		return s.runExportDelta(ctx, j, base, target, req)
 	}, nil)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, j.view())
 }
 
 func (s *Server) runExportDelta(ctx context.Context, j *job, base, target volume.Snapshot, req api.DeltaExportRequest) (any, error) {
@@ -116,15 +111,9 @@ func (s *Server) applyDelta(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	j, err := s.jobs.start(api.JobDeltaApply, req.Delta+" to "+req.Replica, func(ctx context.Context, j *job) (any, error) {
+	s.startJob(w, r, api.JobDeltaApply, req.Delta+" to "+req.Replica, func(ctx context.Context, j *job) (any, error) {
 		return s.runApplyDelta(ctx, j, req, ver)
 	}, unlock)
-	if err != nil {
-		unlock()
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, j.view())
 }
 
 func (s *Server) runApplyDelta(ctx context.Context, j *job, req api.DeltaApplyRequest, ver delta.Verify) (any, error) {

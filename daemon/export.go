@@ -41,14 +41,9 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := fmt.Sprintf("%s volume %s", sn.Name(), vs.Name)
-	j, err := s.jobs.start(api.JobExport, target, func(ctx context.Context, j *job) (any, error) {
+	s.startJob(w, r, api.JobExport, target, func(ctx context.Context, j *job) (any, error) {
 		return s.runExport(ctx, j, sn, vs, format, req.Output)
 	}, nil)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, j.view())
 }
 
 func (s *Server) runExport(ctx context.Context, j *job, sn volume.Snapshot, vs volume.VolumeSnapshot, format export.Format, out string) (any, error) {

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -72,4 +73,20 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// startJob starts fn as a job and answers 202 with it. release, when not
+// nil, frees what the caller took for the job (a lock, a connection): the
+// job manager calls it when fn returns, and startJob when the job could not
+// start at all.
+func (s *Server) startJob(w http.ResponseWriter, r *http.Request, kind, target string, fn func(ctx context.Context, j *job) (any, error), release func()) {
+	j, err := s.jobs.start(kind, target, fn, release)
+	if err != nil {
+		if release != nil {
+			release()
+		}
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, j.view())
 }

@@ -37,15 +37,9 @@ func (s *Server) createReplica(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	j, err := s.jobs.start(api.JobReplica, sn.Name()+" to "+req.Dir, func(ctx context.Context, j *job) (any, error) {
+	s.startJob(w, r, api.JobReplica, sn.Name()+" to "+req.Dir, func(ctx context.Context, j *job) (any, error) {
 		return s.runReplica(ctx, j, sn, req)
 	}, unlock)
-	if err != nil {
-		unlock()
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, j.view())
 }
 
 func (s *Server) runReplica(ctx context.Context, j *job, sn volume.Snapshot, req api.ReplicaRequest) (any, error) {

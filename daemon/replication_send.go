@@ -41,16 +41,9 @@ func (s *Server) replicate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	j, err := s.jobs.start(api.JobReplicate, sn.Name()+" to "+req.To, func(ctx context.Context, j *job) (any, error) {
-		defer rm.close()
+	s.startJob(w, r, api.JobReplicate, sn.Name()+" to "+req.To, func(ctx context.Context, j *job) (any, error) {
 		return s.runReplicate(ctx, j, rm, vg, sn, req.Materialize)
-	}, nil)
-	if err != nil {
-		rm.close()
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, j.view())
+	}, rm.close)
 }
 
 func (s *Server) runReplicate(ctx context.Context, j *job, rm *remote, vg volume.VG, sn volume.Snapshot, materialize string) (any, error) {

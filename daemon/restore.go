@@ -42,14 +42,9 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := fmt.Sprintf("%s volume %s", sn.Name(), vs.Name)
-	j, err := s.jobs.start(api.JobRestore, target, func(ctx context.Context, j *job) (any, error) {
+	s.startJob(w, r, api.JobRestore, target, func(ctx context.Context, j *job) (any, error) {
 		return s.runRestore(ctx, j, sn, vs, req.Output)
 	}, nil)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, j.view())
 }
 
 func (s *Server) runRestore(ctx context.Context, j *job, sn volume.Snapshot, vs volume.VolumeSnapshot, out string) (any, error) {

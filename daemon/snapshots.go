@@ -109,15 +109,9 @@ func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	j, err := s.jobs.start(api.JobSnapshot, vg.Name, func(ctx context.Context, j *job) (any, error) {
+	s.startJob(w, r, api.JobSnapshot, vg.Name, func(ctx context.Context, j *job) (any, error) {
 		return s.runSnapshot(ctx, j, vg, req.Full)
 	}, unlock)
-	if err != nil {
-		unlock()
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, j.view())
 }
 
 func (s *Server) runSnapshot(ctx context.Context, j *job, vg volume.VG, full bool) (any, error) {

@@ -20,14 +20,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	j, err := s.jobs.start(api.JobVerify, "store", func(ctx context.Context, j *job) (any, error) {
+	s.startJob(w, r, api.JobVerify, "store", func(ctx context.Context, j *job) (any, error) {
 		return s.runVerify(ctx, j, req)
 	}, nil)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, j.view())
 }
 
 // runVerify checks the store's structure (every pack's header, footer and
