@@ -16,6 +16,7 @@ import (
 	"github.com/vmrep/vmrep/engine/ingest"
 	"github.com/vmrep/vmrep/engine/source"
 	"github.com/vmrep/vmrep/engine/volume"
+	"github.com/vmrep/vmrep/internal/testdisk"
 )
 
 // requireFUSE skips a test that needs root and /dev/fuse where they are
@@ -171,22 +172,10 @@ func writeImage(t testing.TB, path string, size int64, seed uint64) []byte {
 	return buf
 }
 
-// eventually polls cond until it holds or a generous deadline passes. Entry
-// timeouts of directories make the kernel see catalog changes within about
-// a second; the deadline only bounds a broken test.
+// eventually waits for a catalog change to show through the mount.
 func eventually(t testing.TB, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testdisk.Eventually(t, what, 10*time.Second, cond)
 }
 
 var errStill = errors.New("not yet")

@@ -71,21 +71,10 @@ func mustRun(t *testing.T, name string, args ...string) {
 	}
 }
 
-// waitFor polls cond; catalog changes reach the kernel within the entry
-// timeout (about a second), the deadline only bounds a broken test.
+// waitFor waits for a catalog change to show through the mount.
 func waitFor(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testdisk.Eventually(t, what, 15*time.Second, cond)
 }
 
 // TestMountThroughDaemon drives the whole FUSE life cycle through vmrepd:
