@@ -4,20 +4,18 @@ import (
 	"context"
 	"time"
 
+	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/delta"
 	"github.com/vmrep/vmrep/engine/diff"
+	"github.com/vmrep/vmrep/engine/volume"
 )
 
 func doDiff(ctx context.Context, a args) (Result, error) {
-	st, base, err := openSnap(ctx, a, *a.base)
+	st, base, target, err := openPair(ctx, a)
 	if err != nil {
 		return Result{}, err
 	}
 	defer st.Close()
-	target, err := resolve(ctx, st, a, *a.target)
-	if err != nil {
-		return Result{}, err
-	}
 	t := time.Now()
 	vds, err := diff.Snapshots(ctx, st, base, target, diff.Options{})
 	if err != nil {
@@ -36,15 +34,11 @@ func doDiff(ctx context.Context, a args) (Result, error) {
 }
 
 func doExport(ctx context.Context, a args) (Result, error) {
-	st, base, err := openSnap(ctx, a, *a.base)
+	st, base, target, err := openPair(ctx, a)
 	if err != nil {
 		return Result{}, err
 	}
 	defer st.Close()
-	target, err := resolve(ctx, st, a, *a.target)
-	if err != nil {
-		return Result{}, err
-	}
 	t := time.Now()
 	s, err := delta.Export(ctx, st, base, target, delta.FileSink(*a.out), delta.ExportOptions{})
 	if err != nil {
@@ -78,4 +72,18 @@ func doApply(ctx context.Context, a args) (Result, error) {
 		return Result{}, err
 	}
 	return Result{Seconds: since(t), DeltaBytes: s.FileBytes, Changed: s.ChangedBytes, Written: s.DataBytes + s.ZeroBytes}, nil
+}
+
+// openPair opens the store and resolves the -base and -target snapshots.
+func openPair(ctx context.Context, a args) (*cas.Store, volume.Snapshot, volume.Snapshot, error) {
+	st, base, err := openSnap(ctx, a, *a.base)
+	if err != nil {
+		return nil, base, base, err
+	}
+	target, err := resolve(ctx, st, a, *a.target)
+	if err != nil {
+		st.Close()
+		return nil, base, target, err
+	}
+	return st, base, target, nil
 }
