@@ -16,10 +16,12 @@ func TestVerifyCommand(t *testing.T) {
 	if out := d.ok("verify", "--read-data"); !strings.Contains(out, "verified 1 snapshots (2 volumes), no problems") {
 		t.Fatalf("verify:\n%s", out)
 	}
-	var ev api.Event
-	d.okJSON(&ev, "verify")
-	if ev.State != api.StateDone {
-		t.Fatalf("verify --json: %+v", ev)
+	// --json streams NDJSON events, as many as the job's timing gives;
+	// the last one carries the result.
+	var res api.VerifyResult
+	d.okJSONResult(&res, "verify")
+	if res.Snapshots != 1 || res.Volumes != 2 || len(res.Problems) != 0 {
+		t.Fatalf("verify --json result: %+v", res)
 	}
 
 	// Damage chunk data inside a pack: verify --read-data must name it.
