@@ -18,6 +18,8 @@ import (
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/fusefs"
+
+	"github.com/vmrep/vmrep/internal/durable"
 )
 
 // mountsFile is the list of active FUSE mounts, kept in the store
@@ -211,30 +213,7 @@ func (t *mountTable) saveLocked() error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", t.state, err)
 	}
-	tmp := t.state + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, t.state)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", t.state, err)
-	}
-	if d, err := os.Open(filepath.Dir(t.state)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return durable.WriteFile(t.state, append(b, '\n'), 0o600)
 }
 
 // restore mounts again what the state file lists: after a crash each mount

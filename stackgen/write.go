@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/vmrep/vmrep/internal/durable"
 )
 
 // FilePlan and FileREADME are the non-HCL files of a stack.
@@ -72,10 +74,7 @@ func Write(dir string, p Plan, target string) error {
 		return err
 	}
 	// plan.json last but one, README last: a stack with a README is whole.
-	if err := writeFileAtomic(filepath.Join(dir, FileREADME), []byte(readme(p, target))); err != nil {
-		return err
-	}
-	return syncDir(dir)
+	return writeFileAtomic(filepath.Join(dir, FileREADME), []byte(readme(p, target)))
 }
 
 // checkDir accepts a missing or empty dir, or one whose plan.json names the
@@ -106,40 +105,8 @@ func checkDir(dir, vgID string) error {
 }
 
 func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("stackgen: write %q: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("stackgen: write %q: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("stackgen: chmod %q: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("stackgen: sync %q: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("stackgen: close %q: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("stackgen: rename into %q: %w", path, err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("stackgen: open stack dir %q: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("stackgen: sync stack dir %q: %w", dir, err)
+	if err := durable.WriteFile(path, data, 0o644); err != nil {
+		return fmt.Errorf("stackgen: %w", err)
 	}
 	return nil
 }

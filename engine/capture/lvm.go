@@ -9,12 +9,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/vmrep/vmrep/engine/volume"
+
+	"github.com/vmrep/vmrep/internal/durable"
 )
 
 // SnapshotPrefix starts the name of every LVM snapshot this package makes.
@@ -217,27 +218,8 @@ func (m *LVM) store(names []string) error {
 	if err != nil {
 		return err
 	}
-	tmp := m.stateFile + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("write lvm state %s: %w", tmp, err)
-	}
-	_, werr := f.Write(b)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, m.stateFile)
-	}
-	if werr != nil {
-		return fmt.Errorf("write lvm state %s: %w", m.stateFile, werr)
-	}
-	if d, err := os.Open(filepath.Dir(m.stateFile)); err == nil {
-		d.Sync()
-		d.Close()
+	if err := durable.WriteFile(m.stateFile, b, 0o600); err != nil {
+		return fmt.Errorf("lvm state: %w", err)
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/vmrep/vmrep/internal/durable"
 )
 
 // maxOpenPacks bounds the descriptors the local backend keeps open.
@@ -221,7 +223,7 @@ func (b *localBackend) Put(ctx context.Context, h Handle, f *os.File) error {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return fmt.Errorf("put %s: %w", h, err)
 		}
-		if err := syncDir(filepath.Dir(dir)); err != nil {
+		if err := durable.SyncDir(filepath.Dir(dir)); err != nil {
 			return fmt.Errorf("put %s: %w", h, err)
 		}
 	}
@@ -235,7 +237,7 @@ func (b *localBackend) Put(ctx context.Context, h Handle, f *os.File) error {
 		b.evictLocked(el)
 	}
 	b.mu.Unlock()
-	if err := syncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return fmt.Errorf("put %s: %w", h, err)
 	}
 	return nil
@@ -254,7 +256,7 @@ func (b *localBackend) Delete(ctx context.Context, h Handle) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("delete %s: %w", h, err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := durable.SyncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("delete %s: %w", h, err)
 	}
 	return nil

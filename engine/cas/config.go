@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/vmrep/vmrep/internal/durable"
 )
 
 // ConfigVersion is the only store config version this code understands.
@@ -126,7 +128,7 @@ func Init(ctx context.Context, dir string, cfg Config) error {
 		return fmt.Errorf("init store %s: %w", dir, err)
 	}
 	for _, d := range []string{dir, filepath.Join(dir, "records"), filepath.Dir(dir)} {
-		if err := syncDir(d); err != nil {
+		if err := durable.SyncDir(d); err != nil {
 			return fmt.Errorf("init store %s: %w", dir, err)
 		}
 	}
@@ -151,20 +153,4 @@ func readConfig(dir string) (Config, error) {
 		return cfg, fmt.Errorf("store config %s: %w", path, err)
 	}
 	return cfg, nil
-}
-
-// syncDir fsyncs a directory so that a rename or unlink in it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
 }

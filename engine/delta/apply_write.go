@@ -92,7 +92,7 @@ func writeFrames(ctx context.Context, rd *Reader, vols []*applyVol, p *plan, sta
 			if r.Kind == KindZero {
 				err = v.t.Zero(r.Off, r.Len)
 			} else {
-				_, err = v.f.WriteAt(s.buf[at:at+r.Len], r.Off)
+				_, err = v.t.WriteAt(s.buf[at:at+r.Len], r.Off)
 			}
 			if err != nil {
 				return fmt.Errorf("volume %q at %d: %w", v.vh.Name, r.Off, err)

@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/internal/durable"
 )
 
 // JournalName is the intent record Apply keeps in a replica while it
@@ -62,7 +63,7 @@ func writeJournal(dir string, j *journal) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(dir, JournalName, append(b, '\n')); err != nil {
+	if err := durable.WriteFile(filepath.Join(dir, JournalName), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write apply journal in %s: %w", dir, err)
 	}
 	return nil
@@ -75,7 +76,7 @@ func clearJournal(dir string) error {
 		return nil
 	}
 	if err == nil {
-		err = syncDir(dir)
+		err = durable.SyncDir(dir)
 	}
 	if err != nil {
 		return fmt.Errorf("clear apply journal in %s: %w", dir, err)

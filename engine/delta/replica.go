@@ -11,6 +11,7 @@ import (
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/restore"
 	"github.com/vmrep/vmrep/engine/volume"
+	"github.com/vmrep/vmrep/internal/durable"
 )
 
 // StateName is the replica's state file.
@@ -87,34 +88,10 @@ func writeState(dir string, s *State) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(dir, StateName, append(b, '\n')); err != nil {
+	if err := durable.WriteFile(filepath.Join(dir, StateName), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write replica state in %s: %w", dir, err)
 	}
 	return nil
-}
-
-// writeFileAtomic replaces dir/name: temp, fsync, rename, directory fsync,
-// so a crash leaves the old file or the new one, never a torn one.
-func writeFileAtomic(dir, name string, b []byte) error {
-	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return syncDir(dir)
 }
 
 // ReplicaOptions tune CreateReplica.

@@ -11,6 +11,7 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/internal/durable"
 )
 
 // Sink receives an exported delta. FileSink and SplitSink are the two
@@ -31,6 +32,7 @@ type frameWriter struct {
 	bw        *bufio.Writer
 	sum       hash.Hash // everything before the trailer
 	n         int64
+	wb        *durable.Writeback
 }
 
 func createFrame(path string, kind byte, hdr []byte) (*frameWriter, error) {
@@ -38,7 +40,8 @@ func createFrame(path string, kind byte, hdr []byte) (*frameWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("write delta %s: %w", path, err)
 	}
-	w := &frameWriter{path: path, tmp: f.Name(), f: f, bw: bufio.NewWriterSize(f, 1<<20), sum: blake3.New()}
+	w := &frameWriter{path: path, tmp: f.Name(), f: f, sum: blake3.New(), wb: durable.NewWriteback(f)}
+	w.bw = bufio.NewWriterSize(writebackWriter{f, w.wb}, 1<<20)
 	if err := w.write(appendPrefix(nil, kind, hdr)); err != nil {
 		w.abort()
 		return nil, err
@@ -84,18 +87,21 @@ func (w *frameWriter) close() (int64, cas.ID, error) {
 	return w.n, whole, nil
 }
 
+// writebackWriter tells a Writeback about every write to its file.
+type writebackWriter struct {
+	f  *os.File
+	wb *durable.Writeback
+}
+
+func (w writebackWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.wb.Wrote(n)
+	return n, err
+}
+
 func (w *frameWriter) abort() {
 	w.f.Close()
 	os.Remove(w.tmp)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // FileSink writes a delta as one file at path.
@@ -120,7 +126,7 @@ func (s *fileSink) put(_ int, frame []byte, _ int) error { return s.w.write(fram
 func (s *fileSink) finish() (int64, error) {
 	n, _, err := s.w.close()
 	if err == nil {
-		err = syncDir(filepath.Dir(s.path))
+		err = durable.SyncDir(filepath.Dir(s.path))
 	}
 	return n, err
 }

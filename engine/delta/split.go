@@ -3,6 +3,7 @@ package delta
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/vmrep/vmrep/internal/durable"
 	"os"
 	"path/filepath"
 )
@@ -86,7 +87,7 @@ func (s *splitSink) finish() (int64, error) {
 		return 0, err
 	}
 	// Parts are durable before the index that names them.
-	if err := syncDir(s.dir); err != nil {
+	if err := durable.SyncDir(s.dir); err != nil {
 		return 0, err
 	}
 	w, err := createFrame(filepath.Join(s.dir, IndexName), kindIndex, hdr)
@@ -95,7 +96,7 @@ func (s *splitSink) finish() (int64, error) {
 	}
 	n, _, err := w.close()
 	if err == nil {
-		err = syncDir(s.dir)
+		err = durable.SyncDir(s.dir)
 	}
 	return s.total + n, err
 }

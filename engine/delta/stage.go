@@ -9,6 +9,7 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/internal/durable"
 )
 
 // stagePath is where apply keeps the copy sources of a volume that this
@@ -123,7 +124,7 @@ func writeStage(dir, path string, v *applyVol, p *plan, vi int) (*os.File, cas.I
 		err = os.Rename(tmp.Name(), path)
 	}
 	if err == nil {
-		err = syncDir(dir)
+		err = durable.SyncDir(dir)
 	}
 	if err != nil {
 		tmp.Close()

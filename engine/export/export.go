@@ -10,6 +10,8 @@ import (
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/restore"
 	"github.com/vmrep/vmrep/engine/volume"
+
+	"github.com/vmrep/vmrep/internal/durable"
 )
 
 // Format is an image format Volume can write.
@@ -96,12 +98,7 @@ func qcow2ToPath(ctx context.Context, r cas.BlobReader, m *volume.Manifest, path
 		os.Remove(tmp)
 		return Stats{}, err
 	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return Stats{}, err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return Stats{}, fmt.Errorf("sync directory %s: %w", dir, err)
 	}
 	return st, nil

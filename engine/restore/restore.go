@@ -13,6 +13,8 @@ import (
 
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/volume"
+
+	"github.com/vmrep/vmrep/internal/durable"
 )
 
 // Options tune a restore.
@@ -164,14 +166,5 @@ func ToPath(ctx context.Context, r cas.BlobReader, m *volume.Manifest, path stri
 		os.Remove(tmp)
 		return Stats{}, err
 	}
-	return st, syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return st, durable.SyncDir(filepath.Dir(path))
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vmrep/vmrep/internal/durable"
 )
 
 // Target is what a volume is written to.
@@ -23,6 +25,7 @@ type FileTarget struct {
 	f     *os.File
 	block bool
 	fresh bool // the file was just created empty: holes need nothing
+	wb    *durable.Writeback
 }
 
 // NewFileTarget wraps f. fresh says f was created empty and truncated to its
@@ -34,14 +37,20 @@ func NewFileTarget(f *os.File, fresh bool) (*FileTarget, error) {
 	}
 	switch {
 	case fi.Mode().IsRegular():
-		return &FileTarget{f: f, fresh: fresh}, nil
+		return &FileTarget{f: f, fresh: fresh, wb: durable.NewWriteback(f)}, nil
 	case fi.Mode()&os.ModeDevice != 0 && fi.Mode()&os.ModeCharDevice == 0:
-		return &FileTarget{f: f, block: true}, nil
+		return &FileTarget{f: f, block: true, wb: durable.NewWriteback(f)}, nil
 	}
 	return nil, fmt.Errorf("%s: not a regular file or block device", f.Name())
 }
 
-func (t *FileTarget) WriteAt(p []byte, off int64) (int, error) { return t.f.WriteAt(p, off) }
+// WriteAt writes p at off and starts writeback every few MiB, so that the
+// closing Sync of a large restore or apply has little left to do.
+func (t *FileTarget) WriteAt(p []byte, off int64) (int, error) {
+	n, err := t.f.WriteAt(p, off)
+	t.wb.Wrote(n)
+	return n, err
+}
 
 func (t *FileTarget) Sync() error { return t.f.Sync() }
 
