@@ -146,6 +146,13 @@ func (s *Store) appendBlob(ctx context.Context, w *Writer, rec []byte, e PackEnt
 		for _, pe := range pw.entries {
 			delete(s.mu.pending, pe.ID)
 		}
+		if pw.shared && s.mu.err == nil {
+			// Another writer deduplicated against a blob in this pack and
+			// counts on it: dropping it quietly could let that writer
+			// commit a snapshot naming a missing blob. Fail the store, as a
+			// failed seal does, so every Flush reports it.
+			s.mu.err = fmt.Errorf("temp pack %s, which other writers share, lost to a write error: %w", pw.wf.Name(), err)
+		}
 		s.mu.Unlock()
 		pw.discard()
 		return false, fmt.Errorf("put %s %s: %w", e.Type, e.ID, err)

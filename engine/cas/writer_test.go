@@ -90,3 +90,65 @@ func TestWriterFlushSealsAll(t *testing.T) {
 	a.Close()
 	b.Close()
 }
+
+// A write error that loses a pack another writer deduplicated against must
+// not let that writer's Flush report success: its snapshot would name a
+// blob that is gone.
+func TestWriteErrorOnSharedPackFailsFlush(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t, 1<<30)
+	r := rand.New(rand.NewPCG(5, 6))
+	a, b := s.NewWriter(), s.NewWriter()
+	x := randomBlob(r, 3000)
+	if _, err := a.Put(ctx, BlobChunk, Sum(x), x); err != nil {
+		t.Fatal(err)
+	}
+	if isNew, err := b.Put(ctx, BlobChunk, Sum(x), x); err != nil || isNew {
+		t.Fatalf("second put of the same blob: new %v, err %v", isNew, err)
+	}
+	s.mu.Lock()
+	a.cur.wf.Close() // the next append to a's pack fails
+	s.mu.Unlock()
+	y := randomBlob(r, 3000)
+	if _, err := a.Put(ctx, BlobChunk, Sum(y), y); err == nil {
+		t.Fatal("put into a closed temp pack succeeded")
+	}
+	if err := b.Flush(ctx); err == nil {
+		t.Fatal("flush succeeded though the blob it deduplicated against was lost")
+	}
+	if ok, _ := s.Has(ctx, Sum(x)); ok {
+		t.Fatal("the lost blob is reported present")
+	}
+}
+
+// The same error on a pack nobody else uses fails only the writer's Put.
+func TestWriteErrorOnOwnPackKeepsStore(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t, 1<<30)
+	r := rand.New(rand.NewPCG(7, 8))
+	a := s.NewWriter()
+	x := randomBlob(r, 3000)
+	if _, err := a.Put(ctx, BlobChunk, Sum(x), x); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	a.cur.wf.Close()
+	s.mu.Unlock()
+	if _, err := a.Put(ctx, BlobChunk, Sum(x[:100]), x[:100]); err == nil {
+		t.Fatal("put into a closed temp pack succeeded")
+	}
+	b := s.NewWriter()
+	z := randomBlob(r, 2000)
+	mustPutW(t, b, z)
+	if err := b.Flush(ctx); err != nil {
+		t.Fatalf("a write error in another writer's own pack failed this flush: %v", err)
+	}
+	mustGet(t, s, Sum(z), z)
+}
+
+func mustPutW(t *testing.T, w *Writer, data []byte) {
+	t.Helper()
+	if _, err := w.Put(context.Background(), BlobChunk, Sum(data), data); err != nil {
+		t.Fatal(err)
+	}
+}
