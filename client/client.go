@@ -54,6 +54,13 @@ func (c *Client) Socket() string { return c.socket }
 
 // do sends a request with an optional JSON body and decodes a JSON answer
 // into out (when not nil).
+// call sends one request and decodes the reply into a new T.
+func call[T any](ctx context.Context, c *Client, method, path string, in any) (T, error) {
+	var out T
+	err := c.do(ctx, method, path, in, &out)
+	return out, err
+}
+
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	resp, err := c.send(ctx, method, path, in)
 	if err != nil {

@@ -9,7 +9,5 @@ import (
 
 // GC starts a garbage-collection job.
 func (c *Client) GC(ctx context.Context, req api.GCRequest) (api.Job, error) {
-	var j api.Job
-	err := c.do(ctx, http.MethodPost, "/v1/gc", req, &j)
-	return j, err
+	return call[api.Job](ctx, c, http.MethodPost, "/v1/gc", req)
 }

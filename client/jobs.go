@@ -16,23 +16,17 @@ const maxEventLine = 4 << 20
 
 // ListJobs lists the jobs the daemon remembers.
 func (c *Client) ListJobs(ctx context.Context) ([]api.Job, error) {
-	var j []api.Job
-	err := c.do(ctx, http.MethodGet, "/v1/jobs", nil, &j)
-	return j, err
+	return call[[]api.Job](ctx, c, http.MethodGet, "/v1/jobs", nil)
 }
 
 // GetJob returns one job.
 func (c *Client) GetJob(ctx context.Context, id string) (api.Job, error) {
-	var j api.Job
-	err := c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id), nil, &j)
-	return j, err
+	return call[api.Job](ctx, c, http.MethodGet, "/v1/jobs/"+url.PathEscape(id), nil)
 }
 
 // CancelJob asks a running job to stop.
 func (c *Client) CancelJob(ctx context.Context, id string) (api.Job, error) {
-	var j api.Job
-	err := c.do(ctx, http.MethodDelete, "/v1/jobs/"+url.PathEscape(id), nil, &j)
-	return j, err
+	return call[api.Job](ctx, c, http.MethodDelete, "/v1/jobs/"+url.PathEscape(id), nil)
 }
 
 // Events streams a job's events to fn until the final one, which it

@@ -10,16 +10,12 @@ import (
 // Mount asks the daemon to serve the store read-only at req.Dir; the mount
 // lasts until Unmount, across daemon restarts.
 func (c *Client) Mount(ctx context.Context, req api.MountRequest) (api.MountInfo, error) {
-	var m api.MountInfo
-	err := c.do(ctx, http.MethodPost, "/v1/mounts", req, &m)
-	return m, err
+	return call[api.MountInfo](ctx, c, http.MethodPost, "/v1/mounts", req)
 }
 
 // ListMounts lists the daemon's mounts, by directory.
 func (c *Client) ListMounts(ctx context.Context) ([]api.MountInfo, error) {
-	var ms []api.MountInfo
-	err := c.do(ctx, http.MethodGet, "/v1/mounts", nil, &ms)
-	return ms, err
+	return call[[]api.MountInfo](ctx, c, http.MethodGet, "/v1/mounts", nil)
 }
 
 // Unmount unmounts a mount the daemon serves; dir must be absolute.

@@ -10,7 +10,5 @@ import (
 // Replicate starts a job in which the daemon pushes a snapshot to a
 // replication server.
 func (c *Client) Replicate(ctx context.Context, req api.ReplicateRequest) (api.Job, error) {
-	var j api.Job
-	err := c.do(ctx, http.MethodPost, "/v1/replicate", req, &j)
-	return j, err
+	return call[api.Job](ctx, c, http.MethodPost, "/v1/replicate", req)
 }

@@ -10,7 +10,5 @@ import (
 // GenerateServerStack writes an OpenTofu stack that provisions a
 // replication server.
 func (c *Client) GenerateServerStack(ctx context.Context, req api.ServerStackRequest) (api.ServerStackResult, error) {
-	var r api.ServerStackResult
-	err := c.do(ctx, http.MethodPost, api.ServerStackPath, req, &r)
-	return r, err
+	return call[api.ServerStackResult](ctx, c, http.MethodPost, api.ServerStackPath, req)
 }

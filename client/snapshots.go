@@ -13,23 +13,17 @@ func snapPath(vg string) string { return "/v1/vgs/" + url.PathEscape(vg) + "/sna
 // CreateSnapshot starts a snapshot job on a volume group; req.Full reads
 // every volume whole, ignoring changed-block hints.
 func (c *Client) CreateSnapshot(ctx context.Context, vg string, req api.CreateSnapshotRequest) (api.Job, error) {
-	var j api.Job
-	err := c.do(ctx, http.MethodPost, snapPath(vg), req, &j)
-	return j, err
+	return call[api.Job](ctx, c, http.MethodPost, snapPath(vg), req)
 }
 
 // ListSnapshots lists a volume group's snapshots, oldest first.
 func (c *Client) ListSnapshots(ctx context.Context, vg string) ([]api.Snapshot, error) {
-	var s []api.Snapshot
-	err := c.do(ctx, http.MethodGet, snapPath(vg), nil, &s)
-	return s, err
+	return call[[]api.Snapshot](ctx, c, http.MethodGet, snapPath(vg), nil)
 }
 
 // GetSnapshot returns a snapshot; seq is a number or "latest".
 func (c *Client) GetSnapshot(ctx context.Context, vg, seq string) (api.Snapshot, error) {
-	var s api.Snapshot
-	err := c.do(ctx, http.MethodGet, snapPath(vg)+"/"+url.PathEscape(seq), nil, &s)
-	return s, err
+	return call[api.Snapshot](ctx, c, http.MethodGet, snapPath(vg)+"/"+url.PathEscape(seq), nil)
 }
 
 // DeleteSnapshot deletes a snapshot record.
@@ -39,14 +33,10 @@ func (c *Client) DeleteSnapshot(ctx context.Context, vg, seq string) error {
 
 // Restore starts a restore job.
 func (c *Client) Restore(ctx context.Context, req api.RestoreRequest) (api.Job, error) {
-	var j api.Job
-	err := c.do(ctx, http.MethodPost, "/v1/restore", req, &j)
-	return j, err
+	return call[api.Job](ctx, c, http.MethodPost, "/v1/restore", req)
 }
 
 // Verify starts a verify job.
 func (c *Client) Verify(ctx context.Context, req api.VerifyRequest) (api.Job, error) {
-	var j api.Job
-	err := c.do(ctx, http.MethodPost, "/v1/verify", req, &j)
-	return j, err
+	return call[api.Job](ctx, c, http.MethodPost, "/v1/verify", req)
 }

@@ -11,7 +11,5 @@ import (
 // UpdateVG changes a volume group's capture settings and returns the group
 // as it now is.
 func (c *Client) UpdateVG(ctx context.Context, name string, req api.UpdateVGRequest) (api.VG, error) {
-	var vg api.VG
-	err := c.do(ctx, http.MethodPatch, "/v1/vgs/"+url.PathEscape(name), req, &vg)
-	return vg, err
+	return call[api.VG](ctx, c, http.MethodPatch, "/v1/vgs/"+url.PathEscape(name), req)
 }
