@@ -23,17 +23,8 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeInvalid, "image format %q: want qcow2 or raw", req.Format))
 		return
 	}
-	vg, sn, ok := s.resolveRef(w, r, "snapshot", req.Snapshot)
+	_, sn, vs, ok := s.resolveVolume(w, r, req.Snapshot, req.Volume)
 	if !ok {
-		return
-	}
-	name := req.Volume
-	if name == "" {
-		name = vg.Boot().Name
-	}
-	vs, found := findVolume(sn, name)
-	if !found {
-		writeError(w, api.Errorf(api.CodeNotFound, "snapshot %s has no volume %q", sn.Name(), name))
 		return
 	}
 	if e := s.checkOutput(req.Output); e != nil {

@@ -23,7 +23,7 @@ func (s *Server) createReplica(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Volume != "" {
-		if _, found := findVolume(sn, req.Volume); !found {
+		if _, found := sn.Volume(req.Volume); !found {
 			writeError(w, api.Errorf(api.CodeNotFound, "snapshot %s has no volume %q", sn.Name(), req.Volume))
 			return
 		}
@@ -69,15 +69,6 @@ func (s *Server) runReplica(ctx context.Context, j *job, sn volume.Snapshot, req
 }
 
 // findVolume finds a snapshot's volume by name or ID.
-func findVolume(sn volume.Snapshot, nameOrID string) (volume.VolumeSnapshot, bool) {
-	for _, v := range sn.Volumes {
-		if v.Name == nameOrID || v.VolumeID == nameOrID {
-			return v, true
-		}
-	}
-	return volume.VolumeSnapshot{}, false
-}
-
 func toAPIReplica(dir string, st *delta.State) api.ReplicaResult {
 	out := api.ReplicaResult{Dir: dir, VGID: st.VGID, VGName: st.VGName, SnapshotID: st.SnapshotID, Seq: st.Seq,
 		Volumes: make([]api.ReplicaVolume, len(st.Volumes))}

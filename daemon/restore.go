@@ -18,23 +18,8 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	if _, err := volume.ParseRef(req.Snapshot); err != nil {
-		writeError(w, api.Errorf(api.CodeInvalid, "%v", err))
-		return
-	}
-	vg, sn, err := s.cat.Resolve(r.Context(), req.Snapshot)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	name := req.Volume
-	if name == "" {
-		b := vg.Boot()
-		name = b.Name
-	}
-	vs, ok := sn.Volume(name)
+	_, sn, vs, ok := s.resolveVolume(w, r, req.Snapshot, req.Volume)
 	if !ok {
-		writeError(w, api.Errorf(api.CodeNotFound, "snapshot %s has no volume %q", sn.Name(), name))
 		return
 	}
 	if e := s.checkOutput(req.Output); e != nil {

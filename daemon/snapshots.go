@@ -173,6 +173,24 @@ func (s *Server) resolveRef(w http.ResponseWriter, r *http.Request, what, ref st
 	return vg, sn, true
 }
 
+// resolveVolume resolves a snapshot reference and one of its volumes, by
+// name or ID; an empty name picks the boot volume.
+func (s *Server) resolveVolume(w http.ResponseWriter, r *http.Request, ref, name string) (volume.VG, volume.Snapshot, volume.VolumeSnapshot, bool) {
+	vg, sn, ok := s.resolveRef(w, r, "snapshot", ref)
+	if !ok {
+		return vg, sn, volume.VolumeSnapshot{}, false
+	}
+	if name == "" {
+		name = vg.Boot().Name
+	}
+	vs, found := sn.Volume(name)
+	if !found {
+		writeError(w, api.Errorf(api.CodeNotFound, "snapshot %s has no volume %q", sn.Name(), name))
+		return vg, sn, vs, false
+	}
+	return vg, sn, vs, true
+}
+
 // resolvePair resolves a base and a target snapshot of one volume group.
 func (s *Server) resolvePair(w http.ResponseWriter, r *http.Request, base, target string) (volume.Snapshot, volume.Snapshot, bool) {
 	_, b, ok := s.resolveRef(w, r, "base", base)
