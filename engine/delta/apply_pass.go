@@ -6,10 +6,7 @@ import (
 	"runtime"
 	"sort"
 
-	"github.com/zeebo/blake3"
 	"golang.org/x/sync/errgroup"
-
-	"github.com/vmrep/vmrep/engine/cas"
 )
 
 // Pre-pass decisions, one per frame.
@@ -105,9 +102,9 @@ func prepass(ctx context.Context, rd *Reader, vols []*applyVol, jr *journal, sum
 	p := &plan{dests: make([][]span, len(vols))}
 	workers := runtime.GOMAXPROCS(0)
 	bufs := make([][]byte, workers)
-	hs := make([]*blake3.Hasher, workers)
+	hs := make([]*frameHasher, workers)
 	for i := range hs {
-		hs[i] = blake3.New()
+		hs[i] = newFrameHasher(rd.version)
 	}
 	counts := make([]Summary, workers)
 	decided := make([][]decision, workers)
@@ -149,8 +146,7 @@ func prepass(ctx context.Context, rd *Reader, vols []*applyVol, jr *journal, sum
 		h := hs[w]
 		h.Reset()
 		h.Write(bufs[w])
-		var got cas.ID
-		h.Sum(got[:0])
+		got := h.Sum()
 		n := int64(len(t.f.Recs))
 		c := &counts[w]
 		switch {

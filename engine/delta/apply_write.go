@@ -7,9 +7,6 @@ import (
 	"runtime"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/zeebo/blake3"
-
-	"github.com/vmrep/vmrep/engine/cas"
 )
 
 // writeFrames grows files, writes the frames the pre-pass chose on
@@ -32,7 +29,7 @@ func writeFrames(ctx context.Context, rd *Reader, vols []*applyVol, p *plan, sta
 	workers := runtime.GOMAXPROCS(0)
 	type state struct {
 		dec *zstd.Decoder
-		h   *blake3.Hasher
+		h   *frameHasher
 		buf []byte
 		out []byte
 	}
@@ -43,7 +40,7 @@ func writeFrames(ctx context.Context, rd *Reader, vols []*applyVol, p *plan, sta
 			return err
 		}
 		defer dec.Close()
-		ws[i] = state{dec: dec, h: blake3.New()}
+		ws[i] = state{dec: dec, h: newFrameHasher(rd.version)}
 	}
 	err := forFrames(ctx, rd, true, func(seq int, f *Frame) bool {
 		return p.decide[seq] != frameSkip
@@ -80,9 +77,7 @@ func writeFrames(ctx context.Context, rd *Reader, vols []*applyVol, p *plan, sta
 		}
 		s.h.Reset()
 		s.h.Write(s.buf)
-		var got cas.ID
-		s.h.Sum(got[:0])
-		if got != t.f.TargetHash {
+		if s.h.Sum() != t.f.TargetHash {
 			return fmt.Errorf("%w: volume %q: the frame at %d assembles to bytes that differ from its target hash (a copy source changed?)",
 				ErrNotBase, v.vh.Name, t.f.Recs[0].Off)
 		}

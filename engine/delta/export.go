@@ -6,7 +6,6 @@ import (
 	"runtime"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/zeebo/blake3"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vmrep/vmrep/engine/cas"
@@ -151,7 +150,7 @@ func runJobs(ctx context.Context, r cas.BlobReader, mans []volPair, jobs []job, 
 			enc, _ := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest),
 				zstd.WithEncoderCRC(false), zstd.WithZeroFrames(true))
 			defer enc.Close()
-			f := &refiner{enc: enc, hb: blake3.New(), ht: blake3.New()}
+			f := &refiner{enc: enc, hb: newFrameHasher(writeVersion), ht: newFrameHasher(writeVersion)}
 			vol := -1
 			for i := range work {
 				j := &jobs[i]

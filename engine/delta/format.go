@@ -12,9 +12,10 @@ import (
 const (
 	magic      = "VMDL"
 	trailMagic = "VMDT"
-	// version 2 groups records into frames with one pair of hashes each;
-	// version 1 (a pair of hashes per record) is refused.
-	version    = 2
+	// version 3 hashes frames with XXH3-128 (framehash.go); version 2,
+	// with BLAKE3-256 frame hashes, is still read; version 1 (a pair of
+	// hashes per record) is refused.
+	version    = 3
 	prefixLen  = 12 // magic, version, file kind, 2 zero bytes, header length
 	trailerLen = 4 + 32
 	maxHeader  = 4 << 20
@@ -36,6 +37,10 @@ const (
 	// data is stored as it is.
 	maxStored = MaxFrameLen + 64<<10
 )
+
+// writeVersion is the version Export writes; only tests change it, to
+// check that version 2 files are still read and applied.
+var writeVersion byte = version
 
 // File kinds, the byte after the version.
 const (
@@ -128,7 +133,7 @@ type Frame struct {
 
 func appendPrefix(dst []byte, kind byte, hdr []byte) []byte {
 	dst = append(dst, magic...)
-	dst = append(dst, version, kind, 0, 0)
+	dst = append(dst, writeVersion, kind, 0, 0)
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(hdr)))
 	return append(dst, hdr...)
 }
@@ -145,10 +150,11 @@ func appendFrame(dst []byte, f *Frame) []byte {
 	dst = binary.AppendUvarint(dst, uint64(f.Volume))
 	dst = append(dst, flags)
 	dst = binary.AppendUvarint(dst, uint64(len(f.Recs)))
+	hl := frameHashLen(writeVersion)
 	if !f.NoBase {
-		dst = append(dst, f.BaseHash[:]...)
+		dst = append(dst, f.BaseHash[:hl]...)
 	}
-	dst = append(dst, f.TargetHash[:]...)
+	dst = append(dst, f.TargetHash[:hl]...)
 	prev := int64(0)
 	for i := range f.Recs {
 		r := &f.Recs[i]

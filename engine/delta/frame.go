@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/zeebo/blake3"
 )
 
 // refiner turns jobs into encoded frames. One per worker; its buffers
@@ -14,7 +13,7 @@ type refiner struct {
 	base, target *volReader
 	index        *copyIndex
 	enc          *zstd.Encoder
-	hb, ht       *blake3.Hasher
+	hb, ht       *frameHasher
 	tbuf, bbuf   []byte
 	dbuf, zbuf   []byte
 	recs         []Record
@@ -70,9 +69,9 @@ func (f *refiner) frame(j *job, first, last int, sum *Summary) []byte {
 			sum.CopyBytes += r.Len
 		}
 	}
-	f.ht.Sum(fr.TargetHash[:0])
+	fr.TargetHash = f.ht.Sum()
 	if !j.noBase {
-		f.hb.Sum(fr.BaseHash[:0])
+		fr.BaseHash = f.hb.Sum()
 	}
 	fr.DataLen = int64(len(f.dbuf))
 	if fr.DataLen > 0 {

@@ -44,7 +44,10 @@ func TestTestdata(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, p := range []string{single, split} {
+	// The v2- files were written by format version 2 (BLAKE3 frame hashes)
+	// and must stay readable.
+	v2single, v2split := filepath.Join("testdata", "v2-single.vmdelta"), filepath.Join("testdata", "v2-split")
+	for _, p := range []string{single, split, v2single, v2split} {
 		rd, err := Open(p)
 		if err != nil {
 			t.Fatalf("%s (run with -update to write it): %v", p, err)
@@ -100,8 +103,8 @@ func addSeeds(f *testing.F, paths ...string) {
 // It must return an error or records, never panic or allocate past the
 // format's bounds.
 func FuzzParse(f *testing.F) {
-	parts, _ := filepath.Glob(filepath.Join("testdata", "split", "*.vmdp"))
-	addSeeds(f, append([]string{filepath.Join("testdata", "single.vmdelta")}, parts...)...)
+	parts, _ := filepath.Glob(filepath.Join("testdata", "*split", "*.vmdp"))
+	addSeeds(f, append([]string{filepath.Join("testdata", "single.vmdelta"), filepath.Join("testdata", "v2-single.vmdelta")}, parts...)...)
 	f.Fuzz(func(t *testing.T, b []byte, resealed bool) {
 		if resealed {
 			b = reseal(b)

@@ -24,14 +24,18 @@ type Reader struct {
 	Digest cas.ID
 	path   string
 	files  []frameFile
+	// version is the format version of the single or index file; every
+	// part has the same. It picks the frame hash function.
+	version byte
 }
 
 // frameFile is one file whose records the reader walks.
 type frameFile struct {
-	path   string
-	size   int64
-	hdrEnd int64 // offset of the first record
-	volume int   // the only volume a part may hold; -1 for a single file
+	path    string
+	size    int64
+	hdrEnd  int64 // offset of the first record
+	volume  int   // the only volume a part may hold; -1 for a single file
+	version byte  // the format version in its prefix
 }
 
 // Open opens a delta file or split directory and verifies every checksum
@@ -47,7 +51,7 @@ func Open(path string) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	rd := &Reader{Header: *h, Digest: whole, path: path}
+	rd := &Reader{Header: *h, Digest: whole, path: path, version: ff.version}
 	switch kind {
 	case kindSingle:
 		if len(h.Parts) != 0 {
@@ -60,6 +64,9 @@ func Open(path string) (*Reader, error) {
 			pf, err := openPart(filepath.Join(filepath.Dir(path), p.File), p, h.Target.ID)
 			if err != nil {
 				return nil, fmt.Errorf("open delta %s part %d: %w", path, i, err)
+			}
+			if pf.version != rd.version {
+				return nil, fmt.Errorf("open delta %s part %d: %w", path, i, formatErr(p.File, "format version %d differs from the index's %d", pf.version, rd.version))
 			}
 			rd.files = append(rd.files, pf)
 		}
@@ -131,7 +138,7 @@ func openFrameRaw(path string) ([]byte, frameFile, byte, cas.ID, error) {
 	if string(pre[:4]) == magic && pre[4] == 1 {
 		return fail(formatErr("prefix", "format version 1 is no longer read; export the delta again"))
 	}
-	if string(pre[:4]) != magic || pre[4] != version || pre[6] != 0 || pre[7] != 0 {
+	if string(pre[:4]) != magic || (pre[4] != version && pre[4] != versionBLAKE3Frames) || pre[6] != 0 || pre[7] != 0 {
 		return fail(formatErr("prefix", "bad magic or unknown version"))
 	}
 	hlen := int64(binary.LittleEndian.Uint32(pre[8:]))
@@ -139,6 +146,7 @@ func openFrameRaw(path string) ([]byte, frameFile, byte, cas.ID, error) {
 		return fail(formatErr("prefix", "header length %d out of bounds (truncated?)", hlen))
 	}
 	ff.hdrEnd = prefixLen + hlen
+	ff.version = pre[4]
 	// One pass hashes the body; a clone then gives the trailer's sum
 	// while the original goes on over the trailer for the whole-file hash.
 	all := blake3.New()

@@ -72,8 +72,23 @@ func TestRoundTrip(t *testing.T) {
 	if s := os.Getenv("VMREP_ROUNDTRIPS"); s != "" {
 		fmt.Sscan(s, &n)
 	}
+	roundTrips(t, n)
+}
+
+// TestVersion2Deltas writes deltas as version 2 did (BLAKE3-256 frame
+// hashes) and applies them with today's reader: replicas moved by deltas
+// made before version 3 must still move.
+func TestVersion2Deltas(t *testing.T) {
+	writeVersion = versionBLAKE3Frames
+	defer func() { writeVersion = version }()
+	roundTrips(t, 30)
+}
+
+// roundTrips runs n export-apply-check iterations, chained, alternating
+// single files and split directories, in the format writeVersion names.
+func roundTrips(t *testing.T, n int) {
 	seed := rand.Int63()
-	t.Logf("seed %d", seed)
+	t.Logf("seed %d, format version %d", seed, writeVersion)
 	rng := rand.New(rand.NewSource(seed))
 	ctx := context.Background()
 	e := newTestEnv(t)
@@ -102,6 +117,9 @@ func TestRoundTrip(t *testing.T) {
 		rd, err := Open(path)
 		if err != nil {
 			t.Fatalf("seed %d iteration %d: open: %v", seed, i, err)
+		}
+		if rd.version != writeVersion {
+			t.Fatalf("seed %d iteration %d: read version %d, wrote %d", seed, i, rd.version, writeVersion)
 		}
 		v := VerifyExtents
 		if i%10 == 0 {

@@ -27,7 +27,7 @@ func verify(ctx context.Context, rd *Reader, vols []*applyVol, opts ApplyOptions
 			}
 			at += r.Len
 		}
-		if cas.Sum(buf) != f.TargetHash {
+		if frameSum(rd.version, buf) != f.TargetHash {
 			return fmt.Errorf("volume %q: the frame at %d differs from the target", v.vh.Name, f.Recs[0].Off)
 		}
 		return nil

@@ -180,14 +180,14 @@ func (rd *Reader) readFrame(cr *countReader, f *Frame, only int, end int64) erro
 		return formatErr("frame", "%d records out of bounds", n)
 	}
 	f.Volume, f.NoBase, f.DataLen, f.Span = int(vol), flags&flagNoBase != 0, 0, 0
+	hl := frameHashLen(rd.version)
+	f.BaseHash, f.TargetHash = [32]byte{}, [32]byte{}
 	if !f.NoBase {
-		if err := cr.full(f.BaseHash[:]); err != nil {
+		if err := cr.full(f.BaseHash[:hl]); err != nil {
 			return formatErr("frame", "truncated")
 		}
-	} else {
-		f.BaseHash = [32]byte{}
 	}
-	if err := cr.full(f.TargetHash[:]); err != nil {
+	if err := cr.full(f.TargetHash[:hl]); err != nil {
 		return formatErr("frame", "truncated")
 	}
 	f.Recs = f.Recs[:0]
