@@ -23,26 +23,13 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeInvalid, "image format %q: want qcow2 or raw", req.Format))
 		return
 	}
-	_, sn, vs, ok := s.resolveVolume(w, r, req.Snapshot, req.Volume)
-	if !ok {
-		return
-	}
-	if e := s.checkOutput(req.Output); e != nil {
-		writeError(w, e)
-		return
-	}
-	target := fmt.Sprintf("%s volume %s", sn.Name(), vs.Name)
-	s.startJob(w, r, api.JobExport, target, func(ctx context.Context, j *job) (any, error) {
-		return s.runExport(ctx, j, sn, vs, format, req.Output)
-	}, nil)
+	s.startVolumeWrite(w, r, api.JobExport, req.Snapshot, req.Volume, req.Output,
+		func(ctx context.Context, j *job, sn volume.Snapshot, vs volume.VolumeSnapshot, m *volume.Manifest) (any, error) {
+			return s.runExport(ctx, j, sn, vs, m, format, req.Output)
+		})
 }
 
-func (s *Server) runExport(ctx context.Context, j *job, sn volume.Snapshot, vs volume.VolumeSnapshot, format export.Format, out string) (any, error) {
-	j.progress("load manifest", 0, vs.Size, "")
-	m, err := volume.LoadManifest(ctx, s.store, vs.Manifest)
-	if err != nil {
-		return nil, fmt.Errorf("export %s volume %q: %w", sn.Name(), vs.Name, err)
-	}
+func (s *Server) runExport(ctx context.Context, j *job, sn volume.Snapshot, vs volume.VolumeSnapshot, m *volume.Manifest, format export.Format, out string) (any, error) {
 	st, err := export.Volume(ctx, s.store, m, format, out, export.Options{
 		Progress: func(done, total int64) { j.progress("export", done, total, "") },
 	})

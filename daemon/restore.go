@@ -18,26 +18,13 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	_, sn, vs, ok := s.resolveVolume(w, r, req.Snapshot, req.Volume)
-	if !ok {
-		return
-	}
-	if e := s.checkOutput(req.Output); e != nil {
-		writeError(w, e)
-		return
-	}
-	target := fmt.Sprintf("%s volume %s", sn.Name(), vs.Name)
-	s.startJob(w, r, api.JobRestore, target, func(ctx context.Context, j *job) (any, error) {
-		return s.runRestore(ctx, j, sn, vs, req.Output)
-	}, nil)
+	s.startVolumeWrite(w, r, api.JobRestore, req.Snapshot, req.Volume, req.Output,
+		func(ctx context.Context, j *job, sn volume.Snapshot, vs volume.VolumeSnapshot, m *volume.Manifest) (any, error) {
+			return s.runRestore(ctx, j, sn, vs, m, req.Output)
+		})
 }
 
-func (s *Server) runRestore(ctx context.Context, j *job, sn volume.Snapshot, vs volume.VolumeSnapshot, out string) (any, error) {
-	j.progress("load manifest", 0, vs.Size, "")
-	m, err := volume.LoadManifest(ctx, s.store, vs.Manifest)
-	if err != nil {
-		return nil, fmt.Errorf("restore %s volume %q: %w", sn.Name(), vs.Name, err)
-	}
+func (s *Server) runRestore(ctx context.Context, j *job, sn volume.Snapshot, vs volume.VolumeSnapshot, m *volume.Manifest, out string) (any, error) {
 	st, err := restore.ToPath(ctx, s.store, m, out, restore.Options{
 		Progress: func(done, total int64) { j.progress("restore", done, total, "") },
 	})

@@ -191,6 +191,29 @@ func (s *Server) resolveVolume(w http.ResponseWriter, r *http.Request, ref, name
 	return vg, sn, vs, true
 }
 
+// startVolumeWrite starts a job of kind that writes one volume of the
+// snapshot ref to out, a path the daemon opens itself: it resolves the
+// volume, checks out, and hands the loaded manifest to write.
+func (s *Server) startVolumeWrite(w http.ResponseWriter, r *http.Request, kind, ref, vol, out string,
+	write func(ctx context.Context, j *job, sn volume.Snapshot, vs volume.VolumeSnapshot, m *volume.Manifest) (any, error)) {
+	_, sn, vs, ok := s.resolveVolume(w, r, ref, vol)
+	if !ok {
+		return
+	}
+	if e := s.checkOutput(out); e != nil {
+		writeError(w, e)
+		return
+	}
+	s.startJob(w, r, kind, fmt.Sprintf("%s volume %s", sn.Name(), vs.Name), func(ctx context.Context, j *job) (any, error) {
+		j.progress("load manifest", 0, vs.Size, "")
+		m, err := volume.LoadManifest(ctx, s.store, vs.Manifest)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s volume %q: %w", kind, sn.Name(), vs.Name, err)
+		}
+		return write(ctx, j, sn, vs, m)
+	}, nil)
+}
+
 // resolvePair resolves a base and a target snapshot of one volume group.
 func (s *Server) resolvePair(w http.ResponseWriter, r *http.Request, base, target string) (volume.Snapshot, volume.Snapshot, bool) {
 	_, b, ok := s.resolveRef(w, r, "base", base)
