@@ -57,8 +57,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	k := cfg.Store.Config().Chunker
-	cut, err := chunker.NewCutter(chunker.Params{Min: k.Min, Avg: k.Avg, Max: k.Max})
+	cut, err := cfg.Store.Config().Chunker.Cutter()
 	if err != nil {
 		return nil, fmt.Errorf("daemon: chunker of store %s: %w", cfg.Store.Dir(), err)
 	}

@@ -76,8 +76,7 @@ func newFixture(t testing.TB, chunk *cas.ChunkerParams) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	p := st.Config().Chunker
-	cut, err := chunker.NewCutter(chunker.Params{Min: p.Min, Avg: p.Avg, Max: p.Max})
+	cut, err := st.Config().Chunker.Cutter()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,8 +34,7 @@ func openStore(t testing.TB, dir string) (*cas.Store, *chunker.Cutter) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	p := s.Config().Chunker
-	cut, err := chunker.NewCutter(chunker.Params{Min: p.Min, Avg: p.Avg, Max: p.Max})
+	cut, err := s.Config().Chunker.Cutter()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,8 +39,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	p := s.Config().Chunker
-	cut, err := chunker.NewCutter(chunker.Params{Min: p.Min, Avg: p.Avg, Max: p.Max})
+	cut, err := s.Config().Chunker.Cutter()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func crashChild(spec string) error {
 	}
 	r := &repo{store: s, cat: volume.NewCatalog(s)}
 	p := s.Config().Chunker
-	if r.cut, err = newCutter(p); err != nil {
+	if r.cut, err = p.Cutter(); err != nil {
 		return err
 	}
 	vg, err := r.cat.GetVG(ctx, parts[1])

@@ -55,8 +55,7 @@ func openRepo(t testing.TB, dir string) *repo {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	p := s.Config().Chunker
-	cut, err := chunker.NewCutter(chunker.Params{Min: p.Min, Avg: p.Avg, Max: p.Max})
+	cut, err := s.Config().Chunker.Cutter()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,10 +329,6 @@ func TestCorruptPack(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(work, ".restored.img*")); len(left) > 0 {
 		t.Fatalf("a failed restore left temp files: %v", left)
 	}
-}
-
-func newCutter(p cas.ChunkerParams) (*chunker.Cutter, error) {
-	return chunker.NewCutter(chunker.Params{Min: p.Min, Avg: p.Avg, Max: p.Max})
 }
 
 // cmpSparse compares two files that are mostly holes, reading only the

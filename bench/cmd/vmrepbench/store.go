@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/vmrep/vmrep/engine/cas"
-	"github.com/vmrep/vmrep/engine/chunker"
 	"github.com/vmrep/vmrep/engine/ingest"
 	"github.com/vmrep/vmrep/engine/restore"
 	"github.com/vmrep/vmrep/engine/source"
@@ -55,8 +54,7 @@ func doIngest(ctx context.Context, a args) (Result, error) {
 			return Result{}, err
 		}
 	}
-	k := st.Config().Chunker
-	cut, err := chunker.NewCutter(chunker.Params{Min: k.Min, Avg: k.Avg, Max: k.Max})
+	cut, err := st.Config().Chunker.Cutter()
 	if err != nil {
 		return Result{}, err
 	}
