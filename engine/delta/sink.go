@@ -32,7 +32,6 @@ type frameWriter struct {
 	bw        *bufio.Writer
 	sum       hash.Hash // everything before the trailer
 	n         int64
-	wb        *durable.Writeback
 }
 
 func createFrame(path string, kind byte, hdr []byte) (*frameWriter, error) {
@@ -40,8 +39,8 @@ func createFrame(path string, kind byte, hdr []byte) (*frameWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("write delta %s: %w", path, err)
 	}
-	w := &frameWriter{path: path, tmp: f.Name(), f: f, sum: blake3.New(), wb: durable.NewWriteback(f)}
-	w.bw = bufio.NewWriterSize(writebackWriter{f, w.wb}, 1<<20)
+	w := &frameWriter{path: path, tmp: f.Name(), f: f, sum: blake3.New(),
+		bw: bufio.NewWriterSize(writebackWriter{f, durable.NewWriteback(f)}, 1<<20)}
 	if err := w.write(appendPrefix(nil, kind, hdr)); err != nil {
 		w.abort()
 		return nil, err
