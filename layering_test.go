@@ -18,7 +18,7 @@ var forbidden = map[string][]string{
 	"engine/":        {"daemon", "client", "api", "fusefs", "stackgen", "cmd/"},
 	"engine/chunker": {"engine/"},
 	"engine/source":  {"engine/"},
-	"engine/cas":     {"engine/volume", "engine/ingest", "engine/diff", "engine/delta", "engine/restore"},
+	"engine/cas":     {"engine/chunker", "engine/volume", "engine/ingest", "engine/diff", "engine/delta", "engine/restore"},
 	"engine/volume":  {"engine/ingest", "engine/diff", "engine/delta", "engine/restore"},
 	"api":            {"daemon", "client", "engine/", "fusefs", "stackgen", "cmd/"},
 	"client":         {"daemon", "engine/", "fusefs", "stackgen", "cmd/"},
@@ -43,35 +43,88 @@ func within(pkg, rule string) bool {
 	return pkg == rule || strings.HasPrefix(pkg, rule+"/")
 }
 
-func TestLayering(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`, "./...").Output()
+// testsMayImport lists, per package, what its tests may import although the
+// package itself must not. The CLI's integration tests make disks, start a
+// MinIO and open the store a stopped daemon left, to check it byte for
+// byte; the CLI binary stays a client of the API (onlyImports).
+var testsMayImport = map[string][]string{
+	"cmd/vmrep": {"engine/", "internal/"},
+}
+
+// projectDeps lists, per project package, the project packages it needs
+// (build) and those only its tests add: their imports and their imports'
+// dependencies (test), since a test that reaches up breaks the layers too.
+func projectDeps(t *testing.T) (build, test map[string][]string) {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", "-f",
+		`{{.ImportPath}}|{{join .Deps " "}}|{{join .TestImports " "}} {{join .XTestImports " "}}`, "./...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
+	own := map[string][]string{}   // package -> its non-test dependencies
+	tests := map[string][]string{} // package -> its tests' direct imports
+	var pkgs []string
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		fields := strings.Fields(line)
-		pkg, ok := strings.CutPrefix(fields[0], module)
-		if !ok {
-			continue
+		f := strings.Split(line, "|")
+		if len(f) != 3 {
+			t.Fatalf("go list: unexpected line %q", line)
 		}
-		var deps []string
-		for _, dep := range fields[1:] {
-			if d, ok := strings.CutPrefix(dep, module); ok && !within(d, pkg) {
-				deps = append(deps, d)
-			}
+		own[f[0]] = strings.Fields(f[1])
+		tests[f[0]] = strings.Fields(f[2])
+		if strings.HasPrefix(f[0], module) {
+			pkgs = append(pkgs, f[0])
 		}
-		for rule, bad := range forbidden {
-			if !within(pkg, rule) {
-				continue
-			}
-			for _, d := range deps {
-				for _, b := range bad {
-					if within(d, b) {
-						t.Errorf("%s imports %s: %s must not depend on %s", pkg, d, rule, b)
-					}
+	}
+	build, test = map[string][]string{}, map[string][]string{}
+	add := func(m map[string][]string, pkg, dep string) {
+		if d, ok := strings.CutPrefix(dep, module); ok && !within(d, pkg) && !slices.Contains(m[pkg], d) {
+			m[pkg] = append(m[pkg], d)
+		}
+	}
+	for _, p := range pkgs {
+		pkg := strings.TrimPrefix(p, module)
+		for _, d := range own[p] {
+			add(build, pkg, d)
+		}
+		for _, ti := range tests[p] {
+			for _, d := range append([]string{ti}, own[ti]...) {
+				if !slices.Contains(build[pkg], strings.TrimPrefix(d, module)) {
+					add(test, pkg, d)
 				}
 			}
 		}
+	}
+	return build, test
+}
+
+// checkForbidden reports every dependency of pkg that a rule forbids; a
+// test dependency that testsMayImport allows is not reported.
+func checkForbidden(t *testing.T, pkg string, deps []string, inTests bool) {
+	for rule, bad := range forbidden {
+		if !within(pkg, rule) {
+			continue
+		}
+		for _, d := range deps {
+			if inTests && slices.ContainsFunc(testsMayImport[rule], func(a string) bool { return within(d, a) }) {
+				continue
+			}
+			for _, b := range bad {
+				if within(d, b) {
+					how := "imports"
+					if inTests {
+						how = "has tests that import"
+					}
+					t.Errorf("%s %s %s: %s must not depend on %s", pkg, how, d, rule, b)
+				}
+			}
+		}
+	}
+}
+
+func TestLayering(t *testing.T) {
+	build, test := projectDeps(t)
+	for pkg, deps := range build {
+		checkForbidden(t, pkg, deps, false)
 		for rule, allowed := range onlyImports {
 			if !within(pkg, rule) {
 				continue
@@ -82,6 +135,9 @@ func TestLayering(t *testing.T) {
 				}
 			}
 		}
+	}
+	for pkg, deps := range test {
+		checkForbidden(t, pkg, deps, true)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/vmrep/vmrep/engine/chunker"
 	"github.com/vmrep/vmrep/engine/delta"
 	"github.com/vmrep/vmrep/engine/export"
+	"github.com/vmrep/vmrep/engine/ingest"
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/stackgen"
 )
@@ -57,7 +58,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	cut, err := cfg.Store.Config().Chunker.Cutter()
+	cut, err := ingest.NewCutter(cfg.Store.Config().Chunker)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: chunker of store %s: %w", cfg.Store.Dir(), err)
 	}

@@ -3,7 +3,6 @@ package fusefs
 import (
 	"bytes"
 	"context"
-	"errors"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -76,7 +75,7 @@ func newFixture(t testing.TB, chunk *cas.ChunkerParams) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	cut, err := st.Config().Chunker.Cutter()
+	cut, err := ingest.NewCutter(st.Config().Chunker)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,5 +175,3 @@ func eventually(t testing.TB, what string, cond func() error) {
 	t.Helper()
 	testdisk.Eventually(t, what, 10*time.Second, cond)
 }
-
-var errStill = errors.New("not yet")

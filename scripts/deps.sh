@@ -35,6 +35,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
 fi
 
+# staticcheck, pinned, which `make test` runs after go vet.
+scripts/install-go-tools.sh
+
 if [ -x scripts/install-tofu.sh ]; then
   scripts/install-tofu.sh
 fi

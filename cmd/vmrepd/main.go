@@ -118,7 +118,8 @@ func run(o options, logOut io.Writer) error {
 		return err
 	}
 	if gid >= 0 {
-		if err := os.Chown(filepath.Dir(o.socket), -1, gid); err == nil {
+		err := os.Chown(filepath.Dir(o.socket), -1, gid)
+		if err == nil {
 			err = os.Chown(o.socket, -1, gid)
 		}
 		if err != nil {

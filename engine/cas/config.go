@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 
 	"github.com/vmrep/vmrep/internal/durable"
-
-	"github.com/vmrep/vmrep/engine/chunker"
 )
 
 // ConfigVersion is the only store config version this code understands.
@@ -23,12 +21,6 @@ type ChunkerParams struct {
 	Min int `json:"min"`
 	Avg int `json:"avg"`
 	Max int `json:"max"`
-}
-
-// Cutter returns the chunker these parameters name; every ingest into a
-// store must cut with the one its config records.
-func (p ChunkerParams) Cutter() (*chunker.Cutter, error) {
-	return chunker.NewCutter(chunker.Params{Min: p.Min, Avg: p.Avg, Max: p.Max})
 }
 
 // Config is the store's config file: written once at Init, read on Open.

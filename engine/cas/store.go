@@ -156,7 +156,8 @@ func lockStore(dir string) (*os.File, error) {
 		}
 		return nil, fmt.Errorf("lock store %s: %w", dir, err)
 	}
-	if err := f.Truncate(0); err == nil {
+	err = f.Truncate(0)
+	if err == nil {
 		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	if err != nil {

@@ -34,7 +34,7 @@ func openStore(t testing.TB, dir string) (*cas.Store, *chunker.Cutter) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	cut, err := s.Config().Chunker.Cutter()
+	cut, err := ingest.NewCutter(s.Config().Chunker)
 	if err != nil {
 		t.Fatal(err)
 	}

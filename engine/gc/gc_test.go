@@ -39,7 +39,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	cut, err := s.Config().Chunker.Cutter()
+	cut, err := ingest.NewCutter(s.Config().Chunker)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func crashChild(spec string) error {
 	}
 	r := &repo{store: s, cat: volume.NewCatalog(s)}
 	p := s.Config().Chunker
-	if r.cut, err = p.Cutter(); err != nil {
+	if r.cut, err = ingest.NewCutter(p); err != nil {
 		return err
 	}
 	vg, err := r.cat.GetVG(ctx, parts[1])

@@ -55,7 +55,7 @@ func openRepo(t testing.TB, dir string) *repo {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	cut, err := s.Config().Chunker.Cutter()
+	cut, err := ingest.NewCutter(s.Config().Chunker)
 	if err != nil {
 		t.Fatal(err)
 	}

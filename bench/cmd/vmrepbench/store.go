@@ -54,7 +54,7 @@ func doIngest(ctx context.Context, a args) (Result, error) {
 			return Result{}, err
 		}
 	}
-	cut, err := st.Config().Chunker.Cutter()
+	cut, err := ingest.NewCutter(st.Config().Chunker)
 	if err != nil {
 		return Result{}, err
 	}

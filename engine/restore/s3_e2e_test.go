@@ -1,4 +1,4 @@
-package s3backend_test
+package restore_test
 
 import (
 	"bytes"
@@ -8,14 +8,37 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/vmrep/vmrep/engine/cas"
-	"github.com/vmrep/vmrep/engine/chunker"
+	"github.com/vmrep/vmrep/engine/cas/s3backend"
 	"github.com/vmrep/vmrep/engine/ingest"
 	"github.com/vmrep/vmrep/engine/restore"
 	"github.com/vmrep/vmrep/engine/source"
 	"github.com/vmrep/vmrep/engine/volume"
+	"github.com/vmrep/vmrep/internal/testminio"
 )
+
+// bucketBackend runs a MinIO server for t, makes a bucket, and returns a
+// constructor of backends on it under prefix.
+func bucketBackend(t *testing.T, prefix string) func() cas.Backend {
+	t.Helper()
+	srv := testminio.Start(t, "")
+	cfg := s3backend.Config{Endpoint: srv.Endpoint, Bucket: "vmrep-test", Prefix: prefix,
+		AccessKey: srv.AccessKey, SecretKey: srv.SecretKey}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s3backend.MakeBucket(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return func() cas.Backend {
+		be, err := s3backend.New(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return be
+	}
+}
 
 // writeImage writes a raw image of random, repeated and zero runs whose
 // size is not a multiple of 4 KiB.
@@ -49,23 +72,21 @@ func writeImage(t *testing.T, path string) []byte {
 // through a second store directory that only knows the bucket.
 func TestIngestRestoreAcrossDirectories(t *testing.T) {
 	ctx := context.Background()
-	srv := startMinIO(t)
-	srv.Prefix = "e2e"
+	newBackend := bucketBackend(t, "e2e")
 	imgPath := filepath.Join(t.TempDir(), "disk.raw")
 	img := writeImage(t, imgPath)
 
 	dirA := t.TempDir()
 	scfg := cas.DefaultConfig()
 	scfg.PackSize = 4 << 20
-	if err := cas.InitBackend(ctx, dirA, scfg, newBackend(t, srv)); err != nil {
+	if err := cas.InitBackend(ctx, dirA, scfg, newBackend()); err != nil {
 		t.Fatal(err)
 	}
-	a, err := cas.Open(ctx, dirA, cas.Options{Backend: newBackend(t, srv)})
+	a, err := cas.Open(ctx, dirA, cas.Options{Backend: newBackend()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := a.Config().Chunker
-	cutter, err := chunker.NewCutter(chunker.Params{Min: k.Min, Avg: k.Avg, Max: k.Max})
+	cutter, err := ingest.NewCutter(a.Config().Chunker)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +114,7 @@ func TestIngestRestoreAcrossDirectories(t *testing.T) {
 	}
 
 	dirB := t.TempDir()
-	b, err := cas.Open(ctx, dirB, cas.Options{Backend: newBackend(t, srv)})
+	b, err := cas.Open(ctx, dirB, cas.Options{Backend: newBackend()})
 	if err != nil {
 		t.Fatal(err)
 	}
