@@ -171,10 +171,23 @@ func writeError(w http.ResponseWriter, e *api.Error) {
 // fail writes err as a typed error, logging what is not the client's fault.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := toAPIError(err)
+	if e.Code == api.CodeNotFound {
+		e = s.damagedHint(e)
+	}
 	if e.Code == api.CodeInternal {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	writeError(w, e)
+}
+
+// damagedHint adds to a not-found answer that some record files of the
+// store are damaged: what was asked for may be named by one of them.
+func (s *Server) damagedHint(e *api.Error) *api.Error {
+	d := s.store.DamagedRecords()
+	if len(d) == 0 {
+		return e
+	}
+	return api.Errorf(e.Code, "%s; the store has %d damaged record file(s), which may hold it (%s; vmrep verify lists them)", e.Message, len(d), d[0])
 }
 
 // toAPIError maps engine errors to typed API errors.

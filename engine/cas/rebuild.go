@@ -1,6 +1,7 @@
 package cas
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -97,10 +98,10 @@ func (s *Store) recoverPacks(ctx context.Context) error {
 func (s *Store) recoverRecords(ctx context.Context) error {
 	// The file is the truth; the index may lag it by one write when a
 	// process died between renaming a record file and indexing it.
-	indexed := make(map[string]ID)
+	indexed := make(map[string][]byte)
 	err := scanPrefix(s.db, []byte{prefixRecord}, func(k, v []byte) error {
 		if len(k) >= 2 {
-			indexed[string(k[1:])] = Sum(v)
+			indexed[string(k[1:])] = bytes.Clone(v)
 		}
 		return nil
 	})
@@ -112,15 +113,25 @@ func (s *Store) recoverRecords(ctx context.Context) error {
 	err = s.be.List(ctx, FileRecord, func(fileName string, size int64) error {
 		kind, name, data, err := s.readRecordFile(ctx, fileName, size)
 		if err != nil {
-			// Leave it for verify to report; one bad record must not keep
-			// the store from opening.
-			s.log.Warn("skipping unreadable record file", "err", err)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// One bad record must not keep the store from opening, and its
+			// index copy is kept: it may be the only intact one.
+			var copyData []byte
+			var hasCopy bool
+			if k, n, ok := parseRecordFileName(fileName); ok {
+				key := recordKey(k, n)
+				copyData, hasCopy = indexed[string(key[1:])]
+				delete(indexed, string(key[1:]))
+			}
+			s.repairRecord(ctx, fileName, size, copyData, hasCopy, err)
 			return nil
 		}
 		key := recordKey(kind, name)
-		sum, ok := indexed[string(key[1:])]
+		old, ok := indexed[string(key[1:])]
 		delete(indexed, string(key[1:]))
-		if ok && sum == Sum(data) {
+		if ok && bytes.Equal(old, data) {
 			return nil
 		}
 		return b.Set(key, data, nil)
@@ -148,8 +159,13 @@ func (s *Store) RebuildIndex(ctx context.Context) error {
 	if err := s.Flush(ctx); err != nil {
 		return fmt.Errorf("rebuild index: %w", err)
 	}
-	if err := s.db.DeleteRange([]byte{0}, []byte{0xff}, pebble.Sync); err != nil {
-		return fmt.Errorf("rebuild index of %s: wiping: %w", s.dir, err)
+	// Records stay: recoverRecords makes them match the record files, and
+	// the index's copy of a record whose file is damaged may be the only
+	// intact one left.
+	for _, r := range [][2][]byte{{{0}, {prefixRecord}}, {{prefixRecord + 1}, {0xff}}} {
+		if err := s.db.DeleteRange(r[0], r[1], pebble.Sync); err != nil {
+			return fmt.Errorf("rebuild index of %s: wiping: %w", s.dir, err)
+		}
 	}
 	if err := s.recoverPacks(ctx); err != nil {
 		return fmt.Errorf("rebuild index: %w", err)

@@ -147,6 +147,7 @@ func (s *Store) PutRecord(ctx context.Context, kind RecordKind, name string, dat
 	if err := s.be.Put(ctx, h, f); err != nil {
 		return fmt.Errorf("put record %s: %w", h.Name, err)
 	}
+	s.clearDamagedLocked(h.Name)
 	if err := s.db.Set(recordKey(kind, name), data, pebble.Sync); err != nil {
 		return fmt.Errorf("put record %s: index: %w", h.Name, err)
 	}
@@ -202,6 +203,7 @@ func (s *Store) DeleteRecord(ctx context.Context, kind RecordKind, name string) 
 	if err := s.be.Delete(ctx, h); err != nil {
 		return fmt.Errorf("delete record %s: %w", h.Name, err)
 	}
+	s.clearDamagedLocked(h.Name)
 	if err := s.db.Delete(recordKey(kind, name), pebble.Sync); err != nil {
 		return fmt.Errorf("delete record %s: index: %w", h.Name, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/vmrep/vmrep/internal/testdisk"
@@ -73,10 +74,14 @@ func TestRecordNames(t *testing.T) {
 	}
 }
 
+// TestCorruptRecordFile flips a byte of a record file's data: verify names
+// it, and reopening or rebuilding the index repairs the file from the
+// index's copy, whose BLAKE3 is the one the file's header names.
 func TestCorruptRecordFile(t *testing.T) {
 	ctx := context.Background()
 	s, dir := newTestStore(t, 1<<20)
-	if err := s.PutRecord(ctx, RecordVG, "vg-x", []byte(`{"name":"x"}`)); err != nil {
+	want := []byte(`{"name":"x"}`)
+	if err := s.PutRecord(ctx, RecordVG, "vg-x", want); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "records", "vgs", "vg-x")
@@ -88,15 +93,66 @@ func TestCorruptRecordFile(t *testing.T) {
 	if len(rep.Problems) != 1 || rep.Problems[0].Record != "vgs/vg-x" || !errors.Is(rep.Problems[0].Err, ErrCorrupt) {
 		t.Fatalf("problems = %v, want the corrupt record", rep.Problems)
 	}
-	// Rebuilding must not load the damaged data.
+	for _, how := range []string{"rebuild", "reopen"} {
+		if how == "rebuild" {
+			if err := s.RebuildIndex(ctx); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			testdisk.FlipByte(t, path, recordHeaderSize+2)
+			s.Close()
+			s = openTestStore(t, dir)
+		}
+		if d, err := s.GetRecord(ctx, RecordVG, "vg-x"); err != nil || string(d) != string(want) {
+			t.Fatalf("after %s: record = %q, %v; want the intact copy", how, d, err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, err := decodeRecord(b, RecordVG); err != nil || string(d) != string(want) {
+			t.Fatalf("after %s: record file not repaired: %q, %v", how, d, err)
+		}
+		if d := s.DamagedRecords(); len(d) != 0 {
+			t.Fatalf("after %s: damaged records %v, want none", how, d)
+		}
+	}
+}
+
+// TestDamagedRecordHeader flips a byte of a record file's hash: the file
+// cannot be repaired, so the index's copy is kept, the file is listed as
+// damaged and left in place, and writing the record anew clears it.
+func TestDamagedRecordHeader(t *testing.T) {
+	ctx := context.Background()
+	s, dir := newTestStore(t, 1<<20)
+	want := []byte(`{"name":"x"}`)
+	if err := s.PutRecord(ctx, RecordVG, "vg-x", want); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "records", "vgs", "vg-x")
+	s.Close()
+	testdisk.FlipByte(t, path, 20)
+	s = openTestStore(t, dir)
+	if d, err := s.GetRecord(ctx, RecordVG, "vg-x"); err != nil || string(d) != string(want) {
+		t.Fatalf("index copy of a damaged record = %q, %v; want it kept", d, err)
+	}
+	if d := s.DamagedRecords(); len(d) != 1 || !strings.HasPrefix(d[0], "records/vgs/vg-x: ") {
+		t.Fatalf("damaged records = %v, want records/vgs/vg-x", d)
+	}
 	if err := s.RebuildIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetRecord(ctx, RecordVG, "vg-x"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("corrupt record served after rebuild: %v", err)
+	if d, err := s.GetRecord(ctx, RecordVG, "vg-x"); err != nil || string(d) != string(want) {
+		t.Fatalf("after rebuild: %q, %v; want the index copy kept", d, err)
 	}
 	if _, err := os.Stat(path); err != nil {
-		t.Fatal("rebuild removed the damaged record file; it must be left for inspection")
+		t.Fatal("the damaged record file was removed; it must be left for inspection")
+	}
+	if err := s.PutRecord(ctx, RecordVG, "vg-x", want); err != nil {
+		t.Fatal(err)
+	}
+	if d := s.DamagedRecords(); len(d) != 0 {
+		t.Fatalf("after rewriting the record: damaged %v", d)
 	}
 }
 

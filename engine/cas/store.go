@@ -55,7 +55,8 @@ type Store struct {
 
 	// recMu orders record writes: two writes of one record racing between
 	// the file and the index would leave the two disagreeing.
-	recMu sync.Mutex
+	recMu   sync.Mutex
+	damaged damagedRecords // recMu
 
 	mu struct {
 		sync.Mutex

@@ -2,6 +2,7 @@ package gc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/vmrep/vmrep/engine/cas"
@@ -13,7 +14,14 @@ type Store interface {
 	cas.BlobReader
 	Stats(ctx context.Context) (cas.Stats, error)
 	Sweep(ctx context.Context, live func(cas.ID) bool) (cas.SweepStats, error)
+	// DamagedRecords lists record files that do not read back whole.
+	DamagedRecords() []string
 }
+
+// ErrDamagedRecords refuses a collection while a record file is damaged:
+// the catalog cannot list what such a record names, so its data would look
+// dead.
+var ErrDamagedRecords = errors.New("record files are damaged")
 
 // Catalog lists what is live.
 type Catalog interface {
@@ -39,6 +47,10 @@ type Stats struct {
 // Run marks every blob a snapshot refers to and sweeps the rest.
 func Run(ctx context.Context, s Store, cat Catalog, opts Options) (Stats, error) {
 	var st Stats
+	if d := s.DamagedRecords(); len(d) > 0 {
+		return st, fmt.Errorf("gc: refusing to collect: %w (%s%s); the data of the snapshots they name would look unused. Restore the file or, to give that data up, remove it from the store and restart vmrepd",
+			ErrDamagedRecords, d[0], more(len(d)-1))
+	}
 	ss, err := s.Stats(ctx)
 	if err != nil {
 		return st, fmt.Errorf("gc: %w", err)
@@ -114,4 +126,12 @@ func mark(ctx context.Context, r cas.BlobReader, cat Catalog, chunks *bloom, pag
 		}
 	}
 	return nil
+}
+
+// more says how many further items a message left out.
+func more(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" and %d more", n)
 }

@@ -3,9 +3,11 @@ package gc_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vmrep/vmrep/engine/cas"
@@ -157,4 +159,50 @@ func TestUnreadableManifestStopsGC(t *testing.T) {
 		t.Fatalf("a failed gc changed the store")
 	}
 	f.check(t, snap, data)
+}
+
+// TestDamagedRecordStopsGC damages the record of a VG's only snapshot and
+// loses the index (so no intact copy is left): the catalog no longer lists
+// the snapshot, and gc, which marks only what the catalog lists, must refuse
+// rather than delete the snapshot's data.
+func TestDamagedRecordStopsGC(t *testing.T) {
+	for _, kind := range []string{"vgs", "snapshots"} {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t)
+			vg, _ := f.cat.CreateVG(ctx, volume.VG{Name: "db", Volumes: []volume.Volume{{Name: "boot", Role: volume.RoleBoot}}})
+			snap, data := f.snapshot(t, vg, testdisk.Content(rand.New(rand.NewPCG(3, 3)), 0, 4<<20))
+			dir := f.store.Dir()
+			f.store.Close()
+			recs, _ := filepath.Glob(filepath.Join(dir, "records", kind, "*"))
+			if len(recs) != 1 {
+				t.Fatalf("record files %v, want one", recs)
+			}
+			testdisk.FlipByte(t, recs[0], 20) // in the header's hash: not repairable
+			if err := os.RemoveAll(filepath.Join(dir, "index")); err != nil {
+				t.Fatal(err)
+			}
+			s, err := cas.Open(ctx, dir, cas.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			f.store, f.cat = s, volume.NewCatalog(s)
+			before, _ := s.Stats(ctx)
+			_, err = gc.Run(ctx, s, f.cat, gc.Options{})
+			if !errors.Is(err, gc.ErrDamagedRecords) || !strings.Contains(err.Error(), filepath.Base(recs[0])) {
+				t.Fatalf("gc over a damaged record: %v; want ErrDamagedRecords naming the file", err)
+			}
+			if after, _ := s.Stats(ctx); after != before {
+				t.Fatalf("a refused gc changed the store: %+v -> %+v", before, after)
+			}
+			m, err := volume.LoadManifest(ctx, s, snap.Volumes[0].Manifest)
+			if err != nil {
+				t.Fatalf("the snapshot's manifest after the refused gc: %v", err)
+			}
+			if m.Size != int64(len(data)) {
+				t.Fatalf("manifest size %d, want %d", m.Size, len(data))
+			}
+		})
+	}
 }
