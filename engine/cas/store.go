@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/klauspost/compress/zstd"
@@ -57,6 +58,8 @@ type Store struct {
 	// the file and the index would leave the two disagreeing.
 	recMu   sync.Mutex
 	damaged damagedRecords // recMu
+
+	indexCorrupt atomic.Bool // Pebble reported corruption; logged once
 
 	mu struct {
 		sync.Mutex
@@ -125,20 +128,7 @@ func (s *Store) open(ctx context.Context, opts Options) error {
 	if err := s.cleanTmp(); err != nil {
 		return err
 	}
-	popts := &pebble.Options{Logger: pebbleLogger{s.log}}
-	if opts.PebbleCacheSize > 0 {
-		c := pebble.NewCache(opts.PebbleCacheSize)
-		defer c.Unref()
-		popts.Cache = c
-	}
-	s.db, err = pebble.Open(filepath.Join(s.dir, "index"), popts)
-	if err != nil {
-		return fmt.Errorf("open store index %s: %w", filepath.Join(s.dir, "index"), err)
-	}
-	if err := s.recoverPacks(ctx); err != nil {
-		return err
-	}
-	return s.recoverRecords(ctx)
+	return s.openIndex(ctx, opts)
 }
 
 // lockStore takes the store's flock and writes our pid into the lock file.
@@ -255,5 +245,5 @@ func (p pebbleLogger) Errorf(format string, args ...any) {
 	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
 }
 func (p pebbleLogger) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf("pebble: "+format, args...))
+	panic(pebbleFatal(fmt.Sprintf("pebble: "+format, args...)))
 }
