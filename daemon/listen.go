@@ -61,43 +61,69 @@ func Listen(path string, cfg ListenConfig) (*net.UnixListener, error) {
 	return ln, nil
 }
 
-// socketDir makes sure dir exists, creating what is missing of it with
-// mode 0700 (0750 and the group when group is not negative), and refuses a
-// directory, found or the one it creates into, that anyone may write to
-// without the sticky bit. It changes no directory it did not create.
-func socketDir(dir string, group int) error {
+// CheckSocketPath refuses a socket path Listen would refuse for its
+// directory, creating nothing: vmrepd calls it before it creates a store,
+// so that a refusal leaves nothing behind.
+func CheckSocketPath(path string) error {
+	if _, err := missingDirs(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("listen on %s: %w", path, err)
+	}
+	return nil
+}
+
+// missingDirs returns the directories of dir that do not exist, deepest
+// first, after checking the deepest one that does: a directory, and not
+// one anyone may write to without the sticky bit.
+func missingDirs(dir string) ([]string, error) {
 	var missing []string
 	p := filepath.Clean(dir)
 	for {
 		fi, err := os.Stat(p)
 		if err == nil {
 			if !fi.IsDir() {
-				return fmt.Errorf("%s is not a directory", p)
+				return nil, fmt.Errorf("%s is not a directory", p)
 			}
 			if m := fi.Mode(); m.Perm()&0o002 != 0 && m&os.ModeSticky == 0 {
-				return fmt.Errorf("directory %s is writable by everyone and not sticky (mode %v), so anyone could replace the socket; use a directory of its own", p, m.Perm())
+				return nil, fmt.Errorf("directory %s is writable by everyone and not sticky (mode %v), so anyone could replace the socket; use a directory of its own", p, m.Perm())
 			}
-			break
+			return missing, nil
 		}
 		if !errors.Is(err, os.ErrNotExist) {
-			return err
+			return nil, err
 		}
 		missing = append(missing, p)
 		parent := filepath.Dir(p)
 		if parent == p {
-			return fmt.Errorf("%s: %w", p, err)
+			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 		p = parent
+	}
+}
+
+// socketDir makes sure dir exists, creating what is missing of it with
+// mode 0700 (0750 and the group when group is not negative). It changes no
+// directory it did not create, and removes those it created if it fails.
+func socketDir(dir string, group int) (err error) {
+	missing, err := missingDirs(dir)
+	if err != nil {
+		return err
 	}
 	mode := os.FileMode(0o700)
 	if group >= 0 {
 		mode = 0o750
 	}
+	var created []string
+	defer func() {
+		for i := len(created) - 1; err != nil && i >= 0; i-- {
+			os.Remove(created[i])
+		}
+	}()
 	for i := len(missing) - 1; i >= 0; i-- {
 		d := missing[i]
 		if err := os.Mkdir(d, mode); err != nil {
 			return fmt.Errorf("creating directory %s: %w", d, err)
 		}
+		created = append(created, d)
 		// Mkdir applies the umask; the mode must not depend on it.
 		if err := os.Chmod(d, mode); err != nil {
 			return fmt.Errorf("setting mode of directory %s: %w", d, err)

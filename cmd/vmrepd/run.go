@@ -32,6 +32,10 @@ func run(o options, logOut io.Writer) error {
 	if err != nil || mode > 0o777 {
 		return fmt.Errorf("--socket-mode %q: want an octal mode", o.socketMode)
 	}
+	// Refuse a socket path before creating a store or anything else.
+	if err := daemon.CheckSocketPath(o.socket); err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
