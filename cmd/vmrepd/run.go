@@ -62,6 +62,9 @@ func run(o options, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if gid >= 0 {
+		warnUnreachable(filepath.Dir(o.socket), gid, log)
+	}
 	srv, err := daemon.New(daemon.Config{Store: store, Logger: log, AllowGroup: gid})
 	if err != nil {
 		ln.Close()
@@ -130,4 +133,21 @@ func parseGroup(s string) (int, error) {
 		return -1, fmt.Errorf("--allow-group %q: %w", s, err)
 	}
 	return strconv.Atoi(g.Gid)
+}
+
+// warnUnreachable warns when the socket's directory, which vmrepd leaves as
+// it found it, does not let the allowed group through: members would be
+// refused by the file system before the daemon sees them.
+func warnUnreachable(dir string, gid int, log *slog.Logger) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	m := fi.Mode().Perm()
+	if m&0o001 != 0 || (ok && int(st.Gid) == gid && m&0o010 != 0) {
+		return
+	}
+	log.Warn("members of --allow-group cannot reach the socket: its directory does not let the group through; vmrepd changes no directory it did not create, so chgrp and chmod g+x it, or remove it and let vmrepd create it",
+		"dir", dir, "mode", m.String(), "group", gid)
 }
