@@ -186,6 +186,9 @@ func TestHelpAndVersion(t *testing.T) {
 			t.Errorf("%s: exit %d\nstdout %q\nstderr %q\nwant exit %d, stdout with %q, stderr %q",
 				strings.Join(tc.args[1:], " "), r.code, r.stdout, r.stderr, tc.code, tc.stdout, tc.errs)
 		}
+		if strings.Contains(r.stdout, "socket-mode") {
+			t.Errorf("%s shows the hidden --socket-mode", strings.Join(tc.args[1:], " "))
+		}
 		if tc.errs != "" && strings.Count(r.stderr, "\n") != 1 {
 			t.Errorf("%s: stderr is not one line: %q", strings.Join(tc.args[1:], " "), r.stderr)
 		}
