@@ -25,13 +25,16 @@ var forbidden = map[string][]string{
 	"stackgen":       {"daemon", "client", "api", "cmd/"},
 	"fusefs":         {"daemon", "client", "api", "stackgen", "cmd/"},
 	"daemon":         {"client", "cmd/"},
-	"cmd/vmrep":      {"daemon", "engine/", "fusefs", "stackgen", "internal/", "bench/"},
+	"cmd/vmrep":      {"daemon", "engine/", "fusefs", "stackgen", "internal/durable", "internal/testdisk", "internal/testminio", "bench/"},
 }
 
 // onlyImports lists packages that may import no project package but these:
-// the CLI is a client of the API and nothing else.
+// the CLI is a client of the API and nothing else (internal/version only
+// gives it the build's --version string), and internal/version imports
+// nothing of the project.
 var onlyImports = map[string][]string{
-	"cmd/vmrep": {"api", "client"},
+	"cmd/vmrep":        {"api", "client", "internal/version"},
+	"internal/version": {},
 }
 
 // within reports whether pkg is the package rule names or, for a rule

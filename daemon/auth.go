@@ -49,8 +49,10 @@ type authorizer struct {
 	log        *slog.Logger
 }
 
-// middleware serves root, the daemon's own uid and members of the allowed
-// group; anyone else gets 403 and a warning in the log.
+// middleware lets through root, the daemon's own uid (admins) and members
+// of the allowed group, recording which in the request's context for the
+// route's own check (privilege.go); anyone else gets 403 and a warning in
+// the log.
 func (a authorizer) middleware(next http.Handler) http.Handler {
 	self := os.Getuid()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -61,8 +63,9 @@ func (a authorizer) middleware(next http.Handler) http.Handler {
 			return
 		}
 		uid := int(p.cred.Uid)
-		if uid == 0 || uid == self || a.inGroup(p.cred) {
-			next.ServeHTTP(w, r)
+		c := caller{uid: uid, gid: int(p.cred.Gid), admin: uid == 0 || uid == self}
+		if c.admin || a.inGroup(p.cred) {
+			next.ServeHTTP(w, r.WithContext(withCaller(r.Context(), c)))
 			return
 		}
 		a.log.Warn("refused request from a uid that is not allowed", "uid", uid, "gid", p.cred.Gid, "pid", p.cred.Pid, "method", r.Method, "path", r.URL.Path)

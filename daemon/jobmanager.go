@@ -20,6 +20,7 @@ type job struct {
 	id      string
 	kind    string
 	target  string
+	owner   int // uid of the caller that started it; -1: the daemon itself
 	started time.Time
 	cancel  context.CancelFunc
 
@@ -139,16 +140,22 @@ var errShuttingDown = api.Errorf(api.CodeBusy, "the daemon is shutting down")
 // start runs fn as a job. release, if not nil, runs when fn returns, before
 // the job is seen as finished, so a lock it frees is free for the next job.
 func (m *jobManager) start(kind, target string, fn func(ctx context.Context, j *job) (any, error), release func()) (*job, error) {
-	return m.startJob(kind, target, false, fn, release)
+	return m.startJob(kind, target, -1, false, fn, release)
+}
+
+// startAs is start for a job a caller asked for: owner is the caller's uid,
+// which decides who may cancel the job besides an admin.
+func (m *jobManager) startAs(owner int, kind, target string, fn func(ctx context.Context, j *job) (any, error), release func()) (*job, error) {
+	return m.startJob(kind, target, owner, false, fn, release)
 }
 
 // startExclusive starts a job that must have the store to itself, as gc
 // must: it is refused while any job runs, and refuses others while it runs.
 func (m *jobManager) startExclusive(kind, target string, fn func(ctx context.Context, j *job) (any, error)) (*job, error) {
-	return m.startJob(kind, target, true, fn, nil)
+	return m.startJob(kind, target, -1, true, fn, nil)
 }
 
-func (m *jobManager) startJob(kind, target string, exclusive bool, fn func(ctx context.Context, j *job) (any, error), release func()) (*job, error) {
+func (m *jobManager) startJob(kind, target string, owner int, exclusive bool, fn func(ctx context.Context, j *job) (any, error), release func()) (*job, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.mu.closed {
@@ -166,12 +173,12 @@ func (m *jobManager) startJob(kind, target string, exclusive bool, fn func(ctx c
 	m.mu.running++
 	ctx, cancel := context.WithCancel(m.ctx)
 	j := &job{id: fmt.Sprintf("job-%d-%d", time.Now().Unix()%1_000_000, m.seq.Add(1)), kind: kind, target: target,
-		started: time.Now().UTC(), cancel: cancel}
+		owner: owner, started: time.Now().UTC(), cancel: cancel}
 	j.mu.state = api.StateRunning
 	j.mu.notify = make(chan struct{})
 	m.mu.jobs[j.id] = j
 	m.wg.Add(1)
-	m.log.Info("job started", "job", j.id, "kind", kind, "target", target)
+	m.log.Info("job started", "job", j.id, "kind", kind, "target", target, "uid", owner)
 	go func() {
 		defer m.wg.Done()
 		defer cancel()

@@ -36,6 +36,10 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if c := callerOf(r); !c.admin && c.uid != j.owner {
+		s.refuse(w, r, c, "canceling job "+j.id+" (started by "+ownerName(j.owner)+")", "may only cancel the jobs it started")
+		return
+	}
 	j.cancel()
 	s.log.Info("job cancel requested", "job", j.id)
 	writeJSON(w, http.StatusAccepted, j.view())
@@ -80,7 +84,7 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 // job manager calls it when fn returns, and startJob when the job could not
 // start at all.
 func (s *Server) startJob(w http.ResponseWriter, r *http.Request, kind, target string, fn func(ctx context.Context, j *job) (any, error), release func()) {
-	j, err := s.jobs.start(kind, target, fn, release)
+	j, err := s.jobs.startAs(callerOf(r).uid, kind, target, fn, release)
 	if err != nil {
 		if release != nil {
 			release()

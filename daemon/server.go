@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
 	"sync"
 	"time"
 
@@ -87,45 +86,6 @@ func New(cfg Config) (*Server, error) {
 	// LVM snapshots a killed daemon left behind are removed.
 	s.lvm = s.startLVM(base)
 	return s, nil
-}
-
-func (s *Server) routes() *http.ServeMux {
-	m := http.NewServeMux()
-	m.HandleFunc("GET /v1/vgs", s.listVGs)
-	m.HandleFunc("POST /v1/vgs", s.createVG)
-	m.HandleFunc("GET /v1/vgs/{name}", s.getVG)
-	m.HandleFunc("DELETE /v1/vgs/{name}", s.deleteVG)
-	m.HandleFunc("PATCH /v1/vgs/{name}", s.updateVG)
-	m.HandleFunc("GET /v1/vgs/{name}/snapshots", s.listSnapshots)
-	m.HandleFunc("POST /v1/vgs/{name}/snapshots", s.createSnapshot)
-	m.HandleFunc("GET /v1/vgs/{name}/snapshots/{seq}", s.getSnapshot)
-	m.HandleFunc("DELETE /v1/vgs/{name}/snapshots/{seq}", s.deleteSnapshot)
-	m.HandleFunc("POST /v1/restore", s.restore)
-	m.HandleFunc("POST /v1/verify", s.verify)
-	m.HandleFunc("POST /v1/gc", s.gc)
-	m.HandleFunc("POST /v1/diff", s.diff)
-	m.HandleFunc("POST /v1/replicas", s.createReplica)
-	m.HandleFunc("POST /v1/deltas/export", s.exportDelta)
-	m.HandleFunc("POST /v1/deltas/apply", s.applyDelta)
-	m.HandleFunc("POST /v1/deltas/show", s.showDelta)
-	m.HandleFunc("POST /v1/stacks", s.generateStack)
-	m.HandleFunc("POST "+api.ServerStackPath, s.generateServerStack)
-	m.HandleFunc("POST /v1/export", s.export)
-	m.HandleFunc("POST /v1/replicate", s.replicate)
-	m.HandleFunc("GET /v1/mounts", s.listMounts)
-	m.HandleFunc("POST /v1/mounts", s.mount)
-	m.HandleFunc("POST /v1/mounts/unmount", s.unmount)
-	m.HandleFunc("GET /v1/jobs", s.listJobs)
-	m.HandleFunc("GET /v1/jobs/{id}", s.getJob)
-	m.HandleFunc("DELETE /v1/jobs/{id}", s.cancelJob)
-	m.HandleFunc("GET /v1/jobs/{id}/events", s.jobEvents)
-	m.HandleFunc("GET /v1/debug/goroutines", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, api.GoroutinesResponse{Goroutines: runtime.NumGoroutine()})
-	})
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, api.Errorf(api.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
-	})
-	return m
 }
 
 // Serve answers requests on ln until Shutdown.

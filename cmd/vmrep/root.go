@@ -16,6 +16,7 @@ import (
 
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/client"
+	"github.com/vmrep/vmrep/internal/version"
 )
 
 // app is the state every command shares.
@@ -49,6 +50,7 @@ func newRoot(a *app) *cobra.Command {
 		Example: `  vmrep vg create web --boot disk0.img --data db=disk1.img
   vmrep snapshot create web
   vmrep restore web@1 --volume boot -o boot.img`,
+		Version:       version.String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, _ []string) {

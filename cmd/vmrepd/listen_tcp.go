@@ -4,12 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/vmrep/vmrep/daemon"
 )
@@ -24,7 +25,8 @@ type tcpOptions struct {
 	replicaRoot string
 }
 
-func (t *tcpOptions) register(fs *flag.FlagSet) {
+func (t *tcpOptions) register(cmd *cobra.Command) {
+	fs := cmd.Flags()
 	fs.StringVar(&t.listen, "listen", "", "also serve replication on this TCP `address` (HOST:PORT; needs --tls-cert, --tls-key, --token-file)")
 	fs.StringVar(&t.tlsCert, "tls-cert", "", "PEM certificate `file` of the replication listener")
 	fs.StringVar(&t.tlsKey, "tls-key", "", "PEM private key `file` of the replication listener")

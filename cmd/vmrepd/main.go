@@ -1,23 +1,16 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"os/signal"
-	"os/user"
-	"path/filepath"
-	"strconv"
-	"syscall"
-	"time"
+	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/vmrep/vmrep/api"
-	"github.com/vmrep/vmrep/daemon"
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/internal/version"
 )
 
 type options struct {
@@ -32,167 +25,83 @@ type options struct {
 }
 
 func main() {
-	var o options
-	fs := flag.NewFlagSet("vmrepd", flag.ContinueOnError)
+	os.Exit(execute(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// usageError marks a mistake in how vmrepd was called: exit code 2.
+type usageError struct{ error }
+
+const examples = `  # Serve a store on the default socket, to root only.
+  vmrepd --store /var/lib/vmrep
+
+  # Let members of group vmrep list, show and snapshot volume groups.
+  vmrepd --store /var/lib/vmrep --allow-group vmrep
+
+  # A replication server keeping its packs in a bucket.
+  vmrepd --store /var/lib/vmrep --backend 's3://bucket/store?endpoint=host:9000' \
+    --listen :7443 --tls-cert cert.pem --tls-key key.pem --token-file token`
+
+func newRoot(o *options, logOut io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "vmrepd --store DIR [flags]",
+		Short: "The vmrep daemon: serves one store to vmrep over a Unix socket",
+		Long: `vmrepd opens one store (creating it on first use), listens on a Unix
+socket and serves the vmrep API until SIGTERM or SIGINT, when it cancels
+running jobs, waits for them and closes the store. Root and the daemon's own
+uid may do everything; members of --allow-group may only read and snapshot
+existing volume groups. The log goes to stderr.`,
+		Example:       examples,
+		Version:       version.String(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("vmrepd takes no arguments, got %q", args[0])}
+			}
+			return nil
+		},
+		RunE: func(_ *cobra.Command, _ []string) error {
+			if o.store == "" {
+				return usageError{errors.New("--store DIR is required")}
+			}
+			if err := o.tcp.check(); err != nil {
+				return usageError{err}
+			}
+			return run(*o, logOut)
+		},
+	}
+	fs := cmd.Flags()
 	fs.StringVar(&o.store, "store", "", "store `directory` (created if it does not exist)")
-	fs.StringVar(&o.socket, "socket", api.DefaultSocket(), "Unix socket `path` to listen on")
+	fs.StringVar(&o.socket, "socket", api.DefaultSocket(), "Unix socket `path` to listen on; its directory is created 0700 (0750 with --allow-group) if missing, and never changed if present")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
-	fs.StringVar(&o.allowGroup, "allow-group", "", "also serve members of this `group` (name or gid)")
-	fs.StringVar(&o.socketMode, "socket-mode", "0660", "")
+	fs.StringVar(&o.allowGroup, "allow-group", "", "also serve members of this `group` (name or gid): read and snapshot only")
+	fs.StringVar(&o.socketMode, "socket-mode", "0660", "socket file mode (tests)")
+	_ = fs.MarkHidden("socket-mode")
 	fs.StringVar(&o.compress, "compression", "zstd", "`codec` of a store created now: zstd (smaller), s2 (faster to write), none; an existing store keeps its own")
 	fs.StringVar(&o.backend, "backend", "", "keep packs and records in this S3 `URL` (s3://bucket/prefix?endpoint=host:port&secure=false); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
-	o.tcp.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: vmrepd --store DIR [--backend URL] [--compression zstd|s2|none] [--socket PATH] [--log-level LEVEL] [--allow-group GROUP]\n"+
-			"              [--listen HOST:PORT --tls-cert FILE --tls-key FILE --token-file FILE [--replica-root DIR]]\n\n")
-		fs.VisitAll(func(f *flag.Flag) {
-			if f.Usage == "" {
-				return // hidden
-			}
-			name, usage := flag.UnquoteUsage(f)
-			fmt.Fprintf(fs.Output(), "  --%s %s\n\t%s (default %q)\n", f.Name, name, usage, f.DefValue)
-		})
-	}
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		os.Exit(2)
-	}
-	if o.store == "" || fs.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "vmrepd: --store DIR is required and no arguments are taken")
-		os.Exit(2)
-	}
-	if err := o.tcp.check(); err != nil {
-		fmt.Fprintf(os.Stderr, "vmrepd: %v\n", err)
-		os.Exit(2)
-	}
-	if err := run(o, os.Stderr); err != nil {
-		fmt.Fprintf(os.Stderr, "vmrepd: %v\n", err)
-		os.Exit(1)
-	}
+	o.tcp.register(cmd)
+	fs.SortFlags = false
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	return cmd
 }
 
-func run(o options, logOut io.Writer) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		return fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel)
+// execute runs vmrepd and returns its exit code: 0, 1 for a failure, 2 for
+// a usage mistake. Help and --version go to stdout, errors to stderr, each
+// as one line.
+func execute(argv []string, stdout, stderr io.Writer) int {
+	var o options
+	root := newRoot(&o, stderr)
+	root.SetArgs(argv)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err == nil {
+		return 0
 	}
-	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
-	gid, err := parseGroup(o.allowGroup)
-	if err != nil {
-		return err
+	fmt.Fprintf(stderr, "vmrepd: %s\n", strings.Join(strings.Fields(err.Error()), " "))
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
 	}
-	mode, err := strconv.ParseUint(o.socketMode, 8, 32)
-	if err != nil || mode > 0o777 {
-		return fmt.Errorf("--socket-mode %q: want an octal mode", o.socketMode)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-
-	be, err := openBackend(ctx, o.backend)
-	if err != nil {
-		return err
-	}
-	cfg := cas.DefaultConfig()
-	cfg.Compression = o.compress
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("--compression: %w", err)
-	}
-	store, err := openStore(ctx, o.store, be, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := store.Close(); err != nil {
-			log.Error("closing store", "err", err)
-		}
-	}()
-	dirMode := os.FileMode(0o700)
-	if gid >= 0 {
-		dirMode = 0o750
-	}
-	// The store lock is held: a socket file left here is a dead daemon's.
-	ln, err := daemon.Listen(o.socket, os.FileMode(mode), dirMode)
-	if err != nil {
-		return err
-	}
-	if gid >= 0 {
-		err := os.Chown(filepath.Dir(o.socket), -1, gid)
-		if err == nil {
-			err = os.Chown(o.socket, -1, gid)
-		}
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("giving group %d access to %s: %w", gid, o.socket, err)
-		}
-	}
-	srv, err := daemon.New(daemon.Config{Store: store, Logger: log, AllowGroup: gid})
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	stopRepl := func(context.Context) {}
-	if o.tcp.listen != "" {
-		if stopRepl, err = startReplication(srv, o.tcp, log); err != nil {
-			ln.Close()
-			return err
-		}
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("vmrepd listening", "socket", o.socket, "store", o.store, "pid", os.Getpid())
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down: canceling running jobs")
-	case err := <-errc:
-		return fmt.Errorf("serving %s: %w", o.socket, err)
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	stopRepl(sctx)
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("shutdown", "err", err)
-	}
-	<-errc
-	log.Info("vmrepd stopped")
-	return nil
-}
-
-// openStore opens the store, creating it first when dir holds none.
-func openStore(ctx context.Context, dir string, be cas.Backend, cfg cas.Config, log *slog.Logger) (*cas.Store, error) {
-	if be != nil {
-		if err := prepareBackendStore(ctx, dir, be, cfg, log); err != nil {
-			return nil, err
-		}
-	} else if _, err := os.Stat(filepath.Join(dir, "config")); errors.Is(err, os.ErrNotExist) {
-		if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
-			return nil, fmt.Errorf("store %s: directory is not empty and holds no store config", dir)
-		}
-		if err := cas.Init(ctx, dir, cfg); err != nil {
-			return nil, err
-		}
-		log.Info("created store", "store", dir)
-	}
-	store, err := cas.Open(ctx, dir, cas.Options{Logger: log, Backend: be})
-	var le *cas.LockedError
-	if errors.As(err, &le) {
-		return nil, fmt.Errorf("store %s is already served by another vmrepd (pid %d); stop it first", dir, le.PID)
-	}
-	return store, err
-}
-
-// parseGroup reads --allow-group as a gid or a group name; -1 when unset.
-func parseGroup(s string) (int, error) {
-	if s == "" {
-		return -1, nil
-	}
-	if n, err := strconv.Atoi(s); err == nil && n >= 0 {
-		return n, nil
-	}
-	g, err := user.LookupGroup(s)
-	if err != nil {
-		return -1, fmt.Errorf("--allow-group %q: %w", s, err)
-	}
-	return strconv.Atoi(g.Gid)
+	return 1
 }

@@ -147,15 +147,21 @@ func lockStore(dir string) (*os.File, error) {
 		}
 		return nil, fmt.Errorf("lock store %s: %w", dir, err)
 	}
-	err = f.Truncate(0)
-	if err == nil {
-		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	}
-	if err != nil {
+	if err := writePID(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("lock store %s: writing pid: %w", dir, err)
 	}
 	return f, nil
+}
+
+// writePID replaces the lock file's content with our pid, which a second
+// process names when it is refused.
+func writePID(f *os.File) error {
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return err
 }
 
 // cleanTmp removes what a previous process left half-written.
