@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -16,7 +17,8 @@ import (
 // stderrIsTerminal says whether a progress bar would be seen by a person.
 func stderrIsTerminal() bool { return term.IsTerminal(int(os.Stderr.Fd())) }
 
-// follow waits for a job to end. With --json every event goes to stdout as
+// follow waits for a job to end. Ctrl-C while it waits cancels the job
+// and waits for it to end (see interrupts). With --json every event goes to stdout as
 // one NDJSON line; on a terminal a progress bar goes to stderr; otherwise it
 // is quiet. It returns the final event and the job's error, if any.
 func (a *app) follow(ctx context.Context, j api.Job) (api.Event, error) {
@@ -44,9 +46,18 @@ func (a *app) follow(ctx context.Context, j api.Job) (api.Event, error) {
 		}
 		return nil
 	}
+	var mu sync.Mutex
+	asked := false
+	done := a.whileFollowing(a.cancelOnInterrupt(j, &asked, &mu))
 	ev, err := a.cl.Wait(ctx, j.ID, onEvent)
+	done()
 	if bar != nil {
 		_ = bar.Finish()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if asked {
+		return interruptResult(j, ev, err, ctx)
 	}
 	return ev, err
 }
