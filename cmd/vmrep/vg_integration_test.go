@@ -85,9 +85,9 @@ func TestVGCreateRefusals(t *testing.T) {
 	}{
 		{[]string{"vg", "create", "web..old", "--boot", boot}, `invalid volume group name "web..old": ".." is not allowed`},
 		{[]string{"vg", "create", "..", "--boot", boot}, `invalid volume group name ".."`},
-		{[]string{"vg", "create", "web", "--boot", "a..b=" + boot}, `invalid volume name "a..b": ".." is not allowed`},
-		{[]string{"vg", "create", "web", "--boot", empty}, "empty.qcow2 is empty (0 bytes)"},
-		{[]string{"vg", "create", "web", "--boot", boot, "--data", "db=" + empty}, "empty.qcow2 is empty (0 bytes)"},
+		{[]string{"vg", "create", "web1", "--boot", "a..b=" + boot}, `invalid volume name "a..b": ".." is not allowed`},
+		{[]string{"vg", "create", "web2", "--boot", empty}, "empty.qcow2 is empty (0 bytes)"},
+		{[]string{"vg", "create", "web3", "--boot", boot, "--data", "db=" + empty}, "empty.qcow2 is empty (0 bytes)"},
 	} {
 		r := d.vmrep(c.argv...)
 		if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, c.msg) {
