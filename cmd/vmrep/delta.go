@@ -60,6 +60,7 @@ empty, is refused unless --force.`,
 			if req.Output, err = absPath(out); err != nil {
 				return err
 			}
+			a.startingJob()
 			j, err := a.cl.ExportDelta(cmd.Context(), req)
 			if err != nil {
 				return err
@@ -115,6 +116,7 @@ manifests in the store.`,
 			if err != nil {
 				return err
 			}
+			a.startingJob()
 			j, err := a.cl.ApplyDelta(cmd.Context(), api.DeltaApplyRequest{Delta: d, Replica: dir, Volume: vol, Verify: verify})
 			if err != nil {
 				return err

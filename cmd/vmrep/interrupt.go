@@ -22,9 +22,11 @@ func (e interruptedError) Error() string { return e.msg }
 // to end, so that the store is left as it was and the exit says so.
 // Otherwise, and for a second signal, the command's context is canceled.
 type interrupts struct {
-	mu      sync.Mutex
-	onJob   func() // set while a job is followed; taken by the first signal
-	stopped bool   // a signal canceled the command's context
+	mu       sync.Mutex
+	onJob    func() // set while a job is followed; taken by the first signal
+	starting bool   // a job is being started: the first signal waits for it
+	pending  bool   // a signal came while starting
+	stopped  bool   // a signal canceled the command's context
 }
 
 // handleSignals starts routing signals for one run of the CLI; stop ends
@@ -46,13 +48,18 @@ func (a *app) handleSignals() (context.Context, func()) {
 				a.intr.mu.Lock()
 				fn := a.intr.onJob
 				a.intr.onJob = nil
-				if fn == nil {
+				wait := fn == nil && a.intr.starting && !a.intr.pending
+				switch {
+				case wait:
+					a.intr.pending = true
+				case fn == nil:
 					a.intr.stopped = true
 				}
 				a.intr.mu.Unlock()
-				if fn != nil {
+				switch {
+				case fn != nil:
 					fn()
-				} else {
+				case !wait:
 					cancel(fmt.Errorf("%v", sig))
 				}
 			}
@@ -66,12 +73,31 @@ func (a *app) handleSignals() (context.Context, func()) {
 	}
 }
 
+// startingJob is called before the request that starts a job: a first
+// signal from then until the job is followed waits for the job's ID, so
+// that the job is canceled rather than the request, which would leave a
+// job the daemon already started running unseen. A second signal cancels
+// the request.
+func (a *app) startingJob() {
+	a.intr.mu.Lock()
+	a.intr.starting = true
+	a.intr.mu.Unlock()
+}
+
 // whileFollowing makes the first signal call cancelJob until the returned
-// function is called.
+// function is called; a signal that came while the job was being started
+// calls it at once.
 func (a *app) whileFollowing(cancelJob func()) func() {
 	a.intr.mu.Lock()
-	a.intr.onJob = cancelJob
+	pending := a.intr.pending
+	a.intr.starting, a.intr.pending = false, false
+	if !pending {
+		a.intr.onJob = cancelJob
+	}
 	a.intr.mu.Unlock()
+	if pending {
+		cancelJob()
+	}
 	return func() {
 		a.intr.mu.Lock()
 		a.intr.onJob = nil

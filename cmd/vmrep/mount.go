@@ -15,7 +15,7 @@ func newMountCmd(a *app) *cobra.Command {
 	var allowOther, list, force bool
 	var cacheSize string
 	cmd := &cobra.Command{
-		Use:   "mount DIR [--allow-other] [--cache-size 256MiB] | mount --list",
+		Use:   "mount DIR [--allow-other] [--cache-size 256MiB] [--force] | mount --list",
 		Short: "Serve every snapshot read-only at DIR through FUSE",
 		Long: `The daemon mounts the store at DIR: DIR/<vg>/<seq>/<volume>.img for every
 snapshot, DIR/<vg>/latest, and DIR/<vg>/<seq>/snapshot.json. New snapshots

@@ -38,6 +38,7 @@ while it waits cancels the job (nothing is committed) and exits 130. With
   vmrep snapshot create web --full     # read everything, ignoring changed-block hints`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
+			a.startingJob()
 			j, err := a.cl.CreateSnapshot(cmd.Context(), argv[0], api.CreateSnapshotRequest{Full: full})
 			if err != nil {
 				return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -236,10 +237,30 @@ func TestSnapshotCreateInterrupt(t *testing.T) {
 		t.Fatalf("an interrupted create changed the store: %d snapshots, want %d", len(snaps1), len(snaps0))
 	}
 
+	d.ok("vg", "set", "web", "--pre-snapshot", "sleep 6") // time enough to watch it run
 	r := d.vmrep("snapshot", "create", "web", "--detach")
 	id := strings.TrimSpace(r.stdout)
 	if r.code != 0 || !strings.HasPrefix(id, "job-") || !strings.Contains(r.stderr, "follow it with: vmrep jobs watch "+id) {
 		t.Fatalf("detached create: %+v", r)
+	}
+	// Ctrl-C while watching a job stops watching, not the job.
+	watch := exec.Command(filepath.Join(binDir, "vmrep"), "--socket", d.socket, "jobs", "watch", id, "--json")
+	pipe, err := watch.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr.Reset()
+	watch.Stderr = &stderr
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(pipe).ReadString('\n'); err != nil { // the first event: it follows
+		t.Fatalf("jobs watch: %v", err)
+	}
+	watch.Process.Signal(syscall.SIGINT)
+	watch.Wait()
+	if code := watch.ProcessState.ExitCode(); code != 130 || !strings.Contains(stderr.String(), "stopped watching job "+id+", which goes on") {
+		t.Fatalf("interrupted watch: exit %d, stderr %q", code, stderr.String())
 	}
 	d.ok("jobs", "watch", id)
 	var snaps []api.Snapshot
