@@ -111,6 +111,9 @@ func (c *Catalog) Resolve(ctx context.Context, ref string) (VG, Snapshot, error)
 // named by the VG's name, whichever way the reference named the VG.
 func (c *Catalog) ResolveRef(ctx context.Context, r Ref) (VG, Snapshot, error) {
 	vg, err := c.GetVG(ctx, r.VG)
+	if errors.Is(err, ErrNotFound) {
+		return VG{}, Snapshot{}, err // names the VG already, as everywhere else
+	}
 	if err != nil {
 		return VG{}, Snapshot{}, fmt.Errorf("resolve %s: %w", r, err)
 	}
