@@ -10,6 +10,8 @@ type MountRequest struct {
 	// CacheSize bounds the decompressed chunks kept in memory, in bytes;
 	// 0 asks for the daemon's default.
 	CacheSize int64 `json:"cache_size,omitempty"`
+	// Force mounts over a directory that is not empty, hiding its files.
+	Force bool `json:"force,omitempty"`
 }
 
 // UnmountRequest asks the daemon to unmount Dir.

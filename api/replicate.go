@@ -79,6 +79,9 @@ type DeltaExportRequest struct {
 	Output   string `json:"output"` // absolute: a file, or a directory with Split
 	Split    bool   `json:"split,omitempty"`
 	PartSize int64  `json:"part_size,omitempty"`
+	// Force replaces an existing file, or writes into an existing
+	// directory that is not empty.
+	Force bool `json:"force,omitempty"`
 }
 
 // DeltaSummary counts what a delta holds or what applying it did.

@@ -30,6 +30,10 @@ type VG struct {
 	PostSnapshot string `json:"post_snapshot,omitempty"`
 	HookTimeout  string `json:"hook_timeout,omitempty"` // effective timeout, "60s"; empty without hooks
 	LVMSnapshot  bool   `json:"lvm_snapshot,omitempty"`
+	// Warnings are things the daemon accepted but the user should hear
+	// about (a volume whose file name says another format); only the
+	// answer to a create carries them.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // VolumeSource names one volume of a VG being created.

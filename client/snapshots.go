@@ -26,9 +26,15 @@ func (c *Client) GetSnapshot(ctx context.Context, vg, seq string) (api.Snapshot,
 	return call[api.Snapshot](ctx, c, http.MethodGet, snapPath(vg)+"/"+url.PathEscape(seq), nil)
 }
 
-// DeleteSnapshot deletes a snapshot record.
-func (c *Client) DeleteSnapshot(ctx context.Context, vg, seq string) error {
-	return c.do(ctx, http.MethodDelete, snapPath(vg)+"/"+url.PathEscape(seq), nil, nil)
+// DeleteSnapshot deletes a snapshot record; seq is a number or "latest".
+// force deletes a snapshot a known replica or replication target still
+// builds on.
+func (c *Client) DeleteSnapshot(ctx context.Context, vg, seq string, force bool) error {
+	p := snapPath(vg) + "/" + url.PathEscape(seq)
+	if force {
+		p += "?force=true"
+	}
+	return c.do(ctx, http.MethodDelete, p, nil, nil)
 }
 
 // Restore starts a restore job.

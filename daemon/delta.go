@@ -45,6 +45,9 @@ func (s *Server) exportDelta(w http.ResponseWriter, r *http.Request) {
 	default:
 		e = s.checkOutput(req.Output)
 	}
+	if e == nil && !req.Force {
+		e = refuseOverwrite("delta output", req.Output)
+	}
 	if e != nil {
 		writeError(w, e)
 		return
@@ -73,6 +76,16 @@ func (s *Server) runExportDelta(ctx context.Context, j *job, base, target volume
 	j.progress("export", sum.FileBytes, sum.FileBytes, "wrote "+req.Output)
 	return api.DeltaExportResult{Base: base.Name(), Target: target.Name(), Output: req.Output, Split: req.Split,
 		Digest: digest, Summary: toAPISummary(sum)}, nil
+}
+
+// refuseOverwrite refuses an output that exists: a file or device, or a
+// directory that is not empty. --force (the request's Force) allows it.
+func refuseOverwrite(what, p string) *api.Error {
+	fi, err := os.Stat(p)
+	if err != nil || (fi.IsDir() && !hasEntries(p)) {
+		return nil
+	}
+	return api.Errorf(api.CodeExists, "%s %s already exists; overwrite it with --force", what, p)
 }
 
 // parseVerify maps the wire name of a verify level.
@@ -131,6 +144,7 @@ func (s *Server) runApplyDelta(ctx context.Context, j *job, req api.DeltaApplyRe
 	if err != nil {
 		return nil, err
 	}
+	s.known.replicaWritten(req.Replica, st)
 	j.progress("apply", sum.Records, sum.Records, fmt.Sprintf("wrote %d records, skipped %d", sum.Written, sum.Skipped))
 	return api.DeltaApplyResult{Delta: req.Delta, Summary: toAPISummary(sum), Replica: toAPIReplica(req.Replica, st)}, nil
 }

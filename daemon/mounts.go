@@ -95,7 +95,7 @@ func (s *Server) mount(w http.ResponseWriter, r *http.Request) {
 	if info.CacheSize == 0 {
 		info.CacheSize = fusefs.DefaultCacheSize
 	}
-	if err := s.mounts.add(r.Context(), info); err != nil {
+	if err := s.mounts.add(r.Context(), info, req.Force); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -127,12 +127,16 @@ func (s *Server) unmount(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// add mounts info.Dir and records it.
-func (t *mountTable) add(ctx context.Context, info api.MountInfo) error {
+// add mounts info.Dir and records it. A directory that holds files is
+// refused unless force: the mount would hide them.
+func (t *mountTable) add(ctx context.Context, info api.MountInfo, force bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.m[info.Dir]; ok {
 		return api.Errorf(api.CodeExists, "%s is already mounted", info.Dir)
+	}
+	if !force && hasEntries(info.Dir) {
+		return api.Errorf(api.CodeExists, "mount point %s is not empty: the mount would hide its files; mount over them with --force", info.Dir)
 	}
 	if err := t.mountLocked(ctx, info); err != nil {
 		return err

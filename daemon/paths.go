@@ -149,3 +149,16 @@ func lockKey(p string) string {
 	}
 	return filepath.Clean(p)
 }
+
+// hasEntries reports whether dir is a directory holding at least one
+// entry. One it cannot read (a dead FUSE mount a killed daemon left)
+// counts as empty: whoever mounts there cleans it first.
+func hasEntries(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(1)
+	return len(names) > 0
+}

@@ -64,6 +64,7 @@ func (s *Server) runReplica(ctx context.Context, j *job, sn volume.Snapshot, req
 	if err != nil {
 		return nil, err
 	}
+	s.known.replicaWritten(req.Dir, st)
 	j.progress("restore", total, total, "replica at "+sn.Name())
 	return toAPIReplica(req.Dir, st), nil
 }

@@ -42,9 +42,9 @@ func (rs *ReplicationServer) materialize(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	ctx := r.Context()
-	sn, err := rs.s.cat.GetSnapshot(ctx, req.VGID, req.Seq)
+	_, sn, err := rs.s.cat.ResolveRef(ctx, volume.Ref{VG: req.VGID, Seq: req.Seq})
 	if err != nil {
-		rs.fail(w, r, fmt.Errorf("materialize %s@%d: %w", req.VGID, req.Seq, err))
+		rs.fail(w, r, fmt.Errorf("materialize: %w", err))
 		return
 	}
 	unlock, e := rs.s.replicas.tryLock(dir, "a replication materialize")
@@ -64,6 +64,7 @@ func (rs *ReplicationServer) materialize(w http.ResponseWriter, r *http.Request)
 		rs.fail(w, r, err)
 		return
 	}
+	rs.s.known.replicaWritten(dir, st)
 	rs.s.log.Info("replica materialized", "snapshot", sn.Name(), "dir", dir, "how", how, "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, toAPIReplica(req.Dir, st))
 }

@@ -73,6 +73,7 @@ func (s *Server) runReplicate(ctx context.Context, j *job, rm *remote, vg volume
 		return nil, err
 	}
 	res.Committed = sr.Committed
+	s.known.pushed(rm.addr, sn)
 	if materialize != "" {
 		j.progress("materialize", 0, 0, "writing the replica on the server")
 		var rep api.ReplicaResult

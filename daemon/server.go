@@ -44,8 +44,9 @@ type Server struct {
 	jobs     *jobManager
 	writers  vgLocks
 	replicas dirLocks
-	mounts   *mountTable  // FUSE mounts, see mounts.go
-	lvm      *capture.LVM // temporary LVM snapshots, see lvm.go
+	mounts   *mountTable      // FUSE mounts, see mounts.go
+	known    *replicaRegistry // replicas written and targets pushed to, see pins.go
+	lvm      *capture.LVM     // temporary LVM snapshots, see lvm.go
 
 	httpSrv *http.Server
 	base    context.Context
@@ -80,6 +81,7 @@ func New(cfg Config) (*Server, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
+	s.known = newReplicaRegistry(storeDir, cfg.Logger)
 	// Mounts a killed daemon left behind are cleaned and served again.
 	s.mounts = newMountTable(storeDir, s.cat, cfg.Store, cfg.Logger)
 	s.mounts.restore(base)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
+	"os"
 
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/engine/capture"
@@ -30,30 +30,18 @@ func (s *Server) listSnapshots(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// lookupSnapshot finds the snapshot named by {name} and {seq} ("latest" or
-// a number), answering the error itself.
+// lookupSnapshot finds the snapshot named by {name} and {seq} (a number
+// or "latest", read with the one grammar of volume.ParseRef), answering
+// the error itself.
 func (s *Server) lookupSnapshot(w http.ResponseWriter, r *http.Request) (volume.VG, volume.Snapshot, bool) {
-	vg, ok := s.lookupVG(w, r)
-	if !ok {
+	ref, err := volume.ParseRef(r.PathValue("name") + "@" + r.PathValue("seq"))
+	if err != nil {
+		writeError(w, api.Errorf(api.CodeInvalid, "%v", err))
 		return volume.VG{}, volume.Snapshot{}, false
 	}
-	seq := r.PathValue("seq")
-	var (
-		sn  volume.Snapshot
-		err error
-	)
-	if seq == "latest" {
-		sn, err = s.cat.Latest(r.Context(), vg.ID)
-	} else {
-		n, perr := strconv.ParseUint(seq, 10, 64)
-		if perr != nil || n == 0 {
-			writeError(w, api.Errorf(api.CodeInvalid, "invalid snapshot number %q: want 1, 2, ... or latest", seq))
-			return volume.VG{}, volume.Snapshot{}, false
-		}
-		sn, err = s.cat.GetSnapshot(r.Context(), vg.ID, n)
-	}
+	vg, sn, err := s.cat.ResolveRef(r.Context(), ref)
 	if err != nil {
-		s.fail(w, r, fmt.Errorf("snapshot %s@%s: %w", vg.Name, seq, err))
+		s.fail(w, r, err)
 		return volume.VG{}, volume.Snapshot{}, false
 	}
 	return vg, sn, true
@@ -65,22 +53,31 @@ func (s *Server) getSnapshot(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// deleteSnapshot deletes the one snapshot {seq} names. A snapshot a
+// replica or a replication target builds on (snapshotPins) is deleted only
+// with ?force=true.
 func (s *Server) deleteSnapshot(w http.ResponseWriter, r *http.Request) {
 	vg, sn, ok := s.lookupSnapshot(w, r)
 	if !ok {
 		return
 	}
+	force := r.URL.Query().Get("force") == "true"
 	unlock, e := s.writers.tryLock(vg.ID, vg.Name, "a snapshot delete")
 	if e != nil {
 		writeError(w, e)
 		return
 	}
 	defer unlock()
+	if why := s.snapshotPins(r.Context(), vg.Name, sn); len(why) > 0 && !force {
+		writeError(w, api.Errorf(api.CodeConflict, "snapshot %s is still needed: %s; delete it anyway with --force",
+			sn.Name(), pinText(why)))
+		return
+	}
 	if err := s.cat.DeleteSnapshot(r.Context(), vg.ID, sn.Seq); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.log.Info("snapshot deleted", "snapshot", sn.Name(), "id", sn.ID)
+	s.log.Info("snapshot deleted", "snapshot", sn.Name(), "id", sn.ID, "force", force)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -101,6 +98,12 @@ func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request) {
 	for _, v := range vg.Volumes {
 		if _, e := s.checkSource("volume "+v.Name, v.Source); e != nil {
 			writeError(w, e)
+			return
+		}
+		// A file truncated to nothing since the VG was created is far more
+		// likely a mistake than a disk that lost all its data.
+		if fi, err := os.Stat(v.Source); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+			writeError(w, api.Errorf(api.CodeInvalid, "volume %s: %s is empty (0 bytes); a volume needs data", v.Name, v.Source))
 			return
 		}
 	}

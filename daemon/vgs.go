@@ -2,7 +2,10 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/vmrep/vmrep/api"
@@ -64,7 +67,7 @@ func (s *Server) createVG(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	vg, e := s.buildVG(r.Context(), req)
+	vg, warnings, e := s.buildVG(r.Context(), req)
 	if e != nil {
 		writeError(w, e)
 		return
@@ -75,27 +78,31 @@ func (s *Server) createVG(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("volume group created", "vg", vg.Name, "id", vg.ID, "volumes", len(vg.Volumes))
-	writeJSON(w, http.StatusCreated, toAPIVG(vg, 0))
+	out := toAPIVG(vg, 0)
+	out.Warnings = warnings
+	writeJSON(w, http.StatusCreated, out)
 }
 
 // buildVG checks a create request and opens each source to learn its
-// format and size.
-func (s *Server) buildVG(ctx context.Context, req api.CreateVGRequest) (volume.VG, *api.Error) {
-	if err := volume.ValidateName("volume group", req.Name); err != nil {
-		return volume.VG{}, api.Errorf(api.CodeInvalid, "%v", err)
+// format and size. An empty volume is refused; a file whose extension
+// names another format than the one detected gives a warning.
+func (s *Server) buildVG(ctx context.Context, req api.CreateVGRequest) (volume.VG, []string, *api.Error) {
+	var warnings []string
+	if err := volume.ValidateNewName("volume group", req.Name); err != nil {
+		return volume.VG{}, nil, api.Errorf(api.CodeInvalid, "%v", err)
 	}
 	if len(req.Volumes) == 0 {
-		return volume.VG{}, api.Errorf(api.CodeInvalid, "volume group %q: no volumes (want exactly one boot volume)", req.Name)
+		return volume.VG{}, nil, api.Errorf(api.CodeInvalid, "volume group %q: no volumes (want exactly one boot volume)", req.Name)
 	}
 	vg := volume.VG{Name: req.Name}
 	seen := map[string]bool{}
 	boots := 0
 	for _, v := range req.Volumes {
-		if err := volume.ValidateName("volume", v.Name); err != nil {
-			return volume.VG{}, api.Errorf(api.CodeInvalid, "volume group %q: %v", req.Name, err)
+		if err := volume.ValidateNewName("volume", v.Name); err != nil {
+			return volume.VG{}, nil, api.Errorf(api.CodeInvalid, "volume group %q: %v", req.Name, err)
 		}
 		if seen[v.Name] {
-			return volume.VG{}, api.Errorf(api.CodeInvalid, "volume group %q: two volumes named %q", req.Name, v.Name)
+			return volume.VG{}, nil, api.Errorf(api.CodeInvalid, "volume group %q: two volumes named %q", req.Name, v.Name)
 		}
 		seen[v.Name] = true
 		switch v.Role {
@@ -103,42 +110,62 @@ func (s *Server) buildVG(ctx context.Context, req api.CreateVGRequest) (volume.V
 			boots++
 		case api.RoleData:
 		default:
-			return volume.VG{}, api.Errorf(api.CodeInvalid, "volume %q: invalid role %q (want boot or data)", v.Name, v.Role)
+			return volume.VG{}, nil, api.Errorf(api.CodeInvalid, "volume %q: invalid role %q (want boot or data)", v.Name, v.Role)
 		}
 		what := "volume " + v.Name
 		path, e := s.checkSource(what, v.Path)
 		if e != nil {
-			return volume.VG{}, e
+			return volume.VG{}, nil, e
 		}
 		src, err := source.Open(ctx, path)
 		if err != nil {
-			return volume.VG{}, api.Errorf(api.CodeInvalid, "%s: reading %s: %v", what, path, err)
+			return volume.VG{}, nil, api.Errorf(api.CodeInvalid, "%s: reading %s: %v", what, path, err)
 		}
 		vol := volume.Volume{Name: v.Name, Role: volume.Role(v.Role), Size: src.Size(), Source: path, Format: src.Format()}
 		src.Close()
+		if vol.Size == 0 {
+			return volume.VG{}, nil, api.Errorf(api.CodeInvalid, "%s: %s is empty (0 bytes); a volume needs data", what, path)
+		}
+		if w := formatMismatch(path, vol.Format); w != "" {
+			warnings = append(warnings, w)
+		}
 		vg.Volumes = append(vg.Volumes, vol)
 	}
 	if boots != 1 {
-		return volume.VG{}, api.Errorf(api.CodeInvalid, "volume group %q: %d boot volumes, want exactly one", req.Name, boots)
+		return volume.VG{}, nil, api.Errorf(api.CodeInvalid, "volume group %q: %d boot volumes, want exactly one", req.Name, boots)
 	}
 	if req.PreSnapshot != "" || req.PostSnapshot != "" || req.HookTimeout != "" {
 		h := &volume.Hooks{Pre: req.PreSnapshot, Post: req.PostSnapshot}
 		if req.HookTimeout != "" {
 			d, err := time.ParseDuration(req.HookTimeout)
 			if err != nil {
-				return volume.VG{}, api.Errorf(api.CodeInvalid, "volume group %q: hook timeout %q: %v", req.Name, req.HookTimeout, err)
+				return volume.VG{}, nil, api.Errorf(api.CodeInvalid, "volume group %q: hook timeout %q: %v", req.Name, req.HookTimeout, err)
 			}
 			h.Timeout = volume.Duration(d)
 		}
 		if err := h.Validate(); err != nil {
-			return volume.VG{}, api.Errorf(api.CodeInvalid, "volume group %q: %v", req.Name, err)
+			return volume.VG{}, nil, api.Errorf(api.CodeInvalid, "volume group %q: %v", req.Name, err)
 		}
 		vg.Hooks = h
 	}
 	if req.LVMSnapshot {
 		vg.LVMSnapshot = &volume.LVMSnapshot{}
 	}
-	return vg, nil
+	return vg, warnings, nil
+}
+
+// extFormats maps image file extensions to the format they promise.
+var extFormats = map[string]string{".qcow2": "qcow2", ".qcow": "qcow2", ".vmdk": "vmdk", ".vhdx": "vhdx",
+	".img": "raw", ".raw": "raw"}
+
+// formatMismatch says, when path's extension names another format than
+// the one detected from its content, what the daemon does about it.
+func formatMismatch(path, detected string) string {
+	want, ok := extFormats[strings.ToLower(filepath.Ext(path))]
+	if !ok || want == detected || detected == "block" {
+		return ""
+	}
+	return fmt.Sprintf("%s is not a %s image (detected %s); reading it as %s", filepath.Base(path), want, detected, detected)
 }
 
 func (s *Server) deleteVG(w http.ResponseWriter, r *http.Request) {

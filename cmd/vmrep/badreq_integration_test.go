@@ -37,11 +37,10 @@ func TestBadRequests(t *testing.T) {
 		{"unknown vg show", []string{"vg", "show", "nope"}, "not found"},
 		{"malformed name", []string{"vg", "create", "bad/name", "--boot", boot}, "invalid volume group name"},
 		{"malformed volume name", []string{"vg", "create", "ok", "--boot", "b@d=" + boot}, "invalid volume name"},
-		{"malformed ref", []string{"snapshot", "show", "web@0"}, "invalid snapshot number"},
 		{"directory", []string{"vg", "create", "dir", "--boot", d.dir}, "is a directory"},
 		{"inside store", []string{"vg", "create", "st", "--boot", filepath.Join(d.store, "config")}, "inside the store"},
 		{"two boots", []string{"vg", "create", "two", "--boot", boot, "--data", "boot=" + boot}, `two volumes named "boot"`},
-		{"unknown snapshot delete", []string{"snapshot", "delete", "web@7"}, "not found"},
+		{"unknown snapshot delete", []string{"snapshot", "delete", "web@7"}, "snapshot web@7 does not exist"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -25,13 +25,14 @@ func newDeltaCmd(a *app) *cobra.Command {
 
 func newDeltaExportCmd(a *app) *cobra.Command {
 	var out, partSize string
-	var split bool
+	var split, force bool
 	cmd := &cobra.Command{
-		Use:   "export BASE TARGET -o PATH [--split [--part-size SIZE]]",
+		Use:   "export BASE TARGET -o PATH [--split [--part-size SIZE]] [--force]",
 		Short: "Write the delta that turns one snapshot into another",
 		Long: `Writes one .vmdelta file, or with --split a directory holding index.vmdelta
 and part files of one volume each, none much over --part-size (for upload
-limits of object storage).`,
+limits of object storage). An existing file, or a directory that is not
+empty, is refused unless --force.`,
 		Example: `  vmrep delta export web@1 web@2 -o d.vmdelta
   vmrep delta export web@1 web@2 -o d/ --split --part-size 64MiB`,
 		Args: args(cobra.ExactArgs(2)),
@@ -44,7 +45,7 @@ limits of object storage).`,
 					return err
 				}
 			}
-			req := api.DeltaExportRequest{Base: argv[0], Target: argv[1], Split: split}
+			req := api.DeltaExportRequest{Base: argv[0], Target: argv[1], Split: split, Force: force}
 			if partSize != "" {
 				if !split {
 					return usagef("--part-size needs --split")
@@ -59,6 +60,7 @@ limits of object storage).`,
 			if req.Output, err = absPath(out); err != nil {
 				return err
 			}
+			a.startingJob()
 			j, err := a.cl.ExportDelta(cmd.Context(), req)
 			if err != nil {
 				return err
@@ -76,6 +78,7 @@ limits of object storage).`,
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "delta file, or directory with --split")
 	cmd.Flags().BoolVar(&split, "split", false, "write a directory of an index and part files")
+	cmd.Flags().BoolVar(&force, "force", false, "overwrite an existing output")
 	cmd.Flags().StringVar(&partSize, "part-size", "", "cap on each part file, e.g. 64MiB (default 1GiB)")
 	return cmd
 }
@@ -113,6 +116,7 @@ manifests in the store.`,
 			if err != nil {
 				return err
 			}
+			a.startingJob()
 			j, err := a.cl.ApplyDelta(cmd.Context(), api.DeltaApplyRequest{Delta: d, Replica: dir, Volume: vol, Verify: verify})
 			if err != nil {
 				return err

@@ -231,3 +231,49 @@ func TestDeltaCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestDeltaExportRefusesOverwrite: an existing delta file, or a split
+// directory that is not empty, is refused with one line and left as it
+// was, unless --force. (Before, export overwrote it silently.)
+func TestDeltaExportRefusesOverwrite(t *testing.T) {
+	d := newDaemon(t)
+	d.makeVG("web", 4<<20, 31)
+	d.ok("snapshot", "create", "web")
+	d.ok("snapshot", "create", "web")
+
+	file := filepath.Join(d.dir, "precious.vmdelta")
+	if err := os.WriteFile(file, []byte("not a delta, but mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	split := filepath.Join(d.dir, "split")
+	if err := os.MkdirAll(split, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	keep := filepath.Join(split, "notes.txt")
+	if err := os.WriteFile(keep, []byte("mine too"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, argv := range [][]string{
+		{"delta", "export", "web@1", "web@2", "-o", file},
+		{"delta", "export", "web@1", "web@2", "-o", split, "--split"},
+	} {
+		r := d.vmrep(argv...)
+		if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "already exists; overwrite it with --force") {
+			t.Errorf("vmrep %s: exit %d, stderr %q", strings.Join(argv, " "), r.code, r.stderr)
+		}
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != "not a delta, but mine" {
+		t.Fatalf("refused export touched %s: %q, %v", file, b, err)
+	}
+	if ents, err := os.ReadDir(split); err != nil || len(ents) != 1 {
+		t.Fatalf("refused split export touched %s: %d entries, %v", split, len(ents), err)
+	}
+	// An empty directory is no overwrite.
+	empty := filepath.Join(d.dir, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d.ok("delta", "export", "web@1", "web@2", "-o", empty, "--split")
+	d.ok("delta", "export", "web@1", "web@2", "-o", file, "--force")
+	d.ok("delta", "show", file)
+}

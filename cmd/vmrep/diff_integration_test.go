@@ -62,7 +62,7 @@ func TestDiffCommand(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"diff", "web@1", "web@1"}, 1, "same snapshot"},
-		{[]string{"diff", "web@1", "web@9"}, 1, "no snapshot 9"},
+		{[]string{"diff", "web@1", "web@9"}, 1, "snapshot web@9 does not exist"},
 		{[]string{"diff", "web@1"}, 2, "accepts 2 arg"},
 	} {
 		r := d.vmrep(bad.args...)

@@ -34,6 +34,7 @@ place when complete.`,
 			if err != nil {
 				return err
 			}
+			a.startingJob()
 			j, err := a.cl.Export(cmd.Context(), api.ExportRequest{Snapshot: argv[0], Volume: vol, Format: format, Output: abs})
 			if err != nil {
 				return err

@@ -25,6 +25,7 @@ other jobs are refused while it runs.`,
   vmrep gc`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.startingJob()
 			j, err := a.cl.GC(cmd.Context(), api.GCRequest{DryRun: dryRun})
 			if err != nil {
 				return err

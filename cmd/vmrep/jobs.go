@@ -47,14 +47,14 @@ func newJobsCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}, &cobra.Command{
-		Use: "watch ID", Short: "Follow a job's progress until it ends (NDJSON with --json)",
+		Use: "watch ID", Short: "Follow a job's progress until it ends (NDJSON with --json); Ctrl-C stops watching, not the job",
 		Example: "  vmrep jobs watch job-123-4 --json", Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			j, err := a.cl.GetJob(cmd.Context(), argv[0])
 			if err != nil {
 				return err
 			}
-			ev, err := a.follow(cmd.Context(), j)
+			ev, err := a.watch(cmd.Context(), j)
 			if err == nil && !a.json {
 				fmt.Fprintf(a.stdout, "job %s %s\n", j.ID, ev.State)
 			}

@@ -12,15 +12,16 @@ import (
 )
 
 func newMountCmd(a *app) *cobra.Command {
-	var allowOther, list bool
+	var allowOther, list, force bool
 	var cacheSize string
 	cmd := &cobra.Command{
-		Use:   "mount DIR [--allow-other] [--cache-size 256MiB] | mount --list",
+		Use:   "mount DIR [--allow-other] [--cache-size 256MiB] [--force] | mount --list",
 		Short: "Serve every snapshot read-only at DIR through FUSE",
 		Long: `The daemon mounts the store at DIR: DIR/<vg>/<seq>/<volume>.img for every
 snapshot, DIR/<vg>/latest, and DIR/<vg>/<seq>/snapshot.json. New snapshots
 appear without a remount. The mount lasts until "vmrep umount DIR"; the
-daemon serves it again after a restart.`,
+daemon serves it again after a restart. A directory that is not empty is
+refused unless --force: the mount would hide its files.`,
 		Example: `  vmrep mount /mnt/vmrep
   mount -o loop,ro /mnt/vmrep/web/latest/boot.img /mnt/web
   vmrep mount --list
@@ -40,7 +41,7 @@ daemon serves it again after a restart.`,
 			if err != nil {
 				return err
 			}
-			req := api.MountRequest{Dir: dir, AllowOther: allowOther}
+			req := api.MountRequest{Dir: dir, AllowOther: allowOther, Force: force}
 			if cacheSize != "" {
 				if req.CacheSize, err = parseSize(cacheSize); err != nil {
 					return err
@@ -60,6 +61,7 @@ daemon serves it again after a restart.`,
 	cmd.Flags().BoolVar(&allowOther, "allow-other", false, "let users other than root read the mount")
 	cmd.Flags().StringVar(&cacheSize, "cache-size", "", "memory for decompressed chunks, e.g. 256MiB (the default)")
 	cmd.Flags().BoolVar(&list, "list", false, "list the daemon's mounts")
+	cmd.Flags().BoolVar(&force, "force", false, "mount over a directory that is not empty, hiding its files")
 	return cmd
 }
 

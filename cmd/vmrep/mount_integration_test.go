@@ -225,3 +225,59 @@ func remountAfterRestarts(t *testing.T, d *testDaemon, mnt, img, want string) {
 		t.Fatalf("%s not mounted again after restart", mnt)
 	}
 }
+
+// TestMountRefusesNonEmptyDir: mounting over a directory that holds files
+// would hide them; it is refused with one line unless --force. (Before,
+// the mount succeeded and the files vanished from view.)
+func TestMountRefusesNonEmptyDir(t *testing.T) {
+	needFUSE(t)
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if fuseMounted(t, mnt) {
+			exec.Command("umount", "-l", mnt).Run()
+		}
+	})
+	if err := os.WriteFile(filepath.Join(mnt, "notes.txt"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := newDaemon(t)
+	d.makeVG("web", 4<<20, 51)
+	d.ok("snapshot", "create", "web")
+
+	r := d.vmrep("mount", mnt)
+	if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "is not empty") ||
+		!strings.Contains(r.stderr, "--force") {
+		t.Fatalf("mount over a non-empty dir: %+v", r)
+	}
+	if fuseMounted(t, mnt) {
+		t.Fatal("refused mount is mounted")
+	}
+	var infos []api.MountInfo
+	d.okJSON(&infos, "mount", "--list")
+	if len(infos) != 0 {
+		t.Fatalf("refused mount listed: %+v", infos)
+	}
+	d.ok("mount", mnt, "--force")
+	if _, err := os.Stat(filepath.Join(mnt, "web", "1", "boot.img")); err != nil {
+		t.Fatalf("forced mount: %v", err)
+	}
+	d.ok("umount", mnt)
+	if b, err := os.ReadFile(filepath.Join(mnt, "notes.txt")); err != nil || string(b) != "mine" {
+		t.Fatalf("after umount: %q, %v", b, err)
+	}
+	// An empty directory needs no --force.
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if fuseMounted(t, empty) {
+			exec.Command("umount", "-l", empty).Run()
+		}
+	})
+	d.ok("mount", empty)
+	d.ok("umount", empty)
+}

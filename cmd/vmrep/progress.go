@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -16,10 +17,27 @@ import (
 // stderrIsTerminal says whether a progress bar would be seen by a person.
 func stderrIsTerminal() bool { return term.IsTerminal(int(os.Stderr.Fd())) }
 
-// follow waits for a job to end. With --json every event goes to stdout as
-// one NDJSON line; on a terminal a progress bar goes to stderr; otherwise it
-// is quiet. It returns the final event and the job's error, if any.
+// follow waits for a job the command started to end. With --json every
+// event goes to stdout as one NDJSON line; on a terminal a progress bar goes
+// to stderr; otherwise it is quiet. It returns the final event and the
+// job's error, if any. Ctrl-C while it waits cancels the job and waits for
+// it to end (see interrupts).
 func (a *app) follow(ctx context.Context, j api.Job) (api.Event, error) {
+	return a.followJob(ctx, j, true)
+}
+
+// watch follows a job someone else started: Ctrl-C stops watching and
+// leaves the job running.
+func (a *app) watch(ctx context.Context, j api.Job) (api.Event, error) {
+	ev, err := a.followJob(ctx, j, false)
+	if ctx.Err() != nil && !api.Final(ev.State) {
+		return ev, interruptedError{fmt.Sprintf("stopped watching job %s, which goes on (cancel it with: vmrep jobs cancel %s)", j.ID, j.ID)}
+	}
+	return ev, err
+}
+
+// followJob is follow and watch: with cancel, the first Ctrl-C cancels j.
+func (a *app) followJob(ctx context.Context, j api.Job, cancel bool) (api.Event, error) {
 	var bar *progressbar.ProgressBar
 	enc := json.NewEncoder(a.stdout)
 	onEvent := func(ev api.Event) error {
@@ -44,9 +62,21 @@ func (a *app) follow(ctx context.Context, j api.Job) (api.Event, error) {
 		}
 		return nil
 	}
+	var mu sync.Mutex
+	asked := false
+	done := func() {}
+	if cancel {
+		done = a.whileFollowing(a.cancelOnInterrupt(j, &asked, &mu))
+	}
 	ev, err := a.cl.Wait(ctx, j.ID, onEvent)
+	done()
 	if bar != nil {
 		_ = bar.Finish()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if asked {
+		return interruptResult(j, ev, err, ctx)
 	}
 	return ev, err
 }

@@ -44,6 +44,7 @@ can be created one at a time. Deltas then move the replica forward.`,
 			if err != nil {
 				return err
 			}
+			a.startingJob()
 			j, err := a.cl.CreateReplica(cmd.Context(), api.ReplicaRequest{Snapshot: argv[0], Dir: abs, Volume: vol})
 			if err != nil {
 				return err

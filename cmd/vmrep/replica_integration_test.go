@@ -37,7 +37,7 @@ func TestReplicaCreateCommand(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{[]string{"replica", "create", "web@9", "--dir", rep}, 1, "no snapshot 9"},
+		{[]string{"replica", "create", "web@9", "--dir", rep}, 1, "snapshot web@9 does not exist"},
 		{[]string{"replica", "create", "web@1", "--dir", rep, "--volume", "nope"}, 1, `no volume "nope"`},
 		{[]string{"replica", "create", "web@1", "--dir", filepath.Join(d.store, "r")}, 1, "inside the store"},
 		{[]string{"replica", "create", "web@1", "--dir", filepath.Join(d.dir, "a", "b")}, 1, "parent"},

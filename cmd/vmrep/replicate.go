@@ -51,6 +51,7 @@ existing replica forward with a delta.`,
 				}
 				req.CAPEM = string(ca)
 			}
+			a.startingJob()
 			j, err := a.cl.Replicate(cmd.Context(), req)
 			if err != nil {
 				return err

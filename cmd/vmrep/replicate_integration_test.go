@@ -332,3 +332,34 @@ func TestServerStack(t *testing.T) {
 		t.Errorf("--target local: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// TestSnapshotDeletePushed: the last snapshot pushed to a replication
+// server is what the next push builds on; deleting it needs --force, and
+// an older one is free once a newer one was pushed.
+func TestSnapshotDeletePushed(t *testing.T) {
+	src := newDaemon(t)
+	pki := newReplPKI(t, t.TempDir())
+	_, addr := newReplServer(t, pki)
+	src.makeVG("web", 4<<20, 61)
+	push := func(ref string) {
+		t.Helper()
+		var r api.ReplicateResult
+		src.okJSONResult(&r, "replicate", ref, "--to", addr, "--token-file", pki.tokenFile, "--ca", pki.caFile)
+	}
+	src.ok("snapshot", "create", "web")
+	push("web@1")
+	refused := func(ref string) {
+		t.Helper()
+		r := src.vmrep("snapshot", "delete", ref)
+		if r.code != 1 || strings.Count(r.stderr, "\n") != 1 ||
+			!strings.Contains(r.stderr, `it is the last snapshot of "web" pushed to `+addr) || !strings.Contains(r.stderr, "--force") {
+			t.Fatalf("delete %s after pushing it: exit %d, stderr %q", ref, r.code, r.stderr)
+		}
+	}
+	refused("web@1")
+	src.ok("snapshot", "create", "web")
+	push("web@2")
+	src.ok("snapshot", "delete", "web@1")
+	refused("web@2")
+	src.ok("snapshot", "delete", "web@2", "--force")
+}

@@ -28,6 +28,7 @@ func newRestoreCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			a.startingJob()
 			j, err := a.cl.Restore(cmd.Context(), api.RestoreRequest{Snapshot: argv[0], Volume: vol, Output: abs})
 			if err != nil {
 				return err

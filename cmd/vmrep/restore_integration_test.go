@@ -48,7 +48,7 @@ func TestRestoreCommand(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"restore", "web@9", "-o", dst}, "no snapshot 9"},
+		{[]string{"restore", "web@9", "-o", dst}, "snapshot web@9 does not exist"},
 		{[]string{"restore", "web@1", "--volume", "nope", "-o", dst}, `no volume "nope"`},
 		{[]string{"restore", "web@1", "-o", filepath.Join(d.store, "x.img")}, "inside the store"},
 		{[]string{"restore", "web@1", "-o", filepath.Join(out, "missing", "x.img")}, "parent"},

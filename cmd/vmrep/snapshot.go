@@ -29,12 +29,16 @@ func newSnapshotCreateCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create VG",
 		Short: "Snapshot every volume of a volume group (waits, with progress, unless --detach)",
+		Long: `Starts a snapshot job and waits for it, with progress on a terminal. Ctrl-C
+while it waits cancels the job (nothing is committed) and exits 130. With
+--detach the job goes on in the daemon: the CLI prints its ID and exits.`,
 		Example: `  vmrep snapshot create web
   vmrep snapshot create web --detach   # prints the job id
   vmrep snapshot create web --json     # NDJSON progress events
   vmrep snapshot create web --full     # read everything, ignoring changed-block hints`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
+			a.startingJob()
 			j, err := a.cl.CreateSnapshot(cmd.Context(), argv[0], api.CreateSnapshotRequest{Full: full})
 			if err != nil {
 				return err
@@ -44,6 +48,7 @@ func newSnapshotCreateCmd(a *app) *cobra.Command {
 					return a.emit(j)
 				}
 				fmt.Fprintln(a.stdout, j.ID)
+				fmt.Fprintf(a.stderr, "vmrep: job %s goes on in vmrepd; follow it with: vmrep jobs watch %s (or cancel it with: vmrep jobs cancel %s)\n", j.ID, j.ID, j.ID)
 				return nil
 			}
 			ev, err := a.follow(cmd.Context(), j)
@@ -146,17 +151,24 @@ func (a *app) printSnapshotVolumes(s api.Snapshot) error {
 }
 
 func newSnapshotDeleteCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:     "delete VG@N",
-		Short:   "Delete a snapshot's record (its chunks stay until garbage collection)",
-		Example: `  vmrep snapshot delete web@1`,
-		Args:    args(cobra.ExactArgs(1)),
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "delete VG@N [--force]",
+		Short: "Delete one snapshot's record (its chunks stay until garbage collection)",
+		Long: `Deletes exactly the snapshot named: VG@N, or VG@latest spelt out. A snapshot
+that a replica this daemon wrote is at, or the last one pushed to a
+replication server, is what the next delta or push builds on: deleting it
+needs --force.`,
+		Example: `  vmrep snapshot delete web@1
+  vmrep snapshot delete web@latest
+  vmrep snapshot delete web@3 --force   # even though a replica is at it`,
+		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			vg, seq, err := parseRef(argv[0])
 			if err != nil {
 				return err
 			}
-			if err := a.cl.DeleteSnapshot(cmd.Context(), vg, seq); err != nil {
+			if err := a.cl.DeleteSnapshot(cmd.Context(), vg, seq, force); err != nil {
 				return err
 			}
 			if a.json {
@@ -166,4 +178,6 @@ func newSnapshotDeleteCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&force, "force", false, "delete even a snapshot a known replica or replication target builds on")
+	return cmd
 }

@@ -46,10 +46,15 @@ ID and the manifest and delta digests it applies; see its README.md.`,
 			if isRange != (deltaPath != "") {
 				return usagef("a delta stack takes VG@A..VG@B and --delta; a first stack VG@N and no --delta")
 			}
-			for _, ref := range []string{base, tgt} {
-				if ref == "" && !isRange {
-					continue
+			refs := []string{base}
+			if isRange {
+				if !strings.Contains(tgt, "@") { // VG@A..B: B of the same VG
+					vg, _, _ := strings.Cut(base, "@")
+					tgt = vg + "@" + tgt
 				}
+				refs = append(refs, tgt)
+			}
+			for _, ref := range refs {
 				if _, _, err := parseRef(ref); err != nil {
 					return err
 				}

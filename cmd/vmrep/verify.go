@@ -18,6 +18,7 @@ func newVerifyCmd(a *app) *cobra.Command {
   vmrep verify --read-data   # also read and hash every chunk`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.startingJob()
 			j, err := a.cl.Verify(cmd.Context(), api.VerifyRequest{ReadData: readData})
 			if err != nil {
 				return err

@@ -69,6 +69,9 @@ func newVGCreateCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			for _, w := range vg.Warnings {
+				fmt.Fprintf(a.stderr, "vmrep: warning: %s\n", oneLine(w))
+			}
 			if a.json {
 				return a.emit(vg)
 			}

@@ -98,20 +98,29 @@ func (c *Catalog) DeleteSnapshot(ctx context.Context, vgID string, seq uint64) e
 }
 
 // Resolve finds the VG and snapshot a reference such as "web@2",
-// "web@latest" or "vg-0123456789abcdef" names.
+// "web@latest" or "vg-0123456789abcdef@1" names.
 func (c *Catalog) Resolve(ctx context.Context, ref string) (VG, Snapshot, error) {
 	r, err := ParseRef(ref)
 	if err != nil {
 		return VG{}, Snapshot{}, err
 	}
+	return c.ResolveRef(ctx, r)
+}
+
+// ResolveRef is Resolve for a parsed reference. A missing snapshot is
+// named by the VG's name, whichever way the reference named the VG.
+func (c *Catalog) ResolveRef(ctx context.Context, r Ref) (VG, Snapshot, error) {
 	vg, err := c.GetVG(ctx, r.VG)
+	if errors.Is(err, ErrNotFound) {
+		return VG{}, Snapshot{}, err // names the VG already, as everywhere else
+	}
 	if err != nil {
 		return VG{}, Snapshot{}, fmt.Errorf("resolve %s: %w", r, err)
 	}
 	if r.Latest {
 		s, err := c.Latest(ctx, vg.ID)
 		if errors.Is(err, ErrNotFound) {
-			return VG{}, Snapshot{}, fmt.Errorf("resolve %s: volume group %q has no snapshots: %w", r, vg.Name, ErrNotFound)
+			return VG{}, Snapshot{}, notFoundf("snapshot %s@latest does not exist: volume group %q has no snapshots", vg.Name, vg.Name)
 		}
 		if err != nil {
 			return VG{}, Snapshot{}, fmt.Errorf("resolve %s: %w", r, err)
@@ -120,7 +129,7 @@ func (c *Catalog) Resolve(ctx context.Context, ref string) (VG, Snapshot, error)
 	}
 	s, err := c.GetSnapshot(ctx, vg.ID, r.Seq)
 	if errors.Is(err, ErrNotFound) {
-		return VG{}, Snapshot{}, fmt.Errorf("resolve %s: volume group %q has no snapshot %d: %w", r, vg.Name, r.Seq, ErrNotFound)
+		return VG{}, Snapshot{}, notFoundf("snapshot %s@%d does not exist", vg.Name, r.Seq)
 	}
 	if err != nil {
 		return VG{}, Snapshot{}, fmt.Errorf("resolve %s: %w", r, err)
@@ -159,3 +168,12 @@ func (c *Catalog) listSnapshotsLocked(ctx context.Context, vgID string) ([]Snaps
 	}
 	return snaps, nil
 }
+
+// notFound is an ErrNotFound whose message is whole on its own, with no
+// ": not found" tail.
+type notFound struct{ msg string }
+
+func (e notFound) Error() string { return e.msg }
+func (e notFound) Unwrap() error { return ErrNotFound }
+
+func notFoundf(format string, args ...any) error { return notFound{fmt.Sprintf(format, args...)} }

@@ -201,7 +201,7 @@ func TestResolve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.Resolve(ctx, "web"); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `volume group "web" has no snapshots`) {
+	if _, _, err := c.Resolve(ctx, "web@latest"); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `volume group "web" has no snapshots`) {
 		t.Fatalf("Resolve with no snapshots: %v", err)
 	}
 	for i := 0; i < 2; i++ {
@@ -215,11 +215,12 @@ func TestResolve(t *testing.T) {
 		seq    uint64
 		errHas string
 	}{
-		{"web", 2, ""},
+		{"web", 0, "invalid snapshot reference"},
 		{"web@latest", 2, ""},
 		{"web@1", 1, ""},
 		{vg.ID + "@2", 2, ""},
-		{"web@7", 0, `volume group "web" has no snapshot 7`},
+		{"web@7", 0, `snapshot web@7 does not exist`},
+		{vg.ID + "@7", 0, `snapshot web@7 does not exist`},
 		{"nope@1", 0, `volume group "nope": not found`},
 		{"web@x", 0, "invalid snapshot reference"},
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -99,6 +100,20 @@ func ValidateName(kind, name string) error {
 	}
 	if isID(vgPrefix, name) || isID(volumePrefix, name) || isID(snapshotPrefix, name) {
 		return fmt.Errorf("invalid %s name %q: looks like an identifier", kind, name)
+	}
+	return nil
+}
+
+// ValidateNewName is ValidateName for a name being given now (a VG or
+// volume being created): it also refuses "..", which would make
+// "VG@A..VG@B" ranges ambiguous. Records written before the rule keep
+// their names (ValidateName still reads them).
+func ValidateNewName(kind, name string) error {
+	if err := ValidateName(kind, name); err != nil {
+		return err
+	}
+	if strings.Contains(name, "..") {
+		return fmt.Errorf("invalid %s name %q: \"..\" is not allowed in names (it separates the two ends of a range)", kind, name)
 	}
 	return nil
 }

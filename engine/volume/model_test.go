@@ -117,7 +117,7 @@ func TestParseRef(t *testing.T) {
 	}{
 		{"web@3", Ref{VG: "web", Seq: 3}, true, "web@3"},
 		{"web@latest", Ref{VG: "web", Latest: true}, true, "web@latest"},
-		{"web", Ref{VG: "web", Latest: true}, true, "web@latest"},
+		{"web", Ref{}, false, ""},
 		{"vg-0123456789abcdef@18446744073709551615", Ref{VG: "vg-0123456789abcdef", Seq: 1<<64 - 1}, true, "vg-0123456789abcdef@18446744073709551615"},
 		{"web@0", Ref{}, false, ""},
 		{"web@03", Ref{}, false, ""},
