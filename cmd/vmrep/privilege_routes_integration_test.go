@@ -59,7 +59,7 @@ func privilegeSteps(d *testDaemon, out string) []routeStep {
 		{route: "GET /v1/mounts", method: "GET", path: "/v1/mounts", member: true},
 		{route: "POST /v1/mounts", method: "POST", path: "/v1/mounts", body: jsonBody(map[string]any{"dir": o("mnt"), "allow_other": true})},
 		{route: "POST /v1/mounts/unmount", method: "POST", path: "/v1/mounts/unmount", body: jsonBody(map[string]string{"dir": o("mnt")})},
-		{route: "DELETE /v1/vgs/{name}/snapshots/{seq}", method: "DELETE", path: "/v1/vgs/web/snapshots/2"},
+		{route: "DELETE /v1/vgs/{name}/snapshots/{seq}", method: "DELETE", path: "/v1/vgs/web/snapshots/2?force=true"}, // a replica made above is at web@2
 		{route: "POST /v1/gc", method: "POST", path: "/v1/gc", body: `{}`},
 		{route: "DELETE /v1/vgs/{name}", method: "DELETE", path: "/v1/vgs/spare"},
 		{route: "GET /v1/debug/goroutines", method: "GET", path: "/v1/debug/goroutines", member: true},

@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/internal/testdisk"
 )
 
 // replPKI is a CA and a server certificate for 127.0.0.1, made per test.
@@ -90,10 +92,15 @@ func newReplServer(t *testing.T, p replPKI, extra ...string) (*testDaemon, strin
 	t.Helper()
 	d := newDaemon(t, append([]string{"--listen", "127.0.0.1:0", "--tls-cert", p.certFile, "--tls-key", p.keyFile,
 		"--token-file", p.tokenFile}, extra...)...)
-	m := replAddrRE.FindStringSubmatch(d.log.String())
-	if m == nil {
-		t.Fatalf("no replication address in the server's log:\n%s", d.log)
-	}
+	// The log reaches d.log through a pipe, so the line may trail the
+	// socket's first answer.
+	var m []string
+	testdisk.Eventually(t, "the replication address in the server's log", 10*time.Second, func() error {
+		if m = replAddrRE.FindStringSubmatch(d.log.String()); m == nil {
+			return fmt.Errorf("not yet:\n%s", d.log)
+		}
+		return nil
+	})
 	return d, m[1]
 }
 
