@@ -23,7 +23,7 @@ func (s *Server) listVGs(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		out = append(out, toAPIVG(vg, len(snaps)))
+		out = append(out, toAPIVG(vg, snaps))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -55,7 +55,7 @@ func (s *Server) getVG(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toAPIVG(vg, len(snaps)))
+	writeJSON(w, http.StatusOK, toAPIVG(vg, snaps))
 }
 
 func (s *Server) createVG(w http.ResponseWriter, r *http.Request) {
@@ -75,7 +75,7 @@ func (s *Server) createVG(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("volume group created", "vg", vg.Name, "id", vg.ID, "volumes", len(vg.Volumes))
-	writeJSON(w, http.StatusCreated, toAPIVG(vg, 0))
+	writeJSON(w, http.StatusCreated, toAPIVG(vg, nil))
 }
 
 // buildVG checks a create request and opens each source to learn its
