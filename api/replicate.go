@@ -48,6 +48,10 @@ type ReplicaRequest struct {
 	Snapshot string `json:"snapshot"`
 	Dir      string `json:"dir"`              // absolute; created if absent
 	Volume   string `json:"volume,omitempty"` // name or id; empty: every volume
+	// Force writes the snapshot over a replica at another snapshot (rolling
+	// it back or forward) or of another volume group; without it such a
+	// create is refused.
+	Force bool `json:"force,omitempty"`
 }
 
 // ReplicaVolume is one volume file of a replica.

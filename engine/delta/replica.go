@@ -96,7 +96,10 @@ func writeState(dir string, s *State) error {
 
 // ReplicaOptions tune CreateReplica.
 type ReplicaOptions struct {
-	Volume  string // create only this volume (ID or name); empty: all
+	Volume string // create only this volume (ID or name); empty: all
+	// Replace lets a directory holding another volume group's replica be
+	// taken over: its state starts afresh (its volume files stay).
+	Replace bool
 	Restore restore.Options
 }
 
@@ -110,6 +113,9 @@ func CreateReplica(ctx context.Context, r cas.BlobReader, snap volume.Snapshot, 
 	st, err := ReadState(dir)
 	if err != nil {
 		return nil, err
+	}
+	if st.VGID != "" && st.VGID != snap.VGID && opts.Replace {
+		st = &State{Version: 1}
 	}
 	if st.VGID != "" && st.VGID != snap.VGID {
 		return nil, fmt.Errorf("create replica of %s in %s: the directory holds volume group %s", snap.Name(), dir, st.VGID)
