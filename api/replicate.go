@@ -96,6 +96,9 @@ type DeltaSummary struct {
 	Written      int64 `json:"written,omitempty"`
 	Skipped      int64 `json:"skipped,omitempty"`
 	ChangedBytes int64 `json:"changed_bytes,omitempty"`
+	// Verified counts the volumes an apply checked as --verify asked,
+	// those already at the target included.
+	Verified int `json:"verified,omitempty"`
 }
 
 // DeltaExportResult is the result of a delta export job.

@@ -238,5 +238,5 @@ func deltaDigest(path string) (string, int64, error) {
 func toAPISummary(s delta.Summary) api.DeltaSummary {
 	return api.DeltaSummary{Volumes: s.Volumes, Records: s.Records, DataBytes: s.DataBytes, ZeroBytes: s.ZeroBytes,
 		StoredBytes: s.StoredBytes, FileBytes: s.FileBytes, Written: s.Written, Skipped: s.Skipped,
-		ChangedBytes: s.ChangedBytes}
+		ChangedBytes: s.ChangedBytes, Verified: s.Verified}
 }

@@ -104,6 +104,8 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("POST /v1/gc", s.gc)
 	m.HandleFunc("POST /v1/diff", s.diff)
 	m.HandleFunc("POST /v1/replicas", s.createReplica)
+	m.HandleFunc("POST /v1/replicas/verify", s.verifyReplica)
+	m.HandleFunc("POST /v1/replicas/show", s.showReplica)
 	m.HandleFunc("POST /v1/deltas/export", s.exportDelta)
 	m.HandleFunc("POST /v1/deltas/apply", s.applyDelta)
 	m.HandleFunc("POST /v1/deltas/show", s.showDelta)

@@ -12,11 +12,13 @@ import (
 func newReplicaCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "replica",
-		Short: "Create replicas: volume files plus a state file naming their snapshot",
+		Short: "Create, show and verify replicas: volume files plus a state file naming their snapshot",
 		Example: `  vmrep replica create web@1 --dir replica/
-  vmrep delta apply d.vmdelta --replica replica/`,
+  vmrep delta apply d.vmdelta --replica replica/
+  vmrep replica show replica/
+  vmrep replica verify replica/`,
 	}
-	cmd.AddCommand(newReplicaCreateCmd(a))
+	cmd.AddCommand(newReplicaCreateCmd(a), newReplicaShowCmd(a), newReplicaVerifyCmd(a))
 	return cmd
 }
 
