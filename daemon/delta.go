@@ -123,7 +123,8 @@ func (s *Server) runApplyDelta(ctx context.Context, j *job, req api.DeltaApplyRe
 		return nil, err
 	}
 	j.progress("apply", 0, 0, "")
-	sum, err := delta.Apply(ctx, rd, req.Replica, delta.ApplyOptions{Volume: req.Volume, Verify: ver, Blobs: s.store})
+	sum, err := delta.Apply(ctx, rd, req.Replica, delta.ApplyOptions{Volume: req.Volume, Verify: ver, Blobs: s.store,
+		Chunker: s.chunkerParams()})
 	if err != nil {
 		return nil, err
 	}

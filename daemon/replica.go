@@ -65,7 +65,7 @@ func (s *Server) runReplica(ctx context.Context, j *job, sn volume.Snapshot, req
 		j.progress("restore", before+done, total, "")
 	}
 	st, err := delta.CreateReplica(ctx, s.store, sn, req.Dir, delta.ReplicaOptions{
-		Volume: req.Volume, Replace: req.Force, Restore: restore.Options{Progress: progress}})
+		Volume: req.Volume, Replace: req.Force, Chunker: s.chunkerParams(), Restore: restore.Options{Progress: progress}})
 	if err != nil {
 		return nil, err
 	}

@@ -79,13 +79,20 @@ func (s *Server) replicaManifest(ctx context.Context, vgID string, v delta.Volum
 	return vs.Manifest, ok
 }
 
-// rechunk computes the manifest ID of size bytes of r with the store's
-// chunker, storing nothing: what the fallback of a replica verify compares
-// with state.json.
-func (s *Server) rechunk(ctx context.Context, r io.ReaderAt, size int64, done func(int64)) (cas.ID, error) {
+// rechunk computes the manifest ID of size bytes of r with the chunker
+// parameters p (nil: the store's), storing nothing: what the fallback of a
+// replica verify compares with state.json.
+func (s *Server) rechunk(ctx context.Context, r io.ReaderAt, size int64, p *cas.ChunkerParams, done func(int64)) (cas.ID, error) {
+	cut := s.cutter
+	if p != nil {
+		var err error
+		if cut, err = p.Cutter(); err != nil {
+			return cas.ID{}, fmt.Errorf("chunker parameters in %s: %w", delta.StateName, err)
+		}
+	}
 	var last int64
 	st, err := ingest.Volume(ctx, discardBlobs{}, &sizedSource{r: r, size: size}, ingest.Options{
-		Cutter: s.cutter,
+		Cutter: cut,
 		Progress: func(p ingest.Progress) {
 			done(p.Done - last)
 			last = p.Done
@@ -142,4 +149,11 @@ func (s *sizedSource) Allocated(ctx context.Context, fn func(source.Range) error
 		return nil
 	}
 	return fn(source.Range{Off: 0, Len: s.size})
+}
+
+// chunkerParams are the store's chunker parameters, which replicas this
+// daemon writes record in their state.
+func (s *Server) chunkerParams() *cas.ChunkerParams {
+	p := s.store.Config().Chunker
+	return &p
 }

@@ -27,6 +27,8 @@ type ApplyOptions struct {
 	Verify Verify
 	// Blobs reads the target manifests for VerifyFull.
 	Blobs cas.BlobReader
+	// Chunker, when set, is recorded in the state (see State.Chunker).
+	Chunker *cas.ChunkerParams
 }
 
 // ErrNotBase is wrapped when the replica does not hold the delta's base.
@@ -122,6 +124,9 @@ func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summ
 		return fail(fmt.Errorf("verify: %w", err))
 	}
 	st.VGID, st.VGName = h.VGID, h.VGName
+	if opts.Chunker != nil {
+		st.Chunker = opts.Chunker
+	}
 	for _, v := range vols {
 		if v != nil {
 			sum.Volumes++

@@ -33,8 +33,9 @@ type VolumeCheck struct {
 }
 
 // Rechunker computes the manifest ID of a volume's size bytes read from r,
-// exactly as an ingest of those bytes would, without storing anything.
-type Rechunker func(ctx context.Context, r io.ReaderAt, size int64, done func(int64)) (cas.ID, error)
+// exactly as an ingest of those bytes with the chunker parameters p would
+// (nil: the store's own), without storing anything.
+type Rechunker func(ctx context.Context, r io.ReaderAt, size int64, p *cas.ChunkerParams, done func(int64)) (cas.ID, error)
 
 // VerifyReplicaOptions say what a replica is verified against.
 type VerifyReplicaOptions struct {
@@ -75,7 +76,7 @@ func VerifyReplica(ctx context.Context, dir string, opts VerifyReplicaOptions) (
 	}
 	checks := make([]VolumeCheck, len(st.Volumes))
 	for i, v := range st.Volumes {
-		c, err := verifyVolume(ctx, dir, st.VGID, v, opts, progress)
+		c, err := verifyVolume(ctx, dir, st, v, opts, progress)
 		if err != nil {
 			return nil, nil, fmt.Errorf("verify replica %s volume %q: %w", dir, v.Name, err)
 		}
@@ -84,11 +85,11 @@ func VerifyReplica(ctx context.Context, dir string, opts VerifyReplicaOptions) (
 	return st, checks, nil
 }
 
-func verifyVolume(ctx context.Context, dir, vgID string, v VolumeState, opts VerifyReplicaOptions, progress func(int64)) (VolumeCheck, error) {
+func verifyVolume(ctx context.Context, dir string, st *State, v VolumeState, opts VerifyReplicaOptions, progress func(int64)) (VolumeCheck, error) {
 	c := VolumeCheck{VolumeState: v, File: VolumePath(dir, v.ID), Against: AgainstState, MismatchOffset: -1}
 	manifest, known := cas.ID{}, false
 	if opts.Snapshot != nil {
-		manifest, known = opts.Snapshot(vgID, v)
+		manifest, known = opts.Snapshot(st.VGID, v)
 	}
 	if known {
 		c.Against = AgainstSnapshot
@@ -124,7 +125,7 @@ func verifyVolume(ctx context.Context, dir, vgID string, v VolumeState, opts Ver
 		c.OK = true
 		return c, nil
 	}
-	got, err := opts.Rechunk(ctx, f, v.Size, progress)
+	got, err := opts.Rechunk(ctx, f, v.Size, st.Chunker, progress)
 	if err != nil {
 		return c, err
 	}
