@@ -61,7 +61,7 @@ func (s *Server) runVerifyReplica(ctx context.Context, j *job, dir string) (any,
 		}
 	}
 	if len(bad) > 0 {
-		return res, api.Errorf(api.CodeCorrupt, "replica %s: %d of %d volumes differ from %s; first: volume %q: %s",
+		return res, api.Errorf(api.CodeCorrupt, "replica %s: %d of %d volumes differ from the snapshot %s names; first: volume %q: %s",
 			dir, len(bad), len(checks), delta.StateName, bad[0].Name, bad[0].Problem)
 	}
 	return res, nil

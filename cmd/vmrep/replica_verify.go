@@ -56,7 +56,7 @@ func (a *app) printReplicaChecks(r api.ReplicaVerifyResult) error {
 		switch {
 		case c.OK:
 		case c.MismatchOffset >= 0:
-			res = fmt.Sprintf("MISMATCH at offset %d (%d bytes; %d ranges differ)", c.MismatchOffset, c.MismatchLength, c.Mismatches)
+			res = fmt.Sprintf("MISMATCH at offset %d (%d bytes; %d differing ranges in all)", c.MismatchOffset, c.MismatchLength, c.Mismatches)
 		default:
 			res = "MISMATCH: " + c.Problem
 		}

@@ -46,6 +46,7 @@ func TestReplicaVerifyAndShow(t *testing.T) {
 	d.ok("replica", "create", "web@3", "--dir", rep)
 
 	out := d.ok("replica", "show", rep)
+	t.Logf("replica show:\n%s", out)
 	for _, want := range []string{"web@3", "boot", "db", h.bootID, h.dataID, "state.json"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("replica show lacks %q:\n%s", want, out)
@@ -98,6 +99,7 @@ func TestReplicaVerifyAndShow(t *testing.T) {
 			strings.Count(r.stderr, "\n") != 1 {
 			t.Fatalf("replica verify after a flip: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 		}
+		t.Logf("replica verify against the %s:\n%s%s", against, r.stdout, r.stderr)
 		checks, code := verifyReplicaJSON(t, d, rep)
 		if code != 1 || len(checks) != 2 {
 			t.Fatalf("replica verify --json after a flip: exit %d, %+v", code, checks)

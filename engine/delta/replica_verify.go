@@ -119,7 +119,7 @@ func verifyVolume(ctx context.Context, dir string, st *State, v VolumeState, opt
 		}
 		if d.Count > 0 {
 			c.MismatchOffset, c.MismatchLength, c.Mismatches = d.Off, d.Len, d.Count
-			c.Problem = fmt.Sprintf("%d ranges differ from the snapshot, the first at offset %d (%d bytes)", d.Count, d.Off, d.Len)
+			c.Problem = fmt.Sprintf("%d differing ranges, the first at offset %d (%d bytes)", d.Count, d.Off, d.Len)
 			return c, nil
 		}
 		c.OK = true
