@@ -8,15 +8,28 @@ type GCRequest struct {
 	DryRun bool `json:"dry_run,omitempty"`
 }
 
-// GCResult reports what a garbage collection found and freed.
+// GCResult reports what a garbage collection found and freed. Blob counts
+// are distinct blobs; bytes are as stored (compressed), store sizes whole
+// pack files. In a dry run the pack and blob counts say what gc would
+// delete, and nothing is freed.
 type GCResult struct {
-	DryRun         bool  `json:"dry_run"`
-	Snapshots      int   `json:"snapshots"`
-	LivePages      int   `json:"live_pages"`
-	LiveChunks     int64 `json:"live_chunks"`
-	StoreBlobs     int64 `json:"store_blobs"`
-	PacksDeleted   int   `json:"packs_deleted"`
-	PacksRewritten int   `json:"packs_rewritten"`
-	BlobsDeleted   int64 `json:"blobs_deleted"`
-	BytesFreed     int64 `json:"bytes_freed"`
+	DryRun     bool  `json:"dry_run"`
+	Snapshots  int   `json:"snapshots"`
+	LivePages  int   `json:"live_pages"`
+	ChunkRefs  int64 `json:"chunk_refs"` // chunk references in the live pages; a chunk named twice counts twice
+	StoreBlobs int64 `json:"store_blobs"`
+	LiveBlobs  int64 `json:"live_blobs"`
+	LiveBytes  int64 `json:"live_bytes"`
+	DeadBlobs  int64 `json:"dead_blobs"`
+	DeadBytes  int64 `json:"dead_bytes"`
+	// ReclaimableBytes is what deleting and rewriting packs frees now; dead
+	// bytes in packs at least half live stay until more of them dies.
+	ReclaimableBytes int64 `json:"reclaimable_bytes"`
+	DeadKeptBytes    int64 `json:"dead_kept_bytes"`
+	PacksDeleted     int   `json:"packs_deleted"`
+	PacksRewritten   int   `json:"packs_rewritten"`
+	BlobsDeleted     int64 `json:"blobs_deleted"`
+	StoreBytesBefore int64 `json:"store_bytes_before"`
+	StoreBytesAfter  int64 `json:"store_bytes_after"`
+	BytesFreed       int64 `json:"bytes_freed"`
 }

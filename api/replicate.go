@@ -48,6 +48,10 @@ type ReplicaRequest struct {
 	Snapshot string `json:"snapshot"`
 	Dir      string `json:"dir"`              // absolute; created if absent
 	Volume   string `json:"volume,omitempty"` // name or id; empty: every volume
+	// Force writes the snapshot over a replica at another snapshot (rolling
+	// it back or forward) or of another volume group; without it such a
+	// create is refused.
+	Force bool `json:"force,omitempty"`
 }
 
 // ReplicaVolume is one volume file of a replica.
@@ -95,6 +99,9 @@ type DeltaSummary struct {
 	Written      int64 `json:"written,omitempty"`
 	Skipped      int64 `json:"skipped,omitempty"`
 	ChangedBytes int64 `json:"changed_bytes,omitempty"`
+	// Verified counts the volumes an apply checked as --verify asked,
+	// those already at the target included.
+	Verified int `json:"verified,omitempty"`
 }
 
 // DeltaExportResult is the result of a delta export job.

@@ -64,16 +64,19 @@ type CreateSnapshotRequest struct {
 
 // VolumeSnapshot is one volume in a snapshot.
 type VolumeSnapshot struct {
-	VolumeID    string `json:"volume_id"`
-	Name        string `json:"name"`
-	Role        string `json:"role"`
-	Size        int64  `json:"size"`
-	Manifest    string `json:"manifest"`
-	DataBytes   int64  `json:"data_bytes"`
-	Chunks      int64  `json:"chunks"`
-	Holes       int64  `json:"holes"`
-	NewBytes    int64  `json:"new_bytes"`
-	StoredBytes int64  `json:"stored_bytes"`
+	VolumeID  string `json:"volume_id"`
+	Name      string `json:"name"`
+	Role      string `json:"role"`
+	Size      int64  `json:"size"`
+	Manifest  string `json:"manifest"`
+	DataBytes int64  `json:"data_bytes"`
+	Chunks    int64  `json:"chunks"`
+	Holes     int64  `json:"holes"`
+	NewBytes  int64  `json:"new_bytes"`
+	// StoredBytes is what the chunks and pages this snapshot added take in
+	// the store, compressed; null for snapshots recorded before vmrep
+	// counted it.
+	StoredBytes *int64 `json:"stored_bytes"`
 }
 
 // Snapshot is the state of a VG's volumes at one time.

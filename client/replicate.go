@@ -41,3 +41,15 @@ func (c *Client) GenerateStack(ctx context.Context, req api.StackRequest) (api.S
 func (c *Client) Export(ctx context.Context, req api.ExportRequest) (api.Job, error) {
 	return call[api.Job](ctx, c, http.MethodPost, "/v1/export", req)
 }
+
+// VerifyReplica starts a job that checks a replica's volume files against
+// what its state file names.
+func (c *Client) VerifyReplica(ctx context.Context, req api.ReplicaDirRequest) (api.Job, error) {
+	return call[api.Job](ctx, c, http.MethodPost, "/v1/replicas/verify", req)
+}
+
+// ShowReplica describes a replica: its state file, volume files and any
+// apply in progress.
+func (c *Client) ShowReplica(ctx context.Context, req api.ReplicaDirRequest) (api.ReplicaInfo, error) {
+	return call[api.ReplicaInfo](ctx, c, http.MethodPost, "/v1/replicas/show", req)
+}

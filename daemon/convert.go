@@ -5,11 +5,22 @@ import (
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
-func toAPIVG(vg volume.VG, snapshots int) api.VG {
-	out := api.VG{ID: vg.ID, Name: vg.Name, Created: vg.Created, Snapshots: snapshots,
+// toAPIVG describes vg and its snapshots, oldest first. A volume's size is
+// the one its latest snapshot read (sources grow), and the size found at
+// creation when no snapshot holds it yet.
+func toAPIVG(vg volume.VG, snaps []volume.Snapshot) api.VG {
+	out := api.VG{ID: vg.ID, Name: vg.Name, Created: vg.Created, Snapshots: len(snaps),
 		Volumes: make([]api.Volume, len(vg.Volumes))}
+	var latest volume.Snapshot
+	if len(snaps) > 0 {
+		latest = snaps[len(snaps)-1]
+	}
 	for i, v := range vg.Volumes {
-		out.Volumes[i] = api.Volume{ID: v.ID, Name: v.Name, Role: string(v.Role), Size: v.Size,
+		size := v.Size
+		if vs, ok := latest.Volume(v.ID); ok {
+			size = vs.Size
+		}
+		out.Volumes[i] = api.Volume{ID: v.ID, Name: v.Name, Role: string(v.Role), Size: size,
 			Source: v.Source, Format: v.Format}
 	}
 	if !vg.Hooks.Empty() {
@@ -26,7 +37,10 @@ func toAPISnapshot(s volume.Snapshot) api.Snapshot {
 	for i, v := range s.Volumes {
 		out.Volumes[i] = api.VolumeSnapshot{VolumeID: v.VolumeID, Name: v.Name, Role: string(v.Role),
 			Size: v.Size, Manifest: v.Manifest.String(), DataBytes: v.DataBytes, Chunks: v.Chunks,
-			Holes: v.Holes, NewBytes: v.NewBytes, StoredBytes: v.StoredBytes}
+			Holes: v.Holes, NewBytes: v.NewBytes}
+		if v.StoredCounted {
+			out.Volumes[i].StoredBytes = &v.StoredBytes
+		}
 	}
 	return out
 }

@@ -136,7 +136,8 @@ func (s *Server) runApplyDelta(ctx context.Context, j *job, req api.DeltaApplyRe
 		return nil, err
 	}
 	j.progress("apply", 0, 0, "")
-	sum, err := delta.Apply(ctx, rd, req.Replica, delta.ApplyOptions{Volume: req.Volume, Verify: ver, Blobs: s.store})
+	sum, err := delta.Apply(ctx, rd, req.Replica, delta.ApplyOptions{Volume: req.Volume, Verify: ver, Blobs: s.store,
+		Chunker: s.chunkerParams()})
 	if err != nil {
 		return nil, err
 	}
@@ -252,5 +253,5 @@ func deltaDigest(path string) (string, int64, error) {
 func toAPISummary(s delta.Summary) api.DeltaSummary {
 	return api.DeltaSummary{Volumes: s.Volumes, Records: s.Records, DataBytes: s.DataBytes, ZeroBytes: s.ZeroBytes,
 		StoredBytes: s.StoredBytes, FileBytes: s.FileBytes, Written: s.Written, Skipped: s.Skipped,
-		ChangedBytes: s.ChangedBytes}
+		ChangedBytes: s.ChangedBytes, Verified: s.Verified}
 }

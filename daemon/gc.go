@@ -27,10 +27,14 @@ func (s *Server) gc(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
+		sw := st.SweepStats
 		return api.GCResult{
-			DryRun: req.DryRun, Snapshots: st.Snapshots, LivePages: st.LivePages, LiveChunks: st.LiveChunks,
-			StoreBlobs: st.StoreBlobs, PacksDeleted: st.PacksDeleted, PacksRewritten: st.PacksRewritten,
-			BlobsDeleted: st.BlobsDeleted, BytesFreed: st.BytesFreed,
+			DryRun: req.DryRun, Snapshots: st.Snapshots, LivePages: st.LivePages, ChunkRefs: st.ChunkRefs,
+			StoreBlobs: st.StoreBlobs, LiveBlobs: sw.LiveBlobs, LiveBytes: sw.LiveBytes,
+			DeadBlobs: sw.DeadBlobs, DeadBytes: sw.DeadBytes, ReclaimableBytes: sw.ReclaimableBytes,
+			DeadKeptBytes: sw.DeadKeptBytes,
+			PacksDeleted:  sw.PacksDeleted, PacksRewritten: sw.PacksRewritten, BlobsDeleted: sw.BlobsDeleted,
+			StoreBytesBefore: sw.StoreBytesBefore, StoreBytesAfter: sw.StoreBytesAfter, BytesFreed: sw.BytesFreed,
 		}, nil
 	})
 	if err != nil {

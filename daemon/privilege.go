@@ -65,6 +65,8 @@ func (s *Server) routeTable() []route {
 		{"POST /v1/gc", A, "collecting garbage", s.gc},
 		{"POST /v1/diff", M, "comparing snapshots", s.diff},
 		{"POST /v1/replicas", A, "creating a replica", s.createReplica},
+		{"POST /v1/replicas/verify", A, "verifying a replica", s.verifyReplica},
+		{"POST /v1/replicas/show", A, "showing a replica", s.showReplica},
 		{"POST /v1/deltas/export", A, "exporting a delta", s.exportDelta},
 		{"POST /v1/deltas/apply", A, "applying a delta", s.applyDelta},
 		{"POST /v1/deltas/show", A, "reading a delta file", s.showDelta},

@@ -33,6 +33,11 @@ func (s *Server) createReplica(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	unlock, e := s.replicas.tryLock(req.Dir, "a replica create")
+	if e == nil && !req.Force {
+		if e = checkReplicaTarget(req.Dir, sn); e != nil {
+			unlock()
+		}
+	}
 	if e != nil {
 		writeError(w, e)
 		return
@@ -60,7 +65,7 @@ func (s *Server) runReplica(ctx context.Context, j *job, sn volume.Snapshot, req
 		j.progress("restore", before+done, total, "")
 	}
 	st, err := delta.CreateReplica(ctx, s.store, sn, req.Dir, delta.ReplicaOptions{
-		Volume: req.Volume, Restore: restore.Options{Progress: progress}})
+		Volume: req.Volume, Replace: req.Force, Chunker: s.chunkerParams(), Restore: restore.Options{Progress: progress}})
 	if err != nil {
 		return nil, err
 	}

@@ -68,7 +68,7 @@ func (rs *ReplicationServer) answerVG(w http.ResponseWriter, r *http.Request, id
 		rs.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toAPIVG(vg, len(snaps)))
+	writeJSON(w, http.StatusOK, toAPIVG(vg, snaps))
 }
 
 // missing answers which of a batch of blob IDs the store lacks. The body
@@ -185,7 +185,10 @@ func fromAPISnapshot(a api.Snapshot) (volume.Snapshot, *api.Error) {
 		}
 		sn.Volumes[i] = volume.VolumeSnapshot{VolumeID: v.VolumeID, Name: v.Name, Role: volume.Role(v.Role),
 			Size: v.Size, Manifest: m, DataBytes: v.DataBytes, Chunks: v.Chunks, Holes: v.Holes,
-			NewBytes: v.NewBytes, StoredBytes: v.StoredBytes}
+			NewBytes: v.NewBytes}
+		if v.StoredBytes != nil {
+			sn.Volumes[i].StoredBytes, sn.Volumes[i].StoredCounted = *v.StoredBytes, true
+		}
 	}
 	if err := sn.Validate(); err != nil {
 		return sn, api.Errorf(api.CodeInvalid, "replicated snapshot: %v", err)

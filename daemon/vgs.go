@@ -26,7 +26,7 @@ func (s *Server) listVGs(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		out = append(out, toAPIVG(vg, len(snaps)))
+		out = append(out, toAPIVG(vg, snaps))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -58,7 +58,7 @@ func (s *Server) getVG(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toAPIVG(vg, len(snaps)))
+	writeJSON(w, http.StatusOK, toAPIVG(vg, snaps))
 }
 
 func (s *Server) createVG(w http.ResponseWriter, r *http.Request) {
@@ -78,7 +78,7 @@ func (s *Server) createVG(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("volume group created", "vg", vg.Name, "id", vg.ID, "volumes", len(vg.Volumes))
-	out := toAPIVG(vg, 0)
+	out := toAPIVG(vg, nil)
 	out.Warnings = warnings
 	writeJSON(w, http.StatusCreated, out)
 }

@@ -47,7 +47,7 @@ func (s *Server) updateVG(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("volume group updated", "vg", vg.Name, "id", vg.ID,
 		"hooks", !vg.Hooks.Empty(), "lvm_snapshot", vg.LVMSnapshot != nil)
-	writeJSON(w, http.StatusOK, toAPIVG(vg, len(snaps)))
+	writeJSON(w, http.StatusOK, toAPIVG(vg, snaps))
 }
 
 // applyVGUpdate sets what req names on vg and checks the result; a VG left

@@ -127,6 +127,9 @@ manifests in the store.`,
 			}
 			fmt.Fprintf(a.stdout, "applied %s to %s: %d volumes, %d records written, %d already at the target\n",
 				r.Delta, r.Replica.Dir, r.Summary.Volumes, r.Summary.Written, r.Summary.Skipped)
+			if verify != "" && verify != api.VerifyNone {
+				fmt.Fprintf(a.stdout, "verified %d volumes (%s)\n", r.Summary.Verified, verify)
+			}
 			return a.printReplica(r.Replica)
 		},
 	}

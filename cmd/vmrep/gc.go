@@ -38,17 +38,30 @@ other jobs are refused while it runs.`,
 			if err := json.Unmarshal(ev.Result, &r); err != nil {
 				return fmt.Errorf("gc: reading result: %w", err)
 			}
-			fmt.Fprintf(a.stdout, "%d snapshots refer to %d pages and %d chunks; the store holds %d blobs\n",
-				r.Snapshots, r.LivePages, r.LiveChunks, r.StoreBlobs)
-			if r.DryRun {
-				fmt.Fprintln(a.stdout, "dry run: nothing deleted")
-				return nil
-			}
-			fmt.Fprintf(a.stdout, "deleted %d packs (%d rewritten first), %d blobs, freed %s\n",
-				r.PacksDeleted, r.PacksRewritten, r.BlobsDeleted, humanBytes(r.BytesFreed))
+			a.printGC(r)
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "mark and count only; delete nothing")
 	return cmd
+}
+
+// printGC says what is live, what is dead, what gc can reclaim now and
+// what it did.
+func (a *app) printGC(r api.GCResult) {
+	fmt.Fprintf(a.stdout, "%d snapshots refer to %d pages and %d chunk references\n", r.Snapshots, r.LivePages, r.ChunkRefs)
+	fmt.Fprintf(a.stdout, "store: %d blobs in %s: %d live (%s), %d dead (%s)\n", r.StoreBlobs,
+		humanBytes(r.StoreBytesBefore), r.LiveBlobs, humanBytes(r.LiveBytes), r.DeadBlobs, humanBytes(r.DeadBytes))
+	fmt.Fprintf(a.stdout, "reclaimable now: %s (%d packs to delete, %d of them rewritten first)\n",
+		humanBytes(r.ReclaimableBytes), r.PacksDeleted, r.PacksRewritten)
+	if r.DeadKeptBytes > 0 {
+		fmt.Fprintf(a.stdout, "%s dead stay in packs at least half live, until more of them dies\n", humanBytes(r.DeadKeptBytes))
+	}
+	if r.DryRun {
+		fmt.Fprintln(a.stdout, "dry run: nothing deleted")
+		return
+	}
+	fmt.Fprintf(a.stdout, "deleted %d packs (%d rewritten first), %d blobs; store %s -> %s, freed %s\n",
+		r.PacksDeleted, r.PacksRewritten, r.BlobsDeleted, humanBytes(r.StoreBytesBefore),
+		humanBytes(r.StoreBytesAfter), humanBytes(r.BytesFreed))
 }

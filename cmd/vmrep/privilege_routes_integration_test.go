@@ -46,6 +46,8 @@ func privilegeSteps(d *testDaemon, out string) []routeStep {
 			"snapshot": "web@1", "volume": "boot", "format": "qcow2", "output": o("boot.qcow2")})},
 		{route: "POST /v1/replicas", method: "POST", path: "/v1/replicas", body: jsonBody(map[string]string{
 			"snapshot": "web@1", "dir": o("replica")})},
+		{route: "POST /v1/replicas/show", method: "POST", path: "/v1/replicas/show", body: jsonBody(map[string]string{"dir": o("replica")})},
+		{route: "POST /v1/replicas/verify", method: "POST", path: "/v1/replicas/verify", body: jsonBody(map[string]string{"dir": o("replica")})},
 		{route: "POST /v1/deltas/export", method: "POST", path: "/v1/deltas/export", body: jsonBody(map[string]string{
 			"base": "web@1", "target": "web@2", "output": o("d.vmdelta")})},
 		{route: "POST /v1/deltas/show", method: "POST", path: "/v1/deltas/show", body: jsonBody(map[string]string{"delta": o("d.vmdelta")})},

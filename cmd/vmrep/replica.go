@@ -12,23 +12,30 @@ import (
 func newReplicaCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "replica",
-		Short: "Create replicas: volume files plus a state file naming their snapshot",
+		Short: "Create, show and verify replicas: volume files plus a state file naming their snapshot",
 		Example: `  vmrep replica create web@1 --dir replica/
-  vmrep delta apply d.vmdelta --replica replica/`,
+  vmrep delta apply d.vmdelta --replica replica/
+  vmrep replica show replica/
+  vmrep replica verify replica/`,
 	}
-	cmd.AddCommand(newReplicaCreateCmd(a))
+	cmd.AddCommand(newReplicaCreateCmd(a), newReplicaShowCmd(a), newReplicaVerifyCmd(a))
 	return cmd
 }
 
 func newReplicaCreateCmd(a *app) *cobra.Command {
 	var dir, vol string
+	var force bool
 	cmd := &cobra.Command{
-		Use:   "create VG@N --dir DIR [--volume ID-or-NAME]",
+		Use:   "create VG@N --dir DIR [--volume ID-or-NAME] [--force]",
 		Short: "Write a snapshot's volumes into a replica directory (sparse files named by volume ID)",
 		Long: `Writes each volume of the snapshot as DIR/<volume-id>.img (sparse; a symlink
 there to a block device is written through) and records the snapshot in
 DIR/state.json, last. With --volume only that volume is written, so volumes
-can be created one at a time. Deltas then move the replica forward.`,
+can be created one at a time. Deltas then move the replica forward.
+
+A directory that already holds a replica at another snapshot, or of
+another volume group, is refused unless --force: writing web@1 over a
+replica at web@3 would roll the VM's disks back.`,
 		Example: `  vmrep replica create web@1 --dir replica/
   vmrep replica create web@1 --dir replica/ --volume boot
   vmrep replica create web@1 --dir replica/ --volume vol-0123456789abcdef --json`,
@@ -45,7 +52,7 @@ can be created one at a time. Deltas then move the replica forward.`,
 				return err
 			}
 			a.startingJob()
-			j, err := a.cl.CreateReplica(cmd.Context(), api.ReplicaRequest{Snapshot: argv[0], Dir: abs, Volume: vol})
+			j, err := a.cl.CreateReplica(cmd.Context(), api.ReplicaRequest{Snapshot: argv[0], Dir: abs, Volume: vol, Force: force})
 			if err != nil {
 				return err
 			}
@@ -59,6 +66,7 @@ can be created one at a time. Deltas then move the replica forward.`,
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "replica directory (created if absent)")
 	cmd.Flags().StringVar(&vol, "volume", "", "only this volume (name or ID)")
+	cmd.Flags().BoolVar(&force, "force", false, "write over a replica at another snapshot or of another volume group")
 	return cmd
 }
 

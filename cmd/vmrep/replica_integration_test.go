@@ -50,3 +50,43 @@ func TestReplicaCreateCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestReplicaCreateRefusesRollback(t *testing.T) {
+	h := newHistory(t)
+	d := h.d
+	rep := filepath.Join(d.dir, "replica")
+	d.ok("replica", "create", "web@3", "--dir", rep)
+	before := treeHash(t, rep)
+	refused := func(args []string, msg string) {
+		t.Helper()
+		r := d.vmrep(args...)
+		if r.code != 1 || !strings.Contains(r.stderr, msg) || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("vmrep %v: exit %d, stderr %q; want 1 and one line with %q", args, r.code, r.stderr, msg)
+		}
+	}
+	refused([]string{"replica", "create", "web@1", "--dir", rep},
+		"replica "+rep+" is at web@3; creating web@1 there would roll it back; add --force")
+	refused([]string{"replica", "create", "web@2", "--dir", rep, "--volume", "boot"}, "add --force")
+	if treeHash(t, rep) != before {
+		t.Fatal("a refused replica create changed the replica")
+	}
+
+	// Forward is refused too: deltas move replicas forward, create does not.
+	old := filepath.Join(d.dir, "old")
+	d.ok("replica", "create", "web@1", "--dir", old)
+	refused([]string{"replica", "create", "web@2", "--dir", old}, "is at web@1; creating web@2 there")
+
+	// Another VG's replica.
+	d.makeVG("other", 1<<20, 5)
+	d.ok("snapshot", "create", "other")
+	refused([]string{"replica", "create", "other@1", "--dir", rep}, "holds volume group web")
+	if treeHash(t, rep) != before {
+		t.Fatal("a refused replica create changed the replica")
+	}
+
+	// The same snapshot again is fine; --force rolls back.
+	d.ok("replica", "create", "web@3", "--dir", rep)
+	h.replicaAt(t, rep, 3)
+	d.ok("replica", "create", "web@1", "--dir", rep, "--force")
+	h.replicaAt(t, rep, 1)
+}

@@ -138,14 +138,18 @@ func newSnapshotShowCmd(a *app) *cobra.Command {
 
 func (a *app) printSnapshotVolumes(s api.Snapshot) error {
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  VOLUME\tROLE\tSIZE\tDATA\tCHUNKS\tHOLES\tNEW\tMANIFEST")
+	fmt.Fprintln(tw, "  VOLUME\tROLE\tSIZE\tDATA\tCHUNKS\tHOLES\tNEW\tSTORED\tMANIFEST")
 	for _, v := range s.Volumes {
 		m := v.Manifest
 		if len(m) > 12 {
 			m = m[:12]
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", v.Name, v.Role, humanBytes(v.Size),
-			humanBytes(v.DataBytes), v.Chunks, v.Holes, humanBytes(v.NewBytes), m)
+		stored := "unknown" // recorded before vmrep counted it
+		if v.StoredBytes != nil {
+			stored = humanBytes(*v.StoredBytes)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", v.Name, v.Role, humanBytes(v.Size),
+			humanBytes(v.DataBytes), v.Chunks, v.Holes, humanBytes(v.NewBytes), stored, m)
 	}
 	return tw.Flush()
 }

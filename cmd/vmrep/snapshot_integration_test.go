@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -268,4 +269,42 @@ func TestSnapshotCreateInterrupt(t *testing.T) {
 	if len(snaps) != 1 {
 		t.Fatalf("detached create: %d snapshots, want 1", len(snaps))
 	}
+}
+
+func TestSnapshotStoredBytes(t *testing.T) {
+	d := newDaemon(t)
+	d.makeVG("web", 8<<20, 3)
+	d.ok("snapshot", "create", "web")
+	d.ok("snapshot", "create", "web") // nothing changed: adds nothing
+
+	type vol struct {
+		Name        string `json:"name"`
+		NewBytes    int64  `json:"new_bytes"`
+		StoredBytes *int64 `json:"stored_bytes"`
+	}
+	var s1, s2 struct{ Volumes []vol }
+	d.okJSON(&s1, "snapshot", "show", "web@1")
+	d.okJSON(&s2, "snapshot", "show", "web@2")
+	for _, v := range s1.Volumes {
+		// Random data does not compress: what the store took is about
+		// the new bytes, plus the manifest pages.
+		if v.StoredBytes == nil || *v.StoredBytes < v.NewBytes || *v.StoredBytes > v.NewBytes+v.NewBytes/10 {
+			t.Errorf("web@1 volume %s: stored %s for %d new bytes", v.Name, storedText(v.StoredBytes), v.NewBytes)
+		}
+	}
+	for _, v := range s2.Volumes {
+		if v.StoredBytes == nil || *v.StoredBytes != 0 {
+			t.Errorf("web@2 volume %s added nothing but reports stored %s", v.Name, storedText(v.StoredBytes))
+		}
+	}
+	if out := d.ok("snapshot", "show", "web@1"); !strings.Contains(out, "STORED") || !strings.Contains(out, "4.0 MiB") {
+		t.Errorf("snapshot show text:\n%s", out)
+	}
+}
+
+func storedText(n *int64) string {
+	if n == nil {
+		return "null"
+	}
+	return strconv.FormatInt(*n, 10)
 }

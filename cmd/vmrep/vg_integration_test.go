@@ -125,3 +125,30 @@ func TestVGCreateRefusals(t *testing.T) {
 		t.Errorf("snapshot of an emptied volume: %+v", r)
 	}
 }
+
+func TestVGShowsLatestSize(t *testing.T) {
+	d := newDaemon(t)
+	boot, _ := d.makeVG("web", 4<<20, 1)
+	var vg api.VG
+	d.okJSON(&vg, "vg", "show", "web")
+	if vg.Volumes[0].Size != 4<<20 {
+		t.Fatalf("boot size before any snapshot: %d", vg.Volumes[0].Size)
+	}
+	d.ok("snapshot", "create", "web")
+	if err := os.Truncate(boot, 6<<20); err != nil {
+		t.Fatal(err)
+	}
+	d.ok("snapshot", "create", "web")
+	d.okJSON(&vg, "vg", "show", "web")
+	if vg.Volumes[0].Name != "boot" || vg.Volumes[0].Size != 6<<20 || vg.Volumes[1].Size != 4<<20 {
+		t.Errorf("vg show after the boot volume grew: %+v", vg.Volumes)
+	}
+	var vgs []api.VG
+	d.okJSON(&vgs, "vg", "list")
+	if len(vgs) != 1 || vgs[0].Volumes[0].Size != 6<<20 {
+		t.Errorf("vg list after the boot volume grew: %+v", vgs)
+	}
+	if out := d.ok("vg", "show", "web"); !strings.Contains(out, "6.0 MiB") {
+		t.Errorf("vg show text after growth:\n%s", out)
+	}
+}

@@ -158,6 +158,7 @@ func (s *Store) appendBlob(ctx context.Context, w *Writer, rec []byte, e PackEnt
 		return false, fmt.Errorf("put %s %s: %w", e.Type, e.ID, err)
 	}
 	s.mu.pending[e.ID] = pendingBlob{pw: pw, e: e}
+	w.stored.Add(int64(e.Stored))
 	var full *packWriter
 	if pw.size >= s.cfg.PackSize {
 		full = s.detachLocked(w)

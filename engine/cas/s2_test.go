@@ -39,7 +39,7 @@ func TestS2Store(t *testing.T) {
 	mustGet(t, s, idText, text)
 	mustGet(t, s, idRandom, random)
 
-	if _, err := s.Sweep(ctx, func(id ID) bool { return id == idText }); err != nil {
+	if _, err := s.Sweep(ctx, func(id ID) bool { return id == idText }, SweepOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RebuildIndex(ctx); err != nil {

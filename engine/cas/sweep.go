@@ -3,6 +3,7 @@ package cas
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -10,16 +11,36 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// SweepStats says what Sweep reclaimed.
+// SweepOptions tune Sweep.
+type SweepOptions struct {
+	// DryRun counts and plans, and changes nothing: no flush, no copy, no
+	// delete.
+	DryRun bool
+}
+
+// SweepStats says what Sweep found and reclaimed. Blob counts are of
+// distinct blobs in the index; bytes are stored (compressed) bytes, pack
+// sizes whole files.
 type SweepStats struct {
-	PacksDeleted   int   // packs removed, rewritten ones included
-	PacksRewritten int   // packs whose live blobs were copied out first
-	BlobsDeleted   int64 // dead blobs dropped
-	BytesFreed     int64 // pack bytes removed minus bytes rewritten
+	LiveBlobs, DeadBlobs int64
+	LiveBytes, DeadBytes int64
+	// ReclaimableBytes is what deleting the packs below frees: their size,
+	// less the live bytes copied out of those rewritten. Dead bytes in
+	// packs at least half live stay until more of them dies.
+	ReclaimableBytes int64
+	DeadKeptBytes    int64 // dead bytes in packs kept, which a later sweep may take
+	PacksDeleted     int   // packs removed (or, dry, to remove), rewritten ones included
+	PacksRewritten   int   // packs whose live blobs were (or would be) copied out first
+	BlobsDeleted     int64 // dead blobs dropped (or, dry, to drop)
+	// StoreBytesBefore and After are the packs' total size around the
+	// sweep, and BytesFreed their difference: what the disk got back.
+	StoreBytesBefore, StoreBytesAfter int64
+	BytesFreed                        int64
 }
 
 // packUsage tallies one pack's blobs during a sweep.
 type packUsage struct {
+	size                   int64
 	live, dead             []PackEntry
 	liveStored, deadStored int64
 }
@@ -28,12 +49,67 @@ type packUsage struct {
 // with no live blob are deleted; packs less than half live have their live
 // blobs copied into new packs, made durable and indexed, before the old
 // pack is deleted. The caller must keep Put from running meanwhile, or a
-// Put could deduplicate against a blob being deleted.
-func (s *Store) Sweep(ctx context.Context, live func(ID) bool) (SweepStats, error) {
+// Put could deduplicate against a blob being deleted. With opts.DryRun it
+// only counts and plans.
+func (s *Store) Sweep(ctx context.Context, live func(ID) bool, opts SweepOptions) (SweepStats, error) {
 	var st SweepStats
+	if !opts.DryRun {
+		if err := s.Flush(ctx); err != nil {
+			return st, fmt.Errorf("sweep: %w", err)
+		}
+	}
+	usage, err := s.packUsage(ctx, live, &st)
+	if err != nil {
+		return st, err
+	}
+	st.StoreBytesAfter = st.StoreBytesBefore
+	var victims, rewrites []string
+	for pack, u := range usage {
+		switch {
+		case len(u.dead) == 0:
+		case len(u.live) == 0:
+			victims = append(victims, pack)
+			st.ReclaimableBytes += u.size
+		case u.liveStored < u.deadStored:
+			rewrites = append(rewrites, pack)
+			victims = append(victims, pack)
+			st.ReclaimableBytes += u.size - u.liveStored
+		default:
+			st.DeadKeptBytes += u.deadStored
+		}
+	}
+	sort.Strings(victims)
+	sort.Strings(rewrites)
+	for _, pack := range victims {
+		st.BlobsDeleted += int64(len(usage[pack].dead))
+	}
+	st.PacksDeleted, st.PacksRewritten = len(victims), len(rewrites)
+	if opts.DryRun {
+		return st, nil
+	}
+	for _, pack := range rewrites {
+		if err := s.copyLive(ctx, pack, usage[pack].live); err != nil {
+			return st, err
+		}
+	}
 	if err := s.Flush(ctx); err != nil {
 		return st, fmt.Errorf("sweep: %w", err)
 	}
+	for _, pack := range victims {
+		if _, err := s.dropPack(ctx, pack, usage[pack]); err != nil {
+			return st, err
+		}
+	}
+	if st.StoreBytesAfter, err = s.packBytes(ctx); err != nil {
+		return st, err
+	}
+	st.BytesFreed = st.StoreBytesBefore - st.StoreBytesAfter
+	return st, nil
+}
+
+// packUsage sorts every committed blob into live and dead per pack, and
+// counts them and the packs' size into st.
+func (s *Store) packUsage(ctx context.Context, live func(ID) bool, st *SweepStats) (map[string]*packUsage, error) {
 	usage := make(map[string]*packUsage)
 	err := s.ForEachBlob(ctx, func(id ID, loc Location) error {
 		u := usage[loc.Pack]
@@ -45,44 +121,50 @@ func (s *Store) Sweep(ctx context.Context, live func(ID) bool) (SweepStats, erro
 		if live(id) {
 			u.live = append(u.live, e)
 			u.liveStored += int64(loc.Stored)
+			st.LiveBlobs++
+			st.LiveBytes += int64(loc.Stored)
 		} else {
 			u.dead = append(u.dead, e)
 			u.deadStored += int64(loc.Stored)
+			st.DeadBlobs++
+			st.DeadBytes += int64(loc.Stored)
 		}
 		return nil
 	})
-	if err != nil {
-		return st, fmt.Errorf("sweep store %s: %w", s.dir, err)
-	}
-	var victims []string
-	for pack, u := range usage {
-		switch {
-		case len(u.dead) == 0:
-		case len(u.live) == 0:
-			victims = append(victims, pack)
-		case u.liveStored < u.deadStored:
-			if err := s.copyLive(ctx, pack, u.live); err != nil {
-				return st, err
+	if err == nil {
+		err = scanPrefix(s.db, []byte{prefixPack}, func(k, v []byte) error {
+			size, _, err := decodePackValue(v)
+			if err != nil {
+				return fmt.Errorf("index entry of pack %x: %w", k[1:], err)
 			}
-			st.PacksRewritten++
-			st.BytesFreed -= u.liveStored
-			victims = append(victims, pack)
-		}
+			st.StoreBytesBefore += size
+			if u := usage[hex.EncodeToString(k[1:])]; u != nil {
+				u.size = size
+			}
+			return ctx.Err()
+		})
 	}
-	if err := s.Flush(ctx); err != nil {
-		return st, fmt.Errorf("sweep: %w", err)
+	if err != nil {
+		return nil, fmt.Errorf("sweep store %s: %w", s.dir, err)
 	}
-	sort.Strings(victims)
-	for _, pack := range victims {
-		size, err := s.dropPack(ctx, pack, usage[pack])
+	return usage, nil
+}
+
+// packBytes is the total size of the committed packs.
+func (s *Store) packBytes(ctx context.Context) (int64, error) {
+	var total int64
+	err := scanPrefix(s.db, []byte{prefixPack}, func(_, v []byte) error {
+		size, _, err := decodePackValue(v)
+		total += size
 		if err != nil {
-			return st, err
+			return err
 		}
-		st.PacksDeleted++
-		st.BlobsDeleted += int64(len(usage[pack].dead))
-		st.BytesFreed += size
+		return ctx.Err()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("size of store %s: %w", s.dir, err)
 	}
-	return st, nil
+	return total, nil
 }
 
 // copyLive appends a pack's live blobs, checked, to the current temp pack.

@@ -2,7 +2,11 @@ package cas
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -33,12 +37,32 @@ func TestSweep(t *testing.T) {
 	for id := range keep {
 		liveSet[id] = true
 	}
-	st, err := s.Sweep(ctx, func(id ID) bool { return liveSet[id] })
+	isLive := func(id ID) bool { return liveSet[id] }
+	before := dirHash(t, filepath.Join(dir, "packs"))
+	dry, err := s.Sweep(ctx, isLive, SweepOptions{DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.PacksDeleted != 2 || st.PacksRewritten != 1 || st.BlobsDeleted != 10 || st.BytesFreed <= 0 {
+	if dirHash(t, filepath.Join(dir, "packs")) != before {
+		t.Fatal("a dry sweep changed the packs")
+	}
+	if dry.LiveBlobs != 5 || dry.DeadBlobs != 10 || dry.LiveBytes <= 0 || dry.DeadBytes <= dry.LiveBytes ||
+		dry.PacksDeleted != 2 || dry.PacksRewritten != 1 || dry.BlobsDeleted != 10 ||
+		dry.ReclaimableBytes <= 0 || dry.BytesFreed != 0 || dry.StoreBytesAfter != dry.StoreBytesBefore {
+		t.Fatalf("dry sweep stats %+v", dry)
+	}
+	st, err := s.Sweep(ctx, isLive, SweepOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PacksDeleted != 2 || st.PacksRewritten != 1 || st.BlobsDeleted != 10 || st.BytesFreed <= 0 ||
+		st.BytesFreed != st.StoreBytesBefore-st.StoreBytesAfter || st.LiveBlobs != 5 || st.DeadBlobs != 10 {
 		t.Fatalf("sweep stats %+v", st)
+	}
+	// What the dry run called reclaimable is what went, less the new
+	// pack's header and footer.
+	if over := st.BytesFreed - dry.ReclaimableBytes; over > 0 || over < -4096 {
+		t.Fatalf("freed %d, dry run said %d reclaimable", st.BytesFreed, dry.ReclaimableBytes)
 	}
 	for id := range allDead {
 		if ok, _ := s.Has(ctx, id); ok {
@@ -62,4 +86,23 @@ func TestSweep(t *testing.T) {
 	if st, _ := s.Stats(ctx); st.Blobs != 5 || st.Packs != 2 {
 		t.Fatalf("after rebuild: %+v", st)
 	}
+}
+
+// dirHash hashes the names and bytes of every file under dir.
+func dirHash(t *testing.T, dir string) string {
+	t.Helper()
+	h := sha256.New()
+	err := filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		fmt.Fprintf(h, "%s %d\n", p, len(b))
+		h.Write(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
 }

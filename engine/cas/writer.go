@@ -3,6 +3,7 @@ package cas
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 )
 
 // Writer stores blobs in packs of its own. A job that writes through its own
@@ -15,6 +16,9 @@ import (
 type Writer struct {
 	s   *Store
 	cur *packWriter // guarded by s.mu
+	// stored counts the stored (compressed) bytes of the blobs this
+	// Writer added to the store, so a job can say what it cost.
+	stored atomic.Int64
 }
 
 var _ BlobWriter = (*Writer)(nil)
@@ -33,6 +37,11 @@ func (s *Store) NewWriter() *Writer {
 func (w *Writer) Put(ctx context.Context, t BlobType, id ID, data []byte) (bool, error) {
 	return w.s.put(ctx, w, t, id, data)
 }
+
+// StoredBytes is the stored size of the blobs the Writer has added so far:
+// new blobs only, after compression, without pack overhead. Blobs another
+// writer or the index already held count nothing.
+func (w *Writer) StoredBytes() int64 { return w.stored.Load() }
 
 // Flush makes everything the Writer stored durable and indexed.
 func (w *Writer) Flush(ctx context.Context) error { return w.s.Flush(ctx) }

@@ -152,3 +152,37 @@ func mustPutW(t *testing.T, w *Writer, data []byte) {
 		t.Fatal(err)
 	}
 }
+
+// StoredBytes counts each new blob once, as stored, and nothing for blobs
+// the store already had.
+func TestWriterStoredBytes(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t, 1<<30)
+	r := rand.New(rand.NewPCG(5, 6))
+	old := randomBlob(r, 20000)
+	mustPut(t, s, old)
+	w := s.NewWriter()
+	defer w.Close()
+	text := make([]byte, 50000) // compresses well
+	for i := range text {
+		text[i] = "abcdefgh"[i%8]
+	}
+	rnd := randomBlob(r, 30000)
+	for _, b := range [][]byte{old, text, rnd, text} {
+		mustPutW(t, w, b)
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var want int64
+	for _, b := range [][]byte{text, rnd} {
+		loc, err := s.Lookup(ctx, Sum(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want += int64(loc.Stored)
+	}
+	if got := w.StoredBytes(); got != want || got >= 80000 {
+		t.Fatalf("StoredBytes = %d, want %d (the new blobs, compressed)", got, want)
+	}
+}

@@ -27,6 +27,8 @@ type ApplyOptions struct {
 	Verify Verify
 	// Blobs reads the target manifests for VerifyFull.
 	Blobs cas.BlobReader
+	// Chunker, when set, is recorded in the state (see State.Chunker).
+	Chunker *cas.ChunkerParams
 }
 
 // ErrNotBase is wrapped when the replica does not hold the delta's base.
@@ -59,7 +61,7 @@ func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summ
 	if err != nil {
 		return fail(err)
 	}
-	vols, err := selectVolumes(h, st, opts.Volume)
+	vols, current, err := selectVolumes(h, st, opts.Volume)
 	if err != nil {
 		return fail(err)
 	}
@@ -90,7 +92,13 @@ func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summ
 		}
 	}
 	if !selected {
-		return Summary{}, nil // every selected volume is at the target
+		// Every selected volume is at the target: nothing to write, but a
+		// verify asked for is still done.
+		var sum Summary
+		if sum.Verified, err = verifyCurrent(ctx, rd, dir, current, opts); err != nil {
+			return fail(fmt.Errorf("verify: %w", err))
+		}
+		return sum, nil
 	}
 	var sum Summary
 	p, err := prepass(ctx, rd, vols, jr, &sum)
@@ -112,10 +120,19 @@ func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summ
 	if err := verify(ctx, rd, vols, opts); err != nil {
 		return fail(fmt.Errorf("verify: %w", err))
 	}
+	if sum.Verified, err = verifyCurrent(ctx, rd, dir, current, opts); err != nil {
+		return fail(fmt.Errorf("verify: %w", err))
+	}
 	st.VGID, st.VGName = h.VGID, h.VGName
+	if opts.Chunker != nil {
+		st.Chunker = opts.Chunker
+	}
 	for _, v := range vols {
 		if v != nil {
 			sum.Volumes++
+			if opts.Verify != VerifyNone {
+				sum.Verified++
+			}
 			st.set(VolumeState{ID: v.vh.ID, Name: v.vh.Name, Role: v.vh.Role, Size: v.vh.TargetSize,
 				Manifest: v.vh.TargetManifest, SnapshotID: h.Target.ID, Seq: h.Target.Seq})
 		}
@@ -137,12 +154,13 @@ func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summ
 
 // selectVolumes checks the state against the header and returns, per
 // header volume, the volume to apply or nil (filtered out, or already at
-// the target).
-func selectVolumes(h *Header, st *State, only string) ([]*applyVol, error) {
+// the target), and, likewise, the selected volumes already at the target.
+func selectVolumes(h *Header, st *State, only string) (vols, current []*applyVol, err error) {
 	if st.VGID != "" && st.VGID != h.VGID {
-		return nil, fmt.Errorf("%w: replica holds volume group %s, delta is for %s", ErrNotBase, st.VGID, h.VGID)
+		return nil, nil, fmt.Errorf("%w: replica holds volume group %s, delta is for %s", ErrNotBase, st.VGID, h.VGID)
 	}
-	vols := make([]*applyVol, len(h.Volumes))
+	vols = make([]*applyVol, len(h.Volumes))
+	current = make([]*applyVol, len(h.Volumes))
 	matched := false
 	for i, vh := range h.Volumes {
 		if only != "" && only != vh.ID && only != vh.Name {
@@ -151,23 +169,55 @@ func selectVolumes(h *Header, st *State, only string) ([]*applyVol, error) {
 		matched = true
 		vs := st.volume(vh.ID)
 		if vs != nil && vs.SnapshotID == h.Target.ID && vs.Manifest == vh.TargetManifest {
+			current[i] = &applyVol{vh: vh}
 			continue
 		}
 		switch {
 		case vh.Added && vs == nil:
 		case vh.Added:
-			return nil, fmt.Errorf("%w: volume %q is at %s@%d (%s), delta adds it", ErrNotBase, vh.Name, st.VGName, vs.Seq, vs.SnapshotID)
+			return nil, nil, fmt.Errorf("%w: volume %q is at %s@%d (%s), delta adds it", ErrNotBase, vh.Name, st.VGName, vs.Seq, vs.SnapshotID)
 		case vs == nil:
-			return nil, fmt.Errorf("%w: replica has no volume %q, delta needs it at %s", ErrNotBase, vh.Name, h.Base.ID)
+			return nil, nil, fmt.Errorf("%w: replica has no volume %q, delta needs it at %s", ErrNotBase, vh.Name, h.Base.ID)
 		case vs.SnapshotID != h.Base.ID || vs.Manifest != vh.BaseManifest:
-			return nil, fmt.Errorf("%w: replica is at %s@%d (%s), delta needs %s", ErrNotBase, st.VGName, vs.Seq, vs.SnapshotID, h.Base.ID)
+			return nil, nil, fmt.Errorf("%w: replica is at %s@%d (%s), delta needs %s", ErrNotBase, st.VGName, vs.Seq, vs.SnapshotID, h.Base.ID)
 		}
 		vols[i] = &applyVol{vh: vh}
 	}
 	if !matched {
-		return nil, fmt.Errorf("delta has no volume %q", only)
+		return nil, nil, fmt.Errorf("delta has no volume %q", only)
 	}
-	return vols, nil
+	return vols, current, nil
+}
+
+// verifyCurrent checks the volumes already at the target, which apply does
+// not write, as opts.Verify asks, and returns how many it checked.
+func verifyCurrent(ctx context.Context, rd *Reader, dir string, current []*applyVol, opts ApplyOptions) (int, error) {
+	if opts.Verify == VerifyNone {
+		return 0, nil
+	}
+	n := 0
+	defer func() {
+		for _, v := range current {
+			if v != nil && v.f != nil {
+				v.f.Close()
+			}
+		}
+	}()
+	for _, v := range current {
+		if v == nil {
+			continue
+		}
+		f, err := os.Open(VolumePath(dir, v.vh.ID))
+		if err != nil {
+			return 0, fmt.Errorf("volume %q: %w", v.vh.Name, err)
+		}
+		v.f = f
+		n++
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	return n, verify(ctx, rd, current, opts)
 }
 
 func (v *applyVol) open(dir string) error {
@@ -201,7 +251,7 @@ func (v *applyVol) open(dir string) error {
 }
 
 // readRange reads [off, off+len) of the replica, zeros past its end.
-func readRange(f *os.File, buf []byte, off int64) error {
+func readRange(f io.ReaderAt, buf []byte, off int64) error {
 	n, err := f.ReadAt(buf, off)
 	if err == io.EOF {
 		clear(buf[n:])

@@ -29,6 +29,7 @@ type Summary struct {
 	FileBytes    int64 `json:"file_bytes"`   // the delta's size on disk
 	Written      int64 `json:"written"`      // apply: records written
 	Skipped      int64 `json:"skipped"`      // apply: records already at the target
+	Verified     int   `json:"verified"`     // apply: volumes checked after (or, at the target, instead of) writing
 	Repaired     int64 `json:"repaired"`     // apply: of Written, ranges torn by an interrupted apply
 	ChangedBytes int64 `json:"changed_bytes"`
 }

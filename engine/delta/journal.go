@@ -118,3 +118,20 @@ func checkJournal(dir string, st *State, rd *Reader) (*journal, error) {
 	}
 	return j, nil
 }
+
+// JournalInfo is what the journal of an unfinished apply says.
+type JournalInfo struct {
+	Delta        cas.ID
+	Base, Target string   // snapshot IDs
+	Volumes      []string // volume IDs being written
+}
+
+// ReadJournal returns what the journal in dir says, or nil when there is
+// none: a replica with a journal is in the middle of an apply.
+func ReadJournal(dir string) (*JournalInfo, error) {
+	j, err := readJournal(dir)
+	if j == nil || err != nil {
+		return nil, err
+	}
+	return &JournalInfo{Delta: j.Delta, Base: j.Base, Target: j.Target, Volumes: j.Volumes}, nil
+}

@@ -27,6 +27,11 @@ type State struct {
 	SnapshotID string        `json:"snapshot_id,omitempty"`
 	Seq        uint64        `json:"seq,omitempty"`
 	Volumes    []VolumeState `json:"volumes"`
+	// Chunker names the chunker parameters of the store that last wrote
+	// the replica, which its manifest IDs were cut with: a verify without
+	// the snapshot chunks the volumes again with these. Absent in replicas
+	// written before it was recorded.
+	Chunker *cas.ChunkerParams `json:"chunker,omitempty"`
 }
 
 // VolumeState is one volume file of a replica.
@@ -96,7 +101,12 @@ func writeState(dir string, s *State) error {
 
 // ReplicaOptions tune CreateReplica.
 type ReplicaOptions struct {
-	Volume  string // create only this volume (ID or name); empty: all
+	Volume string // create only this volume (ID or name); empty: all
+	// Replace lets a directory holding another volume group's replica be
+	// taken over: its state starts afresh (its volume files stay).
+	Replace bool
+	// Chunker, when set, is recorded in the state (see State.Chunker).
+	Chunker *cas.ChunkerParams
 	Restore restore.Options
 }
 
@@ -110,6 +120,9 @@ func CreateReplica(ctx context.Context, r cas.BlobReader, snap volume.Snapshot, 
 	st, err := ReadState(dir)
 	if err != nil {
 		return nil, err
+	}
+	if st.VGID != "" && st.VGID != snap.VGID && opts.Replace {
+		st = &State{Version: 1}
 	}
 	if st.VGID != "" && st.VGID != snap.VGID {
 		return nil, fmt.Errorf("create replica of %s in %s: the directory holds volume group %s", snap.Name(), dir, st.VGID)
@@ -133,6 +146,9 @@ func CreateReplica(ctx context.Context, r cas.BlobReader, snap volume.Snapshot, 
 	}
 	if !found {
 		return nil, fmt.Errorf("create replica of %s: no volume %q", snap.Name(), opts.Volume)
+	}
+	if opts.Chunker != nil {
+		st.Chunker = opts.Chunker
 	}
 	if err := writeState(dir, st); err != nil {
 		return nil, err

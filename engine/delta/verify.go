@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/vmrep/vmrep/engine/cas"
-	"github.com/vmrep/vmrep/engine/volume"
 )
 
 func verify(ctx context.Context, rd *Reader, vols []*applyVol, opts ApplyOptions) error {
@@ -51,32 +50,13 @@ func verify(ctx context.Context, rd *Reader, vols []*applyVol, opts ApplyOptions
 // verifyFull hashes every chunk range of the volume file against the
 // target manifest and checks that holes read as zeros.
 func verifyFull(ctx context.Context, r cas.BlobReader, v *applyVol) error {
-	m, err := volume.LoadManifest(ctx, r, v.vh.TargetManifest)
+	d, err := compareManifest(ctx, r, v.vh.TargetManifest, v.f, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("volume %q: %w", v.vh.Name, err)
 	}
-	var buf []byte
-	return m.Walk(ctx, r, 0, func(off int64, e volume.Entry) error {
-		for pos := off; pos < off+e.Length; {
-			n := min(off+e.Length-pos, 4<<20)
-			if !e.Hole {
-				n = e.Length // one chunk is one blob: bounded by the blob limit
-			}
-			buf = grow(buf, n)
-			if err := readRange(v.f, buf, pos); err != nil {
-				return err
-			}
-			if e.Hole && !allZero(buf) {
-				return fmt.Errorf("volume %q: hole at %d+%d holds data", v.vh.Name, off, e.Length)
-			}
-			if !e.Hole {
-				if cas.Sum(buf) != e.ID {
-					return fmt.Errorf("volume %q: chunk at %d (%s) differs", v.vh.Name, off, e.ID.Short())
-				}
-				break // chunks are at most 4 MiB: read in one piece
-			}
-			pos += n
-		}
-		return nil
-	})
+	if d.Count > 0 {
+		return fmt.Errorf("volume %q: %d ranges differ from the target, the first at offset %d (%d bytes)",
+			v.vh.Name, d.Count, d.Off, d.Len)
+	}
+	return nil
 }

@@ -13,7 +13,7 @@ import (
 type Store interface {
 	cas.BlobReader
 	Stats(ctx context.Context) (cas.Stats, error)
-	Sweep(ctx context.Context, live func(cas.ID) bool) (cas.SweepStats, error)
+	Sweep(ctx context.Context, live func(cas.ID) bool, opts cas.SweepOptions) (cas.SweepStats, error)
 	// DamagedRecords lists record files that do not read back whole.
 	DamagedRecords() []string
 }
@@ -35,16 +35,20 @@ type Options struct {
 	Progress func(phase string, done, total int64)
 }
 
-// Stats describe a collection.
+// Stats describe a collection. ChunkRefs counts references, not chunks:
+// a chunk named twice counts twice, so it can exceed the store's blob
+// count. The Bloom filter cannot be counted, so distinct live and dead
+// blobs come from the sweep's walk of the index (SweepStats).
 type Stats struct {
 	Snapshots  int
 	LivePages  int
-	LiveChunks int64 // chunk references walked, with repeats across pages skipped
+	ChunkRefs  int64 // chunk entries of the pages walked (each page once)
 	StoreBlobs int64
 	cas.SweepStats
 }
 
-// Run marks every blob a snapshot refers to and sweeps the rest.
+// Run marks every blob a snapshot refers to and sweeps the rest; with
+// DryRun the sweep only counts and plans.
 func Run(ctx context.Context, s Store, cat Catalog, opts Options) (Stats, error) {
 	var st Stats
 	if d := s.DamagedRecords(); len(d) > 0 {
@@ -68,13 +72,10 @@ func Run(ctx context.Context, s Store, cat Catalog, opts Options) (Stats, error)
 		}
 		return chunks.has(id)
 	}
-	if opts.DryRun {
-		return st, nil
-	}
 	if opts.Progress != nil {
 		opts.Progress("sweep", 0, 0)
 	}
-	sw, err := s.Sweep(ctx, live)
+	sw, err := s.Sweep(ctx, live, cas.SweepOptions{DryRun: opts.DryRun})
 	st.SweepStats = sw
 	if err != nil {
 		return st, fmt.Errorf("gc: %w", err)
@@ -118,7 +119,7 @@ func mark(ctx context.Context, r cas.BlobReader, cat Catalog, chunks *bloom, pag
 					for _, e := range page.Entries {
 						if !e.Hole {
 							chunks.add(e.ID)
-							st.LiveChunks++
+							st.ChunkRefs++
 						}
 					}
 				}

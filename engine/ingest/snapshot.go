@@ -56,6 +56,13 @@ type Aborter interface {
 	Abort(ctx context.Context) error
 }
 
+// StoredCounter is a store writer that counts the stored bytes of the blobs
+// it added, as *cas.Writer does. Volumes are ingested one after the other,
+// so the count's growth over one volume is what that volume added.
+type StoredCounter interface {
+	StoredBytes() int64
+}
+
 // Snapshot ingests every volume of vg, makes every chunk and page durable,
 // and only then records the snapshot. On error nothing is recorded, and when
 // store is an Aborter (a *cas.Writer of the job's own) the blobs it had not
@@ -119,6 +126,11 @@ func snapshot(ctx context.Context, store Store, cat Catalog, vg volume.VG, open 
 				opts.Progress(SnapshotProgress{Volume: v.Name, Index: i, Progress: p, VGDone: before + p.Done, VGTotal: total})
 			}
 		}
+		counter, counted := store.(StoredCounter)
+		var storedBefore int64
+		if counted {
+			storedBefore = counter.StoredBytes()
+		}
 		st, err := Volume(ctx, store, srcs[i], vo)
 		if err != nil {
 			return volume.Snapshot{}, nil, fmt.Errorf("snapshot vg %q volume %q from %s: %w", vg.Name, v.Name, v.Source, err)
@@ -129,6 +141,9 @@ func snapshot(ctx context.Context, store Store, cat Catalog, vg volume.VG, open 
 			VolumeID: v.ID, Name: v.Name, Role: v.Role, Size: st.Size,
 			Manifest: st.ID, DataBytes: st.DataBytes, Chunks: st.Chunks, Holes: st.Holes,
 			NewBytes: st.NewBytes,
+		}
+		if counted {
+			vs.StoredBytes, vs.StoredCounted = counter.StoredBytes()-storedBefore, true
 		}
 		stamp.vouch(srcs[i], &vs)
 		snap.Volumes = append(snap.Volumes, vs)

@@ -31,9 +31,12 @@ type VolumeSnapshot struct {
 	Chunks    int64  `json:"chunks"`
 	Holes     int64  `json:"holes"`
 	// NewBytes is the raw size of chunks this snapshot added to the store;
-	// StoredBytes what they took after compression.
-	NewBytes    int64 `json:"new_bytes"`
-	StoredBytes int64 `json:"stored_bytes"`
+	// StoredBytes what the chunks and manifest pages it added took there,
+	// after compression. StoredCounted says StoredBytes was counted: records
+	// written before it was always hold 0, which means "not known".
+	NewBytes      int64 `json:"new_bytes"`
+	StoredBytes   int64 `json:"stored_bytes"`
+	StoredCounted bool  `json:"stored_counted,omitempty"`
 	// SourceSize and SourceMtime (Unix nanoseconds) are the raw source
 	// file's size and modification time when it was read, so that the next
 	// snapshot can tell an untouched file without reading it. Zero when the

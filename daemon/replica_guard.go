@@ -1,0 +1,45 @@
+package daemon
+
+import (
+	"fmt"
+
+	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/volume"
+)
+
+// checkReplicaTarget refuses a replica create that would move the replica
+// in dir away from the snapshot or volume group it holds: writing an
+// earlier snapshot over a later one rolls the VM's disks back without a
+// word, and a later one over an earlier rewrites whole volumes where a
+// delta moves them forward. The same snapshot again is allowed. The
+// caller holds the replica's lock, so the state cannot change meanwhile.
+func checkReplicaTarget(dir string, sn volume.Snapshot) *api.Error {
+	st, err := delta.ReadState(dir)
+	if err != nil {
+		return api.Errorf(api.CodeInvalid, "%v", err)
+	}
+	if st.VGID == "" {
+		return nil
+	}
+	if st.VGID != sn.VGID {
+		return api.Errorf(api.CodeConflict, "replica %s holds volume group %s; creating %s there would replace it; add --force",
+			dir, st.VGName, sn.Name())
+	}
+	for _, v := range st.Volumes {
+		if v.SnapshotID == sn.ID {
+			continue
+		}
+		who := "replica " + dir
+		if st.SnapshotID == "" { // volumes at different snapshots: name the one
+			who += fmt.Sprintf(" volume %q", v.Name)
+		}
+		how := "roll it back"
+		if v.Seq < sn.Seq {
+			how = "rewrite it whole (a delta moves it forward)"
+		}
+		return api.Errorf(api.CodeConflict, "%s is at %s@%d; creating %s there would %s; add --force",
+			who, st.VGName, v.Seq, sn.Name(), how)
+	}
+	return nil
+}

@@ -1,0 +1,56 @@
+package daemon
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/delta"
+)
+
+// showReplica describes a replica: its state file, its volume files and
+// the journal of an apply in progress, if any. It reads and changes
+// nothing else.
+func (s *Server) showReplica(w http.ResponseWriter, r *http.Request) {
+	var req api.ReplicaDirRequest
+	if e := decodeBody(w, r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	if e := s.checkDir("replica", req.Dir, true); e != nil {
+		writeError(w, e)
+		return
+	}
+	st, err := delta.ReadState(req.Dir)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if st.VGID == "" {
+		writeError(w, api.Errorf(api.CodeNotFound, "%s holds no replica (no %s)", req.Dir, delta.StateName))
+		return
+	}
+	jr, err := delta.ReadJournal(req.Dir)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rep := toAPIReplica(req.Dir, st)
+	out := api.ReplicaInfo{Dir: req.Dir, StateFile: filepath.Join(req.Dir, delta.StateName), VGID: rep.VGID,
+		VGName: rep.VGName, SnapshotID: rep.SnapshotID, Seq: rep.Seq, Volumes: make([]api.ReplicaFile, len(rep.Volumes))}
+	for i, v := range rep.Volumes {
+		f := api.ReplicaFile{ReplicaVolume: v, File: delta.VolumePath(req.Dir, v.ID), Kind: "missing"}
+		if fi, err := os.Stat(f.File); err == nil {
+			f.Kind = "file"
+			if !fi.Mode().IsRegular() {
+				f.Kind = "block device"
+			}
+		}
+		out.Volumes[i] = f
+	}
+	if jr != nil {
+		out.Applying = &api.ReplicaJournal{Delta: jr.Delta.String(), Base: jr.Base, Target: jr.Target, Volumes: jr.Volumes}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
