@@ -41,8 +41,10 @@ func readme(p Plan, target string) string {
 
 func readmeLocal(p Plan) string {
 	var b strings.Builder
-	b.WriteString("Only built-in `terraform_data` resources: `tofu init` downloads nothing.\n" +
-		"Set `replica_dir` (and `vmrep_bin`, `socket` if needed), then `tofu init && tofu apply`.\n\n")
+	fmt.Fprintf(&b, "Only built-in `terraform_data` resources: `tofu init` downloads nothing.\n"+
+		"`replica_dir` defaults to `%s`, relative to this directory, so the stacks generated beside this one "+
+		"build and move the same replica; set it (and `vmrep_bin`, `socket`) with `-var` if needed. "+
+		"Then `tofu init && tofu apply -auto-approve`.\n\n", DefaultReplicaDir(p.VGName))
 	if p.Delta == nil {
 		fmt.Fprintf(&b, "For each volume, in order, `vmrep replica create %s --dir <replica_dir> --volume <id>` "+
 			"builds the replica of that volume. Each step is keyed by the volume's manifest digest.\n", p.snapRef())
@@ -54,6 +56,15 @@ func readmeLocal(p Plan) string {
 	}
 	fmt.Fprintf(&b, "\nWhen every step succeeded, `terraform_data.snapshot` records %s (output `snapshot_id`). "+
 		"A second apply plans no change. A failed step is retried by the next apply.\n", p.Snapshot.ID)
+	b.WriteString("\n## Drift\n\nEvery plan reads the replica's `state.json` and fails, naming what drifted and the " +
+		"`tofu apply -replace=...` that repairs it, when the replica is gone (moved or deleted), holds another VG, " +
+		"has a volume at another manifest than this stack's snapshot (rolled back, moved on, rebuilt) or lacks a volume file")
+	if p.Delta != nil {
+		b.WriteString(", or when a file of the delta is missing or its SHA-256 differs from the one recorded at generate time")
+	}
+	b.WriteString(". A first apply checks the replica after its steps ran. The plan does not read the bytes of the " +
+		"volume files, which would read the whole replica: `vmrep delta apply --verify full` checks every chunk of " +
+		"the volumes it moves.\n")
 	return b.String()
 }
 

@@ -79,7 +79,9 @@ func TestTofuValidateLocal(t *testing.T) {
 
 // fakeVMRep is a stand-in vmrep that logs its arguments one per line, a
 // blank line after each call, and refuses when the replica holds a file
-// named "refuse", printing that file as its error.
+// named "refuse", printing that file as its error. Otherwise it creates
+// the volume's file (its last argument) and copies $FAKE_VMREP_STATE, when
+// set, to the replica's state.json, as the real vmrep would leave them.
 const fakeVMRep = `#!/bin/sh
 for a in "$@"; do printf '%s\n' "$a" >> "$FAKE_VMREP_LOG"; done
 printf '\n' >> "$FAKE_VMREP_LOG"
@@ -94,6 +96,9 @@ if [ -n "$replica" ] && [ -f "$replica/refuse" ]; then
 	exit 1
 fi
 mkdir -p "$replica"
+for vol in "$@"; do :; done
+: >> "$replica/$vol.img"
+if [ -n "$FAKE_VMREP_STATE" ]; then cp "$FAKE_VMREP_STATE" "$replica/state.json"; fi
 `
 
 func readCalls(t *testing.T, log string) [][]string {
