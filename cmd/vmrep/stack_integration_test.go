@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"go/build"
 	"os"
 	"os/exec"
@@ -246,4 +247,134 @@ func TestStackTofuEndToEnd(t *testing.T) {
 func blake3Hex(b []byte) string {
 	s := blake3.Sum256(b)
 	return hex.EncodeToString(s[:])
+}
+
+// defaultStacks generates stack-v1 (web@1) and stack-v2 (web@1..web@2)
+// side by side and applies both as the README prints it: tofu init and
+// apply -auto-approve, stdin not a terminal, no -var; vmrep from PATH and
+// the daemon from VMREP_SOCKET. It returns the stacks and the replica.
+func defaultStacks(t *testing.T, h *history) (tr *tofuRun, v1, v2, replica string) {
+	t.Helper()
+	gobin := filepath.Join(build.Default.GOPATH, "bin")
+	t.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH")+string(os.PathListSeparator)+gobin)
+	testdisk.Need(t, "tofu")
+	bin, err := exec.LookPath("tofu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := h.d
+	cfg := filepath.Join(d.dir, "tofurc")
+	if err := os.WriteFile(cfg, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tr = &tofuRun{t: t, bin: bin, env: []string{"TF_CLI_CONFIG_FILE=" + cfg, "CHECKPOINT_DISABLE=1",
+		"VMREP_SOCKET=" + d.socket}}
+	v1, v2 = filepath.Join(d.dir, "stack-v1"), filepath.Join(d.dir, "stack-v2")
+	dl := filepath.Join(d.dir, "d12.vmdelta")
+	d.ok("delta", "export", "web@1", "web@2", "-o", dl)
+	d.ok("stack", "generate", "web@1", "--target", "local", "--out", v1)
+	d.ok("stack", "generate", "web@1..web@2", "--delta", dl, "--target", "local", "--out", v2)
+	replica = filepath.Join(d.dir, "replica-web")
+	tr.ok(v1, "init", "-no-color")
+	tr.ok(v1, "apply", "-auto-approve", "-no-color")
+	h.replicaAt(t, replica, 1)
+	tr.ok(v2, "init", "-no-color")
+	tr.ok(v2, "apply", "-auto-approve", "-no-color")
+	return tr, v1, v2, replica
+}
+
+// TestStackTofuDefaults: issue 12 point 4. The stacks apply without a
+// terminal and without -var, and stack-v2 moves the replica stack-v1 made.
+func TestStackTofuDefaults(t *testing.T) {
+	h := newHistory(t)
+	tr, _, v2, replica := defaultStacks(t, h)
+	h.replicaAt(t, replica, 2)
+	if out, code := tr.run(v2, "plan", "-detailed-exitcode", "-no-color"); code != 0 {
+		t.Errorf("plan after apply: exit %d, want 0 (no change)\n%s", code, out)
+	}
+}
+
+// TestStackTofuDrift: issue 12 point 5, with the real vmrep. After the
+// stacks applied, each change behind their back makes the next plan fail
+// with a message naming it, undoing it gives "No changes" again, and the
+// repair the rollback message prints brings the replica back to web@2.
+func TestStackTofuDrift(t *testing.T) {
+	h := newHistory(t)
+	d := h.d
+	tr, v1, v2, replica := defaultStacks(t, h)
+	plan := func(dir string) (string, int) { return tr.run(dir, "plan", "-detailed-exitcode", "-no-color") }
+	mv := func(from, to string) {
+		t.Helper()
+		if err := os.Rename(from, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, code := plan(v2); code != 0 {
+		t.Fatalf("clean plan: exit %d, want 0\n%s", code, out)
+	}
+	dl := filepath.Join(d.dir, "d12.vmdelta")
+	vol := filepath.Join(replica, h.dataID+".img")
+	for _, c := range []struct {
+		name        string
+		drift, undo func()
+		dir, msg    string
+	}{
+		{"moved away", func() { mv(replica, replica+"-moved") }, func() { mv(replica+"-moved", replica) },
+			v2, "has no readable state.json: it was moved or deleted"},
+		{"volume file gone", func() { mv(vol, vol+".away") }, func() { mv(vol+".away", vol) },
+			v2, "lacks the file of volume " + h.dataID},
+		{"delta overwritten", func() {
+			mv(dl, dl+".orig")
+			d.ok("delta", "export", "web@2", "web@3", "-o", dl)
+		}, func() { mv(dl+".orig", dl) }, v2, "is missing or changed since the stack was generated"},
+		{"first stack after the move to web@2", func() {}, func() {}, v1, "not at it"},
+	} {
+		c.drift()
+		out, code := plan(c.dir)
+		if code != 1 || !strings.Contains(flatTofu(out), c.msg) {
+			t.Errorf("%s: plan exit %d, want 1 with %q\n%s", c.name, code, c.msg, out)
+		}
+		c.undo()
+		if out, code := plan(v2); code != 0 {
+			t.Fatalf("%s undone: plan exit %d, want 0\n%s", c.name, code, out)
+		}
+	}
+
+	// Rolled back to web@1: the plan says so and prints the repair, which
+	// re-applies the delta.
+	d.ok("replica", "create", "web@1", "--dir", replica)
+	out, code := plan(v2)
+	f := flatTofu(out)
+	if code != 1 || !strings.Contains(f, "is at "+h.snapID(t, 1)+", not "+h.snapID(t, 2)+" (web@2)") {
+		t.Fatalf("rolled back: plan exit %d\n%s", code, out)
+	}
+	i := strings.Index(f, "tofu apply -replace=")
+	if i < 0 {
+		t.Fatalf("no repair command in\n%s", out)
+	}
+	args := []string{"apply", "-auto-approve", "-no-color"}
+	for _, a := range strings.Fields(f[i:])[2:] {
+		if !strings.HasPrefix(a, "-replace=") {
+			break
+		}
+		args = append(args, strings.TrimRight(a, `."`))
+	}
+	tr.ok(v2, args...)
+	h.replicaAt(t, replica, 2)
+	if out, code := plan(v2); code != 0 {
+		t.Fatalf("plan after the repair: exit %d, want 0\n%s", code, out)
+	}
+}
+
+// flatTofu is tofu's output without the box around diagnostics and with
+// whitespace collapsed, so a wrapped message reads as one line.
+func flatTofu(out string) string {
+	return strings.Join(strings.Fields(strings.NewReplacer("│", " ", "╷", " ", "╵", " ").Replace(out)), " ")
+}
+
+func (h *history) snapID(t *testing.T, seq int) string {
+	t.Helper()
+	var s api.Snapshot
+	h.d.okJSON(&s, "snapshot", "show", fmt.Sprintf("web@%d", seq))
+	return s.ID
 }
