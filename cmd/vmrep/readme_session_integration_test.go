@@ -134,6 +134,7 @@ trap cleanup EXIT
 		t.Fatalf("README session: %v\n%s", err, out.String())
 	}
 
+	t.Log(out.String())
 	// The stacks built the replica next to them and moved it to web@2,
 	// where the replica the session made by hand is too.
 	for _, dir := range []string{"replica", "replica-web"} {

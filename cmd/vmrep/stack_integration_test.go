@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -35,6 +36,10 @@ type stackPlan struct {
 		Delta *struct {
 			File   string `json:"file"`
 			Digest string `json:"digest"`
+			Files  []struct {
+				Name   string `json:"name"`
+				SHA256 string `json:"sha256"`
+			} `json:"files"`
 		} `json:"delta"`
 	} `json:"plan"`
 }
@@ -106,7 +111,30 @@ func TestStackGenerateCommand(t *testing.T) {
 			p := readStackPlan(t, v2)
 			wantManifests(t, p, s2)
 			if p.Plan.Delta == nil || p.Plan.Delta.Digest != c.digest || p.Plan.Delta.File != c.delta || res.DeltaDigest != c.digest {
-				t.Errorf("%s delta stack of %s: plan delta %+v, result %+v", target, c.delta, p.Plan.Delta, res)
+				t.Fatalf("%s delta stack of %s: plan delta %+v, result %+v", target, c.delta, p.Plan.Delta, res)
+			}
+			// The SHA-256 of every file of the delta, which the local
+			// stack's plan compares: the file, or the index and each part.
+			want := map[string]bool{"": true}
+			if c.delta == split {
+				ents, err := os.ReadDir(split)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = map[string]bool{}
+				for _, e := range ents {
+					want[e.Name()] = true
+				}
+			}
+			for _, f := range p.Plan.Delta.Files {
+				b, err := os.ReadFile(filepath.Join(c.delta, f.Name))
+				if err != nil || sha256Hex(b) != f.SHA256 || !want[f.Name] {
+					t.Errorf("%s delta stack of %s: file %q sha256 %s (%v)", target, c.delta, f.Name, f.SHA256, err)
+				}
+				delete(want, f.Name)
+			}
+			if len(want) != 0 {
+				t.Errorf("%s delta stack of %s: plan lacks the SHA-256 of %v", target, c.delta, want)
 			}
 		}
 	}
@@ -242,6 +270,11 @@ func TestStackTofuEndToEnd(t *testing.T) {
 	tr.vars["replica_dir"] = replica
 	tr.ok(v3, "apply", "-auto-approve", "-no-color")
 	h.replicaAt(t, replica, 3)
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }
 
 func blake3Hex(b []byte) string {
