@@ -10,9 +10,8 @@ import (
 )
 
 // driftLocals declares the locals a local stack's drift checks read at plan
-// time with built-in functions only: the replica's state.json and volume
-// files, and the SHA-256 of every file of the delta. See doc/design.md,
-// "Stacks", for why there is no provider.
+// time with built-in functions: the replica's state.json and volume files,
+// and the SHA-256 of every file of the delta. See doc/design.md, "Stacks".
 //
 // The replica is read through local.check_dir, which is unknown until the
 // last step exists: a first apply (or a repair that replaces the steps)
@@ -41,16 +40,11 @@ func driftLocals(b *hclwrite.Body, p Plan, steps []string) {
 	l.SetAttributeRaw("replica_lost", join(code(`[for id in`), tuple(strs(ids...)...),
 		code(`: id if !try(fileexists("${local.check_dir}/${id}.img"), true)]`)))
 
-	var repair strings.Builder
-	repair.WriteString("tofu apply")
-	for _, s := range steps {
-		repair.WriteString(" -replace=terraform_data." + s)
-	}
-	made, fix := "made", "Rebuild it with: "+repair.String()
+	made, fix := "made", "Rebuild it with: "+repairCommand(steps)
 	if p.Delta != nil {
 		made = "moved it to"
 		fix = fmt.Sprintf("Bring it back to %s (%s@%d) and re-apply the delta with: %s",
-			p.Delta.BaseSnapshotID, p.VGName, p.Base.Seq, repair.String())
+			p.Delta.BaseSnapshotID, p.VGName, p.Base.Seq, repairCommand(steps))
 	}
 	target := fmt.Sprintf("%s (%s)", p.Snapshot.ID, p.snapRef())
 	// One message per kind of drift, first match wins; every plan value
@@ -92,6 +86,64 @@ func driftLocals(b *hclwrite.Body, p Plan, steps []string) {
 			"): restore that delta or generate the stack again from the new one"),
 		code(`, join(", ", local.delta_changed))`)))
 	b.AppendNewline()
+}
+
+// Provider is the vmrep OpenTofu provider a local stack requires for its
+// seal: source address and version (tools/terraform-provider-vmrep).
+var Provider = [3]string{"vmrep", "vmrep.local/vmrep/vmrep", "0.1.0"}
+
+// sealVolumes adds the seal on the replica's volume files: the
+// vmrep_files data source stamps them (size, mtime, ctime, inode) without
+// reading them, terraform_data.seal keeps the stamps the steps left, and a
+// later plan fails when the files changed since, which is how a damaged
+// byte is seen at plan time. The data source waits for the steps when they
+// run; the seal is taken again whenever they do.
+func sealVolumes(b *hclwrite.Body, p Plan, steps []string) {
+	ids := make([]string, len(p.Snapshot.Volumes))
+	for i, v := range p.Snapshot.Volumes {
+		ids[i] = v.ID
+	}
+	stepRefs := make([]hclwrite.Tokens, len(steps))
+	for i, s := range steps {
+		stepRefs[i] = ref("terraform_data", s)
+	}
+	d := b.AppendNewBlock("data", []string{"vmrep_files", "replica"}).Body()
+	d.SetAttributeRaw("paths", join(code(`[for id in`), tuple(strs(ids...)...),
+		code(`: "${var.replica_dir}/${id}.img"]`)))
+	dependsOn(d, stepRefs)
+	b.AppendNewline()
+
+	fix := "Rebuild it with: " + repairCommand(steps)
+	if p.Delta != nil {
+		fix = fmt.Sprintf("Rebuild it with: vmrep replica create %s --dir %%s && %s", p.snapRef(), repairCommand(steps))
+	}
+	s := b.AppendNewBlock("resource", []string{"terraform_data", "seal"}).Body()
+	s.SetAttributeRaw("input", code(`data.vmrep_files.replica.stamps`))
+	s.AppendNewline()
+	lc := s.AppendNewBlock("lifecycle", nil).Body()
+	lc.SetAttributeRaw("ignore_changes", code(`[input]`))
+	if len(stepRefs) > 0 {
+		lc.SetAttributeRaw("replace_triggered_by", tuple(stepRefs...))
+	}
+	post := lc.AppendNewBlock("postcondition", nil).Body()
+	post.SetAttributeRaw("condition", code(`self.output == data.vmrep_files.replica.stamps`))
+	msgArgs := `, var.replica_dir, join(", ", [for f, st in data.vmrep_files.replica.stamps : f if lookup(self.output, f, "") != st]))`
+	if p.Delta != nil {
+		msgArgs = `, var.replica_dir, join(", ", [for f, st in data.vmrep_files.replica.stamps : f if lookup(self.output, f, "") != st]), var.replica_dir)`
+	}
+	post.SetAttributeRaw("error_message", join(code(`format(`),
+		str("vmrep: volume files of replica %s changed since this stack wrote them (%s): damaged, moved or written by something else. "+fix),
+		code(msgArgs)))
+	b.AppendNewline()
+}
+
+func repairCommand(steps []string) string {
+	var b strings.Builder
+	b.WriteString("tofu apply")
+	for _, s := range steps {
+		b.WriteString(" -replace=terraform_data." + s)
+	}
+	return b.String()
 }
 
 // driftConditions makes the snapshot resource fail the plan on drift: a

@@ -9,8 +9,9 @@ import (
 // replica reached; it exists only once every volume step succeeded.
 const snapshotResource = "snapshot"
 
-// generateLocal emits a stack of built-in terraform_data resources only, so
-// `tofu init` needs no provider download.
+// generateLocal emits a stack of built-in terraform_data resources and one
+// data source of the vmrep provider, which `tofu init` installs from a local
+// filesystem mirror (scripts/install-tfprovider.sh), never downloads.
 //
 // Each volume step is a terraform_data named by the volume ID whose
 // triggers_replace is the manifest digest (first stack) or the delta digest
@@ -52,6 +53,7 @@ func generateLocal(p Plan, files map[string]*hclwrite.File) error {
 		names = append(names, v.ID)
 	}
 	driftLocals(main, p, names)
+	sealVolumes(main, p, names)
 
 	s := main.AppendNewBlock("resource", []string{"terraform_data", snapshotResource}).Body()
 	s.SetAttributeValue("triggers_replace", cty.StringVal(p.Snapshot.ID))
@@ -62,7 +64,7 @@ func generateLocal(p Plan, files map[string]*hclwrite.File) error {
 
 	commonVariables(files[FileVariables].Body(), p, cty.StringVal(DefaultReplicaDir(p.VGName)))
 	localOutputs(files[FileOutputs].Body(), p)
-	versions(files[FileVersions].Body(), nil)
+	versions(files[FileVersions].Body(), [][3]string{Provider})
 	return nil
 }
 

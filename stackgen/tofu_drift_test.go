@@ -123,9 +123,10 @@ func TestTofuLocalDefaults(t *testing.T) {
 }
 
 // TestTofuLocalDrift changes the replica or the delta behind an applied
-// stack's back: each time the next plan must fail with a message naming
-// the drift instead of saying "No changes", a clean plan must say it, and
-// the repair the message prints must work.
+// stack's back: moved away, rolled back, a volume file gone or written, the
+// delta overwritten. Each time the next plan must fail with a message
+// naming the drift instead of saying "No changes"; once undone, or
+// repaired with the command the message prints, a plan says it again.
 func TestTofuLocalDrift(t *testing.T) {
 	bin := tofuBin(t)
 	work := t.TempDir()
@@ -175,22 +176,26 @@ func TestTofuLocalDrift(t *testing.T) {
 	}
 
 	delta := p.Delta.File
+	env2 := append(env, "FAKE_VMREP_STATE="+state2)
+	volD := filepath.Join(replica, "vol-dddddddddddddddd.img")
 	for _, c := range []struct {
 		name        string
 		drift, undo func()
 		dir, msg    string
+		repair      bool // undo leaves the seal broken: apply the repair the message prints
 	}{
 		{"moved", func() { mustRename(replica, replica+"-moved") }, func() { mustRename(replica+"-moved", replica) },
-			v2, "replica ../replica-web has no readable state.json: it was moved or deleted"},
-		{"rolled back", func() { mustCopy(state1, filepath.Join(replica, "state.json")) }, func() { mustCopy(state2, filepath.Join(replica, "state.json")) },
-			v2, "replica ../replica-web is at snap-1111111111111111, not snap-2222222222222222 (web@2) that this stack moved it to (volumes not at it: vol-bbbbbbbbbbbbbbbb, vol-dddddddddddddddd)"},
-		{"volume file deleted", func() { mustRename(filepath.Join(replica, "vol-dddddddddddddddd.img"), replica+"-d.img") },
-			func() { mustRename(replica+"-d.img", filepath.Join(replica, "vol-dddddddddddddddd.img")) },
-			v2, "lacks the file of volume vol-dddddddddddddddd"},
+			v2, "replica ../replica-web has no readable state.json: it was moved or deleted", false},
+		{"rolled back", func() { mustCopy(state1, filepath.Join(replica, "state.json")) }, func() {},
+			v2, "replica ../replica-web is at snap-1111111111111111, not snap-2222222222222222 (web@2) that this stack moved it to (volumes not at it: vol-bbbbbbbbbbbbbbbb, vol-dddddddddddddddd)", true},
 		{"delta overwritten", func() { mustRename(delta, delta+".orig"); mustCopy(state1, delta) }, func() { mustRename(delta+".orig", delta) },
-			v2, "delta " + delta + " is missing or changed since the stack was generated"},
+			v2, "delta " + delta + " is missing or changed since the stack was generated", false},
 		{"first stack, replica moved", func() { mustRename(replica, replica+"-moved") }, func() { mustRename(replica+"-moved", replica) },
-			v1, "replica ../replica-web has no readable state.json"},
+			v1, "replica ../replica-web has no readable state.json", false},
+		{"volume file deleted", func() { mustRename(volD, replica+"-d.img") }, func() { mustRename(replica+"-d.img", volD) },
+			v2, "lacks the file of volume vol-dddddddddddddddd", true},
+		{"volume file damaged", func() { appendByte(t, volD) }, func() {},
+			v2, "volume files of replica ../replica-web changed since this stack wrote them (../replica-web/vol-dddddddddddddddd.img)", true},
 	} {
 		c.drift()
 		out, code := plan(c.dir)
@@ -198,24 +203,30 @@ func TestTofuLocalDrift(t *testing.T) {
 			t.Errorf("%s: plan exit %d, want 1 with %q\n%s", c.name, code, c.msg, out)
 		}
 		c.undo()
-		if c.dir == v2 {
-			if out, code := plan(v2); code != 0 {
-				t.Fatalf("%s undone: plan exit %d, want 0\n%s", c.name, code, out)
+		if c.repair {
+			args := repairArgs(out)
+			if len(args) != 2 {
+				t.Fatalf("%s: repair command %q in\n%s", c.name, args, out)
 			}
+			mustTofu(t, bin, v2, env2, append([]string{"apply", "-auto-approve", "-input=false", "-no-color"}, args...)...)
+		}
+		if out, code := plan(v2); code != 0 {
+			t.Fatalf("%s undone: plan exit %d, want 0\n%s", c.name, code, out)
 		}
 	}
+}
 
-	// The repair the rollback message prints re-applies the delta.
-	mustCopy(state1, filepath.Join(replica, "state.json"))
-	out, _ := plan(v2)
-	args := repairArgs(out)
-	if len(args) != 2 {
-		t.Fatalf("repair command %q in\n%s", args, out)
+func appendByte(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
 	}
-	env2 := append(env, "FAKE_VMREP_STATE="+state2)
-	mustTofu(t, bin, v2, env2, append([]string{"apply", "-auto-approve", "-input=false", "-no-color"}, args...)...)
-	if out, code := plan(v2); code != 0 {
-		t.Fatalf("plan after the repair: exit %d, want 0\n%s", code, out)
+	if _, err := f.Write([]byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vmrep/vmrep/internal/testdisk"
+	"github.com/vmrep/vmrep/internal/tofutest"
 )
 
 // readmeSession returns the lines of the ```sh block under "## A session"
@@ -117,10 +118,8 @@ trap cleanup EXIT
 	if adapted != 4 {
 		t.Fatalf("adapted %d README lines, want 4 (vmrepd, the disk change, two mounts): the block changed", adapted)
 	}
-	cfg := filepath.Join(work, "tofurc")
-	if err := os.WriteFile(cfg, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// The environment make deps gives: the vmrep provider in a local mirror.
+	cfg := tofutest.WriteCLIConfig(t)
 
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()

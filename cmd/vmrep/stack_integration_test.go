@@ -19,6 +19,7 @@ import (
 
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/internal/testdisk"
+	"github.com/vmrep/vmrep/internal/tofutest"
 )
 
 // stackPlan is the part of a stack's plan.json the tests check.
@@ -164,8 +165,9 @@ func TestStackGenerateCommand(t *testing.T) {
 	}
 }
 
-// tofuRun runs OpenTofu in dir, offline and without a CLI config; the
-// stacks' provisioners run the real vmrep against the test daemon.
+// tofuRun runs OpenTofu in dir, offline, with a CLI config that installs
+// the vmrep provider from a local mirror; the stacks' provisioners run the
+// real vmrep against the test daemon.
 type tofuRun struct {
 	t    *testing.T
 	bin  string
@@ -222,10 +224,7 @@ func TestStackTofuEndToEnd(t *testing.T) {
 	}
 	h := newHistory(t)
 	d := h.d
-	cfg := filepath.Join(d.dir, "tofurc")
-	if err := os.WriteFile(cfg, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := tofutest.WriteCLIConfig(t)
 	replica := filepath.Join(d.dir, "replica")
 	tr := &tofuRun{t: t, bin: bin,
 		env:  []string{"TF_CLI_CONFIG_FILE=" + cfg, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1", "TF_INPUT=0"},
@@ -296,10 +295,7 @@ func defaultStacks(t *testing.T, h *history) (tr *tofuRun, v1, v2, replica strin
 		t.Fatal(err)
 	}
 	d := h.d
-	cfg := filepath.Join(d.dir, "tofurc")
-	if err := os.WriteFile(cfg, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := tofutest.WriteCLIConfig(t)
 	tr = &tofuRun{t: t, bin: bin, env: []string{"TF_CLI_CONFIG_FILE=" + cfg, "CHECKPOINT_DISABLE=1",
 		"VMREP_SOCKET=" + d.socket}}
 	v1, v2 = filepath.Join(d.dir, "stack-v1"), filepath.Join(d.dir, "stack-v2")
@@ -351,16 +347,19 @@ func TestStackTofuDrift(t *testing.T) {
 		name        string
 		drift, undo func()
 		dir, msg    string
+		repair      bool
 	}{
 		{"moved away", func() { mv(replica, replica+"-moved") }, func() { mv(replica+"-moved", replica) },
-			v2, "has no readable state.json: it was moved or deleted"},
-		{"volume file gone", func() { mv(vol, vol+".away") }, func() { mv(vol+".away", vol) },
-			v2, "lacks the file of volume " + h.dataID},
+			v2, "has no readable state.json: it was moved or deleted", false},
 		{"delta overwritten", func() {
 			mv(dl, dl+".orig")
 			d.ok("delta", "export", "web@2", "web@3", "-o", dl)
-		}, func() { mv(dl+".orig", dl) }, v2, "is missing or changed since the stack was generated"},
-		{"first stack after the move to web@2", func() {}, func() {}, v1, "not at it"},
+		}, func() { mv(dl+".orig", dl) }, v2, "is missing or changed since the stack was generated", false},
+		{"first stack after the move to web@2", func() {}, func() {}, v1, "not at it", false},
+		// Moving the file back changes its ctime: the seal stays broken
+		// until the printed repair (a delta apply with nothing to write).
+		{"volume file gone", func() { mv(vol, vol+".away") }, func() { mv(vol+".away", vol) },
+			v2, "lacks the file of volume " + h.dataID, true},
 	} {
 		c.drift()
 		out, code := plan(c.dir)
@@ -368,6 +367,9 @@ func TestStackTofuDrift(t *testing.T) {
 			t.Errorf("%s: plan exit %d, want 1 with %q\n%s", c.name, code, c.msg, out)
 		}
 		c.undo()
+		if c.repair {
+			tr.ok(v2, append([]string{"apply", "-auto-approve", "-no-color"}, repairFlags(flatTofu(out))...)...)
+		}
 		if out, code := plan(v2); code != 0 {
 			t.Fatalf("%s undone: plan exit %d, want 0\n%s", c.name, code, out)
 		}
@@ -381,21 +383,32 @@ func TestStackTofuDrift(t *testing.T) {
 	if code != 1 || !strings.Contains(f, "is at "+h.snapID(t, 1)+", not "+h.snapID(t, 2)+" (web@2)") {
 		t.Fatalf("rolled back: plan exit %d\n%s", code, out)
 	}
-	i := strings.Index(f, "tofu apply -replace=")
-	if i < 0 {
+	flags := repairFlags(f)
+	if len(flags) == 0 {
 		t.Fatalf("no repair command in\n%s", out)
 	}
-	args := []string{"apply", "-auto-approve", "-no-color"}
-	for _, a := range strings.Fields(f[i:])[2:] {
-		if !strings.HasPrefix(a, "-replace=") {
-			break
-		}
-		args = append(args, strings.TrimRight(a, `."`))
-	}
-	tr.ok(v2, args...)
+	tr.ok(v2, append([]string{"apply", "-auto-approve", "-no-color"}, flags...)...)
 	h.replicaAt(t, replica, 2)
 	if out, code := plan(v2); code != 0 {
 		t.Fatalf("plan after the repair: exit %d, want 0\n%s", code, out)
+	}
+
+	// A damaged byte in a volume: the seal on the volume files sees it
+	// without reading them; the printed repair rebuilds the replica.
+	testdisk.FlipByte(t, vol, 4096)
+	out, code = plan(v2)
+	f = flatTofu(out)
+	if code != 1 || !strings.Contains(f, "changed since this stack wrote them (../replica-web/"+h.dataID+".img)") {
+		t.Fatalf("damaged volume: plan exit %d\n%s", code, out)
+	}
+	if !strings.Contains(f, "Rebuild it with: vmrep replica create web@2 --dir ../replica-web && tofu apply -replace=") {
+		t.Fatalf("no rebuild command in\n%s", out)
+	}
+	d.ok("replica", "create", "web@2", "--dir", replica)
+	h.replicaAt(t, replica, 2)
+	tr.ok(v2, append([]string{"apply", "-auto-approve", "-no-color"}, repairFlags(f)...)...)
+	if out, code := plan(v2); code != 0 {
+		t.Fatalf("plan after the rebuild: exit %d, want 0\n%s", code, out)
 	}
 }
 
@@ -403,6 +416,23 @@ func TestStackTofuDrift(t *testing.T) {
 // whitespace collapsed, so a wrapped message reads as one line.
 func flatTofu(out string) string {
 	return strings.Join(strings.Fields(strings.NewReplacer("│", " ", "╷", " ", "╵", " ").Replace(out)), " ")
+}
+
+// repairFlags are the -replace flags of the first repair command in a
+// flattened drift message.
+func repairFlags(f string) []string {
+	i := strings.Index(f, "tofu apply -replace=")
+	if i < 0 {
+		return nil
+	}
+	var flags []string
+	for _, a := range strings.Fields(f[i:])[2:] {
+		if !strings.HasPrefix(a, "-replace=") {
+			break
+		}
+		flags = append(flags, strings.TrimRight(a, `."`))
+	}
+	return flags
 }
 
 func (h *history) snapID(t *testing.T, seq int) string {

@@ -62,6 +62,24 @@ locals {
   delta_drift   = length(local.delta_changed) == 0 ? "" : format("vmrep: delta %s is missing or changed since the stack was generated (digest eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee): restore that delta or generate the stack again from the new one", join(", ", local.delta_changed))
 }
 
+data "vmrep_files" "replica" {
+  paths      = [for id in ["vol-aaaaaaaaaaaaaaaa", "vol-bbbbbbbbbbbbbbbb", "vol-dddddddddddddddd"] : "${var.replica_dir}/${id}.img"]
+  depends_on = [terraform_data.vol-bbbbbbbbbbbbbbbb, terraform_data.vol-dddddddddddddddd]
+}
+
+resource "terraform_data" "seal" {
+  input = data.vmrep_files.replica.stamps
+
+  lifecycle {
+    ignore_changes       = [input]
+    replace_triggered_by = [terraform_data.vol-bbbbbbbbbbbbbbbb, terraform_data.vol-dddddddddddddddd]
+    postcondition {
+      condition     = self.output == data.vmrep_files.replica.stamps
+      error_message = format("vmrep: volume files of replica %s changed since this stack wrote them (%s): damaged, moved or written by something else. Rebuild it with: vmrep replica create web@2 --dir %s && tofu apply -replace=terraform_data.vol-bbbbbbbbbbbbbbbb -replace=terraform_data.vol-dddddddddddddddd", var.replica_dir, join(", ", [for f, st in data.vmrep_files.replica.stamps : f if lookup(self.output, f, "") != st]), var.replica_dir)
+    }
+  }
+}
+
 resource "terraform_data" "snapshot" {
   triggers_replace = "snap-2222222222222222"
   input            = "snap-2222222222222222"

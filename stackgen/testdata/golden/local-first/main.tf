@@ -56,6 +56,24 @@ locals {
   )
 }
 
+data "vmrep_files" "replica" {
+  paths      = [for id in ["vol-aaaaaaaaaaaaaaaa", "vol-bbbbbbbbbbbbbbbb"] : "${var.replica_dir}/${id}.img"]
+  depends_on = [terraform_data.vol-aaaaaaaaaaaaaaaa, terraform_data.vol-bbbbbbbbbbbbbbbb]
+}
+
+resource "terraform_data" "seal" {
+  input = data.vmrep_files.replica.stamps
+
+  lifecycle {
+    ignore_changes       = [input]
+    replace_triggered_by = [terraform_data.vol-aaaaaaaaaaaaaaaa, terraform_data.vol-bbbbbbbbbbbbbbbb]
+    postcondition {
+      condition     = self.output == data.vmrep_files.replica.stamps
+      error_message = format("vmrep: volume files of replica %s changed since this stack wrote them (%s): damaged, moved or written by something else. Rebuild it with: tofu apply -replace=terraform_data.vol-aaaaaaaaaaaaaaaa -replace=terraform_data.vol-bbbbbbbbbbbbbbbb", var.replica_dir, join(", ", [for f, st in data.vmrep_files.replica.stamps : f if lookup(self.output, f, "") != st]))
+    }
+  }
+}
+
 resource "terraform_data" "snapshot" {
   triggers_replace = "snap-1111111111111111"
   input            = "snap-1111111111111111"
