@@ -2,12 +2,18 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/delta"
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/stackgen"
 )
@@ -100,8 +106,12 @@ func (s *Server) stackDelta(ctx context.Context, path string, base, target volum
 		return nil, api.Errorf(api.CodeInvalid, "delta %s moves %s@%d to %s@%d, not %s to %s",
 			path, h.VGName, h.Base.Seq, h.VGName, h.Target.Seq, base.Name(), target.Name()), nil
 	}
+	files, err := deltaFileSums(path, h)
+	if err != nil {
+		return nil, nil, err
+	}
 	d := &stackgen.Delta{File: path, Digest: info.Digest, Size: info.FileBytes,
-		BaseSnapshotID: base.ID, TargetSnapshotID: target.ID}
+		BaseSnapshotID: base.ID, TargetSnapshotID: target.ID, Files: files}
 	// Every volume of the header, unchanged ones too: applying them moves
 	// their state forward, which the next delta's base check needs.
 	for _, v := range info.Volumes {
@@ -109,6 +119,45 @@ func (s *Server) stackDelta(ctx context.Context, path string, base, target volum
 			OldSize: v.BaseSize, NewSize: v.TargetSize, Added: v.Added})
 	}
 	return d, nil, nil
+}
+
+// deltaFileSums is the SHA-256 of every file of a delta, which a local
+// stack compares at plan time: the file itself, or a split delta's index
+// and each part it names.
+func deltaFileSums(path string, h *delta.Header) ([]stackgen.DeltaFile, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("hash delta %s: %w", path, err)
+	}
+	names := []string{""}
+	if fi.IsDir() {
+		names = []string{delta.IndexName}
+		for _, p := range h.Parts {
+			names = append(names, p.File)
+		}
+	}
+	out := make([]stackgen.DeltaFile, len(names))
+	for i, n := range names {
+		sum, err := fileSHA256(filepath.Join(path, n))
+		if err != nil {
+			return nil, fmt.Errorf("hash delta %s: %w", path, err)
+		}
+		out[i] = stackgen.DeltaFile{Name: n, SHA256: sum}
+	}
+	return out, nil
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func toStackSnapshot(sn volume.Snapshot) stackgen.Snapshot {

@@ -131,17 +131,27 @@ run "$BIN/vmrep" stack generate web@1..web@2 --delta d12.vmdelta --target local 
 run "$BIN/vmrep" stack generate web@1 --target oci --out stack-oci
 ls stack-v1
 if command -v tofu >/dev/null; then
-	export TF_VAR_vmrep_bin=$BIN/vmrep TF_VAR_socket=$SOCK TF_VAR_replica_dir=$WORK/tofu-replica
-	export TF_CLI_CONFIG_FILE=/dev/null TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
+	# As the README prints it: no -var, no terminal; vmrep from PATH, the
+	# daemon from VMREP_SOCKET, the replica in replica-web/ next to the stacks.
+	export TF_CLI_CONFIG_FILE=/dev/null CHECKPOINT_DISABLE=1
 	for s in stack-v1 stack-v2; do
-		printf '$ tofu -chdir=%s init && tofu -chdir=%s apply -auto-approve\n' "$s" "$s"
-		tofu -chdir="$s" init -input=false -no-color >/dev/null
-		tofu -chdir="$s" apply -auto-approve -input=false -no-color | grep -E '^(terraform_data[^ ]*: Creation complete|Apply complete)' || true
+		printf '$ (cd %s && tofu init && tofu apply -auto-approve)\n' "$s"
+		(cd "$s" && PATH=$BIN:$PATH && tofu init -no-color >/dev/null && tofu apply -auto-approve -no-color </dev/null) |
+			grep -E '^(terraform_data[^ ]*: Creation complete|Apply complete)' || true
 	done
-	run cmp "tofu-replica/$BOOT_ID.img" disk0-v2.img
+	run cmp "replica-web/$BOOT_ID.img" disk0-v2.img
 	echo "tofu-applied replica == web@2"
-	tofu -chdir=stack-v2 plan -detailed-exitcode -input=false -no-color >/dev/null
+	tofu -chdir=stack-v2 plan -detailed-exitcode -no-color >/dev/null
 	echo "tofu plan on stack-v2: no changes"
+	mv replica-web replica-web.moved
+	drift=$(tofu -chdir=stack-v2 plan -no-color 2>&1 || true)
+	if grep -q 'has no readable state.json' <<<"$drift"; then
+		echo "replica moved away: tofu plan on stack-v2 fails and says so"
+	else
+		echo "demo: tofu plan did not see the moved replica" >&2
+		exit 1
+	fi
+	mv replica-web.moved replica-web
 else
 	echo "tofu is not installed (make deps builds it): skipping tofu apply"
 fi

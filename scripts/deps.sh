@@ -42,6 +42,11 @@ if [ -x scripts/install-tofu.sh ]; then
   scripts/install-tofu.sh
 fi
 
+# The vmrep provider local stacks require, in tofu's implicit local mirror.
+if [ -x scripts/install-tfprovider.sh ]; then
+  scripts/install-tfprovider.sh
+fi
+
 # desync, a benchmark peer, built from a pinned module version.
 if [ -x scripts/install-desync.sh ]; then
   scripts/install-desync.sh

@@ -47,6 +47,7 @@ func deltaPlan() Plan {
 			{VolumeID: "vol-bbbbbbbbbbbbbbbb", ChangedBytes: 4096, OldSize: 60<<30 + 1, NewSize: 80 << 30},
 			{VolumeID: "vol-dddddddddddddddd", ChangedBytes: 1 << 20, NewSize: 1 << 30, Added: true},
 		},
+		Files: []DeltaFile{{SHA256: digest('f')}},
 	}
 	return p
 }

@@ -165,11 +165,16 @@ func output(b *hclwrite.Body, name, desc string, value hclwrite.Tokens) {
 	b.AppendNewline()
 }
 
-// commonVariables declares the variables both targets use to run vmrep.
-func commonVariables(b *hclwrite.Body, p Plan) {
+// commonVariables declares the variables both targets use to run vmrep;
+// replicaDir is replica_dir's default, cty.NilVal to make it required.
+func commonVariables(b *hclwrite.Body, p Plan, replicaDir cty.Value) {
 	variable(b, "vmrep_bin", "Path of the vmrep binary the provisioners run.", cty.StringVal("vmrep"))
 	variable(b, "socket", "vmrep daemon socket; empty for vmrep's default.", cty.StringVal(""))
-	variable(b, "replica_dir", "Directory of the replica of VG "+p.VGName+" ("+p.VGID+").", cty.NilVal)
+	desc := "Directory of the replica of VG " + p.VGName + " (" + p.VGID + ")"
+	if replicaDir != cty.NilVal {
+		desc += "; a relative path is from the stack directory"
+	}
+	variable(b, "replica_dir", desc+".", replicaDir)
 	if p.Delta != nil {
 		variable(b, "delta_file", "The delta from "+p.Delta.BaseSnapshotID+" to "+p.Delta.TargetSnapshotID+
 			" (digest "+p.Delta.Digest+").", cty.StringVal(p.Delta.File))

@@ -9,8 +9,9 @@ import (
 // replica reached; it exists only once every volume step succeeded.
 const snapshotResource = "snapshot"
 
-// generateLocal emits a stack of built-in terraform_data resources only, so
-// `tofu init` needs no provider download.
+// generateLocal emits a stack of built-in terraform_data resources and one
+// data source of the vmrep provider, which `tofu init` installs from a local
+// filesystem mirror (scripts/install-tfprovider.sh), never downloads.
 //
 // Each volume step is a terraform_data named by the volume ID whose
 // triggers_replace is the manifest digest (first stack) or the delta digest
@@ -26,6 +27,7 @@ func generateLocal(p Plan, files map[string]*hclwrite.File) error {
 	vmrepFlagsLocal(main)
 
 	var steps []hclwrite.Tokens
+	var names []string
 	for _, v := range p.Snapshot.Volumes {
 		var args hclwrite.Tokens
 		trigger := v.Manifest
@@ -48,18 +50,29 @@ func generateLocal(p Plan, files map[string]*hclwrite.File) error {
 		vmrepExec(r, args, v.ID, nil)
 		main.AppendNewline()
 		steps = append(steps, ref("terraform_data", v.ID))
+		names = append(names, v.ID)
 	}
+	driftLocals(main, p, names)
+	sealVolumes(main, p, names)
 
 	s := main.AppendNewBlock("resource", []string{"terraform_data", snapshotResource}).Body()
 	s.SetAttributeValue("triggers_replace", cty.StringVal(p.Snapshot.ID))
 	s.SetAttributeValue("input", cty.StringVal(p.Snapshot.ID))
 	dependsOn(s, steps)
+	s.AppendNewline()
+	driftConditions(s, p)
 
-	commonVariables(files[FileVariables].Body(), p)
+	commonVariables(files[FileVariables].Body(), p, cty.StringVal(DefaultReplicaDir(p.VGName)))
 	localOutputs(files[FileOutputs].Body(), p)
-	versions(files[FileVersions].Body(), nil)
+	versions(files[FileVersions].Body(), [][3]string{Provider})
 	return nil
 }
+
+// DefaultReplicaDir is where a local stack keeps the replica when
+// replica_dir is not set: next to the stack directory, relative to it (tofu
+// runs the provisioners and reads files there), so the first stack and the
+// delta stacks generated beside it share one replica.
+func DefaultReplicaDir(vgName string) string { return "../replica-" + vgName }
 
 func lastOf(ts []hclwrite.Tokens) []hclwrite.Tokens {
 	if len(ts) == 0 {

@@ -84,7 +84,7 @@ func ociVariables(b *hclwrite.Body, p Plan) {
 	req("namespace", "Object Storage namespace of the bucket.")
 	req("boot_image_path", "QCOW2 of the boot volume at "+p.snapRef()+
 		", made by `vmrep export "+p.snapRef()+" --volume boot --format qcow2 -o boot.qcow2`.")
-	commonVariables(b, p)
+	commonVariables(b, p, cty.NilVal)
 }
 
 func ociOutputs(b *hclwrite.Body, p Plan, boot Volume, data []Volume) {

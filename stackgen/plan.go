@@ -40,6 +40,16 @@ type Delta struct {
 	BaseSnapshotID   string        `json:"base_snapshot_id"`
 	TargetSnapshotID string        `json:"target_snapshot_id"`
 	Volumes          []DeltaVolume `json:"volumes"`
+	// Files are the SHA-256 of every file of the delta as it was at generate
+	// time, which a local stack compares at plan time (filesha256 is the
+	// hash OpenTofu has built in). Empty: the stack does not check the delta.
+	Files []DeltaFile `json:"files,omitempty"`
+}
+
+// DeltaFile is one file of a delta and its SHA-256.
+type DeltaFile struct {
+	Name   string `json:"name"` // inside a split delta directory; "" for a one-file delta
+	SHA256 string `json:"sha256"`
 }
 
 // DeltaVolume is one volume the delta changes.
@@ -86,6 +96,8 @@ var (
 	nameRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	digestRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	refRe    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,200}$`)
+	// partNameRe is a file of a split delta: no separator, no "..".
+	partNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$`)
 )
 
 // Size bounds of an OCI block volume, in GB.
@@ -199,6 +211,15 @@ func validateDelta(p Plan) error {
 	if d.TargetSnapshotID != p.Snapshot.ID {
 		return &FieldError{Field: "delta.target_snapshot_id", Value: d.TargetSnapshotID,
 			Reason: fmt.Sprintf("must be the target snapshot %s", p.Snapshot.ID)}
+	}
+	for i, f := range d.Files {
+		fld := fmt.Sprintf("delta.files[%d]", i)
+		if f.Name != "" && !partNameRe.MatchString(f.Name) {
+			return &FieldError{Field: fld + ".name", Value: f.Name, Reason: "must be a file name inside the delta directory"}
+		}
+		if err := check(digestRe, fld+".sha256", f.SHA256, digestWhat); err != nil {
+			return err
+		}
 	}
 	inTarget := volumeIndex(p.Snapshot.Volumes)
 	inBase := volumeIndex(p.Base.Volumes)

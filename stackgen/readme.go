@@ -41,8 +41,12 @@ func readme(p Plan, target string) string {
 
 func readmeLocal(p Plan) string {
 	var b strings.Builder
-	b.WriteString("Only built-in `terraform_data` resources: `tofu init` downloads nothing.\n" +
-		"Set `replica_dir` (and `vmrep_bin`, `socket` if needed), then `tofu init && tofu apply`.\n\n")
+	fmt.Fprintf(&b, "Built-in `terraform_data` resources and the `vmrep_files` data source of the vmrep provider "+
+		"(`%s`), which `tofu init` installs from a local mirror (`make deps` puts it in `~/.terraform.d/plugins`); "+
+		"it downloads nothing.\n"+
+		"`replica_dir` defaults to `%s`, relative to this directory, so the stacks generated beside this one "+
+		"build and move the same replica; set it (and `vmrep_bin`, `socket`) with `-var` if needed. "+
+		"Then `tofu init && tofu apply -auto-approve`.\n\n", Provider[1], DefaultReplicaDir(p.VGName))
 	if p.Delta == nil {
 		fmt.Fprintf(&b, "For each volume, in order, `vmrep replica create %s --dir <replica_dir> --volume <id>` "+
 			"builds the replica of that volume. Each step is keyed by the volume's manifest digest.\n", p.snapRef())
@@ -54,6 +58,16 @@ func readmeLocal(p Plan) string {
 	}
 	fmt.Fprintf(&b, "\nWhen every step succeeded, `terraform_data.snapshot` records %s (output `snapshot_id`). "+
 		"A second apply plans no change. A failed step is retried by the next apply.\n", p.Snapshot.ID)
+	b.WriteString("\n## Drift\n\nEvery plan reads the replica's `state.json` and fails, naming what drifted and the " +
+		"`tofu apply -replace=...` that repairs it, when the replica is gone (moved or deleted), holds another VG, " +
+		"has a volume at another manifest than this stack's snapshot (rolled back, moved on, rebuilt) or lacks a volume file")
+	if p.Delta != nil {
+		b.WriteString(", or when a file of the delta is missing or its SHA-256 differs from the one recorded at generate time")
+	}
+	b.WriteString(". It also fails when a volume file changed since the steps wrote it (a damaged byte, or any other " +
+		"write): `terraform_data.seal` keeps each file's size, mtime, ctime and inode as the steps left them and the " +
+		"plan compares them with the files', read by `data.vmrep_files.replica` without reading the volumes. " +
+		"A first apply checks the replica after its steps ran.\n")
 	return b.String()
 }
 

@@ -20,7 +20,7 @@ func TestTofuApplyLocal(t *testing.T) {
 	}
 	log := filepath.Join(work, "calls.log")
 	replica := filepath.Join(work, "replica dir")
-	env := []string{"FAKE_VMREP_LOG=" + log}
+	env := []string{"FAKE_VMREP_LOG=" + log, "FAKE_VMREP_STATE=" + fakeState(t, work, firstPlan())}
 	vars := []string{"-var", "vmrep_bin=" + fake, "-var", "replica_dir=" + replica, "-var", "socket=/run/vm rep.sock"}
 	apply := func(dir string) (string, error) {
 		mustTofu(t, bin, dir, env, "init", "-input=false", "-no-color")
@@ -54,7 +54,8 @@ func TestTofuApplyLocal(t *testing.T) {
 
 	// The delta stack moves the replica: one delta apply per changed volume.
 	p := deltaPlan()
-	p.Delta.File = filepath.Join(work, "web 1-2.vmdelta")
+	fakeDelta(t, &p, filepath.Join(work, "web 1-2.vmdelta"))
+	env[1] = "FAKE_VMREP_STATE=" + fakeState(t, work, p)
 	v2 := filepath.Join(work, "stack-v2")
 	if err := Write(v2, p, TargetLocal); err != nil {
 		t.Fatal(err)

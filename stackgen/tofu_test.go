@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vmrep/vmrep/internal/tofutest"
 )
 
 // tofuBin finds the tofu that scripts/install-tofu.sh installs. Without it
@@ -31,16 +33,14 @@ func tofuBin(t *testing.T) string {
 	return ""
 }
 
-// tofu runs one tofu command in dir, offline and without a CLI config.
+// tofu runs one tofu command in dir, offline, with a CLI config that
+// installs the vmrep provider from a local mirror.
 func tofu(t *testing.T, bin, dir string, env []string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, append([]string{"-chdir=" + dir}, args...)...)
-	cfg := filepath.Join(t.TempDir(), "tofurc")
-	if err := os.WriteFile(cfg, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := tofutest.WriteCLIConfig(t)
 	cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+cfg, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1")
 	cmd.Env = append(cmd.Env, env...)
 	var out bytes.Buffer
@@ -79,7 +79,9 @@ func TestTofuValidateLocal(t *testing.T) {
 
 // fakeVMRep is a stand-in vmrep that logs its arguments one per line, a
 // blank line after each call, and refuses when the replica holds a file
-// named "refuse", printing that file as its error.
+// named "refuse", printing that file as its error. Otherwise it creates
+// the volume's file (its last argument) and copies $FAKE_VMREP_STATE, when
+// set, to the replica's state.json, as the real vmrep would leave them.
 const fakeVMRep = `#!/bin/sh
 for a in "$@"; do printf '%s\n' "$a" >> "$FAKE_VMREP_LOG"; done
 printf '\n' >> "$FAKE_VMREP_LOG"
@@ -94,6 +96,9 @@ if [ -n "$replica" ] && [ -f "$replica/refuse" ]; then
 	exit 1
 fi
 mkdir -p "$replica"
+for vol in "$@"; do :; done
+: >> "$replica/$vol.img"
+if [ -n "$FAKE_VMREP_STATE" ]; then cp "$FAKE_VMREP_STATE" "$replica/state.json"; fi
 `
 
 func readCalls(t *testing.T, log string) [][]string {

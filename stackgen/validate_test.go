@@ -51,6 +51,13 @@ func TestValidateRefuses(t *testing.T) {
 		{"delta target mismatch", "delta.target_snapshot_id", func(p *Plan) { p.Delta.TargetSnapshotID = "snap-3333333333333333" }},
 		{"delta volume unknown", "delta.volumes[0].volume_id", func(p *Plan) { p.Delta.Volumes[0].VolumeID = "vol-ffffffffffffffff" }},
 		{"delta added wrong", "delta.volumes[1].added", func(p *Plan) { p.Delta.Volumes[1].Added = false }},
+		{"delta file sha256", "delta.files[0].sha256", func(p *Plan) { p.Delta.Files[0].SHA256 = digest('A') }},
+		{"delta part escapes", "delta.files[1].name", func(p *Plan) {
+			p.Delta.Files = append(p.Delta.Files, DeltaFile{Name: "../state.json", SHA256: digest('f')})
+		}},
+		{"delta part with interpolation", "delta.files[1].name", func(p *Plan) {
+			p.Delta.Files = append(p.Delta.Files, DeltaFile{Name: "${x}.vmdp", SHA256: digest('f')})
+		}},
 		{"delta without base", "delta", func(p *Plan) { p.Base = nil }},
 		{"base after target", "base.seq", func(p *Plan) { p.Base.Seq = 2 }},
 	}

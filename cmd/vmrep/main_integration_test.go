@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/vmrep/vmrep/client"
+	"github.com/vmrep/vmrep/internal/tofutest"
 )
 
 // binDir holds vmrep and vmrepd, built once for every test of the package.
@@ -44,6 +45,7 @@ func TestMain(m *testing.M) {
 		}
 	}
 	code := m.Run()
+	tofutest.Cleanup()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

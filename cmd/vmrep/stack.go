@@ -27,9 +27,12 @@ func newStackGenerateCmd(a *app) *cobra.Command {
 		Short: "Write a stack that replicates a snapshot, or moves a replica with a delta",
 		Long: `The first stack (VG@N) creates a replica at that snapshot; a delta stack
 (VG@A..VG@B with the delta between them) moves a replica from A to B.
-Target local uses built-in terraform_data resources whose provisioners run
-vmrep, so tofu init and apply work offline; target oci describes the same
-volume group as Oracle Cloud resources. The stack names each volume by its
+Target local uses terraform_data resources whose provisioners run vmrep,
+and vmrep's own provider, which make deps puts in tofu's local mirror, so
+tofu init and apply work offline; the replica goes to ../replica-VG next to
+the stack unless replica_dir is set, and every plan fails when the replica
+or the delta drifted from what the stack made. Target oci describes the
+same volume group as Oracle Cloud resources. The stack names each volume by its
 ID and the manifest and delta digests it applies; see its README.md.`,
 		Example: `  vmrep stack generate web@1 --target local --out stack-v1/
   vmrep stack generate web@1..web@2 --delta d.vmdelta --target local --out stack-v2/

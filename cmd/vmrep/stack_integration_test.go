@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"go/build"
 	"os"
 	"os/exec"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/internal/testdisk"
+	"github.com/vmrep/vmrep/internal/tofutest"
 )
 
 // stackPlan is the part of a stack's plan.json the tests check.
@@ -34,6 +37,10 @@ type stackPlan struct {
 		Delta *struct {
 			File   string `json:"file"`
 			Digest string `json:"digest"`
+			Files  []struct {
+				Name   string `json:"name"`
+				SHA256 string `json:"sha256"`
+			} `json:"files"`
 		} `json:"delta"`
 	} `json:"plan"`
 }
@@ -105,7 +112,30 @@ func TestStackGenerateCommand(t *testing.T) {
 			p := readStackPlan(t, v2)
 			wantManifests(t, p, s2)
 			if p.Plan.Delta == nil || p.Plan.Delta.Digest != c.digest || p.Plan.Delta.File != c.delta || res.DeltaDigest != c.digest {
-				t.Errorf("%s delta stack of %s: plan delta %+v, result %+v", target, c.delta, p.Plan.Delta, res)
+				t.Fatalf("%s delta stack of %s: plan delta %+v, result %+v", target, c.delta, p.Plan.Delta, res)
+			}
+			// The SHA-256 of every file of the delta, which the local
+			// stack's plan compares: the file, or the index and each part.
+			want := map[string]bool{"": true}
+			if c.delta == split {
+				ents, err := os.ReadDir(split)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = map[string]bool{}
+				for _, e := range ents {
+					want[e.Name()] = true
+				}
+			}
+			for _, f := range p.Plan.Delta.Files {
+				b, err := os.ReadFile(filepath.Join(c.delta, f.Name))
+				if err != nil || sha256Hex(b) != f.SHA256 || !want[f.Name] {
+					t.Errorf("%s delta stack of %s: file %q sha256 %s (%v)", target, c.delta, f.Name, f.SHA256, err)
+				}
+				delete(want, f.Name)
+			}
+			if len(want) != 0 {
+				t.Errorf("%s delta stack of %s: plan lacks the SHA-256 of %v", target, c.delta, want)
 			}
 		}
 	}
@@ -135,8 +165,9 @@ func TestStackGenerateCommand(t *testing.T) {
 	}
 }
 
-// tofuRun runs OpenTofu in dir, offline and without a CLI config; the
-// stacks' provisioners run the real vmrep against the test daemon.
+// tofuRun runs OpenTofu in dir, offline, with a CLI config that installs
+// the vmrep provider from a local mirror; the stacks' provisioners run the
+// real vmrep against the test daemon.
 type tofuRun struct {
 	t    *testing.T
 	bin  string
@@ -193,10 +224,7 @@ func TestStackTofuEndToEnd(t *testing.T) {
 	}
 	h := newHistory(t)
 	d := h.d
-	cfg := filepath.Join(d.dir, "tofurc")
-	if err := os.WriteFile(cfg, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := tofutest.WriteCLIConfig(t)
 	replica := filepath.Join(d.dir, "replica")
 	tr := &tofuRun{t: t, bin: bin,
 		env:  []string{"TF_CLI_CONFIG_FILE=" + cfg, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1", "TF_INPUT=0"},
@@ -243,7 +271,173 @@ func TestStackTofuEndToEnd(t *testing.T) {
 	h.replicaAt(t, replica, 3)
 }
 
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
 func blake3Hex(b []byte) string {
 	s := blake3.Sum256(b)
 	return hex.EncodeToString(s[:])
+}
+
+// defaultStacks generates stack-v1 (web@1) and stack-v2 (web@1..web@2)
+// side by side and applies both as the README prints it: tofu init and
+// apply -auto-approve, stdin not a terminal, no -var; vmrep from PATH and
+// the daemon from VMREP_SOCKET. It returns the stacks and the replica.
+func defaultStacks(t *testing.T, h *history) (tr *tofuRun, v1, v2, replica string) {
+	t.Helper()
+	gobin := filepath.Join(build.Default.GOPATH, "bin")
+	t.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH")+string(os.PathListSeparator)+gobin)
+	testdisk.Need(t, "tofu")
+	bin, err := exec.LookPath("tofu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := h.d
+	cfg := tofutest.WriteCLIConfig(t)
+	tr = &tofuRun{t: t, bin: bin, env: []string{"TF_CLI_CONFIG_FILE=" + cfg, "CHECKPOINT_DISABLE=1",
+		"VMREP_SOCKET=" + d.socket}}
+	v1, v2 = filepath.Join(d.dir, "stack-v1"), filepath.Join(d.dir, "stack-v2")
+	dl := filepath.Join(d.dir, "d12.vmdelta")
+	d.ok("delta", "export", "web@1", "web@2", "-o", dl)
+	d.ok("stack", "generate", "web@1", "--target", "local", "--out", v1)
+	d.ok("stack", "generate", "web@1..web@2", "--delta", dl, "--target", "local", "--out", v2)
+	replica = filepath.Join(d.dir, "replica-web")
+	tr.ok(v1, "init", "-no-color")
+	tr.ok(v1, "apply", "-auto-approve", "-no-color")
+	h.replicaAt(t, replica, 1)
+	tr.ok(v2, "init", "-no-color")
+	tr.ok(v2, "apply", "-auto-approve", "-no-color")
+	return tr, v1, v2, replica
+}
+
+// TestStackTofuDefaults: issue 12 point 4. The stacks apply without a
+// terminal and without -var, and stack-v2 moves the replica stack-v1 made.
+func TestStackTofuDefaults(t *testing.T) {
+	h := newHistory(t)
+	tr, _, v2, replica := defaultStacks(t, h)
+	h.replicaAt(t, replica, 2)
+	if out, code := tr.run(v2, "plan", "-detailed-exitcode", "-no-color"); code != 0 {
+		t.Errorf("plan after apply: exit %d, want 0 (no change)\n%s", code, out)
+	}
+}
+
+// TestStackTofuDrift: issue 12 point 5, with the real vmrep. After the
+// stacks applied, each change behind their back makes the next plan fail
+// with a message naming it, undoing it gives "No changes" again, and the
+// repair the rollback message prints brings the replica back to web@2.
+func TestStackTofuDrift(t *testing.T) {
+	h := newHistory(t)
+	d := h.d
+	tr, v1, v2, replica := defaultStacks(t, h)
+	plan := func(dir string) (string, int) { return tr.run(dir, "plan", "-detailed-exitcode", "-no-color") }
+	mv := func(from, to string) {
+		t.Helper()
+		if err := os.Rename(from, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, code := plan(v2); code != 0 {
+		t.Fatalf("clean plan: exit %d, want 0\n%s", code, out)
+	}
+	dl := filepath.Join(d.dir, "d12.vmdelta")
+	vol := filepath.Join(replica, h.dataID+".img")
+	for _, c := range []struct {
+		name        string
+		drift, undo func()
+		dir, msg    string
+		repair      bool
+	}{
+		{"moved away", func() { mv(replica, replica+"-moved") }, func() { mv(replica+"-moved", replica) },
+			v2, "has no readable state.json: it was moved or deleted", false},
+		{"delta overwritten", func() {
+			mv(dl, dl+".orig")
+			d.ok("delta", "export", "web@2", "web@3", "-o", dl)
+		}, func() { mv(dl+".orig", dl) }, v2, "is missing or changed since the stack was generated", false},
+		{"first stack after the move to web@2", func() {}, func() {}, v1, "not at it", false},
+		// Moving the file back changes its ctime: the seal stays broken
+		// until the printed repair (a delta apply with nothing to write).
+		{"volume file gone", func() { mv(vol, vol+".away") }, func() { mv(vol+".away", vol) },
+			v2, "lacks the file of volume " + h.dataID, true},
+	} {
+		c.drift()
+		out, code := plan(c.dir)
+		if code != 1 || !strings.Contains(flatTofu(out), c.msg) {
+			t.Errorf("%s: plan exit %d, want 1 with %q\n%s", c.name, code, c.msg, out)
+		}
+		c.undo()
+		if c.repair {
+			tr.ok(v2, append([]string{"apply", "-auto-approve", "-no-color"}, repairFlags(flatTofu(out))...)...)
+		}
+		if out, code := plan(v2); code != 0 {
+			t.Fatalf("%s undone: plan exit %d, want 0\n%s", c.name, code, out)
+		}
+	}
+
+	// Rolled back to web@1: the plan says so and prints the repair, which
+	// re-applies the delta.
+	d.ok("replica", "create", "web@1", "--dir", replica)
+	out, code := plan(v2)
+	f := flatTofu(out)
+	if code != 1 || !strings.Contains(f, "is at "+h.snapID(t, 1)+", not "+h.snapID(t, 2)+" (web@2)") {
+		t.Fatalf("rolled back: plan exit %d\n%s", code, out)
+	}
+	flags := repairFlags(f)
+	if len(flags) == 0 {
+		t.Fatalf("no repair command in\n%s", out)
+	}
+	tr.ok(v2, append([]string{"apply", "-auto-approve", "-no-color"}, flags...)...)
+	h.replicaAt(t, replica, 2)
+	if out, code := plan(v2); code != 0 {
+		t.Fatalf("plan after the repair: exit %d, want 0\n%s", code, out)
+	}
+
+	// A damaged byte in a volume: the seal on the volume files sees it
+	// without reading them; the printed repair rebuilds the replica.
+	testdisk.FlipByte(t, vol, 4096)
+	out, code = plan(v2)
+	f = flatTofu(out)
+	if code != 1 || !strings.Contains(f, "changed since this stack wrote them (../replica-web/"+h.dataID+".img)") {
+		t.Fatalf("damaged volume: plan exit %d\n%s", code, out)
+	}
+	if !strings.Contains(f, "Rebuild it with: vmrep replica create web@2 --dir ../replica-web && tofu apply -replace=") {
+		t.Fatalf("no rebuild command in\n%s", out)
+	}
+	d.ok("replica", "create", "web@2", "--dir", replica)
+	h.replicaAt(t, replica, 2)
+	tr.ok(v2, append([]string{"apply", "-auto-approve", "-no-color"}, repairFlags(f)...)...)
+	if out, code := plan(v2); code != 0 {
+		t.Fatalf("plan after the rebuild: exit %d, want 0\n%s", code, out)
+	}
+}
+
+// flatTofu is tofu's output without the box around diagnostics and with
+// whitespace collapsed, so a wrapped message reads as one line.
+func flatTofu(out string) string {
+	return strings.Join(strings.Fields(strings.NewReplacer("│", " ", "╷", " ", "╵", " ").Replace(out)), " ")
+}
+
+// repairFlags are the -replace flags of the first repair command in a
+// flattened drift message.
+func repairFlags(f string) []string {
+	i := strings.Index(f, "tofu apply -replace=")
+	if i < 0 {
+		return nil
+	}
+	var flags []string
+	for _, a := range strings.Fields(f[i:])[2:] {
+		if !strings.HasPrefix(a, "-replace=") {
+			break
+		}
+		flags = append(flags, strings.TrimRight(a, `."`))
+	}
+	return flags
+}
+
+func (h *history) snapID(t *testing.T, seq int) string {
+	t.Helper()
+	var s api.Snapshot
+	h.d.okJSON(&s, "snapshot", "show", fmt.Sprintf("web@%d", seq))
+	return s.ID
 }

@@ -37,8 +37,62 @@ resource "terraform_data" "vol-dddddddddddddddd" {
   }
 }
 
+# Drift checks (README.md): what the replica and the delta hold now, read at plan time.
+locals {
+  check_dir         = terraform_data.vol-dddddddddddddddd.id == "" ? "" : var.replica_dir
+  replica           = try(jsondecode(file("${local.check_dir}/state.json")), null)
+  replica_manifests = try({ for v in local.replica.volumes : v.id => v.manifest }, {})
+  replica_wrong = [for id, m in {
+    "vol-aaaaaaaaaaaaaaaa" = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    "vol-bbbbbbbbbbbbbbbb" = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+    "vol-dddddddddddddddd" = "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+  } : id if lookup(local.replica_manifests, id, "") != m]
+  replica_lost = [for id in ["vol-aaaaaaaaaaaaaaaa", "vol-bbbbbbbbbbbbbbbb", "vol-dddddddddddddddd"] : id if !try(fileexists("${local.check_dir}/${id}.img"), true)]
+  replica_drift = (
+    local.replica == null ? format("vmrep: replica %s has no readable state.json: it was moved or deleted after this stack moved it to snap-2222222222222222 (web@2). Set replica_dir to where it is now, or bring it back to snap-1111111111111111 (web@1) and re-apply the delta with: tofu apply -replace=terraform_data.vol-bbbbbbbbbbbbbbbb -replace=terraform_data.vol-dddddddddddddddd", var.replica_dir) :
+    try(local.replica.vg_id, "") != "vg-0123456789abcdef" ? format("vmrep: replica %s holds VG %s, not web (vg-0123456789abcdef)", var.replica_dir, try(local.replica.vg_id, "?")) :
+    length(local.replica_wrong) > 0 ? format("vmrep: replica %s is at %s, not snap-2222222222222222 (web@2) that this stack moved it to (volumes not at it: %s): it was rolled back, moved on or rebuilt. Bring it back to snap-1111111111111111 (web@1) and re-apply the delta with: tofu apply -replace=terraform_data.vol-bbbbbbbbbbbbbbbb -replace=terraform_data.vol-dddddddddddddddd", var.replica_dir, coalesce(try(local.replica.snapshot_id, ""), "a mix of snapshots"), join(", ", local.replica_wrong)) :
+    length(local.replica_lost) > 0 ? format("vmrep: replica %s lacks the file of volume %s (damaged or deleted). Bring it back to snap-1111111111111111 (web@1) and re-apply the delta with: tofu apply -replace=terraform_data.vol-bbbbbbbbbbbbbbbb -replace=terraform_data.vol-dddddddddddddddd", var.replica_dir, join(", ", local.replica_lost)) :
+    ""
+  )
+  delta_sha256 = {
+    (var.delta_file) = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+  }
+  delta_changed = [for f, sum in local.delta_sha256 : f if try(filesha256(f), "") != sum]
+  delta_drift   = length(local.delta_changed) == 0 ? "" : format("vmrep: delta %s is missing or changed since the stack was generated (digest eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee): restore that delta or generate the stack again from the new one", join(", ", local.delta_changed))
+}
+
+data "vmrep_files" "replica" {
+  paths      = [for id in ["vol-aaaaaaaaaaaaaaaa", "vol-bbbbbbbbbbbbbbbb", "vol-dddddddddddddddd"] : "${var.replica_dir}/${id}.img"]
+  depends_on = [terraform_data.vol-bbbbbbbbbbbbbbbb, terraform_data.vol-dddddddddddddddd]
+}
+
+resource "terraform_data" "seal" {
+  input = data.vmrep_files.replica.stamps
+
+  lifecycle {
+    ignore_changes       = [input]
+    replace_triggered_by = [terraform_data.vol-bbbbbbbbbbbbbbbb, terraform_data.vol-dddddddddddddddd]
+    postcondition {
+      condition     = self.output == data.vmrep_files.replica.stamps
+      error_message = format("vmrep: volume files of replica %s changed since this stack wrote them (%s): damaged, moved or written by something else. Rebuild it with: vmrep replica create web@2 --dir %s && tofu apply -replace=terraform_data.vol-bbbbbbbbbbbbbbbb -replace=terraform_data.vol-dddddddddddddddd", var.replica_dir, join(", ", [for f, st in data.vmrep_files.replica.stamps : f if lookup(self.output, f, "") != st]), var.replica_dir)
+    }
+  }
+}
+
 resource "terraform_data" "snapshot" {
   triggers_replace = "snap-2222222222222222"
   input            = "snap-2222222222222222"
   depends_on       = [terraform_data.vol-bbbbbbbbbbbbbbbb, terraform_data.vol-dddddddddddddddd]
+
+  lifecycle {
+    precondition {
+      condition     = local.delta_drift == ""
+      error_message = local.delta_drift
+    }
+    postcondition {
+      condition     = local.replica_drift == ""
+      error_message = local.replica_drift
+    }
+  }
 }

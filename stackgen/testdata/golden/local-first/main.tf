@@ -37,8 +37,52 @@ resource "terraform_data" "vol-bbbbbbbbbbbbbbbb" {
   }
 }
 
+# Drift checks (README.md): what the replica and the delta hold now, read at plan time.
+locals {
+  check_dir         = terraform_data.vol-bbbbbbbbbbbbbbbb.id == "" ? "" : var.replica_dir
+  replica           = try(jsondecode(file("${local.check_dir}/state.json")), null)
+  replica_manifests = try({ for v in local.replica.volumes : v.id => v.manifest }, {})
+  replica_wrong = [for id, m in {
+    "vol-aaaaaaaaaaaaaaaa" = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    "vol-bbbbbbbbbbbbbbbb" = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+  } : id if lookup(local.replica_manifests, id, "") != m]
+  replica_lost = [for id in ["vol-aaaaaaaaaaaaaaaa", "vol-bbbbbbbbbbbbbbbb"] : id if !try(fileexists("${local.check_dir}/${id}.img"), true)]
+  replica_drift = (
+    local.replica == null ? format("vmrep: replica %s has no readable state.json: it was moved or deleted after this stack made snap-1111111111111111 (web@1). Set replica_dir to where it is now, or rebuild it with: tofu apply -replace=terraform_data.vol-aaaaaaaaaaaaaaaa -replace=terraform_data.vol-bbbbbbbbbbbbbbbb", var.replica_dir) :
+    try(local.replica.vg_id, "") != "vg-0123456789abcdef" ? format("vmrep: replica %s holds VG %s, not web (vg-0123456789abcdef)", var.replica_dir, try(local.replica.vg_id, "?")) :
+    length(local.replica_wrong) > 0 ? format("vmrep: replica %s is at %s, not snap-1111111111111111 (web@1) that this stack made (volumes not at it: %s): it was rolled back, moved on or rebuilt. Rebuild it with: tofu apply -replace=terraform_data.vol-aaaaaaaaaaaaaaaa -replace=terraform_data.vol-bbbbbbbbbbbbbbbb", var.replica_dir, coalesce(try(local.replica.snapshot_id, ""), "a mix of snapshots"), join(", ", local.replica_wrong)) :
+    length(local.replica_lost) > 0 ? format("vmrep: replica %s lacks the file of volume %s (damaged or deleted). Rebuild it with: tofu apply -replace=terraform_data.vol-aaaaaaaaaaaaaaaa -replace=terraform_data.vol-bbbbbbbbbbbbbbbb", var.replica_dir, join(", ", local.replica_lost)) :
+    ""
+  )
+}
+
+data "vmrep_files" "replica" {
+  paths      = [for id in ["vol-aaaaaaaaaaaaaaaa", "vol-bbbbbbbbbbbbbbbb"] : "${var.replica_dir}/${id}.img"]
+  depends_on = [terraform_data.vol-aaaaaaaaaaaaaaaa, terraform_data.vol-bbbbbbbbbbbbbbbb]
+}
+
+resource "terraform_data" "seal" {
+  input = data.vmrep_files.replica.stamps
+
+  lifecycle {
+    ignore_changes       = [input]
+    replace_triggered_by = [terraform_data.vol-aaaaaaaaaaaaaaaa, terraform_data.vol-bbbbbbbbbbbbbbbb]
+    postcondition {
+      condition     = self.output == data.vmrep_files.replica.stamps
+      error_message = format("vmrep: volume files of replica %s changed since this stack wrote them (%s): damaged, moved or written by something else. Rebuild it with: tofu apply -replace=terraform_data.vol-aaaaaaaaaaaaaaaa -replace=terraform_data.vol-bbbbbbbbbbbbbbbb", var.replica_dir, join(", ", [for f, st in data.vmrep_files.replica.stamps : f if lookup(self.output, f, "") != st]))
+    }
+  }
+}
+
 resource "terraform_data" "snapshot" {
   triggers_replace = "snap-1111111111111111"
   input            = "snap-1111111111111111"
   depends_on       = [terraform_data.vol-aaaaaaaaaaaaaaaa, terraform_data.vol-bbbbbbbbbbbbbbbb]
+
+  lifecycle {
+    postcondition {
+      condition     = local.replica_drift == ""
+      error_message = local.replica_drift
+    }
+  }
 }

@@ -12,6 +12,7 @@ variable "socket" {
 
 variable "replica_dir" {
   type        = string
-  description = "Directory of the replica of VG web (vg-0123456789abcdef)."
+  description = "Directory of the replica of VG web (vg-0123456789abcdef); a relative path is from the stack directory."
+  default     = "../replica-web"
 }
 
