@@ -2,8 +2,10 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -131,7 +133,7 @@ func (s *Server) applyDelta(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) runApplyDelta(ctx context.Context, j *job, req api.DeltaApplyRequest, ver delta.Verify) (any, error) {
 	j.progress("open", 0, 0, "checking "+req.Delta)
-	rd, err := delta.Open(req.Delta)
+	rd, err := openDelta(req.Delta)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +175,7 @@ func (s *Server) showDelta(w http.ResponseWriter, r *http.Request) {
 // describeDelta opens the delta at path and returns what show prints, and
 // its header.
 func describeDelta(ctx context.Context, path string) (api.DeltaInfo, *delta.Header, error) {
-	rd, err := delta.Open(path)
+	rd, err := openDelta(path)
 	if err != nil {
 		return api.DeltaInfo{}, nil, err
 	}
@@ -254,4 +256,15 @@ func toAPISummary(s delta.Summary) api.DeltaSummary {
 	return api.DeltaSummary{Volumes: s.Volumes, Records: s.Records, DataBytes: s.DataBytes, ZeroBytes: s.ZeroBytes,
 		StoredBytes: s.StoredBytes, FileBytes: s.FileBytes, Written: s.Written, Skipped: s.Skipped,
 		ChangedBytes: s.ChangedBytes, Verified: s.Verified}
+}
+
+// openDelta opens a delta a caller named. A path that is neither a delta
+// file nor a split delta's directory is the caller's mistake, not the
+// daemon's: an invalid request, not an internal error.
+func openDelta(path string) (*delta.Reader, error) {
+	rd, err := delta.Open(path)
+	if err != nil && errors.Is(err, fs.ErrNotExist) {
+		return nil, api.Errorf(api.CodeInvalid, "%s is not a delta file or a split delta's directory: %v", path, err)
+	}
+	return rd, err
 }

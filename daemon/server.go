@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -187,6 +188,11 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) *api.Error {
 			return api.Errorf(api.CodeTooLarge, "request body too large (limit %d bytes)", mbe.Limit)
 		}
 		return api.Errorf(api.CodeInvalid, "malformed request body: %v", err)
+	}
+	// One JSON value and nothing after it: a second value would be ignored,
+	// and {"dry_run":true}{"dry_run":false} must not start a gc.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return api.Errorf(api.CodeInvalid, "malformed request body: data after the JSON value")
 	}
 	return nil
 }

@@ -74,6 +74,39 @@ func TestBadRequests(t *testing.T) {
 			t.Fatalf("unknown endpoint: %v", err)
 		}
 	})
+	// Issue 13's attack: a second JSON value after the body was ignored,
+	// so {"dry_run":true}{"dry_run":false} started a real gc.
+	t.Run("data after the json value", func(t *testing.T) {
+		cl := client.New(d.socket)
+		defer cl.Close()
+		err := cl.Post(context.Background(), "/v1/gc", strings.NewReader(`{"dry_run":true}{"dry_run":false}`))
+		if !client.IsCode(err, api.CodeInvalid) || !strings.Contains(err.Error(), "data after the JSON value") {
+			t.Fatalf("two JSON values: %v", err)
+		}
+		var jobs []api.Job
+		d.okJSON(&jobs, "jobs", "list")
+		for _, j := range jobs {
+			if j.Kind == api.JobGC {
+				t.Fatalf("a refused body started a gc: %+v", j)
+			}
+		}
+	})
+	// delta show of a directory that holds no delta answered 500.
+	t.Run("delta show of a non-delta", func(t *testing.T) {
+		r := d.vmrep("delta", "show", d.dir)
+		if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "is not a delta file or a split delta's directory") {
+			t.Fatalf("delta show of a directory: exit %d, stderr %q", r.code, r.stderr)
+		}
+		hc := &http.Client{Transport: &http.Transport{DialContext: unixDial(d.socket)}}
+		resp, err := hc.Post("http://vmrepd/v1/deltas/show", "application/json", strings.NewReader(`{"delta":"`+d.dir+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("POST /v1/deltas/show of a directory: %d, want 400", resp.StatusCode)
+		}
+	})
 	t.Run("status codes", func(t *testing.T) {
 		hc := &http.Client{Transport: &http.Transport{DialContext: unixDial(d.socket)}}
 		resp, err := hc.Get("http://vmrepd/v1/vgs/nope")
