@@ -62,15 +62,6 @@ func (s *Store) clearDamagedLocked(fileName string) {
 	delete(s.damaged.files, fileName)
 }
 
-// recordFileName is the backend name of record kind/name, "" when invalid.
-func recordFileName(kind RecordKind, name string) string {
-	h, err := recordHandle(kind, name)
-	if err != nil {
-		return ""
-	}
-	return h.Name
-}
-
 // parseRecordFileName splits a record file name into kind and name.
 func parseRecordFileName(fileName string) (RecordKind, string, bool) {
 	d, name, _ := strings.Cut(fileName, "/")
