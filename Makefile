@@ -4,7 +4,7 @@ BIN     := bin
 GOBIN   := $(shell $(GO) env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: all build deps test test-unit test-race fuzz-smoke bench bench-smoke demo clean
+.PHONY: all build deps test test-unit test-race fuzz-smoke bench bench-smoke demo clean reliability
 
 all: build
 
@@ -22,6 +22,13 @@ test: deps build
 	$(GO) test -count=1 -race -timeout 20m ./engine/cas/... ./engine/ingest/... ./engine/volume/...
 	@scripts/fuzz-smoke.sh
 	@$(MAKE) --no-print-directory bench-smoke
+
+# The reliability suites (TestReliability*) at full size, and RELIABILITY.md
+# written from what they found; `make test` runs a short version of each.
+reliability: deps build
+	@out=$$(mktemp) && trap 'rm -f "$$out"' EXIT && \
+		VMREP_RELIABILITY=full VMREP_RELIABILITY_OUT="$$out" $(GO) test -count=1 -timeout 150m -run 'Reliability' ./... ; \
+		rc=$$?; $(GO) run ./reliability/report -in "$$out" -out RELIABILITY.md && echo "reliability: wrote RELIABILITY.md" && exit $$rc
 
 test-unit:
 	$(GO) test -count=1 -short ./...
