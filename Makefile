@@ -8,8 +8,11 @@ export PATH := $(GOBIN):$(PATH)
 
 all: build
 
+# The version --version prints: the commit, "-dirty" with local changes.
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
+
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "-X github.com/vmrep/vmrep/internal/version.version=$(VERSION)" -o $(BIN)/ ./cmd/...
 
 deps:
 	@scripts/deps.sh
