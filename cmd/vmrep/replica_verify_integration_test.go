@@ -127,7 +127,7 @@ func TestReplicaVerifyAndShow(t *testing.T) {
 
 	// Without the snapshot, and without its pages after gc, the digest of
 	// the volume recorded in state.json still finds the flip.
-	d.ok("snapshot", "delete", "web@3")
+	d.ok("snapshot", "delete", "web@3", "--force") // the replica pins it
 	d.ok("gc")
 	checkFlipped("state", false)
 	flip() // back to the original byte

@@ -377,7 +377,7 @@ func TestStackTofuDrift(t *testing.T) {
 
 	// Rolled back to web@1: the plan says so and prints the repair, which
 	// re-applies the delta.
-	d.ok("replica", "create", "web@1", "--dir", replica)
+	d.ok("replica", "create", "web@1", "--dir", replica, "--force") // a rollback needs --force
 	out, code := plan(v2)
 	f := flatTofu(out)
 	if code != 1 || !strings.Contains(f, "is at "+h.snapID(t, 1)+", not "+h.snapID(t, 2)+" (web@2)") {
