@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/cockroachdb/pebble/v2"
+	"golang.org/x/sys/unix"
 )
 
 // SweepStats says what Sweep reclaimed.
@@ -16,6 +17,8 @@ type SweepStats struct {
 	PacksRewritten int   // packs whose live blobs were copied out first
 	BlobsDeleted   int64 // dead blobs dropped
 	BytesFreed     int64 // pack bytes removed minus bytes rewritten
+
+	PacksSkippedNoSpace int // partly dead packs left as they are: too little free space to rewrite them
 }
 
 // packUsage tallies one pack's blobs during a sweep.
@@ -25,12 +28,17 @@ type packUsage struct {
 }
 
 // Sweep reclaims the space of blobs for which live returns false: packs
-// with no live blob are deleted; packs less than half live have their live
-// blobs copied into new packs, made durable and indexed, before the old
-// pack is deleted. The caller must keep Put from running meanwhile, or a
-// Put could deduplicate against a blob being deleted.
+// with no live blob are deleted first; then packs less than half live have
+// their live blobs copied into new packs, made durable and indexed, before
+// the old pack is deleted, but only while the file system has room to
+// spare for the copy (PacksSkippedNoSpace counts those left). The caller
+// must keep Put from running meanwhile, or a Put could deduplicate against
+// a blob being deleted.
 func (s *Store) Sweep(ctx context.Context, live func(ID) bool) (SweepStats, error) {
 	var st SweepStats
+	if err := s.writable(); err != nil {
+		return st, fmt.Errorf("sweep: %w", err)
+	}
 	if err := s.Flush(ctx); err != nil {
 		return st, fmt.Errorf("sweep: %w", err)
 	}
@@ -54,35 +62,80 @@ func (s *Store) Sweep(ctx context.Context, live func(ID) bool) (SweepStats, erro
 	if err != nil {
 		return st, fmt.Errorf("sweep store %s: %w", s.dir, err)
 	}
-	var victims []string
+	// Wholly dead packs go first: deleting them needs no space, and on a
+	// nearly full disk it makes the room a rewrite needs.
+	var dead, partly []string
 	for pack, u := range usage {
 		switch {
 		case len(u.dead) == 0:
 		case len(u.live) == 0:
-			victims = append(victims, pack)
+			dead = append(dead, pack)
 		case u.liveStored < u.deadStored:
-			if err := s.copyLive(ctx, pack, u.live); err != nil {
-				return st, err
-			}
-			st.PacksRewritten++
-			st.BytesFreed -= u.liveStored
-			victims = append(victims, pack)
+			partly = append(partly, pack)
 		}
+	}
+	sort.Strings(dead)
+	sort.Strings(partly)
+	if err := s.dropPacks(ctx, dead, usage, &st); err != nil {
+		return st, err
+	}
+	var rewritten []string
+	for _, pack := range partly {
+		u := usage[pack]
+		if !s.roomFor(u.liveStored) {
+			st.PacksSkippedNoSpace++
+			continue
+		}
+		if err := s.copyLive(ctx, pack, u.live); err != nil {
+			return st, err
+		}
+		st.PacksRewritten++
+		st.BytesFreed -= u.liveStored
+		rewritten = append(rewritten, pack)
+	}
+	if st.PacksSkippedNoSpace > 0 {
+		s.log.Warn("sweep: left partly dead packs as they are: too little free space to rewrite them; free space and run gc again",
+			"store", s.dir, "packs", st.PacksSkippedNoSpace)
 	}
 	if err := s.Flush(ctx); err != nil {
 		return st, fmt.Errorf("sweep: %w", err)
 	}
-	sort.Strings(victims)
-	for _, pack := range victims {
+	if err := s.dropPacks(ctx, rewritten, usage, &st); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+// dropPacks drops packs and counts them in st.
+func (s *Store) dropPacks(ctx context.Context, packs []string, usage map[string]*packUsage, st *SweepStats) error {
+	for _, pack := range packs {
 		size, err := s.dropPack(ctx, pack, usage[pack])
 		if err != nil {
-			return st, err
+			return err
 		}
 		st.PacksDeleted++
 		st.BlobsDeleted += int64(len(usage[pack].dead))
 		st.BytesFreed += size
 	}
-	return st, nil
+	return nil
+}
+
+// sweepRewriteMargin is the free space a rewrite must leave: the index's
+// own headroom and a pack being written besides the copy.
+const sweepRewriteMargin = indexOpenHeadroom
+
+// roomFor reports whether the store's file system has room to write n
+// more bytes with the margin to spare. Only the local directory is
+// checked; another backend is assumed to have room.
+func (s *Store) roomFor(n int64) bool {
+	if _, ok := s.be.(*localBackend); !ok {
+		return true
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(s.dir, &st); err != nil {
+		return true // the write itself will say what is wrong
+	}
+	return freeBytes(&st) > n+sweepRewriteMargin+s.cfg.PackSize
 }
 
 // copyLive appends a pack's live blobs, checked, to the current temp pack.
@@ -141,7 +194,7 @@ func (s *Store) dropPack(ctx context.Context, pack string, u *packUsage) (int64,
 		}
 	}
 	b.Delete(packKey(pn), nil)
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := s.indexWrite(func() error { return b.Commit(pebble.Sync) }); err != nil {
 		return 0, fmt.Errorf("sweep pack %s: index: %w", pack, err)
 	}
 	if err := s.be.Delete(ctx, Handle{Kind: FilePack, Name: pack}); err != nil {
