@@ -19,4 +19,7 @@ type GCResult struct {
 	PacksRewritten int   `json:"packs_rewritten"`
 	BlobsDeleted   int64 `json:"blobs_deleted"`
 	BytesFreed     int64 `json:"bytes_freed"`
+	// PacksSkippedNoSpace counts mostly dead packs left as they were: the
+	// file system had too little room to rewrite them.
+	PacksSkippedNoSpace int `json:"packs_skipped_no_space,omitempty"`
 }

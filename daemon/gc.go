@@ -30,7 +30,7 @@ func (s *Server) gc(w http.ResponseWriter, r *http.Request) {
 		return api.GCResult{
 			DryRun: req.DryRun, Snapshots: st.Snapshots, LivePages: st.LivePages, LiveChunks: st.LiveChunks,
 			StoreBlobs: st.StoreBlobs, PacksDeleted: st.PacksDeleted, PacksRewritten: st.PacksRewritten,
-			BlobsDeleted: st.BlobsDeleted, BytesFreed: st.BytesFreed,
+			BlobsDeleted: st.BlobsDeleted, BytesFreed: st.BytesFreed, PacksSkippedNoSpace: st.PacksSkippedNoSpace,
 		}, nil
 	})
 	if err != nil {

@@ -46,6 +46,10 @@ other jobs are refused while it runs.`,
 			}
 			fmt.Fprintf(a.stdout, "deleted %d packs (%d rewritten first), %d blobs, freed %s\n",
 				r.PacksDeleted, r.PacksRewritten, r.BlobsDeleted, humanBytes(r.BytesFreed))
+			if r.PacksSkippedNoSpace > 0 {
+				fmt.Fprintf(a.stdout, "left %d mostly unused packs as they are: too little free space to rewrite them; free space and run gc again\n",
+					r.PacksSkippedNoSpace)
+			}
 			return nil
 		},
 	}
