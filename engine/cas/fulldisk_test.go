@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -106,6 +108,19 @@ func noPanic(t *testing.T, what string, fn func() error) (err error) {
 	return fn()
 }
 
+// countingHandler counts the error records logged through it.
+type countingHandler struct{ errors atomic.Int64 }
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		h.errors.Add(1)
+	}
+	return nil
+}
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
+
 // TestFullDiskIndexWrite fills the store's file system until the index
 // itself cannot be written: the write fails with a one-line error, not a
 // panic; later writes fail fast, reads go on; the store reopens on the
@@ -119,7 +134,8 @@ func TestFullDiskIndexWrite(t *testing.T) {
 	if err := Init(ctx, dir, cfg); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(ctx, dir, Options{})
+	logged := &countingHandler{}
+	s, err := Open(ctx, dir, Options{Logger: slog.New(logged)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,8 +181,12 @@ func TestFullDiskIndexWrite(t *testing.T) {
 	if _, err := s.GetRecord(ctx, RecordVG, "keep"); err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(200 * time.Millisecond) // room for background retries to log
 	if err := noPanic(t, "Close", s.Close); err == nil {
 		t.Log("close after the failure reported no error")
+	}
+	if n := logged.errors.Load(); n > 5 {
+		t.Errorf("the failure logged %d error lines, want a few", n)
 	}
 
 	// Reopen on the full disk: read-only, reads served, writes refused.
