@@ -184,3 +184,33 @@ func TestFullDisk(t *testing.T) {
 		t.Errorf("daemon logged %d lines after space was freed", n)
 	}
 }
+
+// TestReadOnlyStoreFS starts vmrepd on a store whose file system is
+// mounted read-only: it answers, serves reads, refuses snapshots and gc in
+// one line, and stops on SIGTERM.
+func TestReadOnlyStoreFS(t *testing.T) {
+	mnt := smallExt4(t, 64<<20)
+	dir := t.TempDir()
+	d := &testDaemon{t: t, bin: filepath.Join(binDir, "vmrepd"), dir: dir, store: filepath.Join(mnt, "store"),
+		socket: filepath.Join(dir, "run", "vmrepd.sock")}
+	d.start()
+	t.Cleanup(d.stop)
+	boot, _ := d.makeVG("web", 4<<20, 81)
+	d.ok("snapshot", "create", "web")
+	d.ok("snapshot", "create", "web")
+	d.stopWithin(20 * time.Second)
+	if out, err := exec.Command("mount", "-o", "remount,ro", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("remount read-only: %v\n%s", err, out)
+	}
+	d.start()
+	d.ok("vg", "list")
+	d.ok("snapshot", "show", "web@1")
+	const refused = "store index cannot be written (read-only file system); make the file system writable and restart vmrepd"
+	failsInOneLine(t, "snapshot create on a read-only file system", d.vmrep("snapshot", "create", "web"), refused)
+	failsInOneLine(t, "snapshot delete on a read-only file system", d.vmrep("snapshot", "delete", "web@1"), refused, "read-only file system")
+	failsInOneLine(t, "gc on a read-only file system", d.vmrep("gc"), refused)
+	out := filepath.Join(dir, "boot.out")
+	d.ok("restore", "web@2", "--volume", "boot", "-o", out)
+	sameFile(t, boot, out)
+	d.stopWithin(20 * time.Second)
+}
