@@ -157,6 +157,10 @@ func TestFullDisk(t *testing.T) {
 	fillDisk(t, mnt) // what gc freed
 	failsInOneLine(t, "snapshot create on a full disk", d.vmrep("snapshot", "create", "web"), full, refused)
 	d.ok("vg", "list")
+	time.Sleep(time.Second) // room for Pebble's background retries to log
+	if n := strings.Count(d.log.String(), "level=ERROR"); n > 10 {
+		t.Errorf("the full disk cost %d error lines in the log, want a few:\n%s", n, tail(d.log.String(), 4000))
+	}
 
 	// Restart on the full disk: it answers, reads, refuses writes.
 	d.stopWithin(20 * time.Second)
