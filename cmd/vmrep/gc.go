@@ -15,8 +15,9 @@ func newGCCmd(a *app) *cobra.Command {
 		Use:   "gc [--dry-run]",
 		Short: "Reclaim the space of chunks no snapshot refers to",
 		Long: `gc marks every manifest page and chunk that a snapshot refers to, then
-deletes packs that hold nothing else and rewrites packs that are mostly
-dead. Deleting a snapshot frees nothing until gc runs.
+deletes packs that hold nothing else, then rewrites packs that are mostly
+dead when the disk has room to spare for the copy. Deleting a snapshot
+frees nothing until gc runs.
 
 gc needs the store to itself: it is refused while other jobs run, and
 other jobs are refused while it runs.`,
