@@ -16,6 +16,9 @@ const (
 	CodeConflict  = "conflict"
 	CodeCorrupt   = "corrupt"
 	CodeInternal  = "internal"
+	// CodeReadOnly: the store cannot be written (a full or read-only
+	// file system) until space is freed and vmrepd restarts.
+	CodeReadOnly = "read_only"
 )
 
 // Error is the body of every error response and the error of failed jobs.
@@ -36,7 +39,7 @@ func Status(code string) int {
 	switch code {
 	case CodeNotFound:
 		return http.StatusNotFound
-	case CodeExists, CodeBusy, CodeConflict:
+	case CodeExists, CodeBusy, CodeConflict, CodeReadOnly:
 		return http.StatusConflict
 	case CodeInvalid:
 		return http.StatusBadRequest

@@ -32,4 +32,7 @@ type GCResult struct {
 	StoreBytesBefore int64 `json:"store_bytes_before"`
 	StoreBytesAfter  int64 `json:"store_bytes_after"`
 	BytesFreed       int64 `json:"bytes_freed"`
+	// PacksSkippedNoSpace counts mostly dead packs left as they were: the
+	// file system had too little room to rewrite them.
+	PacksSkippedNoSpace int `json:"packs_skipped_no_space,omitempty"`
 }

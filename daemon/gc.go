@@ -35,6 +35,7 @@ func (s *Server) gc(w http.ResponseWriter, r *http.Request) {
 			DeadKeptBytes: sw.DeadKeptBytes,
 			PacksDeleted:  sw.PacksDeleted, PacksRewritten: sw.PacksRewritten, BlobsDeleted: sw.BlobsDeleted,
 			StoreBytesBefore: sw.StoreBytesBefore, StoreBytesAfter: sw.StoreBytesAfter, BytesFreed: sw.BytesFreed,
+			PacksSkippedNoSpace: sw.PacksSkippedNoSpace,
 		}, nil
 	})
 	if err != nil {

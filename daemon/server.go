@@ -161,6 +161,8 @@ func toAPIError(err error) *api.Error {
 		return ae
 	case errors.Is(err, context.Canceled):
 		return api.Errorf("canceled", "%v", err)
+	case errors.Is(err, cas.ErrReadOnly):
+		return api.Errorf(api.CodeReadOnly, "%v", err)
 	case errors.Is(err, volume.ErrNotFound):
 		return api.Errorf(api.CodeNotFound, "%v", err)
 	case errors.Is(err, volume.ErrExists):

@@ -15,8 +15,9 @@ func newGCCmd(a *app) *cobra.Command {
 		Use:   "gc [--dry-run]",
 		Short: "Reclaim the space of chunks no snapshot refers to",
 		Long: `gc marks every manifest page and chunk that a snapshot refers to, then
-deletes packs that hold nothing else and rewrites packs that are mostly
-dead. Deleting a snapshot frees nothing until gc runs.
+deletes packs that hold nothing else, then rewrites packs that are mostly
+dead when the disk has room to spare for the copy. Deleting a snapshot
+frees nothing until gc runs.
 
 gc needs the store to itself: it is refused while other jobs run, and
 other jobs are refused while it runs.`,
@@ -64,4 +65,8 @@ func (a *app) printGC(r api.GCResult) {
 	fmt.Fprintf(a.stdout, "deleted %d packs (%d rewritten first), %d blobs; store %s -> %s, freed %s\n",
 		r.PacksDeleted, r.PacksRewritten, r.BlobsDeleted, humanBytes(r.StoreBytesBefore),
 		humanBytes(r.StoreBytesAfter), humanBytes(r.BytesFreed))
+	if r.PacksSkippedNoSpace > 0 {
+		fmt.Fprintf(a.stdout, "left %d mostly unused packs as they are: too little free space to rewrite them; free space and run gc again\n",
+			r.PacksSkippedNoSpace)
+	}
 }

@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/vmrep/vmrep/internal/durable"
+	"golang.org/x/sys/unix"
 )
 
 // indexDamagedMarker, in the store directory, says that Pebble reported
@@ -19,51 +22,69 @@ import (
 // and rebuilds it instead of reading it again.
 const indexDamagedMarker = "index-damaged"
 
-// pebbleFatal is what Pebble's fatal log calls panic with, so that Open can
-// tell them from other panics and recover.
-type pebbleFatal string
-
 // openIndex opens the Pebble index and brings it up to date with the packs
 // and records. The index is a cache of them: when it is damaged (Pebble
 // reports corruption, a fatal error while opening or reading it, or the
 // marker a running store left), it is moved aside and rebuilt, in one log
 // line, rather than stopping the store from opening.
 func (s *Store) openIndex(ctx context.Context, opts Options) error {
+	if ro := s.mustOpenReadOnly(); ro != nil {
+		return s.openIndexReadOnly(ctx, opts, ro)
+	}
 	marker := filepath.Join(s.dir, indexDamagedMarker)
 	if why, err := os.ReadFile(marker); err == nil {
 		if err := s.moveIndexAside(string(why)); err != nil {
 			return err
 		}
 	}
-	err := s.tryOpenIndex(ctx, opts)
+	err := s.tryOpenIndex(ctx, opts, false)
+	if err != nil && diskFull(err) {
+		// A write of the open or of the recovery failed: serve what can be
+		// read, so that the operator can see the store and free space.
+		s.dropIndex()
+		return s.openIndexReadOnly(ctx, opts, readOnlyError(err))
+	}
 	if err == nil || !indexDamaged(err) {
 		return err
 	}
-	if s.db != nil {
-		s.db.Close()
-		s.db = nil
-	}
+	s.dropIndex()
 	if err := s.moveIndexAside(err.Error()); err != nil {
 		return err
 	}
-	return s.tryOpenIndex(ctx, opts)
+	return s.tryOpenIndex(ctx, opts, false)
+}
+
+// dropIndex closes a half-opened index before another try.
+func (s *Store) dropIndex() {
+	if s.db != nil {
+		s.closeIndex()
+		s.db = nil
+	}
 }
 
 // tryOpenIndex opens the index and runs recovery, turning a fatal Pebble
 // error into an error.
-func (s *Store) tryOpenIndex(ctx context.Context, opts Options) (err error) {
+func (s *Store) tryOpenIndex(ctx context.Context, opts Options, readOnly bool) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			pf, ok := r.(pebbleFatal)
 			if !ok {
 				panic(r)
 			}
-			err = fmt.Errorf("open store index %s: %w: %s", s.dir, pebble.ErrCorruption, string(pf))
+			if diskFull(pf) {
+				err = fmt.Errorf("open store index %s: %w", s.dir, pf)
+				return
+			}
+			err = fmt.Errorf("open store index %s: %w: %s", s.dir, pebble.ErrCorruption, pf.msg)
 		}
 	}()
-	popts := &pebble.Options{Logger: pebbleLogger{s.log}, EventListener: &pebble.EventListener{
-		DataCorruption: s.indexCorruption,
-	}}
+	popts := &pebble.Options{Logger: pebbleLogger{s.log, &s.pebbleQuiet}, EventListener: &pebble.EventListener{
+		DataCorruption:  s.indexCorruption,
+		BackgroundError: s.indexBackgroundError,
+	}, MemTableSize: indexMemTableSize, ReadOnly: readOnly}
+	if readOnly {
+		popts.FS = noLockFS{vfs.Default}
+	}
 	if opts.PebbleCacheSize > 0 {
 		c := pebble.NewCache(opts.PebbleCacheSize)
 		defer c.Unref()
@@ -79,10 +100,23 @@ func (s *Store) tryOpenIndex(ctx context.Context, opts Options) (err error) {
 	if err := s.recoverRecords(ctx); err != nil {
 		return err
 	}
+	if readOnly {
+		return nil
+	}
 	if err := os.Remove(filepath.Join(s.dir, indexDamagedMarker)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("open store %s: %w", s.dir, err)
 	}
 	return nil
+}
+
+// openIndexReadOnly opens the index for reads only: the store's file
+// system is read-only or too full for the index to open for writes. The
+// store then refuses every write with why.
+func (s *Store) openIndexReadOnly(ctx context.Context, opts Options, why *ReadOnlyError) error {
+	s.writeErr.CompareAndSwap(nil, why)
+	s.log.Warn("store is read-only: its index cannot be written; reads are served, writes refused",
+		"store", s.dir, "why", s.writeErr.Load().Why, "fix", s.writeErr.Load().Fix)
+	return s.tryOpenIndex(ctx, opts, true)
 }
 
 // indexDamaged tells a damaged index from other failures to open it: a
@@ -123,3 +157,77 @@ func (s *Store) indexCorruption(info pebble.DataCorruptionInfo) {
 			"store", s.dir, "err", info.Details)
 	}
 }
+
+// indexMemTableSize is Pebble's memtable size, set so that the space an
+// open for writes needs is known: Pebble's default, 4 MiB.
+const indexMemTableSize = 4 << 20
+
+// indexOpenHeadroom is the free space, beyond the WAL files it replays,
+// that opening the index for writes needs: a new WAL preallocated to 110%
+// of a memtable, one more as the recovered memtable is flushed to a table,
+// a manifest and an options file. On less, Pebble's open retries its
+// failing flush for ever instead of returning.
+const indexOpenHeadroom = 2*indexMemTableSize*11/10 + 1<<20
+
+// mustOpenReadOnly returns why the index must be opened read-only, nil
+// when it may be opened for writes.
+func (s *Store) mustOpenReadOnly() *ReadOnlyError {
+	var st unix.Statfs_t
+	if err := unix.Statfs(s.dir, &st); err != nil {
+		return nil // the open reports the file system's trouble
+	}
+	if st.Flags&unix.ST_RDONLY != 0 {
+		return readOnlyError(syscall.EROFS)
+	}
+	var wal int64
+	ents, _ := os.ReadDir(filepath.Join(s.dir, "index"))
+	for _, e := range ents {
+		if filepath.Ext(e.Name()) != ".log" {
+			continue
+		}
+		if fi, err := e.Info(); err == nil {
+			wal += fi.Size()
+		}
+	}
+	need := wal + indexOpenHeadroom
+	if free := freeBytes(&st); free < need {
+		return &ReadOnlyError{
+			Why: fmt.Sprintf("%s free on its file system, opening it for writes needs %s", humanBytes(free), humanBytes(need)),
+			Fix: "free space and restart vmrepd",
+		}
+	}
+	return nil
+}
+
+// freeBytes is the space this process may still write, root's reserve
+// included when it runs as root.
+func freeBytes(st *unix.Statfs_t) int64 {
+	if os.Geteuid() == 0 {
+		return int64(st.Bfree) * st.Bsize
+	}
+	return int64(st.Bavail) * st.Bsize
+}
+
+// humanBytes writes n in binary units, to one decimal.
+func humanBytes(n int64) string {
+	const unit = 1 << 10
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+}
+
+// noLockFS skips Pebble's lock file, which a read-only file system cannot
+// create. The store's own flock already keeps other processes out.
+type noLockFS struct{ vfs.FS }
+
+func (noLockFS) Lock(string) (io.Closer, error) { return nopCloser{}, nil }
+
+type nopCloser struct{}
+
+func (nopCloser) Close() error { return nil }

@@ -163,7 +163,7 @@ func (s *Store) sealPack(ctx context.Context, pw *packWriter) error {
 	if err := addPackBatch(b, hash, size, pw.entries); err != nil {
 		return fmt.Errorf("index pack %s: %w", name, err)
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := s.indexWrite(func() error { return b.Commit(pebble.Sync) }); err != nil {
 		return fmt.Errorf("index pack %s: %w", name, err)
 	}
 	return nil

@@ -45,6 +45,9 @@ func (s *Store) put(ctx context.Context, w *Writer, t BlobType, id ID, data []by
 	if err != nil {
 		return false, fmt.Errorf("put %s %s: store failed earlier: %w", t, id, err)
 	}
+	if err := s.writable(); err != nil {
+		return false, fmt.Errorf("put %s %s: %w", t, id, err)
+	}
 	if pending {
 		return false, nil
 	}

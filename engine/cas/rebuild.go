@@ -87,8 +87,13 @@ func (s *Store) recoverPacks(ctx context.Context) error {
 	if added == 0 {
 		return nil
 	}
+	if err := s.writable(); err != nil {
+		s.log.Warn("packs missing from the index stay unindexed until vmrepd restarts with the index writable; their blobs cannot be read meanwhile",
+			"store", s.dir, "packs", added, "why", err)
+		return nil
+	}
 	s.log.Info("indexed packs missing from the index", "packs", added)
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := s.indexWrite(func() error { return b.Commit(pebble.Sync) }); err != nil {
 		return fmt.Errorf("open store %s: indexing recovered packs: %w", s.dir, err)
 	}
 	return nil
@@ -147,7 +152,12 @@ func (s *Store) recoverRecords(ctx context.Context) error {
 	if b.Empty() {
 		return nil
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := s.writable(); err != nil {
+		s.log.Warn("records changed since the index was last written are served from the index as it is until vmrepd restarts with the index writable",
+			"store", s.dir, "changes", b.Count(), "why", err)
+		return nil
+	}
+	if err := s.indexWrite(func() error { return b.Commit(pebble.Sync) }); err != nil {
 		return fmt.Errorf("open store %s: indexing records: %w", s.dir, err)
 	}
 	return nil
@@ -156,6 +166,9 @@ func (s *Store) recoverRecords(ctx context.Context) error {
 // RebuildIndex recreates the whole index from the pack footers and record
 // files alone. Blobs Put before the call are flushed first.
 func (s *Store) RebuildIndex(ctx context.Context) error {
+	if err := s.writable(); err != nil {
+		return fmt.Errorf("rebuild index: %w", err)
+	}
 	if err := s.Flush(ctx); err != nil {
 		return fmt.Errorf("rebuild index: %w", err)
 	}
@@ -163,7 +176,8 @@ func (s *Store) RebuildIndex(ctx context.Context) error {
 	// the index's copy of a record whose file is damaged may be the only
 	// intact one left.
 	for _, r := range [][2][]byte{{{0}, {prefixRecord}}, {{prefixRecord + 1}, {0xff}}} {
-		if err := s.db.DeleteRange(r[0], r[1], pebble.Sync); err != nil {
+		err := s.indexWrite(func() error { return s.db.DeleteRange(r[0], r[1], pebble.Sync) })
+		if err != nil {
 			return fmt.Errorf("rebuild index of %s: wiping: %w", s.dir, err)
 		}
 	}

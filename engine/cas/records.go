@@ -133,6 +133,9 @@ func (s *Store) PutRecord(ctx context.Context, kind RecordKind, name string, dat
 	if len(data) > MaxRecordSize {
 		return fmt.Errorf("put record %s: %d bytes over the %d-byte limit", h.Name, len(data), MaxRecordSize)
 	}
+	if err := s.writable(); err != nil {
+		return fmt.Errorf("put record %s: %w", h.Name, err)
+	}
 	f, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "record-*")
 	if err != nil {
 		return fmt.Errorf("put record %s: %w", h.Name, err)
@@ -148,7 +151,8 @@ func (s *Store) PutRecord(ctx context.Context, kind RecordKind, name string, dat
 		return fmt.Errorf("put record %s: %w", h.Name, err)
 	}
 	s.clearDamagedLocked(h.Name)
-	if err := s.db.Set(recordKey(kind, name), data, pebble.Sync); err != nil {
+	err = s.indexWrite(func() error { return s.db.Set(recordKey(kind, name), data, pebble.Sync) })
+	if err != nil {
 		return fmt.Errorf("put record %s: index: %w", h.Name, err)
 	}
 	return nil
@@ -198,13 +202,17 @@ func (s *Store) DeleteRecord(ctx context.Context, kind RecordKind, name string) 
 	if err != nil {
 		return fmt.Errorf("delete record: %w", err)
 	}
+	if err := s.writable(); err != nil {
+		return fmt.Errorf("delete record %s: %w", h.Name, err)
+	}
 	s.recMu.Lock()
 	defer s.recMu.Unlock()
 	if err := s.be.Delete(ctx, h); err != nil {
 		return fmt.Errorf("delete record %s: %w", h.Name, err)
 	}
 	s.clearDamagedLocked(h.Name)
-	if err := s.db.Delete(recordKey(kind, name), pebble.Sync); err != nil {
+	err = s.indexWrite(func() error { return s.db.Delete(recordKey(kind, name), pebble.Sync) })
+	if err != nil {
 		return fmt.Errorf("delete record %s: index: %w", h.Name, err)
 	}
 	return nil

@@ -13,11 +13,16 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
 )
+
+// pebbleLogInterval is the least time between two of Pebble's error
+// messages in the log.
+const pebbleLogInterval = 30 * time.Second
 
 // maxSealing bounds the packs being sealed at once; Put waits beyond it.
 const maxSealing = 2
@@ -61,6 +66,11 @@ type Store struct {
 
 	indexCorrupt atomic.Bool // Pebble reported corruption; logged once
 
+	// writeErr, once set, is returned by every write: the index failed a
+	// write or was opened read-only. Sticky until the process restarts.
+	writeErr    atomic.Pointer[ReadOnlyError]
+	pebbleQuiet quietLog // Pebble's error messages
+
 	mu struct {
 		sync.Mutex
 		writers  map[*Writer]struct{}
@@ -95,6 +105,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	s := &Store{dir: dir, cfg: cfg, storeID: sid, be: opts.Backend, lock: lock, log: opts.Logger,
 		sealSem: make(chan struct{}, maxSealing)}
+	s.pebbleQuiet.interval = pebbleLogInterval
 	if s.be == nil {
 		s.be = NewLocalBackend(dir)
 	}
@@ -135,6 +146,11 @@ func (s *Store) open(ctx context.Context, opts Options) error {
 func lockStore(dir string) (*os.File, error) {
 	path := filepath.Join(dir, "lock")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+	readOnly := errors.Is(err, unix.EROFS)
+	if readOnly {
+		// A read-only store still gets locked; the pid cannot be written.
+		f, err = os.Open(path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lock store %s: %w", dir, err)
 	}
@@ -146,6 +162,9 @@ func lockStore(dir string) (*os.File, error) {
 			return nil, &LockedError{Dir: dir, PID: pid}
 		}
 		return nil, fmt.Errorf("lock store %s: %w", dir, err)
+	}
+	if readOnly {
+		return f, nil
 	}
 	if err := writePID(f); err != nil {
 		f.Close()
@@ -169,13 +188,21 @@ func (s *Store) cleanTmp() error {
 	tmp := filepath.Join(s.dir, "tmp")
 	ents, err := os.ReadDir(tmp)
 	if errors.Is(err, os.ErrNotExist) {
-		return os.MkdirAll(tmp, 0o750)
+		if err := os.MkdirAll(tmp, 0o750); err != nil && !errors.Is(err, unix.EROFS) {
+			return fmt.Errorf("open store %s: %w", s.dir, err)
+		}
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("open store %s: %w", s.dir, err)
 	}
 	for _, e := range ents {
-		if err := os.RemoveAll(filepath.Join(tmp, e.Name())); err != nil {
+		err := os.RemoveAll(filepath.Join(tmp, e.Name()))
+		if errors.Is(err, unix.EROFS) {
+			s.log.Warn("leftovers in tmp/ stay: the file system is read-only", "store", s.dir)
+			return nil
+		}
+		if err != nil {
 			return fmt.Errorf("open store %s: removing leftover: %w", s.dir, err)
 		}
 	}
@@ -221,7 +248,7 @@ func (s *Store) Close() error {
 func (s *Store) closeAll() error {
 	var errs []error
 	if s.db != nil {
-		errs = append(errs, s.db.Close())
+		errs = append(errs, s.closeIndex())
 	}
 	if c, ok := s.be.(io.Closer); ok {
 		errs = append(errs, c.Close())
@@ -241,15 +268,44 @@ func (s *Store) closeAll() error {
 	return nil
 }
 
-// pebbleLogger routes Pebble's messages to the store's logger.
-type pebbleLogger struct{ l *slog.Logger }
+// closeIndex closes the index. An index that failed a write may report
+// that again through Pebble's fatal log while closing.
+func (s *Store) closeIndex() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			pf, ok := r.(pebbleFatal)
+			if !ok {
+				panic(r)
+			}
+			err = pf
+		}
+	}()
+	return s.db.Close()
+}
+
+// pebbleLogger routes Pebble's messages to the store's logger. Errors go
+// through q, so that a failure Pebble retries at once is not logged
+// thousands of times a second.
+type pebbleLogger struct {
+	l *slog.Logger
+	q *quietLog
+}
 
 func (p pebbleLogger) Infof(format string, args ...any) {
 	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
 }
 func (p pebbleLogger) Errorf(format string, args ...any) {
-	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	if ok, held := p.q.allow(time.Now()); ok {
+		p.l.Error(fmt.Sprintf(format, args...), "component", "pebble", "similar_errors_not_logged", held)
+	}
 }
 func (p pebbleLogger) Fatalf(format string, args ...any) {
-	panic(pebbleFatal(fmt.Sprintf("pebble: "+format, args...)))
+	pf := pebbleFatal{msg: fmt.Sprintf("pebble: "+format, args...)}
+	for _, a := range args {
+		if err, ok := a.(error); ok {
+			pf.err = err
+			break
+		}
+	}
+	panic(pf)
 }

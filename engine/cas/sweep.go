@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/cockroachdb/pebble/v2"
+	"golang.org/x/sys/unix"
 )
 
 // SweepOptions tune Sweep.
@@ -36,6 +37,8 @@ type SweepStats struct {
 	// sweep, and BytesFreed their difference: what the disk got back.
 	StoreBytesBefore, StoreBytesAfter int64
 	BytesFreed                        int64
+
+	PacksSkippedNoSpace int // partly dead packs left as they are: too little free space to rewrite them
 }
 
 // packUsage tallies one pack's blobs during a sweep.
@@ -46,14 +49,20 @@ type packUsage struct {
 }
 
 // Sweep reclaims the space of blobs for which live returns false: packs
-// with no live blob are deleted; packs less than half live have their live
-// blobs copied into new packs, made durable and indexed, before the old
-// pack is deleted. The caller must keep Put from running meanwhile, or a
-// Put could deduplicate against a blob being deleted. With opts.DryRun it
-// only counts and plans.
+// with no live blob are deleted first (that needs no space, and on a nearly
+// full disk it makes the room a rewrite needs); then packs less than half
+// live have their live blobs copied into new packs, made durable and
+// indexed, before the old pack is deleted, but only while the file system
+// has room to spare for the copy (PacksSkippedNoSpace counts those left).
+// The caller must keep Put from running meanwhile, or a Put could
+// deduplicate against a blob being deleted. With opts.DryRun it only counts
+// and plans.
 func (s *Store) Sweep(ctx context.Context, live func(ID) bool, opts SweepOptions) (SweepStats, error) {
 	var st SweepStats
 	if !opts.DryRun {
+		if err := s.writable(); err != nil {
+			return st, fmt.Errorf("sweep: %w", err)
+		}
 		if err := s.Flush(ctx); err != nil {
 			return st, fmt.Errorf("sweep: %w", err)
 		}
@@ -63,48 +72,74 @@ func (s *Store) Sweep(ctx context.Context, live func(ID) bool, opts SweepOptions
 		return st, err
 	}
 	st.StoreBytesAfter = st.StoreBytesBefore
-	var victims, rewrites []string
+	var dead, partly []string
 	for pack, u := range usage {
 		switch {
 		case len(u.dead) == 0:
 		case len(u.live) == 0:
-			victims = append(victims, pack)
+			dead = append(dead, pack)
 			st.ReclaimableBytes += u.size
 		case u.liveStored < u.deadStored:
-			rewrites = append(rewrites, pack)
-			victims = append(victims, pack)
+			partly = append(partly, pack)
 			st.ReclaimableBytes += u.size - u.liveStored
 		default:
 			st.DeadKeptBytes += u.deadStored
 		}
 	}
-	sort.Strings(victims)
-	sort.Strings(rewrites)
-	for _, pack := range victims {
-		st.BlobsDeleted += int64(len(usage[pack].dead))
-	}
-	st.PacksDeleted, st.PacksRewritten = len(victims), len(rewrites)
+	sort.Strings(dead)
+	sort.Strings(partly)
 	if opts.DryRun {
+		for _, pack := range append(dead, partly...) {
+			st.BlobsDeleted += int64(len(usage[pack].dead))
+		}
+		st.PacksDeleted, st.PacksRewritten = len(dead)+len(partly), len(partly)
 		return st, nil
 	}
-	for _, pack := range rewrites {
-		if err := s.copyLive(ctx, pack, usage[pack].live); err != nil {
+	if err := s.dropPacks(ctx, dead, usage, &st); err != nil {
+		return st, err
+	}
+	var rewritten []string
+	for _, pack := range partly {
+		u := usage[pack]
+		if !s.roomFor(u.liveStored) {
+			st.PacksSkippedNoSpace++
+			st.ReclaimableBytes -= u.size - u.liveStored
+			st.DeadKeptBytes += u.deadStored
+			continue
+		}
+		if err := s.copyLive(ctx, pack, u.live); err != nil {
 			return st, err
 		}
+		st.PacksRewritten++
+		rewritten = append(rewritten, pack)
+	}
+	if st.PacksSkippedNoSpace > 0 {
+		s.log.Warn("sweep: left partly dead packs as they are: too little free space to rewrite them; free space and run gc again",
+			"store", s.dir, "packs", st.PacksSkippedNoSpace)
 	}
 	if err := s.Flush(ctx); err != nil {
 		return st, fmt.Errorf("sweep: %w", err)
 	}
-	for _, pack := range victims {
-		if _, err := s.dropPack(ctx, pack, usage[pack]); err != nil {
-			return st, err
-		}
+	if err := s.dropPacks(ctx, rewritten, usage, &st); err != nil {
+		return st, err
 	}
 	if st.StoreBytesAfter, err = s.packBytes(ctx); err != nil {
 		return st, err
 	}
 	st.BytesFreed = st.StoreBytesBefore - st.StoreBytesAfter
 	return st, nil
+}
+
+// dropPacks drops packs and counts them in st.
+func (s *Store) dropPacks(ctx context.Context, packs []string, usage map[string]*packUsage, st *SweepStats) error {
+	for _, pack := range packs {
+		if _, err := s.dropPack(ctx, pack, usage[pack]); err != nil {
+			return err
+		}
+		st.PacksDeleted++
+		st.BlobsDeleted += int64(len(usage[pack].dead))
+	}
+	return nil
 }
 
 // packUsage sorts every committed blob into live and dead per pack, and
@@ -167,6 +202,24 @@ func (s *Store) packBytes(ctx context.Context) (int64, error) {
 	return total, nil
 }
 
+// sweepRewriteMargin is the free space a rewrite must leave: the index's
+// own headroom and a pack being written besides the copy.
+const sweepRewriteMargin = indexOpenHeadroom
+
+// roomFor reports whether the store's file system has room to write n
+// more bytes with the margin to spare. Only the local directory is
+// checked; another backend is assumed to have room.
+func (s *Store) roomFor(n int64) bool {
+	if _, ok := s.be.(*localBackend); !ok {
+		return true
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(s.dir, &st); err != nil {
+		return true // the write itself will say what is wrong
+	}
+	return freeBytes(&st) > n+sweepRewriteMargin+s.cfg.PackSize
+}
+
 // copyLive appends a pack's live blobs, checked, to the current temp pack.
 func (s *Store) copyLive(ctx context.Context, pack string, live []PackEntry) error {
 	var raw []byte
@@ -223,7 +276,7 @@ func (s *Store) dropPack(ctx context.Context, pack string, u *packUsage) (int64,
 		}
 	}
 	b.Delete(packKey(pn), nil)
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := s.indexWrite(func() error { return b.Commit(pebble.Sync) }); err != nil {
 		return 0, fmt.Errorf("sweep pack %s: index: %w", pack, err)
 	}
 	if err := s.be.Delete(ctx, Handle{Kind: FilePack, Name: pack}); err != nil {
