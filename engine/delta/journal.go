@@ -135,3 +135,33 @@ func ReadJournal(dir string) (*JournalInfo, error) {
 	}
 	return &JournalInfo{Delta: j.Delta, Base: j.Base, Target: j.Target, Volumes: j.Volumes}, nil
 }
+
+// forgetApply drops what an unfinished apply left for the volumes a
+// replica create has just written whole (their journal entries and copy
+// stages), or for every volume when all is set: those volumes are now at
+// a snapshot, and a journal naming another delta would otherwise refuse
+// every delta but that one, which may be the one that cannot finish. It
+// runs after the state file names the new snapshot, so a crash before it
+// leaves a journal that the next create removes.
+func forgetApply(dir string, ids []string, all bool) error {
+	j, err := readJournal(dir)
+	if err != nil || j == nil {
+		return err
+	}
+	keep := j.Volumes[:0]
+	for _, id := range j.Volumes {
+		if !all && !slices.Contains(ids, id) {
+			keep = append(keep, id)
+			continue
+		}
+		if err := os.Remove(stagePath(dir, id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove copy stage: %w", err)
+		}
+		delete(j.Stages, id)
+	}
+	if len(keep) == 0 {
+		return clearJournal(dir)
+	}
+	j.Volumes = keep
+	return writeJournal(dir, j)
+}
