@@ -113,7 +113,7 @@ func checkJournal(dir string, st *State, rd *Reader) (*journal, error) {
 		return nil, clearJournal(dir)
 	}
 	if j.Delta != rd.Digest {
-		return nil, fmt.Errorf("%w: the journal names delta %s (%s..%s), not %s; apply that delta again to finish",
+		return nil, fmt.Errorf("%w: the journal names delta %s (%s..%s), not %s; apply that delta again to finish, or write a snapshot over the replica with replica create --force",
 			ErrInterrupted, j.Delta.Short(), j.Base, j.Target, rd.Digest.Short())
 	}
 	return j, nil
