@@ -81,6 +81,7 @@ func TestReliabilityENOSPC(t *testing.T) {
 	}
 	for _, f := range fracs {
 		g.export(f)
+		g.exportSplit(f)
 		g.restore(f)
 		g.apply(f)
 	}
@@ -153,6 +154,58 @@ func (g *enospcRig) export(frac float64) {
 	}
 	g.sameFile("export", out, clean)
 	os.Remove(out)
+}
+
+// exportSplit writes the 1→2 delta as a split directory of 1 MiB parts
+// into the full file system, so some parts are finished when space runs
+// out, then again once the filler is gone.
+func (g *enospcRig) exportSplit(frac float64) {
+	ctx := context.Background()
+	clean := filepath.Join(g.e.dir, "clean-split")
+	if _, err := os.Stat(clean); err != nil {
+		if _, err := Export(ctx, g.e.store, g.s1, g.s2, SplitSink(clean, 1<<20), ExportOptions{}); err != nil {
+			g.t.Fatal(err)
+		}
+	}
+	out := filepath.Join(g.mnt, "out.split")
+	filler := fillTo(g.t, g.mnt, int64(frac*float64(dirBytes(g.t, clean))))
+	_, err := Export(ctx, g.e.store, g.s1, g.s2, SplitSink(out, 1<<20), ExportOptions{})
+	g.failed("split export", err, syscall.ENOSPC)
+	g.leftAlone("split export", g.mnt)
+	os.Remove(filler)
+	if _, err := Export(ctx, g.e.store, g.s1, g.s2, SplitSink(out, 1<<20), ExportOptions{}); err != nil {
+		g.t.Fatalf("split export after freeing space: %v", err)
+	}
+	ents, err := os.ReadDir(clean)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	for _, e := range ents {
+		want, err := os.ReadFile(filepath.Join(clean, e.Name()))
+		if err != nil {
+			g.t.Fatal(err)
+		}
+		g.sameFile("split export", filepath.Join(out, e.Name()), want)
+	}
+	if err := os.RemoveAll(out); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
+func dirBytes(t *testing.T, dir string) int64 {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += fi.Size()
+	}
+	return n
 }
 
 // restore writes snapshot 2's volume into the full file system, then again.
