@@ -105,10 +105,11 @@ func forFrames(ctx context.Context, rd *Reader, data bool, pre func(seq int, f *
 // A frame to write is also assembled (data from the delta, copy sources
 // from the replica, still at the base) and checked against its target
 // hash, so a delta whose checksums hold but whose content is wrong is
-// refused with the replica untouched. Frames of volumes the journal covers
-// are not: a copy source there may already be overwritten (the stage
-// holds it), and the run that wrote the journal checked this same delta.
-// writeFrames checks every frame again as it writes.
+// refused with the replica untouched. Frames with copy records of volumes
+// the journal covers are not: a copy source there may already be
+// overwritten (the stage holds it), and the run that wrote the journal
+// checked this same delta. writeFrames checks every frame again as it
+// writes.
 func prepass(ctx context.Context, rd *Reader, vols []*applyVol, jr *journal, sum *Summary) (*plan, error) {
 	p := &plan{dests: make([][]span, len(vols)), fills: make([][]span, len(vols))}
 	workers := runtime.GOMAXPROCS(0)
@@ -169,11 +170,6 @@ func prepass(ctx context.Context, rd *Reader, vols []*applyVol, jr *journal, sum
 		case got == t.f.TargetHash:
 			c.Skipped += n
 		case t.f.NoBase || got == t.f.BaseHash:
-			if !jr.covers(v.vh.ID) {
-				if err := checkTarget(as[w], t, v); err != nil {
-					return err
-				}
-			}
 			c.Written += n
 			decided[w] = append(decided[w], decision{t.seq, frameWrite})
 		case jr.covers(v.vh.ID):
@@ -184,7 +180,10 @@ func prepass(ctx context.Context, rd *Reader, vols []*applyVol, jr *journal, sum
 			return fmt.Errorf("%w: volume %q bytes %d..%d (%d records) match neither the base nor the target; nothing was written",
 				ErrNotBase, v.vh.Name, t.f.Recs[0].Off, t.f.Recs[len(t.f.Recs)-1].Off+t.f.Recs[len(t.f.Recs)-1].Len, n)
 		}
-		return nil
+		if got == t.f.TargetHash || jr.covers(v.vh.ID) && t.f.hasCopies() {
+			return nil
+		}
+		return checkTarget(as[w], t, v)
 	})
 	p.decide = make([]byte, frames)
 	for _, ds := range decided {

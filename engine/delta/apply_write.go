@@ -54,6 +54,10 @@ func writeFrames(ctx context.Context, rd *Reader, vols []*applyVol, p *plan, sta
 		if err != nil {
 			return err
 		}
+		if !ok && !t.f.hasCopies() {
+			return fmt.Errorf("%w: frame %d of volume %q (bytes %d..) does not produce its target hash (the delta file changed during the apply?)",
+				ErrDamaged, t.seq, v.vh.Name, t.f.Recs[0].Off)
+		}
 		if !ok {
 			// The pre-pass checked this frame (unless a journal let it
 			// skip that): a copy source or the delta file changed since.

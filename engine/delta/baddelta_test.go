@@ -225,3 +225,64 @@ func TestCreateOverJournal(t *testing.T) {
 	}
 	checkReplica(t, rep, two, 8)
 }
+
+// TestStuckByWrongDelta: a replica that an earlier version left stuck
+// (a wrong delta's journal, some frames written) is refused again by that
+// delta before anything more is written, blaming the delta; the genuine
+// delta's refusal names the way out, and replica create then recovers it.
+func TestStuckByWrongDelta(t *testing.T) {
+	ctx := context.Background()
+	e := newTestEnv(t)
+	one, two := movedPair(rand.New(rand.NewSource(9)))
+	s1, s2 := e.snapshot(one), e.snapshot(two)
+	rep := filepath.Join(e.dir, "replica")
+	if _, err := CreateReplica(ctx, e.store, s1, rep, ReplicaOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	good, bad := filepath.Join(e.dir, "good.vmdelta"), filepath.Join(e.dir, "bad.vmdelta")
+	if _, err := Export(ctx, e.store, s1, s2, FileSink(good), ExportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	altered := false
+	craftDelta(t, good, bad, func(seq int, f *Frame) {
+		if !altered && seq > 0 && f.DataLen > 0 && !f.hasCopies() {
+			f.Stored[0] ^= 1
+			altered = true
+		}
+	})
+	rb, err := Open(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := one[0].id
+	if err := writeJournal(rep, &journal{Delta: rb.Digest, Base: s1.ID, Target: s2.ID, Volumes: []string{id}}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(VolumePath(rep, id), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(two[0].data[4096:4096+64<<10], 4096); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	before := hashDir(t, rep)
+	if _, err := Apply(ctx, rb, rep, ApplyOptions{}); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("wrong delta again: got %v, want ErrDamaged", err)
+	}
+	sameHashes(t, "wrong delta again", before, hashDir(t, rep))
+	rg, err := Open(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Apply(ctx, rg, rep, ApplyOptions{}); !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "replica create --force") {
+		t.Fatalf("genuine delta over the journal: got %v, want ErrInterrupted naming replica create --force", err)
+	}
+	if _, err := CreateReplica(ctx, e.store, s1, rep, ReplicaOptions{Replace: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Apply(ctx, rg, rep, ApplyOptions{Verify: VerifyFull, Blobs: e.store}); err != nil {
+		t.Fatalf("genuine delta after replica create: %v", err)
+	}
+	checkReplica(t, rep, two, 9)
+}
