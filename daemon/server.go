@@ -169,9 +169,9 @@ func toAPIError(err error) *api.Error {
 		return api.Errorf(api.CodeExists, "%v", err)
 	case errors.Is(err, volume.ErrHasSnapshots):
 		return api.Errorf(api.CodeConflict, "%v", err)
-	case errors.Is(err, delta.ErrNotBase), errors.Is(err, stackgen.ErrNotAStack):
+	case errors.Is(err, delta.ErrNotBase), errors.Is(err, delta.ErrInterrupted), errors.Is(err, stackgen.ErrNotAStack):
 		return api.Errorf(api.CodeConflict, "%v", err)
-	case errors.Is(err, delta.ErrFormat):
+	case errors.Is(err, delta.ErrFormat), errors.Is(err, delta.ErrDamaged):
 		return api.Errorf(api.CodeCorrupt, "%v", err)
 	case errors.Is(err, stackgen.ErrInvalidPlan), errors.Is(err, export.ErrFormat):
 		return api.Errorf(api.CodeInvalid, "%v", err)

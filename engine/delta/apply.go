@@ -34,6 +34,10 @@ type ApplyOptions struct {
 // ErrNotBase is wrapped when the replica does not hold the delta's base.
 var ErrNotBase = errors.New("replica is not at the delta's base")
 
+// ErrDamaged is wrapped when a delta whose checksums hold does not produce
+// the bytes its frame hashes name: the delta, not the replica, is wrong.
+var ErrDamaged = errors.New("delta is damaged")
+
 // applyVol is one volume being brought forward.
 type applyVol struct {
 	vh    VolumeHeader
@@ -106,12 +110,16 @@ func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summ
 		return fail(err)
 	}
 	stages, err := stageCopies(dir, vols, p, jr, next)
-	if err != nil {
-		return fail(err)
+	if err == nil {
+		defer closeStages(stages)
+		err = reserve(vols, p)
 	}
-	defer closeStages(stages)
 	// The journal goes down before the first byte of a volume changes.
-	if err := writeJournal(dir, next); err != nil {
+	if err == nil {
+		err = writeJournal(dir, next)
+	}
+	if err != nil {
+		dropNewStages(dir, vols, jr)
 		return fail(err)
 	}
 	if err := writeFrames(ctx, rd, vols, p, stages); err != nil {

@@ -24,6 +24,9 @@ type plan struct {
 	// which decide whether a copy's source must be staged.
 	copies []copyRec
 	dests  [][]span
+	// fills, per volume, the merged ranges of data and copy records: the
+	// blocks apply reserves before the journal (reserve.go).
+	fills [][]span
 }
 
 type copyRec struct {
@@ -98,18 +101,34 @@ func forFrames(ctx context.Context, rd *Reader, data bool, pre func(seq int, f *
 // matches neither hash is refused, unless jr (the journal of an earlier,
 // interrupted apply of this same delta) lists its volume: then it is a
 // write cut short, and the frame's full target bytes repair it.
+//
+// A frame to write is also assembled (data from the delta, copy sources
+// from the replica, still at the base) and checked against its target
+// hash, so a delta whose checksums hold but whose content is wrong is
+// refused with the replica untouched. Frames with copy records of volumes
+// the journal covers are not: a copy source there may already be
+// overwritten (the stage holds it), and the run that wrote the journal
+// checked this same delta. writeFrames checks every frame again as it
+// writes.
 func prepass(ctx context.Context, rd *Reader, vols []*applyVol, jr *journal, sum *Summary) (*plan, error) {
-	p := &plan{dests: make([][]span, len(vols))}
+	p := &plan{dests: make([][]span, len(vols)), fills: make([][]span, len(vols))}
 	workers := runtime.GOMAXPROCS(0)
 	bufs := make([][]byte, workers)
 	hs := make([]*frameHasher, workers)
+	as := make([]*assembler, workers)
 	for i := range hs {
 		hs[i] = newFrameHasher(rd.version)
+		a, err := newAssembler(rd.version)
+		if err != nil {
+			return nil, err
+		}
+		defer a.close()
+		as[i] = a
 	}
 	counts := make([]Summary, workers)
 	decided := make([][]decision, workers)
 	frames := 0
-	err := forFrames(ctx, rd, false, func(seq int, f *Frame) bool {
+	err := forFrames(ctx, rd, true, func(seq int, f *Frame) bool {
 		frames++
 		for i := range f.Recs {
 			if r := &f.Recs[i]; r.Kind == KindCopy {
@@ -124,11 +143,9 @@ func prepass(ctx context.Context, rd *Reader, vols []*applyVol, jr *journal, sum
 		for i := range f.Recs {
 			r := &f.Recs[i]
 			sum.add(r)
-			d := &p.dests[f.Volume]
-			if n := len(*d); n > 0 && (*d)[n-1].off+(*d)[n-1].len >= r.Off {
-				(*d)[n-1].len = max((*d)[n-1].len, r.Off+r.Len-(*d)[n-1].off)
-			} else {
-				*d = append(*d, span{r.Off, r.Len})
+			addSpan(&p.dests[f.Volume], r.Off, r.Len)
+			if r.Kind != KindZero {
+				addSpan(&p.fills[f.Volume], r.Off, r.Len)
 			}
 		}
 		return true
@@ -163,7 +180,10 @@ func prepass(ctx context.Context, rd *Reader, vols []*applyVol, jr *journal, sum
 			return fmt.Errorf("%w: volume %q bytes %d..%d (%d records) match neither the base nor the target; nothing was written",
 				ErrNotBase, v.vh.Name, t.f.Recs[0].Off, t.f.Recs[len(t.f.Recs)-1].Off+t.f.Recs[len(t.f.Recs)-1].Len, n)
 		}
-		return nil
+		if got == t.f.TargetHash || jr.covers(v.vh.ID) && t.f.hasCopies() {
+			return nil
+		}
+		return checkTarget(as[w], t, v)
 	})
 	p.decide = make([]byte, frames)
 	for _, ds := range decided {
@@ -177,6 +197,40 @@ func prepass(ctx context.Context, rd *Reader, vols []*applyVol, jr *journal, sum
 		sum.Repaired += c.Repaired
 	}
 	return p, err
+}
+
+// checkTarget assembles t's target bytes, copy sources read from the
+// replica at the base, and refuses the delta when they do not hash to the
+// frame's target hash.
+func checkTarget(a *assembler, t *frameTask, v *applyVol) error {
+	ok, err := a.assemble(&t.f, func(_ int, r *Record, b []byte) error {
+		if err := readRange(v.f, b, r.Src); err != nil {
+			return fmt.Errorf("volume %q: read copy source %d+%d: %w", v.vh.Name, r.Src, r.Len, err)
+		}
+		return nil
+	})
+	if err != nil || ok {
+		return err
+	}
+	last := &t.f.Recs[len(t.f.Recs)-1]
+	why := ""
+	if t.f.hasCopies() {
+		// Copy sources lie outside the frame's hashed ranges; a replica
+		// changed there would fail the same way.
+		why = ", or the replica's copy sources for it are not the base's"
+	}
+	return fmt.Errorf("%w: frame %d of volume %q (bytes %d..%d) does not produce its target hash%s; nothing was written",
+		ErrDamaged, t.seq, v.vh.Name, t.f.Recs[0].Off, last.Off+last.Len, why)
+}
+
+// addSpan appends [off, off+n) to d, merging it with the last span when
+// they meet; records come in offset order.
+func addSpan(d *[]span, off, n int64) {
+	if k := len(*d); k > 0 && (*d)[k-1].off+(*d)[k-1].len >= off {
+		(*d)[k-1].len = max((*d)[k-1].len, off+n-(*d)[k-1].off)
+	} else {
+		*d = append(*d, span{off, n})
+	}
 }
 
 // overlapsDest reports whether [off, off+n) of volume vol meets a range

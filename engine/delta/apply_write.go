@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // writeFrames grows files, writes the frames the pre-pass chose on
@@ -27,67 +25,52 @@ func writeFrames(ctx context.Context, rd *Reader, vols []*applyVol, p *plan, sta
 		}
 	}
 	workers := runtime.GOMAXPROCS(0)
-	type state struct {
-		dec *zstd.Decoder
-		h   *frameHasher
-		buf []byte
-		out []byte
-	}
-	ws := make([]state, workers)
-	for i := range ws {
-		dec, err := newDecoder()
+	as := make([]*assembler, workers)
+	for i := range as {
+		a, err := newAssembler(rd.version)
 		if err != nil {
 			return err
 		}
-		defer dec.Close()
-		ws[i] = state{dec: dec, h: newFrameHasher(rd.version)}
+		defer a.close()
+		as[i] = a
 	}
 	err := forFrames(ctx, rd, true, func(seq int, f *Frame) bool {
 		return p.decide[seq] != frameSkip
 	}, func(t *frameTask, w int) error {
-		s := &ws[w]
+		a := as[w]
 		v := vols[t.f.Volume]
-		var err error
-		if s.out, err = t.f.decodeData(s.dec, s.out); err != nil {
+		ok, err := a.assemble(&t.f, func(i int, r *Record, b []byte) error {
+			var err error
+			if c := &p.copies[t.copyStart+i]; c.stagedAt >= 0 {
+				_, err = stages[t.f.Volume].ReadAt(b, c.stagedAt)
+			} else {
+				err = readRange(v.f, b, r.Src)
+			}
+			if err != nil {
+				return fmt.Errorf("volume %q: read copy source %d+%d: %w", v.vh.Name, r.Src, r.Len, err)
+			}
+			return nil
+		})
+		if err != nil {
 			return err
 		}
-		s.buf = grow(s.buf, t.f.Span)
-		at, ci := int64(0), t.copyStart
-		for i := range t.f.Recs {
-			r := &t.f.Recs[i]
-			b := s.buf[at : at+r.Len]
-			switch r.Kind {
-			case KindData:
-				copy(b, r.Data)
-			case KindZero:
-				clear(b)
-			case KindCopy:
-				c := &p.copies[ci]
-				ci++
-				if c.stagedAt >= 0 {
-					_, err = stages[t.f.Volume].ReadAt(b, c.stagedAt)
-				} else {
-					err = readRange(v.f, b, r.Src)
-				}
-				if err != nil {
-					return fmt.Errorf("volume %q: read copy source %d+%d: %w", v.vh.Name, r.Src, r.Len, err)
-				}
-			}
-			at += r.Len
+		if !ok && !t.f.hasCopies() {
+			return fmt.Errorf("%w: frame %d of volume %q (bytes %d..) does not produce its target hash (the delta file changed during the apply?)",
+				ErrDamaged, t.seq, v.vh.Name, t.f.Recs[0].Off)
 		}
-		s.h.Reset()
-		s.h.Write(s.buf)
-		if s.h.Sum() != t.f.TargetHash {
-			return fmt.Errorf("%w: volume %q: the frame at %d assembles to bytes that differ from its target hash (a copy source changed?)",
+		if !ok {
+			// The pre-pass checked this frame (unless a journal let it
+			// skip that): a copy source or the delta file changed since.
+			return fmt.Errorf("%w: volume %q: the frame at %d assembles to bytes that differ from its target hash (a copy source or the delta file changed during the apply?)",
 				ErrNotBase, v.vh.Name, t.f.Recs[0].Off)
 		}
-		at = 0
+		at := int64(0)
 		for i := range t.f.Recs {
 			r := &t.f.Recs[i]
 			if r.Kind == KindZero {
 				err = v.t.Zero(r.Off, r.Len)
 			} else {
-				_, err = v.t.WriteAt(s.buf[at:at+r.Len], r.Off)
+				_, err = v.t.WriteAt(a.buf[at:at+r.Len], r.Off)
 			}
 			if err != nil {
 				return fmt.Errorf("volume %q at %d: %w", v.vh.Name, r.Off, err)

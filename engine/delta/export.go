@@ -101,6 +101,7 @@ func Export(ctx context.Context, r cas.BlobReader, base, target volume.Snapshot,
 		return Summary{}, fmt.Errorf("export %s..%s: %w", base.Name(), target.Name(), err)
 	}
 	if sum.FileBytes, err = w.finish(); err != nil {
+		w.abort()
 		return Summary{}, fmt.Errorf("export %s..%s: %w", base.Name(), target.Name(), err)
 	}
 	sum.Volumes = len(h.Volumes)

@@ -113,7 +113,7 @@ func checkJournal(dir string, st *State, rd *Reader) (*journal, error) {
 		return nil, clearJournal(dir)
 	}
 	if j.Delta != rd.Digest {
-		return nil, fmt.Errorf("%w: the journal names delta %s (%s..%s), not %s; apply that delta again to finish",
+		return nil, fmt.Errorf("%w: the journal names delta %s (%s..%s), not %s; apply that delta again to finish, or write a snapshot over the replica with replica create --force",
 			ErrInterrupted, j.Delta.Short(), j.Base, j.Target, rd.Digest.Short())
 	}
 	return j, nil
@@ -134,4 +134,34 @@ func ReadJournal(dir string) (*JournalInfo, error) {
 		return nil, err
 	}
 	return &JournalInfo{Delta: j.Delta, Base: j.Base, Target: j.Target, Volumes: j.Volumes}, nil
+}
+
+// forgetApply drops what an unfinished apply left for the volumes a
+// replica create has just written whole (their journal entries and copy
+// stages), or for every volume when all is set: those volumes are now at
+// a snapshot, and a journal naming another delta would otherwise refuse
+// every delta but that one, which may be the one that cannot finish. It
+// runs after the state file names the new snapshot, so a crash before it
+// leaves a journal that the next create removes.
+func forgetApply(dir string, ids []string, all bool) error {
+	j, err := readJournal(dir)
+	if err != nil || j == nil {
+		return err
+	}
+	keep := j.Volumes[:0]
+	for _, id := range j.Volumes {
+		if !all && !slices.Contains(ids, id) {
+			keep = append(keep, id)
+			continue
+		}
+		if err := os.Remove(stagePath(dir, id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove copy stage: %w", err)
+		}
+		delete(j.Stages, id)
+	}
+	if len(keep) == 0 {
+		return clearJournal(dir)
+	}
+	j.Volumes = keep
+	return writeJournal(dir, j)
 }

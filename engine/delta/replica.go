@@ -121,7 +121,8 @@ func CreateReplica(ctx context.Context, r cas.BlobReader, snap volume.Snapshot, 
 	if err != nil {
 		return nil, err
 	}
-	if st.VGID != "" && st.VGID != snap.VGID && opts.Replace {
+	afresh := st.VGID != "" && st.VGID != snap.VGID && opts.Replace
+	if afresh {
 		st = &State{Version: 1}
 	}
 	if st.VGID != "" && st.VGID != snap.VGID {
@@ -129,6 +130,7 @@ func CreateReplica(ctx context.Context, r cas.BlobReader, snap volume.Snapshot, 
 	}
 	st.VGID, st.VGName = snap.VGID, snap.VGName
 	found := false
+	var written []string
 	for _, v := range snap.Volumes {
 		if opts.Volume != "" && opts.Volume != v.VolumeID && opts.Volume != v.Name {
 			continue
@@ -143,6 +145,7 @@ func CreateReplica(ctx context.Context, r cas.BlobReader, snap volume.Snapshot, 
 		}
 		st.set(VolumeState{ID: v.VolumeID, Name: v.Name, Role: v.Role, Size: v.Size, Manifest: v.Manifest,
 			SnapshotID: snap.ID, Seq: snap.Seq})
+		written = append(written, v.VolumeID)
 	}
 	if !found {
 		return nil, fmt.Errorf("create replica of %s: no volume %q", snap.Name(), opts.Volume)
@@ -152,6 +155,9 @@ func CreateReplica(ctx context.Context, r cas.BlobReader, snap volume.Snapshot, 
 	}
 	if err := writeState(dir, st); err != nil {
 		return nil, err
+	}
+	if err := forgetApply(dir, written, afresh); err != nil {
+		return nil, fmt.Errorf("create replica of %s in %s: %w", snap.Name(), dir, err)
 	}
 	return st, nil
 }

@@ -32,9 +32,14 @@ type splitSink struct {
 	cur      *frameWriter
 	curRef   PartRef
 	total    int64
+	made     bool // begin created dir
+	indexed  bool // finish renamed the index into place
 }
 
 func (s *splitSink) begin(h *Header) error {
+	if _, err := os.Stat(s.dir); os.IsNotExist(err) {
+		s.made = true
+	}
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return fmt.Errorf("write split delta %s: %w", s.dir, err)
 	}
@@ -96,13 +101,30 @@ func (s *splitSink) finish() (int64, error) {
 	}
 	n, _, err := w.close()
 	if err == nil {
+		s.indexed = true
 		err = durable.SyncDir(s.dir)
 	}
 	return s.total + n, err
 }
 
+// abort removes the part being written and the parts already finished,
+// and dir when begin made it: a directory of parts without an index is no
+// delta, takes the space a full disk needs back, and would make the same
+// export, run again, find its output path taken.
 func (s *splitSink) abort() {
 	if s.cur != nil {
 		s.cur.abort()
+	}
+	if s.h == nil {
+		return
+	}
+	if s.indexed {
+		os.Remove(filepath.Join(s.dir, IndexName))
+	}
+	for _, p := range s.h.Parts {
+		os.Remove(filepath.Join(s.dir, p.File))
+	}
+	if s.made {
+		os.Remove(s.dir) // only when empty
 	}
 }

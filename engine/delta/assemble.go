@@ -1,0 +1,67 @@
+package delta
+
+import (
+	"github.com/klauspost/compress/zstd"
+)
+
+// assembler builds frames' target bytes: data from the delta, zeros, and
+// copy sources from wherever the caller reads them. One per worker; its
+// buffers carry over from frame to frame.
+type assembler struct {
+	dec *zstd.Decoder
+	h   *frameHasher
+	buf []byte // the frame's target bytes after assemble
+	out []byte // decoded data
+}
+
+func newAssembler(v byte) (*assembler, error) {
+	dec, err := newDecoder()
+	if err != nil {
+		return nil, err
+	}
+	return &assembler{dec: dec, h: newFrameHasher(v)}, nil
+}
+
+func (a *assembler) close() { a.dec.Close() }
+
+// assemble fills a.buf with f's target bytes, reading the i-th copy record
+// of the frame through readCopy, and reports whether they hash to the
+// frame's target hash.
+func (a *assembler) assemble(f *Frame, readCopy func(i int, r *Record, b []byte) error) (bool, error) {
+	var err error
+	if a.out, err = f.decodeData(a.dec, a.out); err != nil {
+		return false, err
+	}
+	a.buf = grow(a.buf, f.Span)
+	at, ci := int64(0), 0
+	for i := range f.Recs {
+		r := &f.Recs[i]
+		b := a.buf[at : at+r.Len]
+		switch r.Kind {
+		case KindData:
+			copy(b, r.Data)
+		case KindZero:
+			clear(b)
+		case KindCopy:
+			if err := readCopy(ci, r, b); err != nil {
+				return false, err
+			}
+			ci++
+		}
+		at += r.Len
+	}
+	a.h.Reset()
+	a.h.Write(a.buf)
+	return a.h.Sum() == f.TargetHash, nil
+}
+
+// hasCopies reports whether f has copy records, whose bytes come from the
+// replica rather than the delta.
+func (f *Frame) hasCopies() bool {
+	for i := range f.Recs {
+		if f.Recs[i].Kind == KindCopy {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,47 @@
+package delta
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// reserve allocates, before the journal is written, the blocks that the
+// data and copy records of each regular volume file will fill. Writing
+// into a hole needs free blocks; without this a full filesystem would fail
+// the apply half-way, the replica between base and target. Allocating
+// keeps every byte as it was (new blocks read as zeros, like the holes
+// they replace, and the file size stays), so an apply refused here leaves
+// the replica at its base. Block devices need nothing; a filesystem that
+// cannot preallocate is left to fail, if it must, while writing.
+func reserve(vols []*applyVol, p *plan) error {
+	for vi, v := range vols {
+		if v == nil || v.block {
+			continue
+		}
+		fd := int(v.f.Fd())
+		for _, s := range p.fills[vi] {
+			err := unix.Fallocate(fd, unix.FALLOC_FL_KEEP_SIZE, s.off, s.len)
+			if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("volume %q: reserve space for bytes %d..%d: %w", v.vh.Name, s.off, s.off+s.len, err)
+			}
+		}
+	}
+	return nil
+}
+
+// dropNewStages removes the copy stages this run wrote when it stops
+// before its journal exists: nothing names them, and they take space.
+// Stages an interrupted apply left (volumes jr covers) stay.
+func dropNewStages(dir string, vols []*applyVol, jr *journal) {
+	for _, v := range vols {
+		if v != nil && !jr.covers(v.vh.ID) {
+			os.Remove(stagePath(dir, v.vh.ID))
+		}
+	}
+}
