@@ -166,6 +166,13 @@ func (s *Store) verifyPack(ctx context.Context, name string, size int64, indexed
 		if !readData {
 			continue
 		}
+		if err := s.verifyBlobHeader(ctx, name, e); err != nil {
+			if ctx.Err() != nil {
+				return pr, ctx.Err()
+			}
+			prob.Err = err
+			pr.problems = append(pr.problems, prob)
+		}
 		buf, err = s.readBlob(ctx, e.ID, want, buf)
 		if err != nil {
 			if ctx.Err() != nil {
