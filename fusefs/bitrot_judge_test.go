@@ -25,6 +25,7 @@ type rotFlip struct {
 	file string // relative to the store
 	off  int64
 	bit  uint
+	dead bool // in a file nothing reads
 }
 
 func (f rotFlip) String() string {
@@ -35,8 +36,9 @@ func (f rotFlip) String() string {
 type rotOutcome struct {
 	openErr     error
 	rebuilt     bool // the index was moved aside and rebuilt
+	reindexed   bool // index entries lost to the flip were taken again from the packs
 	repaired    bool // the flipped record file was rewritten whole
-	restored    bool // the flipped file no longer holds the flip
+	consumed    bool // the flipped file was never read, or dropped at open
 	problems    []string
 	damaged     []string
 	verifyErr   error
@@ -53,13 +55,13 @@ func (o *rotOutcome) class() string {
 		return "store fails to open"
 	case len(o.wrong) > 0:
 		return "wrong bytes"
+	case o.rebuilt || o.reindexed || o.repaired:
+		return "index rebuilt or repaired at open"
 	case len(o.problems) > 0 || len(o.damaged) > 0 || o.verifyErr != nil:
 		return "detected by verify"
-	case o.rebuilt || o.repaired:
-		return "repaired"
 	case len(o.fails) > 0:
 		return "failed, not reported"
-	case o.restored:
+	case o.consumed:
 		return "harmless"
 	}
 	return "undetected, restores exact"
@@ -89,7 +91,8 @@ func judgeFlip(t *testing.T, rs *rotStore, work string, fl rotFlip, fuse bool) *
 	if err := os.WriteFile(path, flipped, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	st, err := openRot(ctx, dir)
+	var log bytes.Buffer
+	st, err := openRot(ctx, dir, &log)
 	if err != nil {
 		o.openErr = err
 		return o
@@ -100,7 +103,7 @@ func judgeFlip(t *testing.T, rs *rotStore, work string, fl rotFlip, fuse bool) *
 		// A damaged index may show only once read; the next open rebuilds it.
 		o.verifyErr = verr
 		st.Close()
-		if st, err = openRot(ctx, dir); err != nil {
+		if st, err = openRot(ctx, dir, &log); err != nil {
 			o.openErr = err
 			return o
 		}
@@ -116,7 +119,8 @@ func judgeFlip(t *testing.T, rs *rotStore, work string, fl rotFlip, fuse bool) *
 	aside, _ := filepath.Glob(filepath.Join(dir, "index.damaged-*"))
 	o.rebuilt = len(aside) > 0
 	now, err := os.ReadFile(path)
-	o.restored = errors.Is(err, fs.ErrNotExist) || (err == nil && !bytes.Equal(now, flipped))
+	o.consumed = fl.dead || errors.Is(err, fs.ErrNotExist) || (err == nil && !bytes.Equal(now, flipped))
+	o.reindexed = strings.Contains(log.String(), "indexed packs missing from the index")
 	o.repaired = fl.kind == kindRecord && bytes.Equal(now, orig)
 	cat := volume.NewCatalog(st)
 	restoreAll(ctx, t, rs, cat, st, work, o)
@@ -127,9 +131,9 @@ func judgeFlip(t *testing.T, rs *rotStore, work string, fl rotFlip, fuse bool) *
 	return o
 }
 
-// openRot opens a store copy with its log discarded.
-func openRot(ctx context.Context, dir string) (*cas.Store, error) {
-	return cas.Open(ctx, dir, cas.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+// openRot opens a store copy, its log going to w.
+func openRot(ctx context.Context, dir string, w io.Writer) (*cas.Store, error) {
+	return cas.Open(ctx, dir, cas.Options{Logger: slog.New(slog.NewTextHandler(w, nil))})
 }
 
 // restoreAll restores every volume of every source snapshot.

@@ -30,6 +30,7 @@ type rotStore struct {
 type rotSpan struct {
 	file     string
 	from, to int64
+	dead     bool // nothing reads the file: an obsolete index MANIFEST
 }
 
 // File kinds the suite flips bits in.
@@ -38,10 +39,42 @@ const (
 	kindFooter   = "pack footer"
 	kindRecord   = "record file"
 	kindPage     = "manifest page"
-	kindIndex    = "pebble index"
+	kindTable    = "index table (sst)"
+	kindWAL      = "index WAL"
+	kindManifest = "index MANIFEST"
+	kindOptions  = "index OPTIONS"
 )
 
-var rotKinds = []string{kindPackData, kindFooter, kindRecord, kindPage, kindIndex}
+var rotKinds = []string{kindPackData, kindFooter, kindRecord, kindPage, kindTable, kindWAL, kindManifest, kindOptions}
+
+// indexFileKind sorts a file of the Pebble index directory by kind.
+func indexFileKind(name string) string {
+	switch {
+	case strings.HasSuffix(name, ".sst"):
+		return kindTable
+	case strings.HasSuffix(name, ".log"):
+		return kindWAL
+	case strings.HasPrefix(name, "MANIFEST-"):
+		return kindManifest
+	case strings.HasPrefix(name, "OPTIONS-"):
+		return kindOptions
+	}
+	return "index, other"
+}
+
+// reopenFixture closes the fixture's store and opens it again.
+func reopenFixture(t *testing.T, f *fixture) {
+	t.Helper()
+	if err := f.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := openRot(context.Background(), f.dir, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f.store, f.cat = st, volume.NewCatalog(st)
+}
 
 // buildRotStore ingests snapshots volumes of random, text and zero runs,
 // changing some of each volume between snapshots, into small packs.
@@ -61,7 +94,12 @@ func buildRotStore(t *testing.T, volumes, snapshots int, size int64) *rotStore {
 	vg := f.createVG(t, "rot", paths, order...)
 	rs := &rotStore{dir: f.dir, vg: vg.Name, src: map[uint64]map[string][]byte{}}
 	rng := rand.New(rand.NewPCG(5, 6))
-	for range snapshots {
+	for i := range snapshots {
+		if i == snapshots-1 {
+			// Reopening flushes the index's log into a table, so that the
+			// copies hold both a table and a log with the last snapshot.
+			reopenFixture(t, f)
+		}
 		snap := f.snapshot(t, vg)
 		rs.src[snap.Seq] = map[string][]byte{}
 		for _, name := range order {
@@ -101,12 +139,14 @@ func rotSpans(t *testing.T, f *fixture) map[string][]rotSpan {
 		switch top, _, _ := strings.Cut(rel, "/"); top {
 		case "packs":
 			foot := footerStart(t, path, fi.Size())
-			spans[kindPackData] = append(spans[kindPackData], rotSpan{rel, 0, foot})
-			spans[kindFooter] = append(spans[kindFooter], rotSpan{rel, foot, fi.Size()})
+			spans[kindPackData] = append(spans[kindPackData], rotSpan{rel, 0, foot, false})
+			spans[kindFooter] = append(spans[kindFooter], rotSpan{rel, foot, fi.Size(), false})
 		case "records":
-			spans[kindRecord] = append(spans[kindRecord], rotSpan{rel, 0, fi.Size()})
+			spans[kindRecord] = append(spans[kindRecord], rotSpan{rel, 0, fi.Size(), false})
 		case "index":
-			spans[kindIndex] = append(spans[kindIndex], rotSpan{rel, 0, fi.Size()})
+			k := indexFileKind(d.Name())
+			live, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "marker.manifest.*."+d.Name()))
+			spans[k] = append(spans[k], rotSpan{rel, 0, fi.Size(), k == kindManifest && len(live) == 0})
 		}
 		return nil
 	})
@@ -142,7 +182,7 @@ func rotSpans(t *testing.T, f *fixture) map[string][]rotSpan {
 					t.Fatal(err)
 				}
 				pack := filepath.Join("packs", loc.Pack[:2], loc.Pack+".pack")
-				spans[kindPage] = append(spans[kindPage], rotSpan{pack, loc.Offset, loc.Offset + int64(loc.Stored)})
+				spans[kindPage] = append(spans[kindPage], rotSpan{pack, loc.Offset, loc.Offset + int64(loc.Stored), false})
 			}
 		}
 	}

@@ -16,7 +16,7 @@ import (
 
 // rotClasses are the table's columns, in order; the first three must stay 0.
 var rotClasses = []string{"wrong bytes", "store fails to open", "failed, not reported",
-	"detected by verify", "repaired", "harmless", "undetected, restores exact"}
+	"index rebuilt or repaired at open", "detected by verify", "harmless", "undetected, restores exact"}
 
 // TestReliabilityBitRot flips one random bit per copy of a store holding
 // several snapshots, in pack data, pack footers, record files, manifest
@@ -87,5 +87,5 @@ func TestReliabilityBitRot(t *testing.T) {
 // a random bit in it: a small OPTIONS file is hit as often as a big table.
 func pickFlip(rng *rand.Rand, rs *rotStore, kind string) rotFlip {
 	s := rs.spans[kind][rng.IntN(len(rs.spans[kind]))]
-	return rotFlip{kind: kind, file: s.file, off: s.from + rng.Int64N(s.to-s.from), bit: uint(rng.IntN(8))}
+	return rotFlip{kind: kind, file: s.file, off: s.from + rng.Int64N(s.to-s.from), bit: uint(rng.IntN(8)), dead: s.dead}
 }
