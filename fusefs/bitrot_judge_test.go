@@ -55,9 +55,11 @@ func (o *rotOutcome) class() string {
 		return "store fails to open"
 	case len(o.wrong) > 0:
 		return "wrong bytes"
+	case len(o.problems) > 0 || len(o.damaged) > 0:
+		return "detected by verify"
 	case o.rebuilt || o.reindexed || o.repaired:
 		return "index rebuilt or repaired at open"
-	case len(o.problems) > 0 || len(o.damaged) > 0 || o.verifyErr != nil:
+	case o.verifyErr != nil:
 		return "detected by verify"
 	case len(o.fails) > 0:
 		return "failed, not reported"
@@ -90,6 +92,12 @@ func judgeFlip(t *testing.T, rs *rotStore, work string, fl rotFlip, fuse bool) *
 	flipped[fl.off] ^= 1 << fl.bit
 	if err := os.WriteFile(path, flipped, 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if fl.kind == kindNoIndex {
+		// The index is lost too: the flipped pack meets the rebuild.
+		if err := os.RemoveAll(filepath.Join(dir, "index")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var log bytes.Buffer
 	st, err := openRot(ctx, dir, &log)

@@ -39,13 +39,14 @@ const (
 	kindFooter   = "pack footer"
 	kindRecord   = "record file"
 	kindPage     = "manifest page"
+	kindNoIndex  = "pack, index lost" // any byte of a pack, and the index deleted
 	kindTable    = "index table (sst)"
 	kindWAL      = "index WAL"
 	kindManifest = "index MANIFEST"
 	kindOptions  = "index OPTIONS"
 )
 
-var rotKinds = []string{kindPackData, kindFooter, kindRecord, kindPage, kindTable, kindWAL, kindManifest, kindOptions}
+var rotKinds = []string{kindPackData, kindFooter, kindNoIndex, kindRecord, kindPage, kindTable, kindWAL, kindManifest, kindOptions}
 
 // indexFileKind sorts a file of the Pebble index directory by kind.
 func indexFileKind(name string) string {
@@ -141,6 +142,7 @@ func rotSpans(t *testing.T, f *fixture) map[string][]rotSpan {
 			foot := footerStart(t, path, fi.Size())
 			spans[kindPackData] = append(spans[kindPackData], rotSpan{rel, 0, foot, false})
 			spans[kindFooter] = append(spans[kindFooter], rotSpan{rel, foot, fi.Size(), false})
+			spans[kindNoIndex] = append(spans[kindNoIndex], rotSpan{rel, 0, fi.Size(), false})
 		case "records":
 			spans[kindRecord] = append(spans[kindRecord], rotSpan{rel, 0, fi.Size(), false})
 		case "index":

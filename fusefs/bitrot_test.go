@@ -16,7 +16,7 @@ import (
 
 // rotClasses are the table's columns, in order; the first three must stay 0.
 var rotClasses = []string{"wrong bytes", "store fails to open", "failed, not reported",
-	"index rebuilt or repaired at open", "detected by verify", "harmless", "undetected, restores exact"}
+	"detected by verify", "index rebuilt or repaired at open", "harmless", "undetected, restores exact"}
 
 // TestReliabilityBitRot flips one random bit per copy of a store holding
 // several snapshots, in pack data, pack footers, record files, manifest
