@@ -39,7 +39,7 @@ const (
 	kindFooter   = "pack footer"
 	kindRecord   = "record file"
 	kindPage     = "manifest page"
-	kindNoIndex  = "pack, index lost" // any byte of a pack, and the index deleted
+	kindNoIndex  = "pack footer, index lost" // the rebuild from packs meets the flip
 	kindTable    = "index table (sst)"
 	kindWAL      = "index WAL"
 	kindManifest = "index MANIFEST"
@@ -142,7 +142,7 @@ func rotSpans(t *testing.T, f *fixture) map[string][]rotSpan {
 			foot := footerStart(t, path, fi.Size())
 			spans[kindPackData] = append(spans[kindPackData], rotSpan{rel, 0, foot, false})
 			spans[kindFooter] = append(spans[kindFooter], rotSpan{rel, foot, fi.Size(), false})
-			spans[kindNoIndex] = append(spans[kindNoIndex], rotSpan{rel, 0, fi.Size(), false})
+			spans[kindNoIndex] = append(spans[kindNoIndex], rotSpan{rel, foot, fi.Size(), false})
 		case "records":
 			spans[kindRecord] = append(spans[kindRecord], rotSpan{rel, 0, fi.Size(), false})
 		case "index":
