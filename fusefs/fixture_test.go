@@ -58,15 +58,23 @@ type fixture struct {
 
 func newFixture(t testing.TB, chunk *cas.ChunkerParams) *fixture {
 	t.Helper()
+	return newFixtureConfig(t, func(c *cas.Config) {
+		if chunk != nil {
+			c.Chunker = *chunk
+		}
+	})
+}
+
+// newFixtureConfig is newFixture with the store's config set by edit.
+func newFixtureConfig(t testing.TB, edit func(*cas.Config)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "store")
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		t.Fatal(err)
 	}
 	cfg := cas.DefaultConfig()
-	if chunk != nil {
-		cfg.Chunker = *chunk
-	}
+	edit(&cfg)
 	if err := cas.Init(ctx, dir, cfg); err != nil {
 		t.Fatal(err)
 	}

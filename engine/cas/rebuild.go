@@ -3,7 +3,9 @@ package cas
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -24,7 +26,7 @@ func (s *Store) readPackFooter(ctx context.Context, name string, size int64) (Pa
 		return PackFooter{}, fmt.Errorf("pack %s: %w", name, err)
 	}
 	if sid != s.storeID {
-		return PackFooter{}, fmt.Errorf("pack %s belongs to store %x, not %s", name, sid, s.cfg.ID)
+		return PackFooter{}, &foreignPackError{pack: name, store: sid, want: s.cfg.ID}
 	}
 	var tr [trailerSize]byte
 	if err := s.be.ReadAt(ctx, h, tr[:], size-trailerSize); err != nil {
@@ -73,7 +75,13 @@ func (s *Store) recoverPacks(ctx context.Context) error {
 		}
 		f, err := s.readPackFooter(ctx, name, size)
 		if err != nil {
-			return err
+			if !packDamaged(ctx, err) {
+				return err
+			}
+			// Left out, not fatal: its blobs read as missing, verify names
+			// it, and a later open tries it again.
+			s.log.Error("pack is damaged and was left out of the index; run verify", "pack", name, "err", err)
+			return nil
 		}
 		added++
 		return addPackBatch(b, pn, size, f.Entries)
@@ -188,4 +196,25 @@ func (s *Store) RebuildIndex(ctx context.Context) error {
 		return fmt.Errorf("rebuild index: %w", err)
 	}
 	return nil
+}
+
+// foreignPackError refuses a pack written by another store: packs copied
+// in by mistake are refused rather than indexed or skipped.
+type foreignPackError struct {
+	pack  string
+	store [16]byte
+	want  string
+}
+
+func (e *foreignPackError) Error() string {
+	return fmt.Sprintf("pack %s belongs to store %x, not %s", e.pack, e.store, e.want)
+}
+
+// packDamaged tells a pack whose header, trailer or footer does not decode
+// from failures that must stop recovery: cancellation, I/O errors of the
+// system, and a pack of another store.
+func packDamaged(ctx context.Context, err error) bool {
+	var errno syscall.Errno
+	var foreign *foreignPackError
+	return ctx.Err() == nil && !errors.As(err, &errno) && !errors.As(err, &foreign)
 }

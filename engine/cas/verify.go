@@ -141,7 +141,7 @@ func (s *Store) verifyPack(ctx context.Context, name string, size int64, indexed
 		return pr, nil
 	}
 	matched := 0
-	var buf []byte
+	var rec, buf []byte
 	for _, e := range f.Entries {
 		pr.blobs++
 		pr.stored += int64(e.Stored)
@@ -166,15 +166,12 @@ func (s *Store) verifyPack(ctx context.Context, name string, size int64, indexed
 		if !readData {
 			continue
 		}
-		buf, err = s.readBlob(ctx, e.ID, want, buf)
-		if err != nil {
-			if ctx.Err() != nil {
-				return pr, ctx.Err()
-			}
-			var be *BlobError
-			if errors.As(err, &be) {
-				err = be.Err
-			}
+		var errs []error
+		rec, buf, errs = s.verifyBlob(ctx, name, e, rec, buf)
+		if ctx.Err() != nil {
+			return pr, ctx.Err()
+		}
+		for _, err := range errs {
 			prob.Err = err
 			pr.problems = append(pr.problems, prob)
 		}
