@@ -12,6 +12,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/vmrep/vmrep/internal/durable"
+	"github.com/vmrep/vmrep/internal/vfs"
 )
 
 // indexDamagedMarker, in the store directory, says that Pebble reported
@@ -30,7 +31,7 @@ type pebbleFatal string
 // line, rather than stopping the store from opening.
 func (s *Store) openIndex(ctx context.Context, opts Options) error {
 	marker := filepath.Join(s.dir, indexDamagedMarker)
-	if why, err := os.ReadFile(marker); err == nil {
+	if why, err := s.fs.ReadFile(marker); err == nil {
 		if err := s.moveIndexAside(string(why)); err != nil {
 			return err
 		}
@@ -61,7 +62,7 @@ func (s *Store) tryOpenIndex(ctx context.Context, opts Options) (err error) {
 			err = fmt.Errorf("open store index %s: %w: %s", s.dir, pebble.ErrCorruption, string(pf))
 		}
 	}()
-	popts := &pebble.Options{Logger: pebbleLogger{s.log}, EventListener: &pebble.EventListener{
+	popts := &pebble.Options{FS: opts.PebbleFS, Logger: pebbleLogger{s.log}, EventListener: &pebble.EventListener{
 		DataCorruption: s.indexCorruption,
 	}}
 	if opts.PebbleCacheSize > 0 {
@@ -79,7 +80,7 @@ func (s *Store) tryOpenIndex(ctx context.Context, opts Options) (err error) {
 	if err := s.recoverRecords(ctx); err != nil {
 		return err
 	}
-	if err := os.Remove(filepath.Join(s.dir, indexDamagedMarker)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := s.fs.Remove(filepath.Join(s.dir, indexDamagedMarker)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("open store %s: %w", s.dir, err)
 	}
 	return nil
@@ -115,7 +116,7 @@ func (s *Store) moveIndexAside(why string) error {
 // block fail with an error (the job that hit it fails); the store marks the
 // index for a rebuild at the next open instead of stopping the process.
 func (s *Store) indexCorruption(info pebble.DataCorruptionInfo) {
-	if err := durable.WriteFile(filepath.Join(s.dir, indexDamagedMarker), []byte(info.Details.Error()), 0o600); err != nil {
+	if err := vfs.WriteFile(s.fs, filepath.Join(s.dir, indexDamagedMarker), []byte(info.Details.Error()), 0o600); err != nil {
 		s.log.Error("marking the damaged index for a rebuild", "err", err)
 	}
 	if s.indexCorrupt.CompareAndSwap(false, true) {

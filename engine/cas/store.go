@@ -15,8 +15,11 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
+	pebblevfs "github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
+
+	"github.com/vmrep/vmrep/internal/vfs"
 )
 
 // maxSealing bounds the packs being sealed at once; Put waits beyond it.
@@ -24,7 +27,11 @@ const maxSealing = 2
 
 // Options tune Open.
 type Options struct {
-	Backend         Backend // nil: the local directory
+	Backend Backend // nil: the local directory
+	// FS holds the store directory's files (nil: the OS); tests crash it.
+	// The index stays on PebbleFS (nil: the OS).
+	FS              vfs.FS
+	PebbleFS        pebblevfs.FS
 	Logger          *slog.Logger
 	PebbleCacheSize int64 // 0: Pebble's default
 }
@@ -45,6 +52,7 @@ type Store struct {
 	cfg     Config
 	storeID [16]byte
 	be      Backend
+	fs      vfs.FS
 	db      *pebble.DB
 	lock    *os.File
 	log     *slog.Logger
@@ -84,19 +92,22 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	cfg, err := readConfig(dir)
+	fsys := vfs.Or(opts.FS)
+	cfg, err := readConfigFS(fsys, dir)
 	if err != nil {
 		return nil, err
 	}
 	sid, _ := cfg.storeID()
-	lock, err := lockStore(dir)
-	if err != nil {
-		return nil, err
+	var lock *os.File
+	if _, ok := fsys.(vfs.OS); ok { // a test's in-memory store has no other process to fear
+		if lock, err = lockStore(dir); err != nil {
+			return nil, err
+		}
 	}
-	s := &Store{dir: dir, cfg: cfg, storeID: sid, be: opts.Backend, lock: lock, log: opts.Logger,
+	s := &Store{dir: dir, cfg: cfg, storeID: sid, be: opts.Backend, fs: fsys, lock: lock, log: opts.Logger,
 		sealSem: make(chan struct{}, maxSealing)}
 	if s.be == nil {
-		s.be = NewLocalBackend(dir)
+		s.be = newLocalBackendFS(fsys, dir)
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -167,15 +178,15 @@ func writePID(f *os.File) error {
 // cleanTmp removes what a previous process left half-written.
 func (s *Store) cleanTmp() error {
 	tmp := filepath.Join(s.dir, "tmp")
-	ents, err := os.ReadDir(tmp)
+	ents, err := s.fs.ReadDir(tmp)
 	if errors.Is(err, os.ErrNotExist) {
-		return os.MkdirAll(tmp, 0o750)
+		return s.fs.MkdirAll(tmp, 0o750)
 	}
 	if err != nil {
 		return fmt.Errorf("open store %s: %w", s.dir, err)
 	}
 	for _, e := range ents {
-		if err := os.RemoveAll(filepath.Join(tmp, e.Name())); err != nil {
+		if err := s.fs.RemoveAll(filepath.Join(tmp, e.Name())); err != nil {
 			return fmt.Errorf("open store %s: removing leftover: %w", s.dir, err)
 		}
 	}
