@@ -253,6 +253,43 @@ func (b *localBackend) Delete(ctx context.Context, h Handle) error {
 	return nil
 }
 
+// SyncNames fsyncs the directories that hold files of kind, so that the
+// names a List returns are the names a crash keeps. A Put or Delete whose
+// directory fsync failed leaves a name (or a removal) that the page cache
+// shows but the disk may not keep; Open calls this before its recovery
+// trusts a listing enough to index or drop what it lists.
+func (b *localBackend) SyncNames(ctx context.Context, kind FileKind) error {
+	var dirs []string
+	switch kind {
+	case FilePack:
+		root := filepath.Join(b.dir, "packs")
+		ents, err := b.fs.ReadDir(root)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("sync %s: %w", root, err)
+		}
+		for _, e := range ents {
+			if e.IsDir() {
+				dirs = append(dirs, filepath.Join(root, e.Name()))
+			}
+		}
+		dirs = append(dirs, root)
+	case FileRecord:
+		dirs = []string{filepath.Join(b.dir, "records", "vgs"), filepath.Join(b.dir, "records", "snapshots"), filepath.Join(b.dir, "records")}
+	}
+	for _, d := range dirs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := b.fs.SyncDir(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("sync %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
 // Close closes every cached descriptor; Store.Close calls it.
 func (b *localBackend) Close() error {
 	b.mu.Lock()
