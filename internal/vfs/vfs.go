@@ -12,8 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-
-	"github.com/vmrep/vmrep/internal/durable"
 )
 
 // File is an open file. *os.File implements it.
@@ -71,7 +69,19 @@ func (OS) Rename(oldpath, newpath string) error         { return os.Rename(oldpa
 func (OS) Remove(name string) error                     { return os.Remove(name) }
 func (OS) RemoveAll(name string) error                  { return os.RemoveAll(name) }
 func (OS) MkdirAll(path string, perm os.FileMode) error { return os.MkdirAll(path, perm) }
-func (OS) SyncDir(dir string) error                     { return durable.SyncDir(dir) }
+
+// SyncDir fsyncs a directory, making renames and creations in it durable.
+func (OS) SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // orNil keeps a nil *os.File from becoming a non-nil File.
 func orNil(f *os.File, err error) (File, error) {
@@ -82,8 +92,9 @@ func orNil(f *os.File, err error) (File, error) {
 }
 
 // WriteFile replaces path with data on fsys so that a crash leaves the old
-// file or the new one, as durable.WriteFile does on the OS: temp file,
-// write, chmod, fsync, rename, directory fsync. Errors name path.
+// file or the new one: a temporary file in the same directory, written,
+// chmodded to perm (where fsys keeps modes) and fsynced, then renamed over
+// path, then the directory fsynced. Errors name path.
 func WriteFile(fsys FS, path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
 	f, err := fsys.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
