@@ -97,6 +97,10 @@ func failEvery(ctx context.Context, t *testing.T, base *world, op func(*cas.Stor
 				absorbed++
 			}
 		}
+		// A power cut right after the failure must find a sound store too.
+		if s, _ := storeCheck(ctx, t, w.clone(), want, r, at+", then a crash"); s != nil {
+			s.Close()
+		}
 		s, _ = storeCheck(ctx, t, w, want, r, at)
 		if s == nil {
 			continue
