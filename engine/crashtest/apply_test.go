@@ -148,7 +148,7 @@ func (c *applyCase) checkReplica(t *testing.T, m *vfs.MemFS, r *reliability.Resu
 	ents, _ := m.ReadDir(replicaDir)
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name(), "staging-") && journal {
-			r.Figures["left with a copy stage"] = incr(r.Figures["left with a copy stage"])
+			r.Figures["copy stages left beside a journal"] = incr(r.Figures["copy stages left beside a journal"])
 		}
 	}
 	if err := c.apply(m); err != nil {
