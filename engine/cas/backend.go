@@ -3,7 +3,8 @@ package cas
 import (
 	"context"
 	"fmt"
-	"os"
+
+	"github.com/vmrep/vmrep/internal/vfs"
 )
 
 // FileKind says which kind of stored file a Handle names.
@@ -48,7 +49,7 @@ type Backend interface {
 	ReadAt(ctx context.Context, h Handle, p []byte, off int64) error
 	// Put makes the complete temp file f durable under h. Put takes
 	// ownership of f: it closes it and removes the temp name.
-	Put(ctx context.Context, h Handle, f *os.File) error
+	Put(ctx context.Context, h Handle, f vfs.File) error
 	// Delete removes h durably; deleting a missing file is not an error.
 	Delete(ctx context.Context, h Handle) error
 }

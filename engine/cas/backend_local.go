@@ -11,7 +11,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/vmrep/vmrep/internal/durable"
+	"github.com/vmrep/vmrep/internal/vfs"
 )
 
 // maxOpenPacks bounds the descriptors the local backend keeps open.
@@ -20,6 +20,7 @@ const maxOpenPacks = 64
 // localBackend keeps packs and records in the store directory itself.
 type localBackend struct {
 	dir string
+	fs  vfs.FS
 
 	mu struct {
 		sync.Mutex
@@ -30,15 +31,18 @@ type localBackend struct {
 
 type openFile struct {
 	path    string
-	f       *os.File
+	f       vfs.File
 	refs    int
 	evicted bool
 }
 
 // NewLocalBackend returns the backend that keeps files under the store
 // directory dir (packs/, records/), as laid out in doc/design.md.
-func NewLocalBackend(dir string) Backend {
-	b := &localBackend{dir: dir}
+func NewLocalBackend(dir string) Backend { return newLocalBackendFS(vfs.Default, dir) }
+
+// newLocalBackendFS is NewLocalBackend on fsys.
+func newLocalBackendFS(fsys vfs.FS, dir string) Backend {
+	b := &localBackend{dir: dir, fs: fsys}
 	b.mu.lru = list.New()
 	b.mu.files = make(map[string]*list.Element)
 	return b
@@ -86,7 +90,7 @@ func (b *localBackend) List(ctx context.Context, kind FileKind, fn func(string, 
 	case FileRecord:
 		roots = []string{"records/vgs", "records/snapshots"}
 	case FileConfig:
-		info, err := os.Stat(filepath.Join(b.dir, "config"))
+		info, err := b.fs.Stat(filepath.Join(b.dir, "config"))
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
 		}
@@ -98,24 +102,11 @@ func (b *localBackend) List(ctx context.Context, kind FileKind, fn func(string, 
 		return fmt.Errorf("list: bad file kind %d", kind)
 	}
 	for _, root := range roots {
-		err := filepath.WalkDir(filepath.Join(b.dir, root), func(p string, d os.DirEntry, err error) error {
-			if err != nil {
-				if errors.Is(err, os.ErrNotExist) {
-					return nil
-				}
-				return err
-			}
+		err := vfs.WalkFiles(b.fs, filepath.Join(b.dir, root), func(p string, size int64) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if d.IsDir() {
-				return nil
-			}
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			name := d.Name()
+			name := filepath.Base(p)
 			if kind == FilePack {
 				var ok bool
 				if name, ok = strings.CutSuffix(name, ".pack"); !ok || !isPackName(name) {
@@ -124,7 +115,7 @@ func (b *localBackend) List(ctx context.Context, kind FileKind, fn func(string, 
 			} else {
 				name = filepath.Base(filepath.Dir(p)) + "/" + name
 			}
-			return fn(name, info.Size())
+			return fn(name, size)
 		})
 		if err != nil {
 			return fmt.Errorf("list %s files in %s: %w", kind, b.dir, err)
@@ -168,7 +159,7 @@ func (b *localBackend) acquire(path string) (*openFile, error) {
 		of.refs++
 		return of, nil
 	}
-	f, err := os.Open(path)
+	f, err := b.fs.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -201,9 +192,9 @@ func (b *localBackend) evictLocked(el *list.Element) {
 	}
 }
 
-func (b *localBackend) Put(ctx context.Context, h Handle, f *os.File) error {
+func (b *localBackend) Put(ctx context.Context, h Handle, f vfs.File) error {
 	tmpName := f.Name()
-	defer os.Remove(tmpName) // no-op after a successful rename
+	defer b.fs.Remove(tmpName) // no-op after a successful rename
 	err := f.Sync()
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -219,15 +210,15 @@ func (b *localBackend) Put(ctx context.Context, h Handle, f *os.File) error {
 		return err
 	}
 	dir := filepath.Dir(path)
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
+	if _, err := b.fs.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		if err := b.fs.MkdirAll(dir, 0o750); err != nil {
 			return fmt.Errorf("put %s: %w", h, err)
 		}
-		if err := durable.SyncDir(filepath.Dir(dir)); err != nil {
+		if err := b.fs.SyncDir(filepath.Dir(dir)); err != nil {
 			return fmt.Errorf("put %s: %w", h, err)
 		}
 	}
-	if err := os.Rename(tmpName, path); err != nil {
+	if err := b.fs.Rename(tmpName, path); err != nil {
 		return fmt.Errorf("put %s: %w", h, err)
 	}
 	// Records are rewritten under the same name: a descriptor cached for
@@ -237,7 +228,7 @@ func (b *localBackend) Put(ctx context.Context, h Handle, f *os.File) error {
 		b.evictLocked(el)
 	}
 	b.mu.Unlock()
-	if err := durable.SyncDir(dir); err != nil {
+	if err := b.fs.SyncDir(dir); err != nil {
 		return fmt.Errorf("put %s: %w", h, err)
 	}
 	return nil
@@ -253,11 +244,48 @@ func (b *localBackend) Delete(ctx context.Context, h Handle) error {
 		b.evictLocked(el)
 	}
 	b.mu.Unlock()
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := b.fs.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("delete %s: %w", h, err)
 	}
-	if err := durable.SyncDir(filepath.Dir(path)); err != nil {
+	if err := b.fs.SyncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("delete %s: %w", h, err)
+	}
+	return nil
+}
+
+// SyncNames fsyncs the directories that hold files of kind, so that the
+// names a List returns are the names a crash keeps. A Put or Delete whose
+// directory fsync failed leaves a name (or a removal) that the page cache
+// shows but the disk may not keep; Open calls this before its recovery
+// trusts a listing enough to index or drop what it lists.
+func (b *localBackend) SyncNames(ctx context.Context, kind FileKind) error {
+	var dirs []string
+	switch kind {
+	case FilePack:
+		root := filepath.Join(b.dir, "packs")
+		ents, err := b.fs.ReadDir(root)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("sync %s: %w", root, err)
+		}
+		for _, e := range ents {
+			if e.IsDir() {
+				dirs = append(dirs, filepath.Join(root, e.Name()))
+			}
+		}
+		dirs = append(dirs, root)
+	case FileRecord:
+		dirs = []string{filepath.Join(b.dir, "records", "vgs"), filepath.Join(b.dir, "records", "snapshots"), filepath.Join(b.dir, "records")}
+	}
+	for _, d := range dirs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := b.fs.SyncDir(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("sync %s: %w", d, err)
+		}
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/vmrep/vmrep/internal/durable"
+	"github.com/vmrep/vmrep/internal/vfs"
 )
 
 // ConfigVersion is the only store config version this code understands.
@@ -136,10 +137,13 @@ func Init(ctx context.Context, dir string, cfg Config) error {
 }
 
 // readConfig loads and validates dir/config; errors are one line naming it.
-func readConfig(dir string) (Config, error) {
+func readConfig(dir string) (Config, error) { return readConfigFS(vfs.Default, dir) }
+
+// readConfigFS is readConfig on fsys.
+func readConfigFS(fsys vfs.FS, dir string) (Config, error) {
 	path := filepath.Join(dir, "config")
 	var cfg Config
-	data, err := os.ReadFile(path)
+	data, err := fsys.ReadFile(path)
 	if err != nil {
 		return cfg, fmt.Errorf("read store config: %w", err)
 	}

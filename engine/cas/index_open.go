@@ -11,9 +11,10 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
+	pvfs "github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/vmrep/vmrep/internal/durable"
+	"github.com/vmrep/vmrep/internal/vfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,7 +33,7 @@ func (s *Store) openIndex(ctx context.Context, opts Options) error {
 		return s.openIndexReadOnly(ctx, opts, ro)
 	}
 	marker := filepath.Join(s.dir, indexDamagedMarker)
-	if why, err := os.ReadFile(marker); err == nil {
+	if why, err := s.fs.ReadFile(marker); err == nil {
 		if err := s.moveIndexAside(string(why)); err != nil {
 			return err
 		}
@@ -78,12 +79,16 @@ func (s *Store) tryOpenIndex(ctx context.Context, opts Options, readOnly bool) (
 			err = fmt.Errorf("open store index %s: %w: %s", s.dir, pebble.ErrCorruption, pf.msg)
 		}
 	}()
-	popts := &pebble.Options{Logger: pebbleLogger{s.log, &s.pebbleQuiet}, EventListener: &pebble.EventListener{
+	popts := &pebble.Options{FS: opts.PebbleFS, Logger: pebbleLogger{s.log, &s.pebbleQuiet}, EventListener: &pebble.EventListener{
 		DataCorruption:  s.indexCorruption,
 		BackgroundError: s.indexBackgroundError,
 	}, MemTableSize: indexMemTableSize, ReadOnly: readOnly}
 	if readOnly {
-		popts.FS = noLockFS{vfs.Default}
+		base := opts.PebbleFS
+		if base == nil {
+			base = pvfs.Default
+		}
+		popts.FS = noLockFS{base}
 	}
 	if opts.PebbleCacheSize > 0 {
 		c := pebble.NewCache(opts.PebbleCacheSize)
@@ -103,7 +108,7 @@ func (s *Store) tryOpenIndex(ctx context.Context, opts Options, readOnly bool) (
 	if readOnly {
 		return nil
 	}
-	if err := os.Remove(filepath.Join(s.dir, indexDamagedMarker)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := s.fs.Remove(filepath.Join(s.dir, indexDamagedMarker)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("open store %s: %w", s.dir, err)
 	}
 	return nil
@@ -149,7 +154,7 @@ func (s *Store) moveIndexAside(why string) error {
 // block fail with an error (the job that hit it fails); the store marks the
 // index for a rebuild at the next open instead of stopping the process.
 func (s *Store) indexCorruption(info pebble.DataCorruptionInfo) {
-	if err := durable.WriteFile(filepath.Join(s.dir, indexDamagedMarker), []byte(info.Details.Error()), 0o600); err != nil {
+	if err := vfs.WriteFile(s.fs, filepath.Join(s.dir, indexDamagedMarker), []byte(info.Details.Error()), 0o600); err != nil {
 		s.log.Error("marking the damaged index for a rebuild", "err", err)
 	}
 	if s.indexCorrupt.CompareAndSwap(false, true) {
@@ -224,7 +229,7 @@ func humanBytes(n int64) string {
 
 // noLockFS skips Pebble's lock file, which a read-only file system cannot
 // create. The store's own flock already keeps other processes out.
-type noLockFS struct{ vfs.FS }
+type noLockFS struct{ pvfs.FS }
 
 func (noLockFS) Lock(string) (io.Closer, error) { return nopCloser{}, nil }
 

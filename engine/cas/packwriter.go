@@ -3,26 +3,28 @@ package cas
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/vmrep/vmrep/internal/vfs"
 )
 
 // packWriter is one temp pack being filled under Store.mu, then sealed by
 // its own goroutine.
 type packWriter struct {
-	wf      *os.File // append handle; handed to the backend when sealed
+	wf      vfs.File // append handle; handed to the backend when sealed
 	size    int64
 	entries []PackEntry
 
 	// rf serves Gets of blobs still pending in this pack. It stays valid
 	// across the rename and is closed only once the index has them.
 	rmu     sync.RWMutex
-	rf      *os.File
+	rf      vfs.File
 	rclosed bool
 
+	fs     vfs.FS
 	owner  *Writer // the writer filling it
 	shared bool    // another writer deduplicated against a blob in it; guarded by Store.mu
 
@@ -36,23 +38,23 @@ type pendingBlob struct {
 }
 
 func (s *Store) newPackWriter() (*packWriter, error) {
-	wf, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "pack-*")
+	wf, err := s.fs.CreateTemp(filepath.Join(s.dir, "tmp"), "pack-*")
 	if err != nil {
 		return nil, fmt.Errorf("create temp pack: %w", err)
 	}
-	rf, err := os.Open(wf.Name())
+	rf, err := s.fs.Open(wf.Name())
 	if err == nil {
 		_, err = wf.Write(encodePackHeader(s.storeID))
 	}
 	if err != nil {
 		wf.Close()
-		os.Remove(wf.Name())
+		s.fs.Remove(wf.Name())
 		if rf != nil {
 			rf.Close()
 		}
 		return nil, fmt.Errorf("create temp pack %s: %w", wf.Name(), err)
 	}
-	return &packWriter{wf: wf, rf: rf, size: packHeaderSize, done: make(chan struct{})}, nil
+	return &packWriter{fs: s.fs, wf: wf, rf: rf, size: packHeaderSize, done: make(chan struct{})}, nil
 }
 
 // appendLocked writes one blob record (header already in rec[:44]).
@@ -71,7 +73,7 @@ func (pw *packWriter) discard() {
 	name := pw.wf.Name()
 	pw.wf.Close()
 	pw.closeReader()
-	os.Remove(name)
+	pw.fs.Remove(name)
 }
 
 func (pw *packWriter) closeReader() {

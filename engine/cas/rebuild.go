@@ -61,6 +61,9 @@ func (s *Store) recoverPacks(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open store %s: scanning index: %w", s.dir, err)
 	}
+	if err := s.syncNames(ctx, FilePack); err != nil {
+		return fmt.Errorf("open store %s: %w", s.dir, err)
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
 	var added int
@@ -107,6 +110,17 @@ func (s *Store) recoverPacks(ctx context.Context) error {
 	return nil
 }
 
+// syncNames makes the names of kind durable before recovery trusts them,
+// where the backend has names to sync (see localBackend.SyncNames).
+func (s *Store) syncNames(ctx context.Context, kind FileKind) error {
+	if ns, ok := s.be.(interface {
+		SyncNames(context.Context, FileKind) error
+	}); ok {
+		return ns.SyncNames(ctx, kind)
+	}
+	return nil
+}
+
 // recoverRecords makes the index's records match the record files.
 func (s *Store) recoverRecords(ctx context.Context) error {
 	// The file is the truth; the index may lag it by one write when a
@@ -120,6 +134,9 @@ func (s *Store) recoverRecords(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("open store %s: scanning index: %w", s.dir, err)
+	}
+	if err := s.syncNames(ctx, FileRecord); err != nil {
+		return fmt.Errorf("open store %s: %w", s.dir, err)
 	}
 	b := s.db.NewBatch()
 	defer b.Close()

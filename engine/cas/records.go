@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -136,7 +135,7 @@ func (s *Store) PutRecord(ctx context.Context, kind RecordKind, name string, dat
 	if err := s.writable(); err != nil {
 		return fmt.Errorf("put record %s: %w", h.Name, err)
 	}
-	f, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "record-*")
+	f, err := s.fs.CreateTemp(filepath.Join(s.dir, "tmp"), "record-*")
 	if err != nil {
 		return fmt.Errorf("put record %s: %w", h.Name, err)
 	}
@@ -144,7 +143,7 @@ func (s *Store) PutRecord(ctx context.Context, kind RecordKind, name string, dat
 	defer s.recMu.Unlock()
 	if _, err := f.Write(encodeRecord(kind, data)); err != nil {
 		f.Close()
-		os.Remove(f.Name())
+		s.fs.Remove(f.Name())
 		return fmt.Errorf("put record %s: %w", h.Name, err)
 	}
 	if err := s.be.Put(ctx, h, f); err != nil {

@@ -3,7 +3,6 @@ package cas
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -107,13 +106,13 @@ func (s *Store) rewriteRecordFile(ctx context.Context, kind RecordKind, name str
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "record-*")
+	f, err := s.fs.CreateTemp(filepath.Join(s.dir, "tmp"), "record-*")
 	if err != nil {
 		return err
 	}
 	if _, err := f.Write(encodeRecord(kind, data)); err != nil {
 		f.Close()
-		os.Remove(f.Name())
+		s.fs.Remove(f.Name())
 		return err
 	}
 	return s.be.Put(ctx, h, f)

@@ -16,8 +16,11 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	pebblevfs "github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
+
+	"github.com/vmrep/vmrep/internal/vfs"
 )
 
 // pebbleLogInterval is the least time between two of Pebble's error
@@ -29,7 +32,11 @@ const maxSealing = 2
 
 // Options tune Open.
 type Options struct {
-	Backend         Backend // nil: the local directory
+	Backend Backend // nil: the local directory
+	// FS holds the store directory's files (nil: the OS); tests crash it.
+	// The index stays on PebbleFS (nil: the OS).
+	FS              vfs.FS
+	PebbleFS        pebblevfs.FS
 	Logger          *slog.Logger
 	PebbleCacheSize int64 // 0: Pebble's default
 }
@@ -50,6 +57,7 @@ type Store struct {
 	cfg     Config
 	storeID [16]byte
 	be      Backend
+	fs      vfs.FS
 	db      *pebble.DB
 	lock    *os.File
 	log     *slog.Logger
@@ -94,20 +102,23 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	cfg, err := readConfig(dir)
+	fsys := vfs.Or(opts.FS)
+	cfg, err := readConfigFS(fsys, dir)
 	if err != nil {
 		return nil, err
 	}
 	sid, _ := cfg.storeID()
-	lock, err := lockStore(dir)
-	if err != nil {
-		return nil, err
+	var lock *os.File
+	if _, ok := fsys.(vfs.OS); ok { // a test's in-memory store has no other process to fear
+		if lock, err = lockStore(dir); err != nil {
+			return nil, err
+		}
 	}
-	s := &Store{dir: dir, cfg: cfg, storeID: sid, be: opts.Backend, lock: lock, log: opts.Logger,
+	s := &Store{dir: dir, cfg: cfg, storeID: sid, be: opts.Backend, fs: fsys, lock: lock, log: opts.Logger,
 		sealSem: make(chan struct{}, maxSealing)}
 	s.pebbleQuiet.interval = pebbleLogInterval
 	if s.be == nil {
-		s.be = NewLocalBackend(dir)
+		s.be = newLocalBackendFS(fsys, dir)
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -186,9 +197,9 @@ func writePID(f *os.File) error {
 // cleanTmp removes what a previous process left half-written.
 func (s *Store) cleanTmp() error {
 	tmp := filepath.Join(s.dir, "tmp")
-	ents, err := os.ReadDir(tmp)
+	ents, err := s.fs.ReadDir(tmp)
 	if errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(tmp, 0o750); err != nil && !errors.Is(err, unix.EROFS) {
+		if err := s.fs.MkdirAll(tmp, 0o750); err != nil && !errors.Is(err, unix.EROFS) {
 			return fmt.Errorf("open store %s: %w", s.dir, err)
 		}
 		return nil
@@ -197,7 +208,7 @@ func (s *Store) cleanTmp() error {
 		return fmt.Errorf("open store %s: %w", s.dir, err)
 	}
 	for _, e := range ents {
-		err := os.RemoveAll(filepath.Join(tmp, e.Name()))
+		err := s.fs.RemoveAll(filepath.Join(tmp, e.Name()))
 		if errors.Is(err, unix.EROFS) {
 			s.log.Warn("leftovers in tmp/ stay: the file system is read-only", "store", s.dir)
 			return nil

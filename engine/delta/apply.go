@@ -10,6 +10,7 @@ import (
 
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/restore"
+	"github.com/vmrep/vmrep/internal/vfs"
 )
 
 // Verify says how much apply checks after writing.
@@ -29,6 +30,8 @@ type ApplyOptions struct {
 	Blobs cas.BlobReader
 	// Chunker, when set, is recorded in the state (see State.Chunker).
 	Chunker *cas.ChunkerParams
+	// FS holds the replica's files (nil: the OS); tests crash it.
+	FS vfs.FS
 }
 
 // ErrNotBase is wrapped when the replica does not hold the delta's base.
@@ -41,8 +44,8 @@ var ErrDamaged = errors.New("delta is damaged")
 // applyVol is one volume being brought forward.
 type applyVol struct {
 	vh    VolumeHeader
-	f     *os.File
-	t     *restore.FileTarget
+	f     vfs.File
+	t     restore.Target
 	block bool
 }
 
@@ -57,11 +60,12 @@ func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summ
 	fail := func(err error) (Summary, error) {
 		return Summary{}, fmt.Errorf("apply delta %s..%s to %s: %w", h.Base.ID, h.Target.ID, dir, err)
 	}
-	st, err := ReadState(dir)
+	fsys := vfs.Or(opts.FS)
+	st, err := readState(fsys, dir)
 	if err != nil {
 		return Summary{}, err
 	}
-	jr, err := checkJournal(dir, st, rd)
+	jr, err := checkJournal(fsys, dir, st, rd)
 	if err != nil {
 		return fail(err)
 	}
@@ -87,7 +91,7 @@ func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summ
 	for i, v := range vols {
 		if v != nil {
 			selected = true
-			if err := v.open(dir); err != nil {
+			if err := v.open(fsys, dir); err != nil {
 				return Summary{}, fmt.Errorf("apply delta to %s volume %q: %w", dir, h.Volumes[i].Name, err)
 			}
 			if !slices.Contains(next.Volumes, v.vh.ID) {
@@ -109,17 +113,17 @@ func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summ
 	if err != nil {
 		return fail(err)
 	}
-	stages, err := stageCopies(dir, vols, p, jr, next)
+	stages, err := stageCopies(fsys, dir, vols, p, jr, next)
 	if err == nil {
 		defer closeStages(stages)
 		err = reserve(vols, p)
 	}
 	// The journal goes down before the first byte of a volume changes.
 	if err == nil {
-		err = writeJournal(dir, next)
+		err = writeJournal(fsys, dir, next)
 	}
 	if err != nil {
-		dropNewStages(dir, vols, jr)
+		dropNewStages(fsys, dir, vols, jr)
 		return fail(err)
 	}
 	if err := writeFrames(ctx, rd, vols, p, stages); err != nil {
@@ -145,18 +149,18 @@ func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summ
 				Manifest: v.vh.TargetManifest, SnapshotID: h.Target.ID, Seq: h.Target.Seq})
 		}
 	}
-	if err := writeState(dir, st); err != nil {
+	if err := writeState(fsys, dir, st); err != nil {
 		return Summary{}, err
 	}
 	// The journal may list volumes of an earlier, wider run that are still
 	// unfinished; it stays until all are at the target. A crash before the
 	// removal leaves a finished journal, which the next Apply removes.
 	if next.finished(st) {
-		if err := clearJournal(dir); err != nil {
+		if err := clearJournal(fsys, dir); err != nil {
 			return sum, err
 		}
 	}
-	removeStages(dir, vols)
+	removeStages(fsys, dir, vols)
 	return sum, nil
 }
 
@@ -215,7 +219,7 @@ func verifyCurrent(ctx context.Context, rd *Reader, dir string, current []*apply
 		if v == nil {
 			continue
 		}
-		f, err := os.Open(VolumePath(dir, v.vh.ID))
+		f, err := vfs.Or(opts.FS).Open(VolumePath(dir, v.vh.ID))
 		if err != nil {
 			return 0, fmt.Errorf("volume %q: %w", v.vh.Name, err)
 		}
@@ -228,17 +232,17 @@ func verifyCurrent(ctx context.Context, rd *Reader, dir string, current []*apply
 	return n, verify(ctx, rd, current, opts)
 }
 
-func (v *applyVol) open(dir string) error {
+func (v *applyVol) open(fsys vfs.FS, dir string) error {
 	flag := os.O_RDWR
 	if v.vh.Added {
 		flag |= os.O_CREATE
 	}
-	f, err := os.OpenFile(VolumePath(dir, v.vh.ID), flag, 0o644)
+	f, err := fsys.OpenFile(VolumePath(dir, v.vh.ID), flag, 0o644)
 	if err != nil {
 		return err
 	}
 	v.f = f
-	if v.t, err = restore.NewFileTarget(f, false); err != nil {
+	if v.t, err = newTarget(f); err != nil {
 		return err
 	}
 	fi, err := f.Stat()

@@ -3,8 +3,9 @@ package delta
 import (
 	"context"
 	"fmt"
-	"os"
 	"runtime"
+
+	"github.com/vmrep/vmrep/internal/vfs"
 )
 
 // writeFrames grows files, writes the frames the pre-pass chose on
@@ -12,7 +13,7 @@ import (
 // and syncs each once. Each frame's target bytes are assembled and checked
 // against its target hash before any of them is written, so a copy source
 // that is not what the export saw is refused rather than written.
-func writeFrames(ctx context.Context, rd *Reader, vols []*applyVol, p *plan, stages []*os.File) error {
+func writeFrames(ctx context.Context, rd *Reader, vols []*applyVol, p *plan, stages []vfs.File) error {
 	for _, v := range vols {
 		if v != nil && !v.block {
 			if fi, err := v.f.Stat(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/vmrep/vmrep/engine/volume"
+	"github.com/vmrep/vmrep/internal/vfs"
 )
 
 // craftDelta rewrites the single-file delta good into out, letting change
@@ -191,7 +192,7 @@ func TestCreateOverJournal(t *testing.T) {
 	other[0] = 9
 	j := &journal{Delta: other, Base: s1.ID, Target: "elsewhere", Volumes: []string{id}}
 	j.setStage(id, other)
-	if err := writeJournal(rep, j); err != nil {
+	if err := writeJournal(vfs.Default, rep, j); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(stagePath(rep, id), []byte("stale"), 0o644); err != nil {
@@ -255,7 +256,7 @@ func TestStuckByWrongDelta(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := one[0].id
-	if err := writeJournal(rep, &journal{Delta: rb.Digest, Base: s1.ID, Target: s2.ID, Volumes: []string{id}}); err != nil {
+	if err := writeJournal(vfs.Default, rep, &journal{Delta: rb.Digest, Base: s1.ID, Target: s2.ID, Volumes: []string{id}}); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.OpenFile(VolumePath(rep, id), os.O_WRONLY, 0)

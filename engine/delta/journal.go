@@ -9,7 +9,7 @@ import (
 	"slices"
 
 	"github.com/vmrep/vmrep/engine/cas"
-	"github.com/vmrep/vmrep/internal/durable"
+	"github.com/vmrep/vmrep/internal/vfs"
 )
 
 // JournalName is the intent record Apply keeps in a replica while it
@@ -44,8 +44,8 @@ func (j *journal) setStage(id string, sum cas.ID) {
 }
 
 // readJournal returns dir's journal, or nil when there is none.
-func readJournal(dir string) (*journal, error) {
-	b, err := os.ReadFile(filepath.Join(dir, JournalName))
+func readJournal(fsys vfs.FS, dir string) (*journal, error) {
+	b, err := fsys.ReadFile(filepath.Join(dir, JournalName))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	} else if err != nil {
@@ -58,25 +58,25 @@ func readJournal(dir string) (*journal, error) {
 	return j, nil
 }
 
-func writeJournal(dir string, j *journal) error {
+func writeJournal(fsys vfs.FS, dir string, j *journal) error {
 	b, err := json.Marshal(j)
 	if err != nil {
 		return err
 	}
-	if err := durable.WriteFile(filepath.Join(dir, JournalName), append(b, '\n'), 0o600); err != nil {
+	if err := vfs.WriteFile(fsys, filepath.Join(dir, JournalName), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write apply journal in %s: %w", dir, err)
 	}
 	return nil
 }
 
 // clearJournal removes the journal durably; a missing one is fine.
-func clearJournal(dir string) error {
-	err := os.Remove(filepath.Join(dir, JournalName))
+func clearJournal(fsys vfs.FS, dir string) error {
+	err := fsys.Remove(filepath.Join(dir, JournalName))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err == nil {
-		err = durable.SyncDir(dir)
+		err = fsys.SyncDir(dir)
 	}
 	if err != nil {
 		return fmt.Errorf("clear apply journal in %s: %w", dir, err)
@@ -104,13 +104,13 @@ func (j *journal) covers(id string) bool {
 // checkJournal loads dir's journal and decides what it means for rd: nil
 // when there is none or it is stale (then it is removed), the journal when
 // it names rd, and ErrInterrupted when it names another delta.
-func checkJournal(dir string, st *State, rd *Reader) (*journal, error) {
-	j, err := readJournal(dir)
+func checkJournal(fsys vfs.FS, dir string, st *State, rd *Reader) (*journal, error) {
+	j, err := readJournal(fsys, dir)
 	if err != nil || j == nil {
 		return nil, err
 	}
 	if j.finished(st) {
-		return nil, clearJournal(dir)
+		return nil, clearJournal(fsys, dir)
 	}
 	if j.Delta != rd.Digest {
 		return nil, fmt.Errorf("%w: the journal names delta %s (%s..%s), not %s; apply that delta again to finish, or write a snapshot over the replica with replica create --force",
@@ -129,7 +129,7 @@ type JournalInfo struct {
 // ReadJournal returns what the journal in dir says, or nil when there is
 // none: a replica with a journal is in the middle of an apply.
 func ReadJournal(dir string) (*JournalInfo, error) {
-	j, err := readJournal(dir)
+	j, err := readJournal(vfs.Default, dir)
 	if j == nil || err != nil {
 		return nil, err
 	}
@@ -144,7 +144,8 @@ func ReadJournal(dir string) (*JournalInfo, error) {
 // runs after the state file names the new snapshot, so a crash before it
 // leaves a journal that the next create removes.
 func forgetApply(dir string, ids []string, all bool) error {
-	j, err := readJournal(dir)
+	fsys := vfs.Default // replica create writes on the OS only
+	j, err := readJournal(fsys, dir)
 	if err != nil || j == nil {
 		return err
 	}
@@ -154,14 +155,14 @@ func forgetApply(dir string, ids []string, all bool) error {
 			keep = append(keep, id)
 			continue
 		}
-		if err := os.Remove(stagePath(dir, id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := fsys.Remove(stagePath(dir, id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove copy stage: %w", err)
 		}
 		delete(j.Stages, id)
 	}
 	if len(keep) == 0 {
-		return clearJournal(dir)
+		return clearJournal(fsys, dir)
 	}
 	j.Volumes = keep
-	return writeJournal(dir, j)
+	return writeJournal(fsys, dir, j)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vmrep/vmrep/engine/volume"
+	"github.com/vmrep/vmrep/internal/vfs"
 )
 
 // TestTornRecord half-writes one data record, as a kill inside pwrite
@@ -89,11 +90,11 @@ func TestTornRecord(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := clearJournal(rep); err != nil {
+			if err := clearJournal(vfs.Default, rep); err != nil {
 				t.Fatal(err)
 			}
 			if tc.journal != nil {
-				if err := writeJournal(rep, tc.journal); err != nil {
+				if err := writeJournal(vfs.Default, rep, tc.journal); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -104,11 +105,11 @@ func TestTornRecord(t *testing.T) {
 			sameHashes(t, tc.name, after, hashDir(t, rep))
 		})
 	}
-	if err := clearJournal(rep); err != nil {
+	if err := clearJournal(vfs.Default, rep); err != nil {
 		t.Fatal(err)
 	}
 	sameHashes(t, "refused applies", before, hashDir(t, rep))
-	if err := writeJournal(rep, &journal{Delta: rd.Digest, Base: snaps[0].ID, Target: snaps[1].ID, Volumes: []string{vid}}); err != nil {
+	if err := writeJournal(vfs.Default, rep, &journal{Delta: rd.Digest, Base: snaps[0].ID, Target: snaps[1].ID, Volumes: []string{vid}}); err != nil {
 		t.Fatal(err)
 	}
 	sum, err := Apply(ctx, rd, rep, ApplyOptions{Verify: VerifyFull, Blobs: e.store})
@@ -143,7 +144,7 @@ func TestStaleJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	stale := &journal{Delta: r12.Digest, Base: snaps[0].ID, Target: snaps[1].ID, Volumes: []string{imgs[0][0].id}}
-	if err := writeJournal(rep, stale); err != nil {
+	if err := writeJournal(vfs.Default, rep, stale); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Apply(ctx, r23, rep, ApplyOptions{}); err != nil {

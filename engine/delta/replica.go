@@ -11,7 +11,7 @@ import (
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/restore"
 	"github.com/vmrep/vmrep/engine/volume"
-	"github.com/vmrep/vmrep/internal/durable"
+	"github.com/vmrep/vmrep/internal/vfs"
 )
 
 // StateName is the replica's state file.
@@ -50,8 +50,11 @@ type VolumeState struct {
 func VolumePath(dir, volumeID string) string { return filepath.Join(dir, volumeID+".img") }
 
 // ReadState reads dir's state file; a missing one is an empty state.
-func ReadState(dir string) (*State, error) {
-	b, err := os.ReadFile(filepath.Join(dir, StateName))
+func ReadState(dir string) (*State, error) { return readState(vfs.Default, dir) }
+
+// readState is ReadState on fsys.
+func readState(fsys vfs.FS, dir string) (*State, error) {
+	b, err := fsys.ReadFile(filepath.Join(dir, StateName))
 	if errors.Is(err, os.ErrNotExist) {
 		return &State{Version: 1}, nil
 	} else if err != nil {
@@ -88,12 +91,12 @@ func (s *State) set(v VolumeState) {
 }
 
 // writeState replaces dir's state file atomically.
-func writeState(dir string, s *State) error {
+func writeState(fsys vfs.FS, dir string, s *State) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := durable.WriteFile(filepath.Join(dir, StateName), append(b, '\n'), 0o600); err != nil {
+	if err := vfs.WriteFile(fsys, filepath.Join(dir, StateName), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write replica state in %s: %w", dir, err)
 	}
 	return nil
@@ -153,7 +156,7 @@ func CreateReplica(ctx context.Context, r cas.BlobReader, snap volume.Snapshot, 
 	if opts.Chunker != nil {
 		st.Chunker = opts.Chunker
 	}
-	if err := writeState(dir, st); err != nil {
+	if err := writeState(vfs.Default, dir, st); err != nil {
 		return nil, err
 	}
 	if err := forgetApply(dir, written, afresh); err != nil {

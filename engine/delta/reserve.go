@@ -3,8 +3,8 @@ package delta
 import (
 	"errors"
 	"fmt"
-	"os"
 
+	"github.com/vmrep/vmrep/internal/vfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,7 +21,11 @@ func reserve(vols []*applyVol, p *plan) error {
 		if v == nil || v.block {
 			continue
 		}
-		fd := int(v.f.Fd())
+		of, ok := v.f.(interface{ Fd() uintptr })
+		if !ok {
+			continue // not an OS file (a test's MemFS): nothing to reserve on
+		}
+		fd := int(of.Fd())
 		for _, s := range p.fills[vi] {
 			err := unix.Fallocate(fd, unix.FALLOC_FL_KEEP_SIZE, s.off, s.len)
 			if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
@@ -38,10 +42,10 @@ func reserve(vols []*applyVol, p *plan) error {
 // dropNewStages removes the copy stages this run wrote when it stops
 // before its journal exists: nothing names them, and they take space.
 // Stages an interrupted apply left (volumes jr covers) stay.
-func dropNewStages(dir string, vols []*applyVol, jr *journal) {
+func dropNewStages(fsys vfs.FS, dir string, vols []*applyVol, jr *journal) {
 	for _, v := range vols {
 		if v != nil && !jr.covers(v.vh.ID) {
-			os.Remove(stagePath(dir, v.vh.ID))
+			fsys.Remove(stagePath(dir, v.vh.ID))
 		}
 	}
 }

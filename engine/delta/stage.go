@@ -3,13 +3,12 @@ package delta
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/zeebo/blake3"
 
 	"github.com/vmrep/vmrep/engine/cas"
-	"github.com/vmrep/vmrep/internal/durable"
+	"github.com/vmrep/vmrep/internal/vfs"
 )
 
 // stagePath is where apply keeps the copy sources of a volume that this
@@ -27,8 +26,8 @@ func stagePath(dir, volumeID string) string {
 // journal's hash), or a new one read from the replica, still at the base.
 // It returns the open stages, per volume, and records new stage hashes in
 // next.
-func stageCopies(dir string, vols []*applyVol, p *plan, jr, next *journal) ([]*os.File, error) {
-	stages := make([]*os.File, len(vols))
+func stageCopies(fsys vfs.FS, dir string, vols []*applyVol, p *plan, jr, next *journal) ([]vfs.File, error) {
+	stages := make([]vfs.File, len(vols))
 	sizes := make([]int64, len(vols))
 	for i := range p.copies {
 		c := &p.copies[i]
@@ -37,7 +36,7 @@ func stageCopies(dir string, vols []*applyVol, p *plan, jr, next *journal) ([]*o
 			sizes[c.vol] += c.n
 		}
 	}
-	fail := func(err error) ([]*os.File, error) {
+	fail := func(err error) ([]vfs.File, error) {
 		closeStages(stages)
 		return nil, err
 	}
@@ -47,7 +46,7 @@ func stageCopies(dir string, vols []*applyVol, p *plan, jr, next *journal) ([]*o
 		}
 		path := stagePath(dir, v.vh.ID)
 		if jr.covers(v.vh.ID) {
-			f, err := openStage(path, sizes[vi], jr.Stages[v.vh.ID])
+			f, err := openStage(fsys, path, sizes[vi], jr.Stages[v.vh.ID])
 			if err != nil {
 				return fail(fmt.Errorf("volume %q: %w", v.vh.Name, err))
 			}
@@ -55,7 +54,7 @@ func stageCopies(dir string, vols []*applyVol, p *plan, jr, next *journal) ([]*o
 			next.setStage(v.vh.ID, jr.Stages[v.vh.ID])
 			continue
 		}
-		f, sum, err := writeStage(dir, path, v, p, vi)
+		f, sum, err := writeStage(fsys, dir, path, v, p, vi)
 		if err != nil {
 			return fail(fmt.Errorf("volume %q: stage copy sources: %w", v.vh.Name, err))
 		}
@@ -65,7 +64,7 @@ func stageCopies(dir string, vols []*applyVol, p *plan, jr, next *journal) ([]*o
 	return stages, nil
 }
 
-func closeStages(stages []*os.File) {
+func closeStages(stages []vfs.File) {
 	for _, f := range stages {
 		if f != nil {
 			f.Close()
@@ -74,8 +73,8 @@ func closeStages(stages []*os.File) {
 }
 
 // openStage opens an existing stage and checks its size and hash.
-func openStage(path string, size int64, want cas.ID) (*os.File, error) {
-	f, err := os.Open(path)
+func openStage(fsys vfs.FS, path string, size int64, want cas.ID) (vfs.File, error) {
+	f, err := fsys.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("the interrupted apply's copy stage: %w", err)
 	}
@@ -95,9 +94,9 @@ func openStage(path string, size int64, want cas.ID) (*os.File, error) {
 
 // writeStage copies volume vi's staged sources from the replica into a new
 // stage file: temp, fsync, rename, directory fsync.
-func writeStage(dir, path string, v *applyVol, p *plan, vi int) (*os.File, cas.ID, error) {
+func writeStage(fsys vfs.FS, dir, path string, v *applyVol, p *plan, vi int) (vfs.File, cas.ID, error) {
 	var sum cas.ID
-	tmp, err := os.CreateTemp(dir, ".staging-*")
+	tmp, err := fsys.CreateTemp(dir, ".staging-*")
 	if err != nil {
 		return nil, sum, err
 	}
@@ -121,14 +120,14 @@ func writeStage(dir, path string, v *applyVol, p *plan, vi int) (*os.File, cas.I
 		err = tmp.Sync()
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), path)
+		err = fsys.Rename(tmp.Name(), path)
 	}
 	if err == nil {
-		err = durable.SyncDir(dir)
+		err = fsys.SyncDir(dir)
 	}
 	if err != nil {
 		tmp.Close()
-		os.Remove(tmp.Name())
+		fsys.Remove(tmp.Name())
 		return nil, sum, err
 	}
 	h.Sum(sum[:0])
@@ -136,10 +135,10 @@ func writeStage(dir, path string, v *applyVol, p *plan, vi int) (*os.File, cas.I
 }
 
 // removeStages deletes the stages of volumes that are finished.
-func removeStages(dir string, vols []*applyVol) {
+func removeStages(fsys vfs.FS, dir string, vols []*applyVol) {
 	for _, v := range vols {
 		if v != nil {
-			os.Remove(stagePath(dir, v.vh.ID))
+			fsys.Remove(stagePath(dir, v.vh.ID))
 		}
 	}
 }

@@ -4,26 +4,16 @@
 package durable
 
 import (
-	"fmt"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vmrep/vmrep/internal/vfs"
 )
 
 // SyncDir fsyncs a directory, making renames and creations in it durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func SyncDir(dir string) error { return vfs.OS{}.SyncDir(dir) }
 
 // WritebackEvery is how many bytes a Writeback lets accumulate before it
 // asks the kernel to start writing them out.
@@ -59,34 +49,7 @@ func (w *Writeback) Wrote(n int) {
 }
 
 // WriteFile replaces path with data so that a crash leaves the old file or
-// the new one, never a torn one: a temporary file in the same directory,
-// written, chmodded to perm and fsynced, then renamed over path, then the
-// directory fsynced. Errors name path.
+// the new one (vfs.WriteFile on the OS). Errors name path.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := SyncDir(dir); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return vfs.WriteFile(vfs.OS{}, path, data, perm)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/internal/vfs"
 )
 
 // Config says where the bucket is and how to reach it.
@@ -200,7 +201,7 @@ func (b *Backend) shortRead(ctx context.Context, key string, end int64) error {
 
 // Put uploads the temp file f under h, then closes and removes it. PUT of
 // one object is atomic: readers see the whole object or none.
-func (b *Backend) Put(ctx context.Context, h cas.Handle, f *os.File) error {
+func (b *Backend) Put(ctx context.Context, h cas.Handle, f vfs.File) error {
 	defer os.Remove(f.Name())
 	defer f.Close()
 	key, err := keyOf(b.prefix, h)
