@@ -41,10 +41,18 @@ func reserve(vols []*applyVol, p *plan) error {
 
 // dropNewStages removes the copy stages this run wrote when it stops
 // before its journal exists: nothing names them, and they take space.
-// Stages an interrupted apply left (volumes jr covers) stay.
+// Stages an interrupted apply left (volumes jr covers) stay, and so does
+// every stage the journal now on disk names: a journal write that failed
+// late (its directory sync) may have put the new journal in place, and a
+// journal must never name a stage that is gone. When the journal cannot be
+// read, every stage stays.
 func dropNewStages(fsys vfs.FS, dir string, vols []*applyVol, jr *journal) {
+	now, err := readJournal(fsys, dir)
+	if err != nil {
+		return
+	}
 	for _, v := range vols {
-		if v != nil && !jr.covers(v.vh.ID) {
+		if v != nil && !jr.covers(v.vh.ID) && !now.covers(v.vh.ID) {
 			fsys.Remove(stagePath(dir, v.vh.ID))
 		}
 	}
