@@ -80,6 +80,7 @@ func (f *loadFixture) step(ctx context.Context, cl *client.Client, what int, vg,
 		}
 		return "snapshot create " + own, err
 	case 6:
+		f.count("gc asked")
 		j, err := cl.GC(ctx, api.GCRequest{})
 		if err == nil {
 			_, err = cl.Wait(ctx, j.ID, nil)
