@@ -121,8 +121,9 @@ type jobManager struct {
 		finished  []string // oldest first
 		closed    bool
 		running   int
-		exclusive string    // kind of the job that has the store to itself
-		queue     []*waiter // jobs waiting for the store, oldest first
+		exclusive string        // kind of the job that has the store to itself
+		queue     []*waiter     // jobs waiting for the store, oldest first
+		changed   chan struct{} // closed when what runs or waits changes; for hold
 	}
 }
 
@@ -255,6 +256,7 @@ func (m *jobManager) list() []api.Job {
 func (m *jobManager) shutdown() {
 	m.mu.Lock()
 	m.mu.closed = true
+	m.signalLocked()
 	m.mu.Unlock()
 	m.stop()
 	m.wg.Wait()

@@ -67,6 +67,7 @@ func (m *jobManager) admitLocked() {
 		m.admitOneLocked(w)
 	}
 	m.queuedProgressLocked()
+	m.signalLocked()
 }
 
 // queuedProgressLocked tells each queued job what it waits for.

@@ -103,12 +103,13 @@ func TestQueuedGCCancel(t *testing.T) {
 }
 
 // TestHoldAndQueuedGC: replication holds count as running work (a gc
-// queues behind them and starts when the last is released) and are
-// refused while a gc is queued or running.
+// queues behind them and starts when the last is released); a hold asked
+// for while a gc is queued waits for it, or gives up when its request
+// ends first.
 func TestHoldAndQueuedGC(t *testing.T) {
 	m := newJobManager(16, slog.New(slog.DiscardHandler))
 	defer m.shutdown()
-	release, err := m.hold("a blob upload")
+	release, err := m.hold(context.Background(), "a blob upload")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,11 +117,24 @@ func TestHoldAndQueuedGC(t *testing.T) {
 	if v := gcJob.view(); v.State != api.StateQueued {
 		t.Fatalf("gc during a hold: %+v", v)
 	}
-	if _, err := m.hold("another upload"); err == nil || !strings.Contains(err.Error(), "queued") {
-		t.Fatalf("hold while gc is queued: %v", err)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := m.hold(ctx, "another upload"); err == nil || !strings.Contains(err.Error(), "gave up waiting") {
+		t.Fatalf("hold while gc is queued, until the sender hangs up: %v", err)
 	}
+	waited := make(chan error, 1)
+	go func() {
+		rel, err := m.hold(context.Background(), "an upload after the gc")
+		if err == nil {
+			rel()
+		}
+		waited <- err
+	}()
 	release()
 	if evs := follow(gcJob); evs[len(evs)-1].State != api.StateDone {
 		t.Fatalf("gc after the hold ended: %+v", evs[len(evs)-1])
+	}
+	if err := <-waited; err != nil {
+		t.Fatalf("hold that waited for gc: %v", err)
 	}
 }
