@@ -88,6 +88,11 @@ func TestReliabilityLoad(t *testing.T) {
 	r.Bad["leaked fds"] = max(0, fds.other-baseFD.other-2)
 	r.Figures["requests"] = strconv.Itoa(f.counts["requests"])
 	r.Figures["busy refusals"] = strconv.Itoa(f.counts["busy refusals"])
+	for k, v := range f.counts {
+		if strings.HasPrefix(k, "busy: ") {
+			r.Figures[k] = strconv.Itoa(v) // by request: "busy: gc", "busy: snapshot"
+		}
+	}
 	r.Figures["gc asked/ran"] = fmt.Sprintf("%d/%d", f.counts["gc asked"], f.counts["gc ran"])
 	r.Figures["snapshots"] = strconv.Itoa(f.counts["snapshots"])
 	r.Figures["mount reads"] = strconv.Itoa(f.counts["mount reads"])

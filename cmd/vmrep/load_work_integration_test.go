@@ -35,6 +35,7 @@ func (f *loadFixture) client(t *testing.T, i int, stopAt time.Time) {
 		case err == nil:
 		case errors.As(err, &ce) && ce.Code == api.CodeBusy:
 			f.count("busy refusals")
+			f.count("busy: " + strings.Fields(step)[0])
 		case errors.Is(err, errWrongBytes):
 			f.count("wrong bytes")
 			t.Errorf("client %d %s: %v", i, step, err)
