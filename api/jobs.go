@@ -12,8 +12,11 @@ const (
 	JobVerify   = "verify"
 )
 
-// Job states. A job starts running and ends in exactly one of the others.
+// Job states. A job starts running, or queued when it must wait for the
+// store (a gc waits for running jobs, jobs wait behind a queued or running
+// gc), and ends in exactly one of done, failed and canceled.
 const (
+	StateQueued   = "queued"
 	StateRunning  = "running"
 	StateDone     = "done"
 	StateFailed   = "failed"

@@ -121,7 +121,9 @@ type jobManager struct {
 		finished  []string // oldest first
 		closed    bool
 		running   int
-		exclusive string // kind of the job that has the store to itself
+		exclusive string        // kind of the job that has the store to itself
+		queue     []*waiter     // jobs waiting for the store, oldest first
+		changed   chan struct{} // closed when what runs or waits changes; for hold
 	}
 }
 
@@ -150,7 +152,10 @@ func (m *jobManager) startAs(owner int, kind, target string, fn func(ctx context
 }
 
 // startExclusive starts a job that must have the store to itself, as gc
-// must: it is refused while any job runs, and refuses others while it runs.
+// must. It waits, queued, while other jobs run; once it is queued, new jobs
+// wait behind it until it ends, so a steady stream of jobs cannot starve
+// it. One exclusive job at a time: a second is refused while one is queued
+// or running.
 func (m *jobManager) startExclusive(kind, target string, fn func(ctx context.Context, j *job) (any, error)) (*job, error) {
 	return m.startJob(kind, target, -1, true, fn, nil)
 }
@@ -161,47 +166,52 @@ func (m *jobManager) startJob(kind, target string, owner int, exclusive bool, fn
 	if m.mu.closed {
 		return nil, errShuttingDown
 	}
-	if m.mu.exclusive != "" {
-		return nil, api.Errorf(api.CodeBusy, "%s is running and needs the store to itself; try again when it ends", m.mu.exclusive)
+	if exclusive && m.exclusiveLocked() != "" {
+		return nil, api.Errorf(api.CodeBusy, "%s is already %s; one is enough", kind, m.exclusiveLocked())
 	}
-	if exclusive && m.mu.running > 0 {
-		return nil, api.Errorf(api.CodeBusy, "%s needs the store to itself, but %d jobs are running", kind, m.mu.running)
-	}
-	if exclusive {
-		m.mu.exclusive = kind
-	}
-	m.mu.running++
 	ctx, cancel := context.WithCancel(m.ctx)
 	j := &job{id: fmt.Sprintf("job-%d-%d", time.Now().Unix()%1_000_000, m.seq.Add(1)), kind: kind, target: target,
 		owner: owner, started: time.Now().UTC(), cancel: cancel}
-	j.mu.state = api.StateRunning
 	j.mu.notify = make(chan struct{})
 	m.mu.jobs[j.id] = j
+	w := &waiter{j: j, exclusive: exclusive, admit: make(chan struct{})}
+	if m.mayRunLocked(exclusive) {
+		m.admitOneLocked(w)
+	} else {
+		j.mu.state = api.StateQueued
+		m.mu.queue = append(m.mu.queue, w)
+		m.queuedProgressLocked()
+	}
 	m.wg.Add(1)
-	m.log.Info("job started", "job", j.id, "kind", kind, "target", target, "uid", owner)
-	go func() {
-		defer m.wg.Done()
-		defer cancel()
-		res, err := fn(ctx, j)
-		if release != nil {
-			release()
-		}
-		m.mu.Lock()
-		m.mu.running--
-		if exclusive {
-			m.mu.exclusive = ""
-		}
-		m.mu.Unlock()
-		j.finish(res, err)
-		v := j.view()
-		if err != nil {
-			m.log.Warn("job ended", "job", j.id, "kind", kind, "target", target, "state", v.State, "err", err)
-		} else {
-			m.log.Info("job ended", "job", j.id, "kind", kind, "target", target, "state", v.State)
-		}
-		m.retire(j.id)
-	}()
+	m.log.Info("job started", "job", j.id, "kind", kind, "target", target, "uid", owner, "state", j.mu.state)
+	go m.run(ctx, w, fn, release)
 	return j, nil
+}
+
+// run waits for w's turn, runs fn and retires the job.
+func (m *jobManager) run(ctx context.Context, w *waiter, fn func(ctx context.Context, j *job) (any, error), release func()) {
+	j := w.j
+	defer m.wg.Done()
+	defer j.cancel()
+	var res any
+	var err error
+	if m.await(ctx, w) {
+		res, err = fn(ctx, j)
+	} else {
+		err = ctx.Err()
+	}
+	if release != nil {
+		release()
+	}
+	m.leave(w)
+	j.finish(res, err)
+	v := j.view()
+	if err != nil {
+		m.log.Warn("job ended", "job", j.id, "kind", j.kind, "target", j.target, "state", v.State, "err", err)
+	} else {
+		m.log.Info("job ended", "job", j.id, "kind", j.kind, "target", j.target, "state", v.State)
+	}
+	m.retire(j.id)
 }
 
 // retire moves a finished job into the bounded history.
@@ -246,6 +256,7 @@ func (m *jobManager) list() []api.Job {
 func (m *jobManager) shutdown() {
 	m.mu.Lock()
 	m.mu.closed = true
+	m.signalLocked()
 	m.mu.Unlock()
 	m.stop()
 	m.wg.Wait()

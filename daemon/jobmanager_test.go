@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 
@@ -107,36 +106,5 @@ func TestCancelRunningJobOnShutdown(t *testing.T) {
 	m.shutdown()
 	if v := j.view(); v.State != api.StateCanceled || v.Finished == nil {
 		t.Fatalf("after shutdown: %+v", v)
-	}
-}
-
-func TestExclusiveJobs(t *testing.T) {
-	m := newJobManager(8, slog.New(slog.DiscardHandler))
-	defer m.shutdown()
-	block := make(chan struct{})
-	wait := func(ctx context.Context, j *job) (any, error) { <-block; return nil, nil }
-
-	running, err := m.start(api.JobSnapshot, "web", wait, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.startExclusive(api.JobGC, "store", wait); err == nil || !strings.Contains(err.Error(), "1 jobs are running") {
-		t.Fatalf("gc while a snapshot runs: %v", err)
-	}
-	close(block)
-	follow(running)
-
-	block = make(chan struct{})
-	gcJob, err := m.startExclusive(api.JobGC, "store", wait)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.start(api.JobSnapshot, "web", wait, nil); err == nil || !strings.Contains(err.Error(), "gc is running") {
-		t.Fatalf("snapshot while gc runs: %v", err)
-	}
-	close(block)
-	follow(gcJob)
-	if _, err := m.start(api.JobVerify, "store", func(context.Context, *job) (any, error) { return nil, nil }, nil); err != nil {
-		t.Fatalf("job after gc ended: %v", err)
 	}
 }

@@ -34,7 +34,7 @@ var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256<<10); retur
 // even when the stream fails later: they are correct, the next attempt
 // skips them, and gc reclaims them if no snapshot ever names them.
 func (rs *ReplicationServer) blobs(w http.ResponseWriter, r *http.Request) {
-	release, err := rs.s.jobs.hold("a blob upload")
+	release, err := rs.s.jobs.hold(r.Context(), "a blob upload")
 	if err != nil {
 		rs.fail(w, r, err)
 		return

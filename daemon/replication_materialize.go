@@ -53,7 +53,7 @@ func (rs *ReplicationServer) materialize(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	defer unlock()
-	release, err := rs.s.jobs.hold("a replica materialize")
+	release, err := rs.s.jobs.hold(r.Context(), "a replica materialize")
 	if err != nil {
 		rs.fail(w, r, err)
 		return

@@ -134,7 +134,7 @@ func (rs *ReplicationServer) putSnapshot(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	defer unlock()
-	release, err := rs.s.jobs.hold("a replicated snapshot commit")
+	release, err := rs.s.jobs.hold(r.Context(), "a replicated snapshot commit")
 	if err != nil {
 		rs.fail(w, r, err)
 		return

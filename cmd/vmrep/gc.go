@@ -19,8 +19,10 @@ deletes packs that hold nothing else, then rewrites packs that are mostly
 dead when the disk has room to spare for the copy. Deleting a snapshot
 frees nothing until gc runs.
 
-gc needs the store to itself: it is refused while other jobs run, and
-other jobs are refused while it runs.`,
+gc needs the store to itself: it waits, queued, while other jobs run
+("queued behind N jobs"), and jobs asked for after it wait until it ends.
+Ctrl-C (or vmrep jobs cancel) cancels a queued gc. A second gc is refused
+while one is queued or running.`,
 		Example: `  vmrep snapshot delete web@1
   vmrep gc --dry-run   # count what is live, delete nothing
   vmrep gc`,

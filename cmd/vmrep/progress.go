@@ -40,10 +40,15 @@ func (a *app) watch(ctx context.Context, j api.Job) (api.Event, error) {
 func (a *app) followJob(ctx context.Context, j api.Job, cancel bool) (api.Event, error) {
 	var bar *progressbar.ProgressBar
 	enc := json.NewEncoder(a.stdout)
+	lastQueued := ""
 	onEvent := func(ev api.Event) error {
 		switch {
 		case a.json:
 			return enc.Encode(ev)
+		case ev.State == api.StateQueued && ev.Message != lastQueued:
+			// Said even without a terminal: a job that waits should say why.
+			lastQueued = ev.Message
+			fmt.Fprintf(a.stderr, "%s %s: %s\n", j.Kind, j.Target, ev.Message)
 		case a.stderr == os.Stderr && stderrIsTerminal():
 			if bar == nil && ev.Total > 0 {
 				bar = progressbar.NewOptions64(ev.Total,

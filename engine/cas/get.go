@@ -46,8 +46,24 @@ func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 	return s.readBlob(ctx, id, loc, buf)
 }
 
-// readBlob reads, decompresses and checks one committed blob.
+// readBlob reads, decompresses and checks one committed blob. When loc's
+// pack is gone but the index now places the blob elsewhere, a sweep moved
+// it between the lookup and the read (reads run beside gc), and the read
+// follows it.
 func (s *Store) readBlob(ctx context.Context, id ID, loc Location, buf []byte) ([]byte, error) {
+	out, err := s.readAt(ctx, id, loc, buf)
+	if err == nil || !errors.Is(err, ErrNotFound) {
+		return out, err
+	}
+	now, lerr := s.Lookup(ctx, id)
+	if lerr != nil || now.Pack == loc.Pack {
+		return nil, err
+	}
+	return s.readAt(ctx, id, now, buf)
+}
+
+// readAt reads, decompresses and checks the blob at loc.
+func (s *Store) readAt(ctx context.Context, id ID, loc Location, buf []byte) ([]byte, error) {
 	stored, done := storedBuf(loc, buf)
 	defer done()
 	if err := s.be.ReadAt(ctx, Handle{Kind: FilePack, Name: loc.Pack}, stored, loc.Offset); err != nil {

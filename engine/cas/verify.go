@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -188,29 +190,78 @@ func (s *Store) verifyPack(ctx context.Context, name string, size int64, indexed
 func (s *Store) verifyRecords(ctx context.Context) ([]Problem, error) {
 	var probs []Problem
 	err := s.be.List(ctx, FileRecord, func(fileName string, size int64) error {
-		kind, name, data, err := s.readRecordFile(ctx, fileName, size)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			probs = append(probs, Problem{Record: fileName, Err: err})
-			return nil
+		prob, err := s.verifyRecord(ctx, fileName, size)
+		if err != nil || prob == nil {
+			return err
 		}
-		v, closer, err := s.db.Get(recordKey(kind, name))
-		if errors.Is(err, pebble.ErrNotFound) {
-			probs = append(probs, Problem{Record: fileName, Err: errors.New("not in the index")})
-			return nil
-		}
+		// A commit or delete may have been between its file and its index
+		// entry: judge again with writes held off.
+		s.recMu.Lock()
+		agrees, err := s.recordAgreesLocked(ctx, fileName)
+		s.recMu.Unlock()
 		if err != nil {
 			return err
 		}
-		defer closer.Close()
-		if !bytes.Equal(v, data) {
-			probs = append(probs, Problem{Record: fileName, Err: errors.New("index holds other data")})
+		if !agrees {
+			probs = append(probs, *prob)
 		}
 		return nil
 	})
 	return probs, err
+}
+
+// verifyRecord checks one record file against the index; a nil Problem
+// when they agree.
+func (s *Store) verifyRecord(ctx context.Context, fileName string, size int64) (*Problem, error) {
+	kind, name, data, err := s.readRecordFile(ctx, fileName, size)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return &Problem{Record: fileName, Err: err}, nil
+	}
+	v, closer, err := s.db.Get(recordKey(kind, name))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return &Problem{Record: fileName, Err: errors.New("not in the index")}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	if !bytes.Equal(v, data) {
+		return &Problem{Record: fileName, Err: errors.New("index holds other data")}, nil
+	}
+	return nil, nil
+}
+
+// recordAgreesLocked says whether record file fileName is gone or agrees
+// with the index now. recMu held, so no write is half done.
+func (s *Store) recordAgreesLocked(ctx context.Context, fileName string) (bool, error) {
+	d, name, _ := strings.Cut(fileName, "/")
+	kind, ok := recordKindOfDir(d)
+	if !ok {
+		return false, nil
+	}
+	h := Handle{Kind: FileRecord, Name: fileName}
+	v, closer, err := s.db.Get(recordKey(kind, name))
+	if errors.Is(err, pebble.ErrNotFound) {
+		// Agrees only if the file is gone too (deleted meanwhile).
+		err := s.be.ReadAt(ctx, h, make([]byte, 1), 0)
+		return errors.Is(err, ErrNotFound), nil
+	}
+	if err != nil {
+		return false, err
+	}
+	want := slices.Clone(v)
+	closer.Close()
+	_, _, data, err := s.readRecordFile(ctx, fileName, int64(recordHeaderSize+len(want)))
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		return false, nil
+	}
+	return bytes.Equal(data, want), nil
 }
 
 // Stats sums up the committed blobs and packs.
