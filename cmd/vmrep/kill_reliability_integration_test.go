@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmrep/vmrep/internal/reliability"
+)
+
+// killTally counts what the kills of one operation did.
+type killTally struct {
+	rng       *rand.Rand
+	clean     time.Duration // a clean run of the operation; kill delays are drawn in it
+	kills     int
+	mid       int // the operation's command was still running when the kill landed
+	corrupt   int // verify --read-data found a problem after the restart
+	failed    int // the rerun after the restart failed
+	differing int // the rerun's result differs from a clean run's
+}
+
+// delay draws a kill delay uniformly within the clean run's duration.
+func (k *killTally) delay() time.Duration {
+	return time.Duration(k.rng.Int64N(int64(k.clean) + 1))
+}
+
+// cli is the vmrep command line against d, not yet started.
+func (d *testDaemon) cli(args ...string) *exec.Cmd {
+	return exec.Command(filepath.Join(binDir, "vmrep"), append([]string{"--socket", d.socket}, args...)...)
+}
+
+// timed runs f and returns how long it took.
+func timed(f func()) time.Duration {
+	start := time.Now()
+	f()
+	return time.Since(start)
+}
+
+// killDuring starts cmd, SIGKILLs victim after a random delay within the
+// clean run's duration, and waits for cmd to end (it must: its daemon, or
+// its daemon's peer, is gone). It returns what cmd printed.
+func (k *killTally) killDuring(t *testing.T, victim *testDaemon, cmd *exec.Cmd) string {
+	t.Helper()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %v: %v", cmd.Args, err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	time.Sleep(k.delay())
+	select {
+	case <-done:
+	default:
+		k.mid++
+	}
+	victim.kill()
+	k.kills++
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		k.failed++
+		t.Errorf("%v did not end within 60s of the kill", cmd.Args)
+	}
+	return out.String()
+}
+
+// verify runs verify --read-data on d and counts a store it finds corrupt.
+func (k *killTally) verify(t *testing.T, d *testDaemon) {
+	t.Helper()
+	r := d.vmrep("verify", "--read-data")
+	if r.code != 0 || !strings.Contains(r.stdout, "no problems") {
+		k.corrupt++
+		t.Errorf("verify --read-data after a kill and restart: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// rerun runs the CLI again after a restart and counts a failure.
+func (k *killTally) rerun(t *testing.T, d *testDaemon, args ...string) (result, bool) {
+	t.Helper()
+	r := d.vmrep(args...)
+	if r.code != 0 {
+		k.failed++
+		t.Errorf("rerun of vmrep %s after a kill: exit %d: %s\ndaemon log:\n%s", strings.Join(args, " "), r.code, r.stderr, lastLines(d.log.String(), 30))
+		return r, false
+	}
+	return r, true
+}
+
+// differ counts a rerun whose result is not a clean run's.
+func (k *killTally) differ(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		k.differing++
+		t.Errorf("after a kill and a rerun: %v", err)
+	}
+}
+
+// sameBytes says how files a and b differ, if they do.
+func sameBytes(a, b string) error {
+	x, err := os.ReadFile(a)
+	if err != nil {
+		return err
+	}
+	y, err := os.ReadFile(b)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(x, y) {
+		return fmt.Errorf("%s and %s differ (%d and %d bytes)", a, b, len(x), len(y))
+	}
+	return nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// killOps are the operations TestReliabilityKill kills a daemon during.
+var killOps = []struct {
+	name string
+	run  func(t *testing.T, k *killTally, n int)
+}{
+	{"replicate (source killed)", func(t *testing.T, k *killTally, n int) { killReplicate(t, k, n, false) }},
+	{"replicate (server killed)", func(t *testing.T, k *killTally, n int) { killReplicate(t, k, n, true) }},
+	{"gc", killGC},
+	{"snapshot delete", killSnapshotDelete},
+	{"replica create", killReplicaCreate},
+	{"mount", killMount},
+}
+
+// TestReliabilityKill SIGKILLs vmrepd at a random moment of each
+// operation, restarts it, verifies the store with data and reruns the
+// operation, whose result must be a clean run's.
+func TestReliabilityKill(t *testing.T) {
+	n := reliability.Size(3, 50)
+	r := reliability.Start(t, "kills", "SIGKILL vmrepd at a random moment of replicate (either side), gc, snapshot delete, "+
+		"replica create and a FUSE read; restart, verify --read-data, rerun and compare with a clean run")
+	var all killTally
+	for i, op := range killOps {
+		k := &killTally{rng: rand.New(rand.NewPCG(13, uint64(i)))}
+		ok := t.Run(strings.ReplaceAll(op.name, " ", "_"), func(t *testing.T) { op.run(t, k, n) })
+		t.Logf("%s: %d kills, %d mid-operation, %d before or after; clean run %v; corrupt %d, failed reruns %d, differing %d",
+			op.name, k.kills, k.mid, k.kills-k.mid, k.clean.Round(time.Millisecond), k.corrupt, k.failed, k.differing)
+		r.Figures["kills mid-operation: "+op.name] = fmt.Sprintf("%d of %d", k.mid, k.kills)
+		all.kills += k.kills
+		all.mid += k.mid
+		all.corrupt += k.corrupt
+		all.failed += k.failed
+		all.differing += k.differing
+		if !ok && k.corrupt+k.failed+k.differing == 0 {
+			all.failed++ // the subtest stopped on a fatal error
+		}
+	}
+	r.Size = fmt.Sprintf("%d kills (%d per operation, %d operations)", all.kills, n, len(killOps))
+	r.Figures["kills mid-operation"] = fmt.Sprint(all.mid)
+	r.Figures["kills before or after the operation"] = fmt.Sprint(all.kills - all.mid)
+	r.Bad["corrupt stores"] = all.corrupt
+	r.Bad["failed reruns"] = all.failed
+	r.Bad["differing results"] = all.differing
+	if all.corrupt+all.failed+all.differing != 0 {
+		t.Errorf("kills: %d corrupt stores, %d failed reruns, %d differing results", all.corrupt, all.failed, all.differing)
+	}
+}
+
+var errNotMounted = errors.New("not mounted")
