@@ -267,7 +267,7 @@ func killMount(t *testing.T, k *killTally, n int) {
 		d.start()
 		k.verify(t, d)
 		if !fuseMounted(t, mnt) {
-			k.differ(t, fmt.Errorf("%s: %w after the restart", mnt, errNotMounted))
+			k.differ(t, fmt.Errorf("%s is not mounted after the restart", mnt))
 			continue
 		}
 		k.differ(t, sameBytes(img, data))

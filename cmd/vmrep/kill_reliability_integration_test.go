@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -24,6 +23,7 @@ type killTally struct {
 	corrupt   int // verify --read-data found a problem after the restart
 	failed    int // the rerun after the restart failed
 	differing int // the rerun's result differs from a clean run's
+	leftovers int // files a killed run left in the store that the restart did not remove
 }
 
 // delay draws a kill delay uniformly within the clean run's duration.
@@ -81,6 +81,15 @@ func (k *killTally) verify(t *testing.T, d *testDaemon) {
 	if r.code != 0 || !strings.Contains(r.stdout, "no problems") {
 		k.corrupt++
 		t.Errorf("verify --read-data after a kill and restart: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var left []string
+	for _, pat := range []string{filepath.Join(d.store, "tmp", "*"), filepath.Join(d.store, ".*")} {
+		m, _ := filepath.Glob(pat)
+		left = append(left, m...)
+	}
+	if len(left) != 0 {
+		k.leftovers += len(left)
+		t.Errorf("after a kill and restart the store holds leftovers: %v", left)
 	}
 }
 
@@ -150,15 +159,16 @@ func TestReliabilityKill(t *testing.T) {
 	for i, op := range killOps {
 		k := &killTally{rng: rand.New(rand.NewPCG(13, uint64(i)))}
 		ok := t.Run(strings.ReplaceAll(op.name, " ", "_"), func(t *testing.T) { op.run(t, k, n) })
-		t.Logf("%s: %d kills, %d mid-operation, %d before or after; clean run %v; corrupt %d, failed reruns %d, differing %d",
-			op.name, k.kills, k.mid, k.kills-k.mid, k.clean.Round(time.Millisecond), k.corrupt, k.failed, k.differing)
+		t.Logf("%s: %d kills, %d mid-operation, %d before or after; clean run %v; corrupt %d, failed reruns %d, differing %d, leftovers %d",
+			op.name, k.kills, k.mid, k.kills-k.mid, k.clean.Round(time.Millisecond), k.corrupt, k.failed, k.differing, k.leftovers)
 		r.Figures["kills mid-operation: "+op.name] = fmt.Sprintf("%d of %d", k.mid, k.kills)
 		all.kills += k.kills
 		all.mid += k.mid
 		all.corrupt += k.corrupt
 		all.failed += k.failed
 		all.differing += k.differing
-		if !ok && k.corrupt+k.failed+k.differing == 0 {
+		all.leftovers += k.leftovers
+		if !ok && k.corrupt+k.failed+k.differing+k.leftovers == 0 {
 			all.failed++ // the subtest stopped on a fatal error
 		}
 	}
@@ -168,9 +178,9 @@ func TestReliabilityKill(t *testing.T) {
 	r.Bad["corrupt stores"] = all.corrupt
 	r.Bad["failed reruns"] = all.failed
 	r.Bad["differing results"] = all.differing
-	if all.corrupt+all.failed+all.differing != 0 {
-		t.Errorf("kills: %d corrupt stores, %d failed reruns, %d differing results", all.corrupt, all.failed, all.differing)
+	r.Bad["store leftovers"] = all.leftovers
+	if all.corrupt+all.failed+all.differing+all.leftovers != 0 {
+		t.Errorf("kills: %d corrupt stores, %d failed reruns, %d differing results, %d store leftovers",
+			all.corrupt, all.failed, all.differing, all.leftovers)
 	}
 }
-
-var errNotMounted = errors.New("not mounted")
