@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/internal/reliability"
 )
 
 // killReplicate replicates web@1 (materialized) to a fresh server per
@@ -42,7 +43,7 @@ func killReplicate(t *testing.T, k *killTally, n int, killServer bool) {
 		if killServer {
 			victim = srv
 		}
-		k.killDuring(t, victim, src.cli(args(addr)...))
+		k.killDuring(t, victim, src, src.cli(args(addr)...))
 		victim.start()
 		addr = replAddr(t, srv)
 		k.verify(t, src)
@@ -101,12 +102,13 @@ func sameReplication(t *testing.T, src, srv *testDaemon, root string, vg api.VG,
 // image's data changes, a snapshot is taken and the one before deleted.
 func killGC(t *testing.T, k *killTally, n int) {
 	d := newDaemon(t)
-	boot, data := d.makeVG("web", 8<<20, 41)
+	size := int64(reliability.Size(8<<20, 16<<20)) // more gc work, more kills land during it
+	boot, data := d.makeVG("web", size, 41)
 	d.ok("snapshot", "create", "web")
 	rng := rand.New(rand.NewPCG(41, 1))
 	seq := 1
 	round := func() {
-		patchFile(t, boot, int64(rng.IntN(2))<<20, randomBytes(rng, 2<<20))
+		patchFile(t, boot, rng.Int64N(size/2-size/4), randomBytes(rng, int(size/4)))
 		d.ok("snapshot", "create", "web")
 		seq++
 		d.ok("snapshot", "delete", fmt.Sprintf("web@%d", seq-1))
@@ -118,7 +120,7 @@ func killGC(t *testing.T, k *killTally, n int) {
 	}
 	for range n {
 		round()
-		k.killDuring(t, d, d.cli("gc"))
+		k.killDuring(t, d, d, d.cli("gc"))
 		d.start()
 		k.verify(t, d)
 		if _, ok := k.rerun(t, d, "gc"); ok {
@@ -171,7 +173,7 @@ func killSnapshotDelete(t *testing.T, k *killTally, n int) {
 	k.clean = timed(func() { d.ok("snapshot", "delete", ref) })
 	for range n {
 		ref := next()
-		k.killDuring(t, d, d.cli("snapshot", "delete", ref))
+		k.killDuring(t, d, nil, d.cli("snapshot", "delete", ref))
 		d.start()
 		k.verify(t, d)
 		if r := d.vmrep("snapshot", "show", ref); r.code == 0 {
@@ -204,7 +206,7 @@ func killReplicaCreate(t *testing.T, k *killTally, n int) {
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		k.killDuring(t, d, d.cli("replica", "create", "web@3", "--dir", dir))
+		k.killDuring(t, d, d, d.cli("replica", "create", "web@3", "--dir", dir))
 		d.start()
 		k.verify(t, d)
 		if _, ok := k.rerun(t, d, "replica", "create", "web@3", "--dir", dir); ok {
@@ -259,15 +261,28 @@ func killMount(t *testing.T, k *killTally, n int) {
 	d.ok("snapshot", "create", "web")
 	d.ok("mount", mnt)
 	img := filepath.Join(mnt, "web", "1", "db.img")
-	k.clean = timed(func() { mustRun(t, "cat", img) })
-	d.stop() // a cold cache for the first kill, as after each restart
+	// A read by a fresh daemon (a cold cache), as after each restart.
+	d.stop()
+	d.start()
+	k.clean = timed(func() {
+		if err := exec.Command("cat", img).Run(); err != nil {
+			t.Fatalf("clean read of %s: %v", img, err)
+		}
+	})
+	d.stop()
 	d.start()
 	for range n {
-		k.killDuring(t, d, exec.Command("cat", img))
+		k.killDuring(t, d, nil, exec.Command("cat", img))
 		d.start()
 		k.verify(t, d)
 		if !fuseMounted(t, mnt) {
 			k.differ(t, fmt.Errorf("%s is not mounted after the restart", mnt))
+			continue
+		}
+		var infos []api.MountInfo
+		d.okJSON(&infos, "mount", "--list")
+		if len(infos) != 1 || infos[0].Dir != mnt {
+			k.differ(t, fmt.Errorf("mounts after the restart: %+v, want %s alone", infos, mnt))
 			continue
 		}
 		k.differ(t, sameBytes(img, data))

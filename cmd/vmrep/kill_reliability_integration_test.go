@@ -19,7 +19,8 @@ type killTally struct {
 	rng       *rand.Rand
 	clean     time.Duration // a clean run of the operation; kill delays are drawn in it
 	kills     int
-	mid       int // the operation's command was still running when the kill landed
+	before    int // the kill landed before the operation's job started
+	mid       int // the operation was running when the kill landed
 	corrupt   int // verify --read-data found a problem after the restart
 	failed    int // the rerun after the restart failed
 	differing int // the rerun's result differs from a clean run's
@@ -45,24 +46,36 @@ func timed(f func()) time.Duration {
 
 // killDuring starts cmd, SIGKILLs victim after a random delay within the
 // clean run's duration, and waits for cmd to end (it must: its daemon, or
-// its daemon's peer, is gone). It returns what cmd printed.
-func (k *killTally) killDuring(t *testing.T, victim *testDaemon, cmd *exec.Cmd) string {
+// its daemon's peer, is gone). jobs is the daemon that runs the operation
+// as a job, whose log says whether the kill landed before, during or after
+// the job; nil for an operation that is no job, which counts as running
+// while cmd runs.
+func (k *killTally) killDuring(t *testing.T, victim, jobs *testDaemon, cmd *exec.Cmd) {
 	t.Helper()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	started, ended := jobCounts(jobs)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %v: %v", cmd.Args, err)
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
 	time.Sleep(k.delay())
+	running := true
 	select {
 	case <-done:
+		running = false
 	default:
-		k.mid++
 	}
+	s, e := jobCounts(jobs)
 	victim.kill()
 	k.kills++
+	switch {
+	case jobs == nil && running, jobs != nil && s > started && e == ended:
+		k.mid++
+	case jobs != nil && s == started && running:
+		k.before++
+	}
 	select {
 	case <-done:
 	case <-time.After(60 * time.Second):
@@ -71,7 +84,15 @@ func (k *killTally) killDuring(t *testing.T, victim *testDaemon, cmd *exec.Cmd) 
 		k.failed++
 		t.Errorf("%v did not end within 60s of the kill", cmd.Args)
 	}
-	return out.String()
+}
+
+// jobCounts counts the jobs d's log says started and ended.
+func jobCounts(d *testDaemon) (started, ended int) {
+	if d == nil {
+		return 0, 0
+	}
+	log := d.log.String()
+	return strings.Count(log, `msg="job started"`), strings.Count(log, `msg="job ended"`)
 }
 
 // verify runs verify --read-data on d and counts a store it finds corrupt.
@@ -159,11 +180,13 @@ func TestReliabilityKill(t *testing.T) {
 	for i, op := range killOps {
 		k := &killTally{rng: rand.New(rand.NewPCG(13, uint64(i)))}
 		ok := t.Run(strings.ReplaceAll(op.name, " ", "_"), func(t *testing.T) { op.run(t, k, n) })
-		t.Logf("%s: %d kills, %d mid-operation, %d before or after; clean run %v; corrupt %d, failed reruns %d, differing %d, leftovers %d",
-			op.name, k.kills, k.mid, k.kills-k.mid, k.clean.Round(time.Millisecond), k.corrupt, k.failed, k.differing, k.leftovers)
-		r.Figures["kills mid-operation: "+op.name] = fmt.Sprintf("%d of %d", k.mid, k.kills)
+		after := k.kills - k.before - k.mid
+		t.Logf("%s: %d kills: %d before, %d during, %d after the operation; clean run %v; corrupt %d, failed reruns %d, differing %d, leftovers %d",
+			op.name, k.kills, k.before, k.mid, after, k.clean.Round(time.Millisecond), k.corrupt, k.failed, k.differing, k.leftovers)
+		r.Figures["kills before/during/after: "+op.name] = fmt.Sprintf("%d/%d/%d", k.before, k.mid, after)
 		all.kills += k.kills
 		all.mid += k.mid
+		all.before += k.before
 		all.corrupt += k.corrupt
 		all.failed += k.failed
 		all.differing += k.differing
@@ -173,8 +196,9 @@ func TestReliabilityKill(t *testing.T) {
 		}
 	}
 	r.Size = fmt.Sprintf("%d kills (%d per operation, %d operations)", all.kills, n, len(killOps))
-	r.Figures["kills mid-operation"] = fmt.Sprint(all.mid)
-	r.Figures["kills before or after the operation"] = fmt.Sprint(all.kills - all.mid)
+	r.Figures["kills during the operation"] = fmt.Sprint(all.mid)
+	r.Figures["kills before it"] = fmt.Sprint(all.before)
+	r.Figures["kills after it"] = fmt.Sprint(all.kills - all.before - all.mid)
 	r.Bad["corrupt stores"] = all.corrupt
 	r.Bad["failed reruns"] = all.failed
 	r.Bad["differing results"] = all.differing
