@@ -82,6 +82,7 @@ func New(cfg Config) (*Server, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
+	removeStateTemps(storeDir, cfg.Logger)
 	s.known = newReplicaRegistry(storeDir, cfg.Logger)
 	// Mounts a killed daemon left behind are cleaned and served again.
 	s.mounts = newMountTable(storeDir, s.cat, cfg.Store, cfg.Logger)

@@ -264,16 +264,25 @@ func unixDial(socket string) func(ctx context.Context, _, _ string) (net.Conn, e
 // its final NDJSON event into v.
 func (d *testDaemon) okJSONResult(v any, args ...string) {
 	d.t.Helper()
-	out := strings.TrimSpace(d.ok(append(args, "--json")...))
-	lines := strings.Split(out, "\n")
+	out := d.ok(append(args, "--json")...)
+	if err := jobResult(out, v); err != nil {
+		d.t.Fatalf("vmrep %s --json: %v", strings.Join(args, " "), err)
+	}
+}
+
+// jobResult decodes the result of the final NDJSON event of a job
+// command's --json output into v.
+func jobResult(out string, v any) error {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
 	var ev struct {
 		State  string          `json:"state"`
 		Result json.RawMessage `json:"result"`
 	}
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &ev); err != nil || ev.State != "done" {
-		d.t.Fatalf("vmrep %s --json: last event %q (%v)", strings.Join(args, " "), lines[len(lines)-1], err)
+		return fmt.Errorf("last event %q (%v)", lines[len(lines)-1], err)
 	}
 	if err := json.Unmarshal(ev.Result, v); err != nil {
-		d.t.Fatalf("vmrep %s --json: result: %v", strings.Join(args, " "), err)
+		return fmt.Errorf("result: %w", err)
 	}
+	return nil
 }

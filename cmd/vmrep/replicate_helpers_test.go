@@ -92,6 +92,13 @@ func newReplServer(t *testing.T, p replPKI, extra ...string) (*testDaemon, strin
 	t.Helper()
 	d := newDaemon(t, append([]string{"--listen", "127.0.0.1:0", "--tls-cert", p.certFile, "--tls-key", p.keyFile,
 		"--token-file", p.tokenFile}, extra...)...)
+	return d, replAddr(t, d)
+}
+
+// replAddr is the address a replication server listens on since it last
+// started (a restart picks a new port).
+func replAddr(t *testing.T, d *testDaemon) string {
+	t.Helper()
 	// The log reaches d.log through a pipe, so the line may trail the
 	// socket's first answer.
 	var m []string
@@ -101,7 +108,7 @@ func newReplServer(t *testing.T, p replPKI, extra ...string) (*testDaemon, strin
 		}
 		return nil
 	})
-	return d, m[1]
+	return m[1]
 }
 
 // replRaw is a hand-made replication client: it sends what vmrep never

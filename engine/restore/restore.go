@@ -118,8 +118,9 @@ func Volume(ctx context.Context, r cas.BlobReader, m *volume.Manifest, t Target,
 
 // ToPath restores into path. A regular file is written under a temporary
 // name beside it and renamed into place only when every byte is verified,
-// so a failed restore never leaves a wrong file behind; a block device is
-// written in place.
+// so a failed restore never leaves a wrong file behind; the temporary files
+// of restores into path whose process died are removed first. A block
+// device is written in place.
 func ToPath(ctx context.Context, r cas.BlobReader, m *volume.Manifest, path string, opts Options) (Stats, error) {
 	if fi, err := os.Stat(path); err == nil && fi.Mode()&os.ModeDevice != 0 {
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
@@ -136,7 +137,8 @@ func ToPath(ctx context.Context, r cas.BlobReader, m *volume.Manifest, path stri
 		return Stats{}, fmt.Errorf("restore: %s is not a regular file or block device", path)
 	}
 
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".vmrep-*")
+	removeStaleTemps(path)
+	f, err := os.CreateTemp(filepath.Dir(path), tmpPrefix(path, os.Getpid())+"*")
 	if err != nil {
 		return Stats{}, err
 	}
