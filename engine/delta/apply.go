@@ -61,6 +61,9 @@ func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summ
 		return Summary{}, fmt.Errorf("apply delta %s..%s to %s: %w", h.Base.ID, h.Target.ID, dir, err)
 	}
 	fsys := vfs.Or(opts.FS)
+	if err := removeStaleTemps(fsys, dir); err != nil {
+		return Summary{}, err
+	}
 	st, err := readState(fsys, dir)
 	if err != nil {
 		return Summary{}, err

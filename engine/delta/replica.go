@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/restore"
@@ -120,6 +121,9 @@ func CreateReplica(ctx context.Context, r cas.BlobReader, snap volume.Snapshot, 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create replica of %s in %s: %w", snap.Name(), dir, err)
 	}
+	if err := removeStaleTemps(vfs.Default, dir); err != nil {
+		return nil, err
+	}
 	st, err := ReadState(dir)
 	if err != nil {
 		return nil, err
@@ -163,4 +167,29 @@ func CreateReplica(ctx context.Context, r cas.BlobReader, snap volume.Snapshot, 
 		return nil, fmt.Errorf("create replica of %s in %s: %w", snap.Name(), dir, err)
 	}
 	return st, nil
+}
+
+// removeStaleTemps removes the temporary copies of the state file and the
+// journal that a writer killed before its rename left in dir: they hold
+// nothing the replica needs (the rename is what makes them count), and a
+// rerun would otherwise leave the directory different from a clean one.
+// The daemon writes a replica only under its lock, so no live writer owns
+// them.
+func removeStaleTemps(fsys vfs.FS, dir string) error {
+	ents, err := fsys.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("replica %s: %w", dir, err)
+	}
+	for _, e := range ents {
+		n := e.Name()
+		if strings.HasPrefix(n, "."+StateName+".tmp-") || strings.HasPrefix(n, "."+JournalName+".tmp-") {
+			if err := fsys.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("replica %s: removing a dead writer's %s: %w", dir, n, err)
+			}
+		}
+	}
+	return nil
 }
