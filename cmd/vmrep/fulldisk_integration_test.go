@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vmrep/vmrep/internal/testdisk"
 )
 
 // smallExt4 makes and loop-mounts an ext4 file system of size bytes,
@@ -45,34 +46,6 @@ func smallExt4(t *testing.T, size int64) string {
 		}
 	})
 	return mnt
-}
-
-// fillDisk writes a filler file in dir until its file system is full.
-func fillDisk(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	if _, err := os.Stat(path); err == nil {
-		path += "2"
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	for _, n := range []int{len(buf), 1024, 1} {
-		for {
-			_, err := f.Write(buf[:n])
-			if errors.Is(err, syscall.ENOSPC) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("filling %s: %v", dir, err)
-			}
-		}
-	}
-	f.Sync()
-	return path
 }
 
 // stopWithin sends SIGTERM and fails the test unless vmrepd exits cleanly
@@ -139,7 +112,7 @@ func TestFullDisk(t *testing.T) {
 	// aside yet: once the disk is full, its writes need blocks there are not.
 	d.stopWithin(20 * time.Second)
 	d.start()
-	filler := fillDisk(t, mnt)
+	filler := testdisk.FillFS(t, mnt)
 	filler2 := filepath.Join(mnt, "filler2")
 
 	// Each either works or fails in one line; the daemon keeps answering.
@@ -154,7 +127,7 @@ func TestFullDisk(t *testing.T) {
 	if r.code != 0 {
 		failsInOneLine(t, "gc on a full disk", r, full, refused)
 	}
-	fillDisk(t, mnt) // what gc freed
+	testdisk.FillFS(t, mnt) // what gc freed
 	failsInOneLine(t, "snapshot create on a full disk", d.vmrep("snapshot", "create", "web"), full, refused)
 	d.ok("vg", "list")
 	time.Sleep(time.Second) // room for Pebble's background retries to log

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vmrep/vmrep/internal/testdisk"
 )
 
 // smallFS mounts a tmpfs of size bytes on a temp dir for the test.
@@ -31,31 +33,6 @@ func smallFS(t *testing.T, size int64) string {
 		}
 	})
 	return dir
-}
-
-// fillFS writes a filler file until the file system is full and returns
-// its path.
-func fillFS(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	for _, n := range []int{len(buf), 4096, 1} {
-		for {
-			_, err := f.Write(buf[:n])
-			if errors.Is(err, syscall.ENOSPC) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("filling %s: %v", dir, err)
-			}
-		}
-	}
-	return path
 }
 
 // shrink frees n bytes of the filler.
@@ -148,7 +125,7 @@ func TestFullDiskIndexWrite(t *testing.T) {
 	if err := s.PutRecord(ctx, RecordVG, "keep", []byte(`{"name":"keep"}`)); err != nil {
 		t.Fatal(err)
 	}
-	filler := fillFS(t, fs)
+	filler := testdisk.FillFS(t, fs)
 
 	// Each round frees room for one record file but never for a new WAL,
 	// so the index fails once its preallocated WAL is used up.
@@ -292,7 +269,7 @@ func TestSweepFullDisk(t *testing.T) {
 	if st, _ := s.Stats(ctx); st.Packs != 12 {
 		t.Fatalf("store holds %d packs, want 12", st.Packs)
 	}
-	filler := fillFS(t, fs)
+	filler := testdisk.FillFS(t, fs)
 	isLive := func(id ID) bool { return live[id] }
 	st, err := noPanicSweep(t, s, isLive)
 	if err != nil {
