@@ -135,18 +135,9 @@ func (s *Store) PutRecord(ctx context.Context, kind RecordKind, name string, dat
 	if err := s.writable(); err != nil {
 		return fmt.Errorf("put record %s: %w", h.Name, err)
 	}
-	f, err := s.fs.CreateTemp(filepath.Join(s.dir, "tmp"), "record-*")
-	if err != nil {
-		return fmt.Errorf("put record %s: %w", h.Name, err)
-	}
 	s.recMu.Lock()
 	defer s.recMu.Unlock()
-	if _, err := f.Write(encodeRecord(kind, data)); err != nil {
-		f.Close()
-		s.fs.Remove(f.Name())
-		return fmt.Errorf("put record %s: %w", h.Name, err)
-	}
-	if err := s.be.Put(ctx, h, f); err != nil {
+	if err := s.writeRecordFile(ctx, kind, name, data); err != nil {
 		return fmt.Errorf("put record %s: %w", h.Name, err)
 	}
 	s.clearDamagedLocked(h.Name)
@@ -217,11 +208,29 @@ func (s *Store) DeleteRecord(ctx context.Context, kind RecordKind, name string) 
 	return nil
 }
 
+// writeRecordFile writes the record file of kind/name from data (a temp
+// file, then the backend's durable put), without touching the index.
+func (s *Store) writeRecordFile(ctx context.Context, kind RecordKind, name string, data []byte) error {
+	h, err := recordHandle(kind, name)
+	if err != nil {
+		return err
+	}
+	f, err := s.fs.CreateTemp(filepath.Join(s.dir, "tmp"), "record-*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(encodeRecord(kind, data)); err != nil {
+		f.Close()
+		s.fs.Remove(f.Name())
+		return err
+	}
+	return s.be.Put(ctx, h, f)
+}
+
 // readRecordFile reads and checks one record file through the backend.
 func (s *Store) readRecordFile(ctx context.Context, fileName string, size int64) (RecordKind, string, []byte, error) {
-	d, name, _ := strings.Cut(fileName, "/")
-	kind, ok := recordKindOfDir(d)
-	if !ok || validRecordName(name) != nil {
+	kind, name, ok := parseRecordFileName(fileName)
+	if !ok {
 		return 0, "", nil, fmt.Errorf("record file %s: bad name", fileName)
 	}
 	if size < recordHeaderSize || size > recordHeaderSize+MaxRecordSize {

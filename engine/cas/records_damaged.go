@@ -3,7 +3,6 @@ package cas
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -25,24 +24,6 @@ func (s *Store) DamagedRecords() []string {
 	var out []string
 	for f, err := range s.damaged.files {
 		out = append(out, fmt.Sprintf("records/%s: %v", f, err))
-	}
-	slices.Sort(out)
-	return out
-}
-
-// DamagedRecordsOf lists the damaged record files of kind by record name.
-func (s *Store) DamagedRecordsOf(kind RecordKind) []string {
-	d, err := kind.dir()
-	if err != nil {
-		return nil
-	}
-	s.recMu.Lock()
-	defer s.recMu.Unlock()
-	var out []string
-	for f := range s.damaged.files {
-		if name, ok := strings.CutPrefix(f, d+"/"); ok {
-			out = append(out, name)
-		}
 	}
 	slices.Sort(out)
 	return out
@@ -82,7 +63,7 @@ func (s *Store) repairRecord(ctx context.Context, fileName string, size int64, i
 		hdr := make([]byte, recordHeaderSize)
 		if err := s.be.ReadAt(ctx, Handle{Kind: FileRecord, Name: fileName}, hdr, 0); err == nil {
 			if n, sum, err := decodeRecordHeader(hdr, kind); err == nil && n == len(indexed) && Sum(indexed) == sum {
-				err := s.rewriteRecordFile(ctx, kind, name, indexed)
+				err := s.writeRecordFile(ctx, kind, name, indexed)
 				if err == nil {
 					s.log.Warn("repaired a damaged record file from the index's copy", "record", fileName, "was", readErr)
 					return true
@@ -97,23 +78,4 @@ func (s *Store) repairRecord(ctx context.Context, fileName string, size int64, i
 	s.log.Error("record file is damaged; gc refuses to run until it is repaired or removed (vmrep verify names it)",
 		"record", fileName, "err", readErr, "index_copy_kept", hasIndex)
 	return false
-}
-
-// rewriteRecordFile writes the record file of kind/name from data, as
-// PutRecord does, without touching the index.
-func (s *Store) rewriteRecordFile(ctx context.Context, kind RecordKind, name string, data []byte) error {
-	h, err := recordHandle(kind, name)
-	if err != nil {
-		return err
-	}
-	f, err := s.fs.CreateTemp(filepath.Join(s.dir, "tmp"), "record-*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(encodeRecord(kind, data)); err != nil {
-		f.Close()
-		s.fs.Remove(f.Name())
-		return err
-	}
-	return s.be.Put(ctx, h, f)
 }
