@@ -2,9 +2,8 @@ package daemon
 
 import (
 	"log/slog"
-	"os"
-	"path/filepath"
-	"strings"
+
+	"github.com/vmrep/vmrep/internal/vfs"
 )
 
 // stateFiles are the daemon's own files in the store directory, each
@@ -18,21 +17,11 @@ var stateFiles = []string{replicasFile, mountsFile, lvmStateFile}
 // each SIGKILL during a replica's record left a .replicas.json.tmp-*
 // behind for good.)
 func removeStateTemps(storeDir string, log *slog.Logger) {
-	entries, err := os.ReadDir(storeDir)
-	if err != nil {
-		return
+	removed, err := vfs.RemoveWriteTemps(vfs.Default, storeDir, stateFiles...)
+	for _, p := range removed {
+		log.Info("removed a state file's leftover from a killed daemon", "path", p)
 	}
-	for _, e := range entries {
-		for _, f := range stateFiles {
-			if !strings.HasPrefix(e.Name(), "."+f+".tmp-") || !e.Type().IsRegular() {
-				continue
-			}
-			p := filepath.Join(storeDir, e.Name())
-			if err := os.Remove(p); err != nil {
-				log.Warn("removing a state file's leftover", "path", p, "err", err)
-			} else {
-				log.Info("removed a state file's leftover from a killed daemon", "path", p)
-			}
-		}
+	if err != nil {
+		log.Warn("removing a state file's leftover", "err", err)
 	}
 }

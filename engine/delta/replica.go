@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/restore"
@@ -176,20 +175,8 @@ func CreateReplica(ctx context.Context, r cas.BlobReader, snap volume.Snapshot, 
 // The daemon writes a replica only under its lock, so no live writer owns
 // them.
 func removeStaleTemps(fsys vfs.FS, dir string) error {
-	ents, err := fsys.ReadDir(dir)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
+	if _, err := vfs.RemoveWriteTemps(fsys, dir, StateName, JournalName); err != nil {
 		return fmt.Errorf("replica %s: %w", dir, err)
-	}
-	for _, e := range ents {
-		n := e.Name()
-		if strings.HasPrefix(n, "."+StateName+".tmp-") || strings.HasPrefix(n, "."+JournalName+".tmp-") {
-			if err := fsys.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("replica %s: removing a dead writer's %s: %w", dir, n, err)
-			}
-		}
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // File is an open file. *os.File implements it.
@@ -97,7 +98,7 @@ func orNil(f *os.File, err error) (File, error) {
 // path, then the directory fsynced. Errors name path.
 func WriteFile(fsys FS, path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
-	f, err := fsys.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := fsys.CreateTemp(dir, tempPrefix(filepath.Base(path))+"*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -154,4 +155,38 @@ func WalkFiles(fsys FS, root string, fn func(path string, size int64) error) err
 		}
 	}
 	return nil
+}
+
+// tempPrefix starts the name of WriteFile's temporary file for base.
+func tempPrefix(base string) string { return "." + base + ".tmp-" }
+
+// RemoveWriteTemps removes from dir the temporary files WriteFile left for
+// the files named when a writer was killed before its rename; they hold
+// nothing that counts (the rename is what makes a write count). Call it
+// only where no live writer can own them. It returns the paths it removed
+// and every error it met; a missing dir is no error.
+func RemoveWriteTemps(fsys FS, dir string, names ...string) ([]string, error) {
+	ents, err := fsys.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("remove leftovers in %s: %w", dir, err)
+	}
+	var removed []string
+	var errs []error
+	for _, e := range ents {
+		for _, n := range names {
+			if !strings.HasPrefix(e.Name(), tempPrefix(n)) || !e.Type().IsRegular() {
+				continue
+			}
+			p := filepath.Join(dir, e.Name())
+			if err := fsys.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("remove leftover %s: %w", p, err))
+			} else if err == nil {
+				removed = append(removed, p)
+			}
+		}
+	}
+	return removed, errors.Join(errs...)
 }
