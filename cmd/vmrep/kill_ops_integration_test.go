@@ -247,15 +247,7 @@ func sameTree(a, b string) error {
 // mount; each start must clean the dead mount and mount again.
 func killMount(t *testing.T, k *killTally, n int) {
 	needFUSE(t)
-	mnt := filepath.Join(t.TempDir(), "mnt")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if fuseMounted(t, mnt) {
-			exec.Command("umount", "-l", mnt).Run()
-		}
-	})
+	mnt := mountDir(t)
 	d := newDaemon(t)
 	_, data := d.makeVG("web", 16<<20, 61)
 	d.ok("snapshot", "create", "web")

@@ -231,15 +231,7 @@ func remountAfterRestarts(t *testing.T, d *testDaemon, mnt, img, want string) {
 // the mount succeeded and the files vanished from view.)
 func TestMountRefusesNonEmptyDir(t *testing.T) {
 	needFUSE(t)
-	mnt := filepath.Join(t.TempDir(), "mnt")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if fuseMounted(t, mnt) {
-			exec.Command("umount", "-l", mnt).Run()
-		}
-	})
+	mnt := mountDir(t)
 	if err := os.WriteFile(filepath.Join(mnt, "notes.txt"), []byte("mine"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -280,4 +272,21 @@ func TestMountRefusesNonEmptyDir(t *testing.T) {
 	})
 	d.ok("mount", empty)
 	d.ok("umount", empty)
+}
+
+// mountDir makes an empty mount point for a test and, as a safety net
+// that runs after the test's daemon has stopped (call it before
+// newDaemon), lazily unmounts whatever is still mounted there.
+func mountDir(t *testing.T) string {
+	t.Helper()
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if fuseMounted(t, mnt) {
+			exec.Command("umount", "-l", mnt).Run()
+		}
+	})
+	return mnt
 }
