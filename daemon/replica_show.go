@@ -13,13 +13,8 @@ import (
 // the journal of an apply in progress, if any. It reads and changes
 // nothing else.
 func (s *Server) showReplica(w http.ResponseWriter, r *http.Request) {
-	var req api.ReplicaDirRequest
-	if e := decodeBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
-	}
-	if e := s.checkDir("replica", req.Dir, true); e != nil {
-		writeError(w, e)
+	req, ok := s.replicaDirRequest(w, r)
+	if !ok {
 		return
 	}
 	st, err := delta.ReadState(req.Dir)
@@ -53,4 +48,19 @@ func (s *Server) showReplica(w http.ResponseWriter, r *http.Request) {
 		out.Applying = &api.ReplicaJournal{Delta: jr.Delta.String(), Base: jr.Base, Target: jr.Target, Volumes: jr.Volumes}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// replicaDirRequest reads the body of a replica request and checks the
+// directory it names exists; on a bad request it answers and returns false.
+func (s *Server) replicaDirRequest(w http.ResponseWriter, r *http.Request) (api.ReplicaDirRequest, bool) {
+	var req api.ReplicaDirRequest
+	if e := decodeBody(w, r, &req); e != nil {
+		writeError(w, e)
+		return req, false
+	}
+	if e := s.checkDir("replica", req.Dir, true); e != nil {
+		writeError(w, e)
+		return req, false
+	}
+	return req, true
 }

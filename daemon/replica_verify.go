@@ -16,13 +16,8 @@ import (
 // verifyReplica starts a job that reads every volume file of a replica and
 // compares it with the snapshot its state file names.
 func (s *Server) verifyReplica(w http.ResponseWriter, r *http.Request) {
-	var req api.ReplicaDirRequest
-	if e := decodeBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
-	}
-	if e := s.checkDir("replica", req.Dir, true); e != nil {
-		writeError(w, e)
+	req, ok := s.replicaDirRequest(w, r)
+	if !ok {
 		return
 	}
 	// Under the replica's lock: an apply running meanwhile would show as
