@@ -113,7 +113,6 @@ func TestFullDisk(t *testing.T) {
 	d.stopWithin(20 * time.Second)
 	d.start()
 	filler := testdisk.FillFS(t, mnt)
-	filler2 := filepath.Join(mnt, "filler2")
 
 	// Each either works or fails in one line; the daemon keeps answering.
 	const full, refused = "no space left on device", "free space and restart vmrepd"
@@ -127,7 +126,7 @@ func TestFullDisk(t *testing.T) {
 	if r.code != 0 {
 		failsInOneLine(t, "gc on a full disk", r, full, refused)
 	}
-	testdisk.FillFS(t, mnt) // what gc freed
+	filler2 := testdisk.FillFS(t, mnt) // what gc freed
 	failsInOneLine(t, "snapshot create on a full disk", d.vmrep("snapshot", "create", "web"), full, refused)
 	d.ok("vg", "list")
 	time.Sleep(time.Second) // room for Pebble's background retries to log
