@@ -19,11 +19,13 @@ var forbidden = map[string][]string{
 	"engine/chunker": {"engine/"},
 	"engine/source":  {"engine/"},
 	"engine/cas":     {"engine/chunker", "engine/volume", "engine/ingest", "engine/diff", "engine/delta", "engine/restore"},
-	"engine/volume":  {"engine/ingest", "engine/diff", "engine/delta", "engine/restore"},
+	"engine/volume":  {"engine/cas", "engine/ingest", "engine/diff", "engine/delta", "engine/restore"},
+	"engine/diff":    {"engine/cas"},
+	"engine/delta":   {"engine/cas"},
 	"api":            {"daemon", "client", "engine/", "fusefs", "stackgen", "cmd/"},
 	"client":         {"daemon", "engine/", "fusefs", "stackgen", "cmd/"},
 	"stackgen":       {"daemon", "client", "api", "cmd/"},
-	"fusefs":         {"daemon", "client", "api", "stackgen", "cmd/"},
+	"fusefs":         {"daemon", "client", "api", "stackgen", "cmd/", "engine/cas"},
 	"daemon":         {"client", "cmd/"},
 	"cmd/vmrep":      {"daemon", "engine/", "fusefs", "stackgen", "internal/durable", "internal/testdisk", "internal/testminio", "bench/"},
 }
@@ -35,6 +37,7 @@ var forbidden = map[string][]string{
 var onlyImports = map[string][]string{
 	"cmd/vmrep":        {"api", "client", "internal/version"},
 	"internal/version": {},
+	"engine/blob":      {},
 }
 
 // within reports whether pkg is the package rule names or, for a rule
@@ -51,7 +54,31 @@ func within(pkg, rule string) bool {
 // MinIO and open the store a stopped daemon left, to check it byte for
 // byte; the CLI binary stays a client of the API (onlyImports).
 var testsMayImport = map[string][]string{
-	"cmd/vmrep": {"engine/", "internal/"},
+	"cmd/vmrep":     {"engine/", "internal/"},
+	"engine/volume": {"engine/cas"},
+	"engine/diff":   {"engine/cas"},
+	"engine/delta":  {"engine/cas"},
+	"fusefs":        {"engine/cas"},
+}
+
+// light lists the packages that read and write content-addressed data only
+// through engine/blob's names: they must build without the Pebble-backed
+// store, so nothing of Pebble may reach them (their tests may open a real
+// store).
+var light = []string{"engine/blob", "engine/volume", "engine/diff", "engine/delta", "fusefs"}
+
+func TestDomainLayerLight(t *testing.T) {
+	for _, pkg := range light {
+		out, err := exec.Command("go", "list", "-deps", "./"+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", pkg, err)
+		}
+		for _, d := range strings.Fields(string(out)) {
+			if strings.Contains(d, "cockroachdb/pebble") || d == module+"engine/cas" {
+				t.Errorf("%s depends on %s: it must stand on engine/blob only", pkg, d)
+			}
+		}
+	}
 }
 
 // projectDeps lists, per project package, the project packages it needs

@@ -14,8 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/api"
-	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/fusefs"
 
@@ -34,7 +35,7 @@ const mountsFile = "mounts.json"
 type mountTable struct {
 	state string
 	cat   fusefs.Catalog
-	r     cas.BlobReader
+	r     blob.Reader
 	log   *slog.Logger
 	mu    sync.Mutex
 	m     map[string]*activeMount
@@ -45,7 +46,7 @@ type activeMount struct {
 	mnt  *fusefs.Mounted
 }
 
-func newMountTable(storeDir string, cat *volume.Catalog, r cas.BlobReader, log *slog.Logger) *mountTable {
+func newMountTable(storeDir string, cat *volume.Catalog, r blob.Reader, log *slog.Logger) *mountTable {
 	return &mountTable{state: filepath.Join(storeDir, mountsFile), cat: cat, r: r, log: log,
 		m: make(map[string]*activeMount)}
 }

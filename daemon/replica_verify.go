@@ -6,8 +6,9 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/api"
-	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/delta"
 	"github.com/vmrep/vmrep/engine/ingest"
 	"github.com/vmrep/vmrep/engine/source"
@@ -35,7 +36,7 @@ func (s *Server) verifyReplica(w http.ResponseWriter, r *http.Request) {
 func (s *Server) runVerifyReplica(ctx context.Context, j *job, dir string) (any, error) {
 	j.progress("verify", 0, 0, "")
 	st, checks, err := delta.VerifyReplica(ctx, dir, delta.VerifyReplicaOptions{
-		Snapshot: func(vgID string, v delta.VolumeState) (cas.ID, bool) { return s.replicaManifest(ctx, vgID, v) },
+		Snapshot: func(vgID string, v delta.VolumeState) (blob.ID, bool) { return s.replicaManifest(ctx, vgID, v) },
 		Blobs:    s.store,
 		Rechunk:  s.rechunk,
 		Progress: func(done, total int64) { j.progress("verify", done, total, "") },
@@ -65,10 +66,10 @@ func (s *Server) runVerifyReplica(ctx context.Context, j *job, dir string) (any,
 // replicaManifest finds the snapshot a replica volume names in the catalog
 // and returns the snapshot's manifest for the volume; false when the
 // snapshot is gone (deleted, or the replica came from another store).
-func (s *Server) replicaManifest(ctx context.Context, vgID string, v delta.VolumeState) (cas.ID, bool) {
+func (s *Server) replicaManifest(ctx context.Context, vgID string, v delta.VolumeState) (blob.ID, bool) {
 	sn, err := s.cat.GetSnapshot(ctx, vgID, v.Seq)
 	if err != nil || sn.ID != v.SnapshotID {
-		return cas.ID{}, false
+		return blob.ID{}, false
 	}
 	vs, ok := sn.Volume(v.ID)
 	return vs.Manifest, ok
@@ -77,12 +78,12 @@ func (s *Server) replicaManifest(ctx context.Context, vgID string, v delta.Volum
 // rechunk computes the manifest ID of size bytes of r with the chunker
 // parameters p (nil: the store's), storing nothing: what the fallback of a
 // replica verify compares with state.json.
-func (s *Server) rechunk(ctx context.Context, r io.ReaderAt, size int64, p *cas.ChunkerParams, done func(int64)) (cas.ID, error) {
+func (s *Server) rechunk(ctx context.Context, r io.ReaderAt, size int64, p *blob.ChunkerParams, done func(int64)) (blob.ID, error) {
 	cut := s.cutter
 	if p != nil {
 		var err error
 		if cut, err = ingest.NewCutter(*p); err != nil {
-			return cas.ID{}, fmt.Errorf("chunker parameters in %s: %w", delta.StateName, err)
+			return blob.ID{}, fmt.Errorf("chunker parameters in %s: %w", delta.StateName, err)
 		}
 	}
 	var last int64
@@ -94,7 +95,7 @@ func (s *Server) rechunk(ctx context.Context, r io.ReaderAt, size int64, p *cas.
 		},
 	})
 	if err != nil {
-		return cas.ID{}, fmt.Errorf("chunk the volume again: %w", err)
+		return blob.ID{}, fmt.Errorf("chunk the volume again: %w", err)
 	}
 	return st.ID, nil
 }
@@ -103,7 +104,7 @@ func (s *Server) rechunk(ctx context.Context, r io.ReaderAt, size int64, p *cas.
 // needs only the IDs of its chunks and pages.
 type discardBlobs struct{}
 
-func (discardBlobs) Put(context.Context, cas.BlobType, cas.ID, []byte) (bool, error) {
+func (discardBlobs) Put(context.Context, blob.Type, blob.ID, []byte) (bool, error) {
 	return true, nil
 }
 func (discardBlobs) Flush(context.Context) error { return nil }
@@ -148,7 +149,7 @@ func (s *sizedSource) Allocated(ctx context.Context, fn func(source.Range) error
 
 // chunkerParams are the store's chunker parameters, which replicas this
 // daemon writes record in their state.
-func (s *Server) chunkerParams() *cas.ChunkerParams {
+func (s *Server) chunkerParams() *blob.ChunkerParams {
 	p := s.store.Config().Chunker
 	return &p
 }

@@ -10,10 +10,11 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vmrep/vmrep/api"
-	"github.com/vmrep/vmrep/engine/cas"
 )
 
 // maxBlobStreamBytes bounds one blob stream; a sender splits larger sends.
@@ -21,8 +22,8 @@ const maxBlobStreamBytes = 8 << 30
 
 // blobFrame is one received blob on its way to a worker.
 type blobFrame struct {
-	typ  cas.BlobType
-	id   cas.ID
+	typ  blob.Type
+	id   blob.ID
 	data *[]byte
 }
 
@@ -54,7 +55,7 @@ func (rs *ReplicationServer) blobs(w http.ResponseWriter, r *http.Request) {
 			err = api.Errorf(api.CodeTooLarge, "blob stream over %d bytes; split it", mbe.Limit)
 		case errors.Is(err, api.ErrBlobStream):
 			err = api.Errorf(api.CodeInvalid, "%v", err)
-		case errors.Is(err, cas.ErrCorrupt):
+		case errors.Is(err, blob.ErrCorrupt):
 			// The sender's bytes are wrong, not this store: a client error.
 			err = api.Errorf(api.CodeInvalid, "refused: %v", err)
 		}
@@ -67,13 +68,13 @@ func (rs *ReplicationServer) blobs(w http.ResponseWriter, r *http.Request) {
 
 // receiveBlobs reads frames in one goroutine and verifies and stores them
 // in several, since hashing and compressing cost more than reading.
-func receiveBlobs(ctx context.Context, bw cas.BlobWriter, body io.Reader) (api.ReplBlobsResult, error) {
+func receiveBlobs(ctx context.Context, bw blob.Writer, body io.Reader) (api.ReplBlobsResult, error) {
 	var blobs, bytes, stored atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	frames := make(chan blobFrame, 16)
 	g.Go(func() error {
 		defer close(frames)
-		sr := api.NewBlobStreamReader(body, cas.MaxBlobSize)
+		sr := api.NewBlobStreamReader(body, blob.MaxSize)
 		for n := 0; ; n++ {
 			bp := frameBufs.Get().(*[]byte)
 			typ, id, data, err := sr.Next((*bp)[:0])
@@ -90,12 +91,12 @@ func receiveBlobs(ctx context.Context, bw cas.BlobWriter, body io.Reader) (api.R
 				frameBufs.Put(bp)
 				return fmt.Errorf("%w: more than %d blobs in one stream", api.ErrBlobStream, api.MaxMissingBatch)
 			}
-			if t := cas.BlobType(typ); t != cas.BlobChunk && t != cas.BlobPage {
+			if t := blob.Type(typ); t != blob.Chunk && t != blob.Page {
 				frameBufs.Put(bp)
 				return fmt.Errorf("%w: blob %x has unknown type %d", api.ErrBlobStream, id, typ)
 			}
 			select {
-			case frames <- blobFrame{typ: cas.BlobType(typ), id: id, data: bp}:
+			case frames <- blobFrame{typ: blob.Type(typ), id: id, data: bp}:
 			case <-gctx.Done():
 				frameBufs.Put(bp)
 				return gctx.Err()
@@ -121,10 +122,10 @@ func receiveBlobs(ctx context.Context, bw cas.BlobWriter, body io.Reader) (api.R
 }
 
 // storeFrame checks a blob's digest and stores it.
-func storeFrame(ctx context.Context, bw cas.BlobWriter, f blobFrame, stored *atomic.Int64) error {
+func storeFrame(ctx context.Context, bw blob.Writer, f blobFrame, stored *atomic.Int64) error {
 	data := *f.data
-	if cas.Sum(data) != f.id {
-		return &cas.BlobError{ID: f.id, Type: f.typ, Err: fmt.Errorf("received %d bytes: %w", len(data), cas.ErrCorrupt)}
+	if blob.Sum(data) != f.id {
+		return &blob.Error{ID: f.id, Type: f.typ, Err: fmt.Errorf("received %d bytes: %w", len(data), blob.ErrCorrupt)}
 	}
 	isNew, err := bw.Put(ctx, f.typ, f.id, data)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/volume"
@@ -89,7 +91,7 @@ func (rs *ReplicationServer) missing(w http.ResponseWriter, r *http.Request) {
 	}
 	res := api.ReplMissingResult{Missing: []int{}}
 	for i := 0; i < len(body)/32; i++ {
-		ok, err := rs.s.store.Has(r.Context(), cas.ID(body[i*32:i*32+32]))
+		ok, err := rs.s.store.Has(r.Context(), blob.ID(body[i*32:i*32+32]))
 		if err != nil {
 			rs.fail(w, r, fmt.Errorf("looking up blob %d of the batch: %w", i, err))
 			return
@@ -179,7 +181,7 @@ func fromAPISnapshot(a api.Snapshot) (volume.Snapshot, *api.Error) {
 	sn := volume.Snapshot{ID: a.ID, VGID: a.VGID, VGName: a.VGName, Seq: a.Seq, Parent: a.Parent,
 		Created: a.Created, Volumes: make([]volume.VolumeSnapshot, len(a.Volumes))}
 	for i, v := range a.Volumes {
-		m, err := cas.ParseID(v.Manifest)
+		m, err := blob.ParseID(v.Manifest)
 		if err != nil {
 			return sn, api.Errorf(api.CodeInvalid, "snapshot %s volume %q: manifest: %v", a.ID, v.Name, err)
 		}
@@ -198,21 +200,21 @@ func fromAPISnapshot(a api.Snapshot) (volume.Snapshot, *api.Error) {
 
 // blobLookup finds committed blobs only; pending ones are not durable yet.
 type blobLookup interface {
-	cas.BlobReader
-	Lookup(ctx context.Context, id cas.ID) (cas.Location, error)
+	blob.Reader
+	Lookup(ctx context.Context, id blob.ID) (cas.Location, error)
 }
 
 // checkCommitted walks every manifest of sn and checks that its top page,
 // pages and chunks are committed, and that each manifest's size is the
 // volume's.
 func checkCommitted(ctx context.Context, st blobLookup, sn volume.Snapshot) error {
-	seen := make(map[cas.ID]bool)
-	need := func(t cas.BlobType, id cas.ID) error {
+	seen := make(map[blob.ID]bool)
+	need := func(t blob.Type, id blob.ID) error {
 		if seen[id] {
 			return nil
 		}
 		if _, err := st.Lookup(ctx, id); err != nil {
-			if errors.Is(err, cas.ErrNotFound) {
+			if errors.Is(err, blob.ErrNotFound) {
 				return api.Errorf(api.CodeConflict, "replicated snapshot %s names %s %s, which this store lacks; send the blobs first", sn.Name(), t, id)
 			}
 			return fmt.Errorf("replicated snapshot %s: %s %s: %w", sn.Name(), t, id, err)
@@ -223,7 +225,7 @@ func checkCommitted(ctx context.Context, st blobLookup, sn volume.Snapshot) erro
 	var p volume.Page
 	var buf []byte
 	for _, v := range sn.Volumes {
-		if err := need(cas.BlobPage, v.Manifest); err != nil {
+		if err := need(blob.Page, v.Manifest); err != nil {
 			return err
 		}
 		m, err := volume.LoadManifest(ctx, st, v.Manifest)
@@ -237,7 +239,7 @@ func checkCommitted(ctx context.Context, st blobLookup, sn volume.Snapshot) erro
 			if seen[ref.ID] {
 				continue // a page's chunks were checked with it
 			}
-			if err := need(cas.BlobPage, ref.ID); err != nil {
+			if err := need(blob.Page, ref.ID); err != nil {
 				return err
 			}
 			if buf, err = m.LoadPageInto(ctx, st, i, &p, buf); err != nil {
@@ -245,7 +247,7 @@ func checkCommitted(ctx context.Context, st blobLookup, sn volume.Snapshot) erro
 			}
 			for _, e := range p.Entries {
 				if !e.Hole {
-					if err := need(cas.BlobChunk, e.ID); err != nil {
+					if err := need(blob.Chunk, e.ID); err != nil {
 						return err
 					}
 				}

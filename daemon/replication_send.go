@@ -7,8 +7,9 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/api"
-	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -19,8 +20,8 @@ const maxStreamSend = 1 << 30
 // sendBlob is one page or chunk the snapshot names; size is known for
 // chunks (the manifest says) and learnt for pages when read.
 type sendBlob struct {
-	id   cas.ID
-	typ  cas.BlobType
+	id   blob.ID
+	typ  blob.Type
 	size int64
 }
 
@@ -90,7 +91,7 @@ func (s *Server) runReplicate(ctx context.Context, j *job, rm *remote, vg volume
 // snapshotBlobs lists every distinct chunk and page of sn's manifests,
 // leaves before the pages that name them and top pages last.
 func (s *Server) snapshotBlobs(ctx context.Context, j *job, sn volume.Snapshot) ([]sendBlob, error) {
-	seen := make(map[cas.ID]bool)
+	seen := make(map[blob.ID]bool)
 	var out []sendBlob
 	add := func(b sendBlob) {
 		if !seen[b.id] {
@@ -114,13 +115,13 @@ func (s *Server) snapshotBlobs(ctx context.Context, j *job, sn volume.Snapshot) 
 			}
 			for _, e := range p.Entries {
 				if !e.Hole {
-					add(sendBlob{id: e.ID, typ: cas.BlobChunk, size: e.Length})
+					add(sendBlob{id: e.ID, typ: blob.Chunk, size: e.Length})
 				}
 			}
-			add(sendBlob{id: ref.ID, typ: cas.BlobPage})
+			add(sendBlob{id: ref.ID, typ: blob.Page})
 			j.progress("scan", int64(vi), int64(len(sn.Volumes)), fmt.Sprintf("volume %s: %d blobs", v.Name, len(out)))
 		}
-		add(sendBlob{id: m.ID, typ: cas.BlobPage})
+		add(sendBlob{id: m.ID, typ: blob.Page})
 	}
 	return out, nil
 }

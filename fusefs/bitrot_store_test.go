@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/volume"
 )
@@ -163,14 +165,14 @@ func rotSpans(t *testing.T, f *fixture) map[string][]rotSpan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[cas.ID]bool{}
+	seen := map[blob.ID]bool{}
 	for _, s := range snaps {
 		for _, v := range s.Volumes {
 			m, err := volume.LoadManifest(ctx, f.store, v.Manifest)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ids := []cas.ID{m.ID}
+			ids := []blob.ID{m.ID}
 			for _, p := range m.Pages {
 				ids = append(ids, p.ID)
 			}

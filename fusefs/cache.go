@@ -8,7 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // errAbandoned completes a reservation nobody loaded (the prefetch queue
@@ -26,12 +26,12 @@ const maxFreeBufs = 32
 const firstBufCap = 256 << 10
 
 // loadFunc loads chunk id, decoding into buf when its capacity allows.
-type loadFunc func(ctx context.Context, id cas.ID, buf []byte) ([]byte, error)
+type loadFunc func(ctx context.Context, id blob.ID, buf []byte) ([]byte, error)
 
 // chunkEntry is one chunk in the cache: loading until ready is closed, then
 // data or err. refs and evicted are guarded by the cache's mutex.
 type chunkEntry struct {
-	id      cas.ID
+	id      blob.ID
 	ready   chan struct{}
 	data    []byte
 	err     error
@@ -72,7 +72,7 @@ type chunkCache struct {
 		sync.Mutex
 		size int64
 		lru  list.List // front: most recent; values *chunkEntry
-		m    map[cas.ID]*chunkEntry
+		m    map[blob.ID]*chunkEntry
 		free [][]byte // mapped, all of capacity bufCap
 		// bufCap is the largest chunk seen. Every buffer the cache hands
 		// out has this capacity, so a recycled buffer never has to grow
@@ -86,7 +86,7 @@ type chunkCache struct {
 
 func newChunkCache(max int64) *chunkCache {
 	c := &chunkCache{max: max}
-	c.mu.m = make(map[cas.ID]*chunkEntry)
+	c.mu.m = make(map[blob.ID]*chunkEntry)
 	// A buffer larger than the cache could never be kept.
 	c.mu.bufCap = int(min(firstBufCap, max))
 	return c
@@ -96,7 +96,7 @@ func newChunkCache(max int64) *chunkCache {
 // owner is true when the entry is new and the caller must complete it with
 // fill, handing back buf: a mapped buffer to load into, or nil (the loader
 // then allocates on the heap).
-func (c *chunkCache) acquire(id cas.ID, ref bool) (e *chunkEntry, owner bool, buf []byte) {
+func (c *chunkCache) acquire(id blob.ID, ref bool) (e *chunkEntry, owner bool, buf []byte) {
 	c.mu.Lock()
 	if e := c.mu.m[id]; e != nil {
 		if e.elem != nil {
@@ -177,7 +177,7 @@ func (c *chunkCache) putBufLocked(b []byte) {
 }
 
 // cached reports whether id is loaded or being loaded.
-func (c *chunkCache) cached(id cas.ID) bool {
+func (c *chunkCache) cached(id blob.ID) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.mu.m[id] != nil
@@ -268,7 +268,7 @@ func (c *chunkCache) close() {
 // get returns chunk id with a reference held, loading it with load (in the
 // caller's goroutine) when no one else has it or is loading it. The caller
 // must release the entry once done with its data.
-func (c *chunkCache) get(ctx context.Context, id cas.ID, load loadFunc) (*chunkEntry, error) {
+func (c *chunkCache) get(ctx context.Context, id blob.ID, load loadFunc) (*chunkEntry, error) {
 	for {
 		e, owner, buf := c.acquire(id, true)
 		if owner {

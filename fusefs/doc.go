@@ -8,7 +8,7 @@
 // Directories are computed from the catalog on every lookup, so snapshots
 // and volume groups come and go without a remount. Reads find the manifest
 // page by binary search, serve holes as zeros, fetch chunks through the
-// verifying cas.BlobReader into a bounded LRU of decompressed chunks (kept
+// verifying blob.Reader into a bounded LRU of decompressed chunks (kept
 // in anonymous mappings outside the Go heap, so the garbage collector's
 // headroom does not double them), and
 // read ahead in parallel when a file handle reads sequentially. A read's
@@ -16,6 +16,6 @@
 // with one writev, so serving a read copies nothing in the daemon.
 //
 // fusefs owns the tree, the read path and mount/unmount/stale-mount cleanup.
-// It knows only the small interfaces of engine/cas and engine/volume; it
+// It knows only the small interfaces of engine/blob and engine/volume; it
 // must not import daemon, client, api, stackgen or cmd.
 package fusefs

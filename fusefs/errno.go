@@ -7,7 +7,8 @@ import (
 	"log/slog"
 	"syscall"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -22,11 +23,11 @@ func toErrno(log *slog.Logger, op string, err error) syscall.Errno {
 	if err == nil {
 		return 0
 	}
-	var be *cas.BlobError
+	var be *blob.Error
 	var errno syscall.Errno
 	var code syscall.Errno
 	switch {
-	case errors.As(err, &be), errors.Is(err, cas.ErrCorrupt), errors.Is(err, volume.ErrMalformed):
+	case errors.As(err, &be), errors.Is(err, blob.ErrCorrupt), errors.Is(err, volume.ErrMalformed):
 		code = syscall.EIO
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		code = syscall.EINTR

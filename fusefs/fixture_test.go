@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/chunker"
 	"github.com/vmrep/vmrep/engine/ingest"
@@ -56,7 +58,7 @@ type fixture struct {
 	cut   *chunker.Cutter
 }
 
-func newFixture(t testing.TB, chunk *cas.ChunkerParams) *fixture {
+func newFixture(t testing.TB, chunk *blob.ChunkerParams) *fixture {
 	t.Helper()
 	return newFixtureConfig(t, func(c *cas.Config) {
 		if chunk != nil {

@@ -6,10 +6,10 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
-
-	"github.com/vmrep/vmrep/engine/cas"
 )
 
 // Defaults for Options.
@@ -65,11 +65,11 @@ func (o Options) withDefaults() Options {
 // NewRoot returns the root of the tree. Served by the caller's own
 // fs.Mount it reads without parallel read-ahead, since read-ahead workers
 // need an owner that stops them: Mount is that owner.
-func NewRoot(cat Catalog, r cas.BlobReader, opts Options) fs.InodeEmbedder {
+func NewRoot(cat Catalog, r blob.Reader, opts Options) fs.InodeEmbedder {
 	return newRoot(cat, r, opts)
 }
 
-func newRoot(cat Catalog, r cas.BlobReader, opts Options) *rootDir {
+func newRoot(cat Catalog, r blob.Reader, opts Options) *rootDir {
 	opts = opts.withDefaults()
 	chunks := newChunkCache(opts.CacheSize)
 	return &rootDir{v: &view{
@@ -114,7 +114,7 @@ type Mounted struct {
 
 // Mount serves the tree at dir until Unmount. ctx is used while mounting
 // only; the mount outlives it.
-func Mount(ctx context.Context, dir string, cat Catalog, r cas.BlobReader, opts Options) (*Mounted, error) {
+func Mount(ctx context.Context, dir string, cat Catalog, r blob.Reader, opts Options) (*Mounted, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}

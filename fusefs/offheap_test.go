@@ -6,13 +6,13 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // decodeInto loads like cas Get: n bytes of fill appended to buf[:0], on the
 // heap when buf is too small.
 func decodeInto(n int, fill byte) loadFunc {
-	return func(ctx context.Context, id cas.ID, buf []byte) ([]byte, error) {
+	return func(ctx context.Context, id blob.ID, buf []byte) ([]byte, error) {
 		out := slices.Grow(buf[:0], n)[:n]
 		for i := range out {
 			out[i] = fill
@@ -66,7 +66,7 @@ func TestChunkCacheOffHeap(t *testing.T) {
 	ctx := context.Background()
 	const chunk = 200 << 10
 	c := newChunkCache(1 << 20) // four mappings of firstBufCap
-	id := func(s string, i int) cas.ID { return cas.Sum([]byte{s[0], byte(i), byte(i >> 8)}) }
+	id := func(s string, i int) blob.ID { return blob.Sum([]byte{s[0], byte(i), byte(i >> 8)}) }
 
 	held := must(c.get(ctx, id("h", 0), decodeInto(chunk, 'h')))
 	if held.buf == nil || !sameArray(held.buf, held.data) || cap(held.data) != firstBufCap {
@@ -75,7 +75,7 @@ func TestChunkCacheOffHeap(t *testing.T) {
 	// Every buffer handed out while h is held must not be h's.
 	var handed [][]byte
 	spy := func(fill byte) loadFunc {
-		return func(ctx context.Context, id cas.ID, buf []byte) ([]byte, error) {
+		return func(ctx context.Context, id blob.ID, buf []byte) ([]byte, error) {
 			handed = append(handed, buf)
 			return decodeInto(chunk, fill)(ctx, id, buf)
 		}
@@ -113,8 +113,8 @@ func TestChunkCacheOffHeap(t *testing.T) {
 	liveMappings(t, c, held)
 
 	// A failed load gives its mapping back.
-	bad := func(ctx context.Context, id cas.ID, buf []byte) ([]byte, error) { return buf[:10], cas.ErrCorrupt }
-	if _, err := c.get(ctx, id("f", 0), bad); !errors.Is(err, cas.ErrCorrupt) {
+	bad := func(ctx context.Context, id blob.ID, buf []byte) ([]byte, error) { return buf[:10], blob.ErrCorrupt }
+	if _, err := c.get(ctx, id("f", 0), bad); !errors.Is(err, blob.ErrCorrupt) {
 		t.Fatalf("get: %v, want ErrCorrupt", err)
 	}
 	liveMappings(t, c, held)

@@ -5,7 +5,8 @@ import (
 	"context"
 	"sync"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -13,7 +14,7 @@ import (
 // offsets in different manifests, and a decoded Page holds absolute offsets,
 // so the offset is part of the key.
 type pageKey struct {
-	id  cas.ID
+	id  blob.ID
 	off int64
 }
 
@@ -41,7 +42,7 @@ func newPageCache(max int) *pageCache {
 
 // get returns page i of m. Two readers missing the same page may both load
 // it; that is rare and cheaper than coordinating.
-func (c *pageCache) get(ctx context.Context, r cas.BlobReader, m *volume.Manifest, i int) (*volume.Page, error) {
+func (c *pageCache) get(ctx context.Context, r blob.Reader, m *volume.Manifest, i int) (*volume.Page, error) {
 	k := pageKey{id: m.Pages[i].ID, off: m.Pages[i].Offset}
 	c.mu.Lock()
 	if el := c.mu.m[k]; el != nil {

@@ -5,7 +5,7 @@ import (
 	"runtime"
 	"sync"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // prefetchJob is a reserved cache entry and the recycled buffer to load
@@ -19,7 +19,7 @@ type prefetchJob struct {
 // is owned by a Mounted: start when mounted, close after the server has
 // stopped; close waits for every worker.
 type prefetcher struct {
-	r       cas.BlobReader
+	r       blob.Reader
 	cache   *chunkCache
 	workers int
 	jobs    chan prefetchJob
@@ -31,7 +31,7 @@ type prefetcher struct {
 	run    bool
 }
 
-func newPrefetcher(r cas.BlobReader, cache *chunkCache) *prefetcher {
+func newPrefetcher(r blob.Reader, cache *chunkCache) *prefetcher {
 	w := 2 * runtime.GOMAXPROCS(0)
 	w = max(4, min(w, 16))
 	return &prefetcher{r: r, cache: cache, workers: w, jobs: make(chan prefetchJob, 128)}
@@ -67,7 +67,7 @@ func (p *prefetcher) work() {
 // schedule starts loading the chunks of ids that are neither cached nor
 // loading. It never blocks: when the queue is full the reservation is
 // abandoned and a reader that needs the chunk loads it itself.
-func (p *prefetcher) schedule(ids []cas.ID) {
+func (p *prefetcher) schedule(ids []blob.ID) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if !p.run {

@@ -13,7 +13,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/restore"
 	"github.com/vmrep/vmrep/engine/volume"
 )
@@ -24,7 +25,7 @@ import (
 func TestRandomPreads(t *testing.T) {
 	requireFUSE(t)
 	ctx := context.Background()
-	f := newFixture(t, &cas.ChunkerParams{Min: 1 << 10, Avg: 4 << 10, Max: 16 << 10})
+	f := newFixture(t, &blob.ChunkerParams{Min: 1 << 10, Avg: 4 << 10, Max: 16 << 10})
 	src := filepath.Join(t.TempDir(), "boot")
 	const size = 64<<20 + 4321
 	writeImage(t, src, size, 11)
@@ -170,7 +171,7 @@ func TestCorruptChunk(t *testing.T) {
 // snapshots at once; run with -race.
 func TestConcurrentReaders(t *testing.T) {
 	requireFUSE(t)
-	f := newFixture(t, &cas.ChunkerParams{Min: 4 << 10, Avg: 16 << 10, Max: 64 << 10})
+	f := newFixture(t, &blob.ChunkerParams{Min: 4 << 10, Avg: 16 << 10, Max: 64 << 10})
 	src := t.TempDir()
 	type file struct {
 		path string

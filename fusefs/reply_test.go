@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // TestReadReply: a reply holds its chunks until Done, even once evicted,
@@ -18,12 +18,12 @@ func TestReadReply(t *testing.T) {
 	ctx := context.Background()
 	c := newChunkCache(4 << 10)
 	load := func(fill byte) loadFunc {
-		return func(ctx context.Context, id cas.ID, buf []byte) ([]byte, error) {
+		return func(ctx context.Context, id blob.ID, buf []byte) ([]byte, error) {
 			// Like cas Get: decode into the buffer handed over.
 			return append(buf[:0], bytes.Repeat([]byte{fill}, 4<<10)...), nil
 		}
 	}
-	a := must(c.get(ctx, cas.Sum([]byte("a")), load('a')))
+	a := must(c.get(ctx, blob.Sum([]byte("a")), load('a')))
 	r := newReadReply(c)
 	r.chunk(a, a.data[100:200])
 	r.zero(len(zeros) + 10) // more zeros than one slice of them
@@ -31,7 +31,7 @@ func TestReadReply(t *testing.T) {
 	// The second part takes a second reference, as a second get would.
 	a.refs++
 	// Loading b evicts a, which the reply still points into.
-	c.release(must(c.get(ctx, cas.Sum([]byte("b")), load('b'))))
+	c.release(must(c.get(ctx, blob.Sum([]byte("b")), load('b'))))
 	if len(c.mu.free) != 0 {
 		t.Fatalf("a chunk in a reply was recycled before Done")
 	}

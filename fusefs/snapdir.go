@@ -7,10 +7,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -91,7 +92,7 @@ type volumeInfo struct {
 	VolumeID  string      `json:"volume_id"`
 	Role      volume.Role `json:"role"`
 	Size      int64       `json:"size"`
-	Manifest  cas.ID      `json:"manifest"`
+	Manifest  blob.ID     `json:"manifest"`
 	DataBytes int64       `json:"data_bytes"`
 	Chunks    int64       `json:"chunks"`
 	Holes     int64       `json:"holes"`

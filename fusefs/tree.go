@@ -9,10 +9,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -36,7 +37,7 @@ const (
 // view is what every node of one tree shares.
 type view struct {
 	cat       Catalog
-	r         cas.BlobReader
+	r         blob.Reader
 	chunks    *chunkCache
 	pages     *pageCache
 	prefetch  *prefetcher

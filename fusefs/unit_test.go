@@ -10,22 +10,23 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
 func TestToErrno(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	id := cas.Sum([]byte("x"))
+	id := blob.Sum([]byte("x"))
 	for _, tc := range []struct {
 		name string
 		err  error
 		want syscall.Errno
 	}{
 		{"nil", nil, 0},
-		{"corrupt blob", &cas.BlobError{ID: id, Err: cas.ErrCorrupt}, syscall.EIO},
-		{"missing blob", fmt.Errorf("read: %w", &cas.BlobError{ID: id, Err: cas.ErrNotFound}), syscall.EIO},
-		{"bare corrupt", cas.ErrCorrupt, syscall.EIO},
+		{"corrupt blob", &blob.Error{ID: id, Err: blob.ErrCorrupt}, syscall.EIO},
+		{"missing blob", fmt.Errorf("read: %w", &blob.Error{ID: id, Err: blob.ErrNotFound}), syscall.EIO},
+		{"bare corrupt", blob.ErrCorrupt, syscall.EIO},
 		{"malformed manifest", fmt.Errorf("page: %w", volume.ErrMalformed), syscall.EIO},
 		{"catalog not found", fmt.Errorf("get vg: %w", volume.ErrNotFound), syscall.ENOENT},
 		{"file not found", os.ErrNotExist, syscall.ENOENT},
@@ -43,13 +44,13 @@ func TestChunkCacheBound(t *testing.T) {
 	ctx := context.Background()
 	c := newChunkCache(10 << 10)
 	loads := 0
-	load := func(ctx context.Context, id cas.ID, buf []byte) ([]byte, error) {
+	load := func(ctx context.Context, id blob.ID, buf []byte) ([]byte, error) {
 		loads++
 		return make([]byte, 4<<10), nil
 	}
-	ids := make([]cas.ID, 5)
+	ids := make([]blob.ID, 5)
 	for i := range ids {
-		ids[i] = cas.Sum([]byte{byte(i)})
+		ids[i] = blob.Sum([]byte{byte(i)})
 		e, err := c.get(ctx, ids[i], load)
 		if err != nil {
 			t.Fatal(err)
@@ -71,10 +72,10 @@ func TestChunkCacheBound(t *testing.T) {
 		t.Errorf("evicted chunk was not reloaded")
 	}
 	// A failed load is not cached.
-	bad := func(ctx context.Context, id cas.ID, buf []byte) ([]byte, error) { return nil, cas.ErrCorrupt }
-	id := cas.Sum([]byte("bad"))
+	bad := func(ctx context.Context, id blob.ID, buf []byte) ([]byte, error) { return nil, blob.ErrCorrupt }
+	id := blob.Sum([]byte("bad"))
 	for range 2 {
-		if _, err := c.get(ctx, id, bad); !errors.Is(err, cas.ErrCorrupt) {
+		if _, err := c.get(ctx, id, bad); !errors.Is(err, blob.ErrCorrupt) {
 			t.Fatalf("get: %v, want ErrCorrupt", err)
 		}
 	}
@@ -97,7 +98,7 @@ func TestChunkCacheRecycle(t *testing.T) {
 	c := newChunkCache(4 << 10)
 	var got [][]byte
 	load := func(fill byte) loadFunc {
-		return func(ctx context.Context, id cas.ID, buf []byte) ([]byte, error) {
+		return func(ctx context.Context, id blob.ID, buf []byte) ([]byte, error) {
 			got = append(got, buf)
 			if cap(buf) < 4<<10 {
 				buf = make([]byte, 4<<10)
@@ -109,7 +110,7 @@ func TestChunkCacheRecycle(t *testing.T) {
 			return buf, nil
 		}
 	}
-	a, b, d := cas.Sum([]byte("a")), cas.Sum([]byte("b")), cas.Sum([]byte("d"))
+	a, b, d := blob.Sum([]byte("a")), blob.Sum([]byte("b")), blob.Sum([]byte("d"))
 	held := must(c.get(ctx, a, load('a')))
 	c.release(must(c.get(ctx, b, load('b')))) // evicts a while held
 	c.release(must(c.get(ctx, d, load('d')))) // evicts b, free: recycled
@@ -119,7 +120,7 @@ func TestChunkCacheRecycle(t *testing.T) {
 	if len(c.mu.free) != 1 {
 		t.Fatalf("evicted free chunk not recycled: %d free", len(c.mu.free))
 	}
-	c.release(must(c.get(ctx, cas.Sum([]byte("e")), load('e'))))
+	c.release(must(c.get(ctx, blob.Sum([]byte("e")), load('e'))))
 	if cap(got[3]) == 0 || &got[3][:1][0] != &got[1][:1][0] {
 		t.Fatalf("load of e did not reuse b's buffer")
 	}

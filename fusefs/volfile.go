@@ -7,10 +7,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -172,7 +173,7 @@ func (v *view) fill(ctx context.Context, m *volume.Manifest, r *readReply, off i
 				}
 				if got := int64(len(ce.data)); got != e.Length {
 					v.chunks.release(ce)
-					return &cas.BlobError{ID: e.ID, Type: cas.BlobChunk, Err: fmt.Errorf("%w: %d bytes, manifest says %d", cas.ErrCorrupt, got, e.Length)}
+					return &blob.Error{ID: e.ID, Type: blob.Chunk, Err: fmt.Errorf("%w: %d bytes, manifest says %d", blob.ErrCorrupt, got, e.Length)}
 				}
 				r.chunk(ce, ce.data[within:within+int64(k)])
 			}
@@ -183,7 +184,7 @@ func (v *view) fill(ctx context.Context, m *volume.Manifest, r *readReply, off i
 	return nil
 }
 
-func (v *view) load(ctx context.Context, id cas.ID, buf []byte) ([]byte, error) {
+func (v *view) load(ctx context.Context, id blob.ID, buf []byte) ([]byte, error) {
 	return v.r.Get(ctx, id, buf)
 }
 
@@ -197,7 +198,7 @@ const planBatch = 32
 // loading are skipped by schedule.
 func (v *view) plan(ctx context.Context, m *volume.Manifest, off, n int64, ahead int) error {
 	end := off + n
-	var batch [planBatch]cas.ID
+	var batch [planBatch]blob.ID
 	ids := batch[:0]
 	pos := off
 	extra := 0

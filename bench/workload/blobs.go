@@ -6,22 +6,22 @@ import (
 	"os"
 	"sync"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // MemBlobs is a blob store in memory for synthetic manifests: it keeps the
 // manifest pages only. Get checks nothing (the bytes never left memory).
 type MemBlobs struct {
 	mu    sync.RWMutex
-	blobs map[cas.ID][]byte
+	blobs map[blob.ID][]byte
 	Bytes int64
 }
 
 // NewMemBlobs returns an empty in-memory blob store.
-func NewMemBlobs() *MemBlobs { return &MemBlobs{blobs: map[cas.ID][]byte{}} }
+func NewMemBlobs() *MemBlobs { return &MemBlobs{blobs: map[blob.ID][]byte{}} }
 
 // Put keeps a copy of data under id.
-func (m *MemBlobs) Put(ctx context.Context, t cas.BlobType, id cas.ID, data []byte) (bool, error) {
+func (m *MemBlobs) Put(ctx context.Context, t blob.Type, id blob.ID, data []byte) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.blobs[id]; ok {
@@ -36,18 +36,18 @@ func (m *MemBlobs) Put(ctx context.Context, t cas.BlobType, id cas.ID, data []by
 func (m *MemBlobs) Flush(ctx context.Context) error { return nil }
 
 // Get appends the blob to buf[:0].
-func (m *MemBlobs) Get(ctx context.Context, id cas.ID, buf []byte) ([]byte, error) {
+func (m *MemBlobs) Get(ctx context.Context, id blob.ID, buf []byte) ([]byte, error) {
 	m.mu.RLock()
 	b, ok := m.blobs[id]
 	m.mu.RUnlock()
 	if !ok {
-		return buf, fmt.Errorf("blob %s: %w", id, cas.ErrNotFound)
+		return buf, fmt.Errorf("blob %s: %w", id, blob.ErrNotFound)
 	}
 	return append(buf[:0], b...), nil
 }
 
 // Has reports whether id is stored.
-func (m *MemBlobs) Has(ctx context.Context, id cas.ID) (bool, error) {
+func (m *MemBlobs) Has(ctx context.Context, id blob.ID) (bool, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	_, ok := m.blobs[id]
@@ -60,7 +60,7 @@ func (m *MemBlobs) Has(ctx context.Context, id cas.ID) (bool, error) {
 type FileBlobs struct {
 	mu    sync.RWMutex
 	f     *os.File
-	at    map[cas.ID][2]int64
+	at    map[blob.ID][2]int64
 	Bytes int64
 }
 
@@ -70,14 +70,14 @@ func NewFileBlobs(path string) (*FileBlobs, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create blob file: %w", err)
 	}
-	return &FileBlobs{f: f, at: map[cas.ID][2]int64{}}, nil
+	return &FileBlobs{f: f, at: map[blob.ID][2]int64{}}, nil
 }
 
 // Close closes the file; the caller removes it.
 func (s *FileBlobs) Close() error { return s.f.Close() }
 
 // Put appends data unless id is stored.
-func (s *FileBlobs) Put(ctx context.Context, t cas.BlobType, id cas.ID, data []byte) (bool, error) {
+func (s *FileBlobs) Put(ctx context.Context, t blob.Type, id blob.ID, data []byte) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.at[id]; ok {
@@ -95,12 +95,12 @@ func (s *FileBlobs) Put(ctx context.Context, t cas.BlobType, id cas.ID, data []b
 func (s *FileBlobs) Flush(ctx context.Context) error { return nil }
 
 // Get reads the blob into buf.
-func (s *FileBlobs) Get(ctx context.Context, id cas.ID, buf []byte) ([]byte, error) {
+func (s *FileBlobs) Get(ctx context.Context, id blob.ID, buf []byte) ([]byte, error) {
 	s.mu.RLock()
 	loc, ok := s.at[id]
 	s.mu.RUnlock()
 	if !ok {
-		return buf, fmt.Errorf("blob %s: %w", id, cas.ErrNotFound)
+		return buf, fmt.Errorf("blob %s: %w", id, blob.ErrNotFound)
 	}
 	if int64(cap(buf)) < loc[1] {
 		buf = make([]byte, loc[1])
@@ -113,7 +113,7 @@ func (s *FileBlobs) Get(ctx context.Context, id cas.ID, buf []byte) ([]byte, err
 }
 
 // Has reports whether id is stored.
-func (s *FileBlobs) Has(ctx context.Context, id cas.ID) (bool, error) {
+func (s *FileBlobs) Has(ctx context.Context, id blob.ID) (bool, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	_, ok := s.at[id]

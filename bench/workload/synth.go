@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -28,7 +29,7 @@ type SynthResult struct {
 // Synth writes the base and target manifests of spec through
 // volume.NewManifestWriter into w, one entry at a time, so memory is that
 // of the writers and of w. No chunk data exists: IDs are random.
-func Synth(ctx context.Context, w cas.BlobWriter, spec SynthSpec) (SynthResult, error) {
+func Synth(ctx context.Context, w blob.Writer, spec SynthSpec) (SynthResult, error) {
 	rng := rand.New(rand.NewPCG(spec.Seed, 0x5e7))
 	chunks := spec.Size / (64 * kib)
 	p := float64(spec.Changed) / float64(max(chunks, 1))
@@ -63,8 +64,8 @@ func Synth(ctx context.Context, w cas.BlobWriter, spec SynthSpec) (SynthResult, 
 	return res, nil
 }
 
-func randomID(rng *rand.Rand) cas.ID {
-	var id cas.ID
+func randomID(rng *rand.Rand) blob.ID {
+	var id blob.ID
 	for i := 0; i < 32; i += 8 {
 		v := rng.Uint64()
 		for k := range 8 {

@@ -22,8 +22,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/api"
-	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/internal/testdisk"
 )
 
@@ -158,7 +159,7 @@ func (c *replRaw) postJSON(path string, v any) (int, api.Error) {
 }
 
 // missing asks which of ids the server lacks.
-func (c *replRaw) missing(ids ...cas.ID) []int {
+func (c *replRaw) missing(ids ...blob.ID) []int {
 	c.t.Helper()
 	var body []byte
 	for _, id := range ids {

@@ -12,9 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/client"
-	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/cas/castest"
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/internal/testdisk"
@@ -219,12 +220,12 @@ func TestReplicateRefusals(t *testing.T) {
 	t.Run("blob not matching its id", func(t *testing.T) {
 		good, bad := []byte("what the id names"), []byte("what was sent instead")
 		stream := api.AppendBlobStreamPrefix(nil)
-		stream = api.AppendBlobFrame(stream, uint8(cas.BlobChunk), cas.Sum(good), bad)
+		stream = api.AppendBlobFrame(stream, uint8(blob.Chunk), blob.Sum(good), bad)
 		code, e := raw.post(api.ReplBlobsPath, api.AppendBlobStreamEnd(stream))
 		if code != http.StatusBadRequest || !strings.Contains(e.Message, "does not match") {
 			t.Fatalf("mismatched blob: %d %+v", code, e)
 		}
-		if m := raw.missing(cas.Sum(good), cas.Sum(bad)); len(m) != 2 {
+		if m := raw.missing(blob.Sum(good), blob.Sum(bad)); len(m) != 2 {
 			t.Fatalf("a refused blob was stored: missing %v", m)
 		}
 	})
@@ -249,7 +250,7 @@ func refuseSnapshotMissingChunk(t *testing.T, srvCl *client.Client, raw *replRaw
 	chunk := testdisk.Content(rand.New(rand.NewPCG(3, 3)), 0, 64<<10)
 	mem := castest.NewMemStore()
 	mw := volume.NewManifestWriter(mem)
-	if err := mw.Add(ctx, volume.Entry{ID: cas.Sum(chunk), Length: int64(len(chunk))}); err != nil {
+	if err := mw.Add(ctx, volume.Entry{ID: blob.Sum(chunk), Length: int64(len(chunk))}); err != nil {
 		t.Fatal(err)
 	}
 	info, err := mw.Finish(ctx)
@@ -258,7 +259,7 @@ func refuseSnapshotMissingChunk(t *testing.T, srvCl *client.Client, raw *replRaw
 	}
 	stream := api.AppendBlobStreamPrefix(nil)
 	for id, b := range mem.All() { // the pages, not the chunk
-		stream = api.AppendBlobFrame(stream, uint8(cas.BlobPage), id, b)
+		stream = api.AppendBlobFrame(stream, uint8(blob.Page), id, b)
 	}
 	if code, e := raw.post(api.ReplBlobsPath, api.AppendBlobStreamEnd(stream)); code != http.StatusOK {
 		t.Fatalf("pages: %d %+v", code, e)
@@ -273,7 +274,7 @@ func refuseSnapshotMissingChunk(t *testing.T, srvCl *client.Client, raw *replRaw
 		Volumes: []api.VolumeSnapshot{{VolumeID: boot.ID, Name: boot.Name, Role: api.RoleBoot, Size: info.Size,
 			Manifest: info.ID.String(), DataBytes: info.DataBytes, Chunks: info.Chunks}}}
 	code, e := raw.postJSON(api.ReplSnapshotsPath, sn)
-	if code != http.StatusConflict || !strings.Contains(e.Message, cas.Sum(chunk).String()) {
+	if code != http.StatusConflict || !strings.Contains(e.Message, blob.Sum(chunk).String()) {
 		t.Fatalf("snapshot naming a missing chunk: %d %+v", code, e)
 	}
 	snaps, err := srvCl.ListSnapshots(ctx, "web")

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/cas/s3backend"
 )
@@ -82,7 +84,7 @@ func prepareBackendStore(ctx context.Context, dir string, be cas.Backend, cfg ca
 	if err == nil {
 		return nil
 	}
-	if !errors.Is(err, cas.ErrNotFound) {
+	if !errors.Is(err, blob.ErrNotFound) {
 		return err
 	}
 	if err := cas.InitBackend(ctx, dir, cfg, be); err != nil {

@@ -45,7 +45,7 @@ type Backend interface {
 	// List calls fn for every stored file of kind, in no particular order.
 	List(ctx context.Context, kind FileKind, fn func(name string, size int64) error) error
 	// ReadAt fills p from offset off of h; a short read is an error, and a
-	// missing file is an error matching ErrNotFound.
+	// missing file is an error matching blob.ErrNotFound.
 	ReadAt(ctx context.Context, h Handle, p []byte, off int64) error
 	// Put makes the complete temp file f durable under h. Put takes
 	// ownership of f: it closes it and removes the temp name.

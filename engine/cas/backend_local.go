@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/internal/vfs"
 )
 
@@ -134,7 +136,7 @@ func (b *localBackend) ReadAt(ctx context.Context, h Handle, p []byte, off int64
 	}
 	of, err := b.acquire(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("read %s: %w: %w", h, ErrNotFound, err)
+		return fmt.Errorf("read %s: %w: %w", h, blob.ErrNotFound, err)
 	}
 	if err != nil {
 		return fmt.Errorf("read %s: %w", h, err)

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"sync/atomic"
 	"testing"
+
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // benchPut stores b.N distinct 64 KiB blobs from 2 goroutines.
@@ -26,7 +28,7 @@ func benchPut(b *testing.B, gen func(r *rand.Rand, n int) []byte) {
 			// fresh random buffer per iteration.
 			binary.LittleEndian.PutUint64(data, seq.Add(1))
 			binary.LittleEndian.PutUint64(data[size/2:], seq.Load())
-			if _, err := s.Put(ctx, BlobChunk, Sum(data), data); err != nil {
+			if _, err := s.Put(ctx, blob.Chunk, blob.Sum(data), data); err != nil {
 				b.Error(err)
 				return
 			}
@@ -40,10 +42,10 @@ func benchPut(b *testing.B, gen func(r *rand.Rand, n int) []byte) {
 func BenchmarkPut(b *testing.B)             { benchPut(b, randomBlob) }
 func BenchmarkPutCompressible(b *testing.B) { benchPut(b, compressibleBlob) }
 
-func benchStore(b *testing.B, n int) (*Store, []ID) {
+func benchStore(b *testing.B, n int) (*Store, []blob.ID) {
 	s, _ := newTestStore(b, 64<<20)
 	r := rand.New(rand.NewPCG(2, 2))
-	ids := make([]ID, n)
+	ids := make([]blob.ID, n)
 	for i := range ids {
 		ids[i] = mustPut(b, s, randomBlob(r, 64<<10))
 	}

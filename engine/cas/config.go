@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/internal/durable"
 	"github.com/vmrep/vmrep/internal/vfs"
 )
@@ -17,23 +19,16 @@ import (
 // ConfigVersion is the only store config version this code understands.
 const ConfigVersion = 1
 
-// ChunkerParams are the content-defined chunking bounds fixed at init.
-type ChunkerParams struct {
-	Min int `json:"min"`
-	Avg int `json:"avg"`
-	Max int `json:"max"`
-}
-
 // Config is the store's config file: written once at Init, read on Open.
 type Config struct {
-	Version     int           `json:"version"`
-	ID          string        `json:"id"`
-	Chunker     ChunkerParams `json:"chunker"`
-	PackSize    int64         `json:"pack_size"`
-	Compression string        `json:"compression"`
+	Version     int                `json:"version"`
+	ID          string             `json:"id"`
+	Chunker     blob.ChunkerParams `json:"chunker"`
+	PackSize    int64              `json:"pack_size"`
+	Compression string             `json:"compression"`
 }
 
-// DefaultConfig returns a config with a fresh random store ID and the
+// DefaultConfig returns a config with a fresh random store blob.ID and the
 // default chunker, pack size and compression.
 func DefaultConfig() Config {
 	var b [16]byte
@@ -43,7 +38,7 @@ func DefaultConfig() Config {
 	return Config{
 		Version:     ConfigVersion,
 		ID:          hex.EncodeToString(b[:]),
-		Chunker:     ChunkerParams{Min: 16 << 10, Avg: 64 << 10, Max: 256 << 10},
+		Chunker:     blob.ChunkerParams{Min: 16 << 10, Avg: 64 << 10, Max: 256 << 10},
 		PackSize:    64 << 20,
 		Compression: "zstd",
 	}
@@ -61,7 +56,7 @@ func (c Config) Validate() error {
 		return err
 	}
 	k := c.Chunker
-	if k.Min <= 0 || k.Avg < k.Min || k.Max < k.Avg || k.Max > MaxBlobSize {
+	if k.Min <= 0 || k.Avg < k.Min || k.Max < k.Avg || k.Max > blob.MaxSize {
 		return fmt.Errorf("bad chunker parameters min=%d avg=%d max=%d", k.Min, k.Avg, k.Max)
 	}
 	if c.PackSize < minPackSize || c.PackSize > 1<<32 {

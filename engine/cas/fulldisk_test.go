@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/internal/testdisk"
 )
 
@@ -117,12 +119,12 @@ func TestFullDiskIndexWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(1, 2))
-	blob := randomBlob(r, 50000)
-	id := mustPut(t, s, blob)
+	data := randomBlob(r, 50000)
+	id := mustPut(t, s, data)
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutRecord(ctx, RecordVG, "keep", []byte(`{"name":"keep"}`)); err != nil {
+	if err := s.PutRecord(ctx, blob.RecordVG, "keep", []byte(`{"name":"keep"}`)); err != nil {
 		t.Fatal(err)
 	}
 	filler := testdisk.FillFS(t, fs)
@@ -133,7 +135,7 @@ func TestFullDiskIndexWrite(t *testing.T) {
 	for i := 0; i < 40 && werr == nil; i++ {
 		shrink(t, filler, 1<<20+64<<10)
 		werr = noPanic(t, "PutRecord", func() error {
-			return s.PutRecord(ctx, RecordVG, fmt.Sprintf("big-%d", i), randomBlob(r, 1<<20))
+			return s.PutRecord(ctx, blob.RecordVG, fmt.Sprintf("big-%d", i), randomBlob(r, 1<<20))
 		})
 	}
 	t.Logf("write on the full disk: %v", werr)
@@ -145,17 +147,17 @@ func TestFullDiskIndexWrite(t *testing.T) {
 		t.Fatalf("error %q: want one line ending in %q", werr, want)
 	}
 	// Later writes fail fast with the same error; reads go on.
-	if err := noPanic(t, "PutRecord", func() error { return s.PutRecord(ctx, RecordVG, "x", []byte("{}")) }); !errors.Is(err, ErrReadOnly) {
+	if err := noPanic(t, "PutRecord", func() error { return s.PutRecord(ctx, blob.RecordVG, "x", []byte("{}")) }); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("write after the failure: %v", err)
 	}
-	if _, err := s.Put(ctx, BlobChunk, Sum([]byte("new")), []byte("new")); !errors.Is(err, ErrReadOnly) {
+	if _, err := s.Put(ctx, blob.Chunk, blob.Sum([]byte("new")), []byte("new")); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("put after the failure: %v", err)
 	}
-	if _, err := s.Sweep(ctx, func(ID) bool { return false }, SweepOptions{}); !errors.Is(err, ErrReadOnly) {
+	if _, err := s.Sweep(ctx, func(blob.ID) bool { return false }, SweepOptions{}); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("sweep after the failure: %v", err)
 	}
-	mustGet(t, s, id, blob)
-	if _, err := s.GetRecord(ctx, RecordVG, "keep"); err != nil {
+	mustGet(t, s, id, data)
+	if _, err := s.GetRecord(ctx, blob.RecordVG, "keep"); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond) // room for background retries to log
@@ -171,11 +173,11 @@ func TestFullDiskIndexWrite(t *testing.T) {
 	if s.ReadOnly() == nil {
 		t.Fatal("store opened for writes on a full disk")
 	}
-	mustGet(t, s, id, blob)
-	if names := listNames(t, s, RecordVG, "keep"); len(names) != 1 {
+	mustGet(t, s, id, data)
+	if names := listNames(t, s, blob.RecordVG, "keep"); len(names) != 1 {
 		t.Fatalf("records on the read-only store: %v", names)
 	}
-	if err := s.PutRecord(ctx, RecordVG, "y", []byte("{}")); !errors.Is(err, ErrReadOnly) || !strings.Contains(err.Error(), "free space and restart vmrepd") {
+	if err := s.PutRecord(ctx, blob.RecordVG, "y", []byte("{}")); !errors.Is(err, ErrReadOnly) || !strings.Contains(err.Error(), "free space and restart vmrepd") {
 		t.Fatalf("write to the read-only store: %v", err)
 	}
 	s.Close()
@@ -188,10 +190,10 @@ func TestFullDiskIndexWrite(t *testing.T) {
 	if err := s.ReadOnly(); err != nil {
 		t.Fatalf("store still read-only after space was freed: %v", err)
 	}
-	if err := s.PutRecord(ctx, RecordVG, "after", []byte("{}")); err != nil {
+	if err := s.PutRecord(ctx, blob.RecordVG, "after", []byte("{}")); err != nil {
 		t.Fatal(err)
 	}
-	mustGet(t, s, id, blob)
+	mustGet(t, s, id, data)
 	if rep, err := s.Verify(ctx, VerifyOptions{ReadData: true}); err != nil || len(rep.Problems) != 0 {
 		t.Fatalf("verify after freeing space: %+v %v", rep, err)
 	}
@@ -207,12 +209,12 @@ func TestReadOnlyFS(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := openTestStore(t, dir)
-	blob := randomBlob(rand.New(rand.NewPCG(3, 4)), 30000)
-	id := mustPut(t, s, blob)
+	data := randomBlob(rand.New(rand.NewPCG(3, 4)), 30000)
+	id := mustPut(t, s, data)
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutRecord(ctx, RecordVG, "keep", []byte("{}")); err != nil {
+	if err := s.PutRecord(ctx, blob.RecordVG, "keep", []byte("{}")); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -220,16 +222,16 @@ func TestReadOnlyFS(t *testing.T) {
 		t.Fatalf("remount read-only: %v", err)
 	}
 	s = openWithin(t, dir)
-	mustGet(t, s, id, blob)
-	if _, err := s.GetRecord(ctx, RecordVG, "keep"); err != nil {
+	mustGet(t, s, id, data)
+	if _, err := s.GetRecord(ctx, blob.RecordVG, "keep"); err != nil {
 		t.Fatal(err)
 	}
-	err := noPanic(t, "Sweep", func() error { _, err := s.Sweep(ctx, func(ID) bool { return false }, SweepOptions{}); return err })
+	err := noPanic(t, "Sweep", func() error { _, err := s.Sweep(ctx, func(blob.ID) bool { return false }, SweepOptions{}); return err })
 	const want = "store index cannot be written (read-only file system); make the file system writable and restart vmrepd"
 	if !errors.Is(err, ErrReadOnly) || !strings.HasSuffix(err.Error(), want) {
 		t.Fatalf("sweep on a read-only store: %v, want an error ending in %q", err, want)
 	}
-	if _, err := s.Put(ctx, BlobChunk, Sum([]byte("x")), []byte("x")); !errors.Is(err, ErrReadOnly) {
+	if _, err := s.Put(ctx, blob.Chunk, blob.Sum([]byte("x")), []byte("x")); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("put on a read-only store: %v", err)
 	}
 }
@@ -249,8 +251,8 @@ func TestSweepFullDisk(t *testing.T) {
 	}
 	s := openTestStore(t, dir)
 	r := rand.New(rand.NewPCG(5, 6))
-	pack := func() []ID {
-		var ids []ID
+	pack := func() []blob.ID {
+		var ids []blob.ID
 		for range 10 {
 			ids = append(ids, mustPut(t, s, randomBlob(r, 110<<10)))
 		}
@@ -262,7 +264,7 @@ func TestSweepFullDisk(t *testing.T) {
 	for range 10 {
 		pack() // wholly dead
 	}
-	live := map[ID]bool{}
+	live := map[blob.ID]bool{}
 	for range 2 {
 		live[pack()[0]] = true // one live blob of ten
 	}
@@ -270,7 +272,7 @@ func TestSweepFullDisk(t *testing.T) {
 		t.Fatalf("store holds %d packs, want 12", st.Packs)
 	}
 	filler := testdisk.FillFS(t, fs)
-	isLive := func(id ID) bool { return live[id] }
+	isLive := func(id blob.ID) bool { return live[id] }
 	st, err := noPanicSweep(t, s, isLive)
 	if err != nil {
 		t.Fatalf("sweep on a full disk: %v", err)
@@ -291,7 +293,7 @@ func TestSweepFullDisk(t *testing.T) {
 	}
 }
 
-func noPanicSweep(t *testing.T, s *Store, live func(ID) bool) (st SweepStats, err error) {
+func noPanicSweep(t *testing.T, s *Store, live func(blob.ID) bool) (st SweepStats, err error) {
 	t.Helper()
 	err = noPanic(t, "Sweep", func() error {
 		st, err = s.Sweep(context.Background(), live, SweepOptions{})

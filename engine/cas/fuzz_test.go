@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 var update = flag.Bool("update", false, "rewrite the testdata seed files")
@@ -16,11 +18,11 @@ func seedPack() []byte {
 	var sid [16]byte
 	b := encodePackHeader(sid)
 	data := []byte("hello, pack")
-	id := Sum(data)
+	id := blob.Sum(data)
 	hdr := make([]byte, blobHeaderSize)
-	putBlobHeader(hdr, BlobChunk, 0, uint32(len(data)), uint32(len(data)), id)
+	putBlobHeader(hdr, blob.Chunk, 0, uint32(len(data)), uint32(len(data)), id)
 	b = append(append(b, hdr...), data...)
-	footer, _ := encodeFooter([]PackEntry{{ID: id, Type: BlobChunk, Offset: packHeaderSize + blobHeaderSize,
+	footer, _ := encodeFooter([]PackEntry{{ID: id, Type: blob.Chunk, Offset: packHeaderSize + blobHeaderSize,
 		Stored: uint32(len(data)), Raw: uint32(len(data))}})
 	return append(b, footer...)
 }
@@ -62,7 +64,7 @@ func TestSeedsDecode(t *testing.T) {
 	if err != nil || len(f.Entries) != 1 {
 		t.Fatalf("pack seed: %+v, %v", f, err)
 	}
-	d, err := decodeRecord(seedFile(t, "record.seed", func() []byte { return encodeRecord(RecordVG, []byte(`{"name":"web"}`)) }), RecordVG)
+	d, err := decodeRecord(seedFile(t, "record.seed", func() []byte { return encodeRecord(blob.RecordVG, []byte(`{"name":"web"}`)) }), blob.RecordVG)
 	if err != nil || string(d) != `{"name":"web"}` {
 		t.Fatalf("record seed: %q, %v", d, err)
 	}
@@ -78,7 +80,7 @@ func FuzzPackFooter(f *testing.F) {
 		}
 		dataEnd := uint64(len(b)) - trailerSize - uint64(4+len(ft.Entries)*footerEntrySize)
 		for _, e := range ft.Entries {
-			if e.Offset+uint64(e.Stored) > dataEnd || e.Raw > MaxBlobSize {
+			if e.Offset+uint64(e.Stored) > dataEnd || e.Raw > blob.MaxSize {
 				t.Fatalf("entry %+v escapes the pack", e)
 			}
 		}
@@ -91,14 +93,14 @@ func FuzzPackFooter(f *testing.F) {
 }
 
 func FuzzRecord(f *testing.F) {
-	f.Add(seedFile(f, "record.seed", func() []byte { return encodeRecord(RecordVG, []byte(`{"name":"web"}`)) }))
+	f.Add(seedFile(f, "record.seed", func() []byte { return encodeRecord(blob.RecordVG, []byte(`{"name":"web"}`)) }))
 	f.Add(make([]byte, recordHeaderSize))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		d, err := decodeRecord(b, RecordVG)
+		d, err := decodeRecord(b, blob.RecordVG)
 		if err != nil {
 			return
 		}
-		if len(d) != int(binary.LittleEndian.Uint32(b[8:])) || string(encodeRecord(RecordVG, d)) != string(b) {
+		if len(d) != int(binary.LittleEndian.Uint32(b[8:])) || string(encodeRecord(blob.RecordVG, d)) != string(b) {
 			t.Fatal("record does not round-trip")
 		}
 	})

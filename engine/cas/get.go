@@ -7,13 +7,15 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/klauspost/compress/s2"
 )
 
 // Get appends blob id's raw bytes to buf[:0], after checking they hash to
 // id. Blobs Put but not yet flushed are served too.
-func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
+func (s *Store) Get(ctx context.Context, id blob.ID, buf []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -33,7 +35,7 @@ func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 		}
 		if err != nil {
 			done()
-			return nil, &BlobError{ID: id, Type: p.e.Type, Offset: loc.Offset, Err: fmt.Errorf("read pending blob: %w", err)}
+			return nil, &blob.Error{ID: id, Type: p.e.Type, Offset: loc.Offset, Err: fmt.Errorf("read pending blob: %w", err)}
 		}
 		out, err := s.decodeBlob(id, loc, stored, buf)
 		done()
@@ -50,9 +52,9 @@ func (s *Store) Get(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 // pack is gone but the index now places the blob elsewhere, a sweep moved
 // it between the lookup and the read (reads run beside gc), and the read
 // follows it.
-func (s *Store) readBlob(ctx context.Context, id ID, loc Location, buf []byte) ([]byte, error) {
+func (s *Store) readBlob(ctx context.Context, id blob.ID, loc Location, buf []byte) ([]byte, error) {
 	out, err := s.readAt(ctx, id, loc, buf)
-	if err == nil || !errors.Is(err, ErrNotFound) {
+	if err == nil || !errors.Is(err, blob.ErrNotFound) {
 		return out, err
 	}
 	now, lerr := s.Lookup(ctx, id)
@@ -63,11 +65,11 @@ func (s *Store) readBlob(ctx context.Context, id ID, loc Location, buf []byte) (
 }
 
 // readAt reads, decompresses and checks the blob at loc.
-func (s *Store) readAt(ctx context.Context, id ID, loc Location, buf []byte) ([]byte, error) {
+func (s *Store) readAt(ctx context.Context, id blob.ID, loc Location, buf []byte) ([]byte, error) {
 	stored, done := storedBuf(loc, buf)
 	defer done()
 	if err := s.be.ReadAt(ctx, Handle{Kind: FilePack, Name: loc.Pack}, stored, loc.Offset); err != nil {
-		return nil, &BlobError{ID: id, Type: loc.Type, Pack: loc.Pack, Offset: loc.Offset, Err: err}
+		return nil, &blob.Error{ID: id, Type: loc.Type, Pack: loc.Pack, Offset: loc.Offset, Err: err}
 	}
 	return s.decodeBlob(id, loc, stored, buf)
 }
@@ -92,9 +94,9 @@ func storedBuf(loc Location, buf []byte) ([]byte, func()) {
 }
 
 // decodeBlob turns stored bytes into raw bytes in buf and checks the hash.
-func (s *Store) decodeBlob(id ID, loc Location, stored, buf []byte) ([]byte, error) {
+func (s *Store) decodeBlob(id blob.ID, loc Location, stored, buf []byte) ([]byte, error) {
 	corrupt := func(why string) error {
-		return &BlobError{ID: id, Type: loc.Type, Pack: loc.Pack, Offset: loc.Offset, Err: fmt.Errorf("%w (%s)", ErrCorrupt, why)}
+		return &blob.Error{ID: id, Type: loc.Type, Pack: loc.Pack, Offset: loc.Offset, Err: fmt.Errorf("%w (%s)", blob.ErrCorrupt, why)}
 	}
 	out := stored
 	switch {
@@ -118,14 +120,14 @@ func (s *Store) decodeBlob(id ID, loc Location, stored, buf []byte) ([]byte, err
 	if len(out) != int(loc.Raw) {
 		return nil, corrupt(fmt.Sprintf("length %d, want %d", len(out), loc.Raw))
 	}
-	if Sum(out) != id {
+	if blob.Sum(out) != id {
 		return nil, corrupt("hash mismatch")
 	}
 	return out, nil
 }
 
 // Has reports whether blob id is stored, committed or pending.
-func (s *Store) Has(ctx context.Context, id ID) (bool, error) {
+func (s *Store) Has(ctx context.Context, id blob.ID) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
@@ -139,21 +141,21 @@ func (s *Store) Has(ctx context.Context, id ID) (bool, error) {
 }
 
 // Lookup returns where committed blob id lies. Pending blobs are not found.
-func (s *Store) Lookup(ctx context.Context, id ID) (Location, error) {
+func (s *Store) Lookup(ctx context.Context, id blob.ID) (Location, error) {
 	if err := ctx.Err(); err != nil {
 		return Location{}, err
 	}
 	v, closer, err := s.db.Get(blobKey(id))
 	if errors.Is(err, pebble.ErrNotFound) {
-		return Location{}, &BlobError{ID: id, Err: ErrNotFound}
+		return Location{}, &blob.Error{ID: id, Err: blob.ErrNotFound}
 	}
 	if err != nil {
-		return Location{}, &BlobError{ID: id, Err: fmt.Errorf("index lookup: %w", err)}
+		return Location{}, &blob.Error{ID: id, Err: fmt.Errorf("index lookup: %w", err)}
 	}
 	loc, err := decodeBlobValue(v)
 	closer.Close()
 	if err != nil {
-		return Location{}, &BlobError{ID: id, Err: err}
+		return Location{}, &blob.Error{ID: id, Err: err}
 	}
 	return loc, nil
 }

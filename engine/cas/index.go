@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/cockroachdb/pebble/v2"
 )
 
@@ -24,7 +26,7 @@ type Location struct {
 	Offset     int64  // of the stored data
 	Stored     uint32
 	Raw        uint32
-	Type       BlobType
+	Type       blob.Type
 	Compressed bool // by zstd, or by s2 when S2 is set
 	S2         bool
 }
@@ -40,7 +42,7 @@ func (loc Location) flags() uint8 {
 	return 0
 }
 
-func blobKey(id ID) []byte {
+func blobKey(id blob.ID) []byte {
 	k := make([]byte, 33)
 	k[0] = prefixBlob
 	copy(k[1:], id[:])
@@ -54,12 +56,12 @@ func packKey(name [32]byte) []byte {
 	return k
 }
 
-func recordKey(kind RecordKind, name string) []byte {
+func recordKey(kind blob.RecordKind, name string) []byte {
 	k := make([]byte, 0, 2+len(name))
 	return append(append(k, prefixRecord, byte(kind)), name...)
 }
 
-func encodeBlobValue(pack ID, e PackEntry) []byte {
+func encodeBlobValue(pack blob.ID, e PackEntry) []byte {
 	v := make([]byte, blobValueSize)
 	copy(v, pack[:])
 	binary.LittleEndian.PutUint64(v[32:], e.Offset)
@@ -79,11 +81,11 @@ func decodeBlobValue(v []byte) (Location, error) {
 		Offset:     int64(binary.LittleEndian.Uint64(v[32:])),
 		Stored:     binary.LittleEndian.Uint32(v[40:]),
 		Raw:        binary.LittleEndian.Uint32(v[44:]),
-		Type:       BlobType(v[48]),
+		Type:       blob.Type(v[48]),
 		Compressed: v[49]&(flagZstd|flagS2) != 0,
 		S2:         v[49]&flagS2 != 0,
 	}
-	if loc.Raw > MaxBlobSize || loc.Offset < 0 {
+	if loc.Raw > blob.MaxSize || loc.Offset < 0 {
 		return Location{}, fmt.Errorf("index blob value out of range")
 	}
 	return loc, nil
@@ -103,8 +105,8 @@ func decodePackValue(v []byte) (size int64, count int, err error) {
 	return int64(binary.LittleEndian.Uint64(v)), int(binary.LittleEndian.Uint32(v[8:])), nil
 }
 
-func parsePackName(s string) (ID, error) {
-	var n ID
+func parsePackName(s string) (blob.ID, error) {
+	var n blob.ID
 	if !isPackName(s) {
 		return n, fmt.Errorf("bad pack name %q", s)
 	}
@@ -113,7 +115,7 @@ func parsePackName(s string) (ID, error) {
 }
 
 // addPackBatch adds a pack's footer entries and its pack key to b.
-func addPackBatch(b *pebble.Batch, name ID, size int64, entries []PackEntry) error {
+func addPackBatch(b *pebble.Batch, name blob.ID, size int64, entries []PackEntry) error {
 	for _, e := range entries {
 		if err := b.Set(blobKey(e.ID), encodeBlobValue(name, e), nil); err != nil {
 			return err

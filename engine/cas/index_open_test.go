@@ -7,26 +7,28 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/internal/testdisk"
 )
 
 // damagedIndexStore makes a store of blobs and a record whose index is
 // flushed to an sstable, closes it, and returns the blobs' IDs.
-func damagedIndexStore(t *testing.T) (string, []ID) {
+func damagedIndexStore(t *testing.T) (string, []blob.ID) {
 	t.Helper()
 	ctx := context.Background()
 	s, dir := newTestStore(t, 1<<20)
 	r := rand.New(rand.NewPCG(7, 7))
-	var ids []ID
+	var ids []blob.ID
 	for range 3000 {
 		b := randomBlob(r, 1000)
-		id := Sum(b)
-		if _, err := s.Put(ctx, BlobChunk, id, b); err != nil {
+		id := blob.Sum(b)
+		if _, err := s.Put(ctx, blob.Chunk, id, b); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, id)
 	}
-	if err := s.PutRecord(ctx, RecordVG, "vg-x", []byte(`{"name":"x"}`)); err != nil {
+	if err := s.PutRecord(ctx, blob.RecordVG, "vg-x", []byte(`{"name":"x"}`)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Flush(ctx); err != nil {
@@ -41,7 +43,7 @@ func damagedIndexStore(t *testing.T) (string, []ID) {
 
 // checkRebuilt checks that a reopened store serves every blob and the
 // record, verifies clean, and kept the damaged index aside.
-func checkRebuilt(t *testing.T, s *Store, dir string, ids []ID) {
+func checkRebuilt(t *testing.T, s *Store, dir string, ids []blob.ID) {
 	t.Helper()
 	ctx := context.Background()
 	for _, id := range ids {
@@ -49,7 +51,7 @@ func checkRebuilt(t *testing.T, s *Store, dir string, ids []ID) {
 			t.Fatalf("blob %s after the rebuild: %v", id, err)
 		}
 	}
-	if d, err := s.GetRecord(ctx, RecordVG, "vg-x"); err != nil || string(d) != `{"name":"x"}` {
+	if d, err := s.GetRecord(ctx, blob.RecordVG, "vg-x"); err != nil || string(d) != `{"name":"x"}` {
 		t.Fatalf("record after the rebuild: %q, %v", d, err)
 	}
 	rep, err := s.Verify(ctx, VerifyOptions{})

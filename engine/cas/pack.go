@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/zeebo/blake3"
 )
 
@@ -28,8 +30,8 @@ var (
 
 // PackEntry is one footer entry: where a blob's data lies in its pack.
 type PackEntry struct {
-	ID     ID
-	Type   BlobType
+	ID     blob.ID
+	Type   blob.Type
 	Flags  uint8
 	Offset uint64 // of the data, past the blob header
 	Stored uint32
@@ -39,11 +41,11 @@ type PackEntry struct {
 // PackFooter is the decoded footer of a pack.
 type PackFooter struct {
 	Entries []PackEntry
-	Hash    ID // BLAKE3 of the footer bytes; the pack's name
+	Hash    blob.ID // BLAKE3 of the footer bytes; the pack's name
 }
 
 // PackName returns the name a pack with this footer hash has.
-func PackName(hash ID) string { return hex.EncodeToString(hash[:]) }
+func PackName(hash blob.ID) string { return hex.EncodeToString(hash[:]) }
 
 func encodePackHeader(storeID [16]byte) []byte {
 	b := make([]byte, packHeaderSize)
@@ -72,7 +74,7 @@ func decodePackHeader(b []byte) ([16]byte, error) {
 	return sid, nil
 }
 
-func putBlobHeader(b []byte, t BlobType, flags uint8, raw, stored uint32, id ID) {
+func putBlobHeader(b []byte, t blob.Type, flags uint8, raw, stored uint32, id blob.ID) {
 	b[0] = byte(t)
 	b[1] = flags
 	b[2], b[3] = 0, 0
@@ -82,7 +84,7 @@ func putBlobHeader(b []byte, t BlobType, flags uint8, raw, stored uint32, id ID)
 }
 
 // encodeFooter returns footer bytes followed by the trailer, and the hash.
-func encodeFooter(entries []PackEntry) ([]byte, ID) {
+func encodeFooter(entries []PackEntry) ([]byte, blob.ID) {
 	n := 4 + len(entries)*footerEntrySize
 	b := make([]byte, n, n+trailerSize)
 	binary.LittleEndian.PutUint32(b, uint32(len(entries)))
@@ -96,7 +98,7 @@ func encodeFooter(entries []PackEntry) ([]byte, ID) {
 		binary.LittleEndian.PutUint32(p[46:], e.Raw)
 		p = p[footerEntrySize:]
 	}
-	h := ID(blake3.Sum256(b))
+	h := blob.ID(blake3.Sum256(b))
 	var t [trailerSize]byte
 	binary.LittleEndian.PutUint32(t[:], uint32(n))
 	copy(t[4:36], h[:])
@@ -106,8 +108,8 @@ func encodeFooter(entries []PackEntry) ([]byte, ID) {
 
 // decodeTrailer returns the footer length a trailer announces, bounded by
 // the pack size so it can be used to allocate.
-func decodeTrailer(t []byte, packSize int64) (int, ID, error) {
-	var h ID
+func decodeTrailer(t []byte, packSize int64) (int, blob.ID, error) {
+	var h blob.ID
 	if len(t) != trailerSize {
 		return 0, h, fmt.Errorf("short pack trailer")
 	}
@@ -125,9 +127,9 @@ func decodeTrailer(t []byte, packSize int64) (int, ID, error) {
 
 // decodeFooter parses footer bytes (without trailer), checking them against
 // the trailer's hash and every entry against the pack's size.
-func decodeFooter(b []byte, want ID, packSize int64) (PackFooter, error) {
+func decodeFooter(b []byte, want blob.ID, packSize int64) (PackFooter, error) {
 	var f PackFooter
-	if got := ID(blake3.Sum256(b)); got != want {
+	if got := blob.ID(blake3.Sum256(b)); got != want {
 		return f, fmt.Errorf("pack footer hash mismatch")
 	}
 	if len(b) < 4 {
@@ -144,7 +146,7 @@ func decodeFooter(b []byte, want ID, packSize int64) (PackFooter, error) {
 	for i := range f.Entries {
 		e := &f.Entries[i]
 		copy(e.ID[:], p[:32])
-		e.Type = BlobType(p[32])
+		e.Type = blob.Type(p[32])
 		e.Flags = p[33]
 		e.Offset = binary.LittleEndian.Uint64(p[34:])
 		e.Stored = binary.LittleEndian.Uint32(p[42:])
@@ -158,13 +160,13 @@ func decodeFooter(b []byte, want ID, packSize int64) (PackFooter, error) {
 }
 
 func (e *PackEntry) check(dataEnd uint64) error {
-	if e.Type != BlobChunk && e.Type != BlobPage {
+	if e.Type != blob.Chunk && e.Type != blob.Page {
 		return fmt.Errorf("blob %s: unknown type %d", e.ID.Short(), e.Type)
 	}
 	if e.Flags&^(flagZstd|flagS2) != 0 || e.Flags == flagZstd|flagS2 {
 		return fmt.Errorf("blob %s: unknown flags %#x", e.ID.Short(), e.Flags)
 	}
-	if e.Raw > MaxBlobSize || e.Stored > MaxBlobSize+MaxBlobSize/8 {
+	if e.Raw > blob.MaxSize || e.Stored > blob.MaxSize+blob.MaxSize/8 {
 		return fmt.Errorf("blob %s: length raw=%d stored=%d over the limit", e.ID.Short(), e.Raw, e.Stored)
 	}
 	if e.Flags == 0 && e.Stored != e.Raw {

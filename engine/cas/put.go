@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/klauspost/compress/s2"
 )
@@ -24,16 +26,16 @@ var recPool = sync.Pool{New: func() any { b := make([]byte, 0, blobHeaderSize+80
 // Put stores data as blob id of type t, reporting whether it was new. It
 // compresses in the caller's goroutine and does not keep data after it
 // returns. The blob is readable at once and durable after Flush.
-func (s *Store) Put(ctx context.Context, t BlobType, id ID, data []byte) (bool, error) {
+func (s *Store) Put(ctx context.Context, t blob.Type, id blob.ID, data []byte) (bool, error) {
 	return s.put(ctx, s.def, t, id, data)
 }
 
-func (s *Store) put(ctx context.Context, w *Writer, t BlobType, id ID, data []byte) (bool, error) {
-	if t != BlobChunk && t != BlobPage {
-		return false, &BlobError{ID: id, Type: t, Err: fmt.Errorf("put: unknown blob type")}
+func (s *Store) put(ctx context.Context, w *Writer, t blob.Type, id blob.ID, data []byte) (bool, error) {
+	if t != blob.Chunk && t != blob.Page {
+		return false, &blob.Error{ID: id, Type: t, Err: fmt.Errorf("put: unknown blob type")}
 	}
-	if len(data) > MaxBlobSize {
-		return false, &BlobError{ID: id, Type: t, Err: fmt.Errorf("put: %d bytes exceeds the %d-byte limit", len(data), MaxBlobSize)}
+	if len(data) > blob.MaxSize {
+		return false, &blob.Error{ID: id, Type: t, Err: fmt.Errorf("put: %d bytes exceeds the %d-byte limit", len(data), blob.MaxSize)}
 	}
 	if err := ctx.Err(); err != nil {
 		return false, err
@@ -107,7 +109,7 @@ func (s *Store) worthCompressing(data, scratch []byte) bool {
 // pendingLocked reports whether id waits in a pack not yet sealed. A blob
 // that another writer holds is marked shared, so that writer's Abort seals
 // it instead of throwing it away.
-func (s *Store) pendingLocked(w *Writer, id ID) bool {
+func (s *Store) pendingLocked(w *Writer, id blob.ID) bool {
 	p, ok := s.mu.pending[id]
 	if ok && p.pw.owner != w {
 		p.pw.shared = true
@@ -175,7 +177,7 @@ func (s *Store) appendBlob(ctx context.Context, w *Writer, rec []byte, e PackEnt
 	return true, nil
 }
 
-func (s *Store) indexHas(id ID) (bool, error) {
+func (s *Store) indexHas(id blob.ID) (bool, error) {
 	_, closer, err := s.db.Get(blobKey(id))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil

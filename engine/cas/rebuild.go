@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"syscall"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/cockroachdb/pebble/v2"
 )
 
@@ -53,9 +55,9 @@ func (s *Store) readPackFooter(ctx context.Context, name string, size int64) (Pa
 // recoverPacks indexes packs that are stored but not indexed: a crash after
 // a pack's rename and before its index batch leaves exactly that.
 func (s *Store) recoverPacks(ctx context.Context) error {
-	indexed := make(map[ID]struct{})
+	indexed := make(map[blob.ID]struct{})
 	err := scanPrefix(s.db, []byte{prefixPack}, func(k, _ []byte) error {
-		indexed[ID(k[1:])] = struct{}{}
+		indexed[blob.ID(k[1:])] = struct{}{}
 		return nil
 	})
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // A pack whose footer rotted must not keep the store from opening when the
@@ -43,7 +45,7 @@ func TestOpenRebuildsIndexPastDamagedPack(t *testing.T) {
 	for id, b := range blobs {
 		got, err := s.Get(ctx, id, nil)
 		switch {
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, blob.ErrNotFound):
 			lost++
 		case err != nil:
 			t.Fatalf("get %s: %v", id.Short(), err)

@@ -8,15 +8,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/cockroachdb/pebble/v2"
 )
 
 // fillStore puts blobs over several packs and two records, flushed.
-func fillStore(t *testing.T, s *Store) map[ID][]byte {
+func fillStore(t *testing.T, s *Store) map[blob.ID][]byte {
 	t.Helper()
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(21, 22))
-	blobs := make(map[ID][]byte)
+	blobs := make(map[blob.ID][]byte)
 	for i := range 30 {
 		var b []byte
 		if i%2 == 0 {
@@ -29,16 +31,16 @@ func fillStore(t *testing.T, s *Store) map[ID][]byte {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutRecord(ctx, RecordVG, "vg-0000000000000001", []byte(`{"name":"web"}`)); err != nil {
+	if err := s.PutRecord(ctx, blob.RecordVG, "vg-0000000000000001", []byte(`{"name":"web"}`)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutRecord(ctx, RecordSnapshot, "vg-0000000000000001-0000000000000001", []byte(`{"seq":1}`)); err != nil {
+	if err := s.PutRecord(ctx, blob.RecordSnapshot, "vg-0000000000000001-0000000000000001", []byte(`{"seq":1}`)); err != nil {
 		t.Fatal(err)
 	}
 	return blobs
 }
 
-func checkStore(t *testing.T, s *Store, blobs map[ID][]byte) {
+func checkStore(t *testing.T, s *Store, blobs map[blob.ID][]byte) {
 	t.Helper()
 	ctx := context.Background()
 	for id, b := range blobs {
@@ -48,10 +50,10 @@ func checkStore(t *testing.T, s *Store, blobs map[ID][]byte) {
 	if err != nil || st.Blobs != int64(len(blobs)) {
 		t.Fatalf("stats %+v, %v; want %d blobs", st, err, len(blobs))
 	}
-	if d, err := s.GetRecord(ctx, RecordVG, "vg-0000000000000001"); err != nil || string(d) != `{"name":"web"}` {
+	if d, err := s.GetRecord(ctx, blob.RecordVG, "vg-0000000000000001"); err != nil || string(d) != `{"name":"web"}` {
 		t.Fatalf("vg record = %q, %v", d, err)
 	}
-	if d, err := s.GetRecord(ctx, RecordSnapshot, "vg-0000000000000001-0000000000000001"); err != nil || string(d) != `{"seq":1}` {
+	if d, err := s.GetRecord(ctx, blob.RecordSnapshot, "vg-0000000000000001-0000000000000001"); err != nil || string(d) != `{"seq":1}` {
 		t.Fatalf("snapshot record = %q, %v", d, err)
 	}
 	rep, err := s.Verify(ctx, VerifyOptions{ReadData: true})

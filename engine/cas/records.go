@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/zeebo/blake3"
 )
@@ -20,29 +22,12 @@ const recordHeaderSize = 44
 
 var recordMagic = [4]byte{'V', 'M', 'R', 'R'}
 
-func (k RecordKind) dir() (string, error) {
-	switch k {
-	case RecordVG:
-		return "vgs", nil
-	case RecordSnapshot:
-		return "snapshots", nil
-	}
-	return "", fmt.Errorf("unknown record kind %d", k)
-}
-
-func (k RecordKind) String() string {
-	if d, err := k.dir(); err == nil {
-		return d
-	}
-	return fmt.Sprintf("recordkind(%d)", uint8(k))
-}
-
-func recordKindOfDir(d string) (RecordKind, bool) {
+func recordKindOfDir(d string) (blob.RecordKind, bool) {
 	switch d {
 	case "vgs":
-		return RecordVG, true
+		return blob.RecordVG, true
 	case "snapshots":
-		return RecordSnapshot, true
+		return blob.RecordSnapshot, true
 	}
 	return 0, false
 }
@@ -61,7 +46,7 @@ func validRecordName(name string) error {
 	return nil
 }
 
-func encodeRecord(kind RecordKind, data []byte) []byte {
+func encodeRecord(kind blob.RecordKind, data []byte) []byte {
 	b := make([]byte, recordHeaderSize, recordHeaderSize+len(data))
 	copy(b, recordMagic[:])
 	b[4] = 1
@@ -73,8 +58,8 @@ func encodeRecord(kind RecordKind, data []byte) []byte {
 }
 
 // decodeRecordHeader checks a record header and returns the data length.
-func decodeRecordHeader(b []byte, kind RecordKind) (int, ID, error) {
-	var h ID
+func decodeRecordHeader(b []byte, kind blob.RecordKind) (int, blob.ID, error) {
+	var h blob.ID
 	if len(b) < recordHeaderSize {
 		return 0, h, fmt.Errorf("short record header")
 	}
@@ -84,7 +69,7 @@ func decodeRecordHeader(b []byte, kind RecordKind) (int, ID, error) {
 	if b[4] != 1 {
 		return 0, h, fmt.Errorf("unknown record version %d", b[4])
 	}
-	if RecordKind(b[5]) != kind {
+	if blob.RecordKind(b[5]) != kind {
 		return 0, h, fmt.Errorf("record kind %d, want %d", b[5], kind)
 	}
 	if b[6] != 0 || b[7] != 0 {
@@ -99,7 +84,7 @@ func decodeRecordHeader(b []byte, kind RecordKind) (int, ID, error) {
 }
 
 // decodeRecord parses a whole record file and checks its hash.
-func decodeRecord(b []byte, kind RecordKind) ([]byte, error) {
+func decodeRecord(b []byte, kind blob.RecordKind) ([]byte, error) {
 	n, h, err := decodeRecordHeader(b, kind)
 	if err != nil {
 		return nil, err
@@ -108,14 +93,14 @@ func decodeRecord(b []byte, kind RecordKind) ([]byte, error) {
 		return nil, fmt.Errorf("record file of %d bytes, header says %d", len(b), recordHeaderSize+n)
 	}
 	data := b[recordHeaderSize:]
-	if Sum(data) != h {
-		return nil, fmt.Errorf("record data %w", ErrCorrupt)
+	if blob.Sum(data) != h {
+		return nil, fmt.Errorf("record data %w", blob.ErrCorrupt)
 	}
 	return data, nil
 }
 
-func recordHandle(kind RecordKind, name string) (Handle, error) {
-	d, err := kind.dir()
+func recordHandle(kind blob.RecordKind, name string) (Handle, error) {
+	d, err := kind.Dir()
 	if err == nil {
 		err = validRecordName(name)
 	}
@@ -124,7 +109,7 @@ func recordHandle(kind RecordKind, name string) (Handle, error) {
 
 // PutRecord stores data under kind/name durably: record file first, then
 // the index.
-func (s *Store) PutRecord(ctx context.Context, kind RecordKind, name string, data []byte) error {
+func (s *Store) PutRecord(ctx context.Context, kind blob.RecordKind, name string, data []byte) error {
 	h, err := recordHandle(kind, name)
 	if err != nil {
 		return fmt.Errorf("put record: %w", err)
@@ -149,7 +134,7 @@ func (s *Store) PutRecord(ctx context.Context, kind RecordKind, name string, dat
 }
 
 // GetRecord returns the data of record kind/name, from the index.
-func (s *Store) GetRecord(ctx context.Context, kind RecordKind, name string) ([]byte, error) {
+func (s *Store) GetRecord(ctx context.Context, kind blob.RecordKind, name string) ([]byte, error) {
 	h, err := recordHandle(kind, name)
 	if err != nil {
 		return nil, fmt.Errorf("get record: %w", err)
@@ -159,7 +144,7 @@ func (s *Store) GetRecord(ctx context.Context, kind RecordKind, name string) ([]
 	}
 	v, closer, err := s.db.Get(recordKey(kind, name))
 	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, fmt.Errorf("record %s: %w", h.Name, ErrNotFound)
+		return nil, fmt.Errorf("record %s: %w", h.Name, blob.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get record %s: %w", h.Name, err)
@@ -170,8 +155,8 @@ func (s *Store) GetRecord(ctx context.Context, kind RecordKind, name string) ([]
 
 // ListRecords calls fn for every record of kind whose name starts with
 // prefix, in name order. data is only valid during the call.
-func (s *Store) ListRecords(ctx context.Context, kind RecordKind, prefix string, fn func(name string, data []byte) error) error {
-	if _, err := kind.dir(); err != nil {
+func (s *Store) ListRecords(ctx context.Context, kind blob.RecordKind, prefix string, fn func(name string, data []byte) error) error {
+	if _, err := kind.Dir(); err != nil {
 		return fmt.Errorf("list records: %w", err)
 	}
 	err := scanPrefix(s.db, recordKey(kind, prefix), func(k, v []byte) error {
@@ -187,7 +172,7 @@ func (s *Store) ListRecords(ctx context.Context, kind RecordKind, prefix string,
 }
 
 // DeleteRecord removes record kind/name: file first, then the index.
-func (s *Store) DeleteRecord(ctx context.Context, kind RecordKind, name string) error {
+func (s *Store) DeleteRecord(ctx context.Context, kind blob.RecordKind, name string) error {
 	h, err := recordHandle(kind, name)
 	if err != nil {
 		return fmt.Errorf("delete record: %w", err)
@@ -210,7 +195,7 @@ func (s *Store) DeleteRecord(ctx context.Context, kind RecordKind, name string) 
 
 // writeRecordFile writes the record file of kind/name from data (a temp
 // file, then the backend's durable put), without touching the index.
-func (s *Store) writeRecordFile(ctx context.Context, kind RecordKind, name string, data []byte) error {
+func (s *Store) writeRecordFile(ctx context.Context, kind blob.RecordKind, name string, data []byte) error {
 	h, err := recordHandle(kind, name)
 	if err != nil {
 		return err
@@ -228,7 +213,7 @@ func (s *Store) writeRecordFile(ctx context.Context, kind RecordKind, name strin
 }
 
 // readRecordFile reads and checks one record file through the backend.
-func (s *Store) readRecordFile(ctx context.Context, fileName string, size int64) (RecordKind, string, []byte, error) {
+func (s *Store) readRecordFile(ctx context.Context, fileName string, size int64) (blob.RecordKind, string, []byte, error) {
 	kind, name, ok := parseRecordFileName(fileName)
 	if !ok {
 		return 0, "", nil, fmt.Errorf("record file %s: bad name", fileName)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // damagedRecords remembers record files that could not be read at open.
@@ -43,7 +45,7 @@ func (s *Store) clearDamagedLocked(fileName string) {
 }
 
 // parseRecordFileName splits a record file name into kind and name.
-func parseRecordFileName(fileName string) (RecordKind, string, bool) {
+func parseRecordFileName(fileName string) (blob.RecordKind, string, bool) {
 	d, name, _ := strings.Cut(fileName, "/")
 	kind, ok := recordKindOfDir(d)
 	if !ok || validRecordName(name) != nil {
@@ -62,7 +64,7 @@ func (s *Store) repairRecord(ctx context.Context, fileName string, size int64, i
 	if ok && hasIndex && size >= recordHeaderSize {
 		hdr := make([]byte, recordHeaderSize)
 		if err := s.be.ReadAt(ctx, Handle{Kind: FileRecord, Name: fileName}, hdr, 0); err == nil {
-			if n, sum, err := decodeRecordHeader(hdr, kind); err == nil && n == len(indexed) && Sum(indexed) == sum {
+			if n, sum, err := decodeRecordHeader(hdr, kind); err == nil && n == len(indexed) && blob.Sum(indexed) == sum {
 				err := s.writeRecordFile(ctx, kind, name, indexed)
 				if err == nil {
 					s.log.Warn("repaired a damaged record file from the index's copy", "record", fileName, "was", readErr)

@@ -9,10 +9,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/internal/testdisk"
 )
 
-func listNames(t *testing.T, s *Store, kind RecordKind, prefix string) []string {
+func listNames(t *testing.T, s *Store, kind blob.RecordKind, prefix string) []string {
 	t.Helper()
 	var names []string
 	err := s.ListRecords(context.Background(), kind, prefix, func(name string, _ []byte) error {
@@ -29,38 +31,38 @@ func TestRecords(t *testing.T) {
 	ctx := context.Background()
 	s, dir := newTestStore(t, 1<<20)
 	for _, n := range []string{"vg-b-0000000000000002", "vg-a-0000000000000001", "vg-b-0000000000000001", "vg-a-0000000000000002"} {
-		if err := s.PutRecord(ctx, RecordSnapshot, n, []byte(`{"n":"`+n+`"}`)); err != nil {
+		if err := s.PutRecord(ctx, blob.RecordSnapshot, n, []byte(`{"n":"`+n+`"}`)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.PutRecord(ctx, RecordVG, "vg-a", []byte(`{}`)); err != nil {
+	if err := s.PutRecord(ctx, blob.RecordVG, "vg-a", []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"vg-b-0000000000000001", "vg-b-0000000000000002"}
-	if got := listNames(t, s, RecordSnapshot, "vg-b-"); !reflect.DeepEqual(got, want) {
+	if got := listNames(t, s, blob.RecordSnapshot, "vg-b-"); !reflect.DeepEqual(got, want) {
 		t.Fatalf("list vg-b- = %v, want %v", got, want)
 	}
-	if got := listNames(t, s, RecordSnapshot, ""); len(got) != 4 {
+	if got := listNames(t, s, blob.RecordSnapshot, ""); len(got) != 4 {
 		t.Fatalf("list all snapshots = %v", got)
 	}
-	if err := s.DeleteRecord(ctx, RecordSnapshot, "vg-b-0000000000000001"); err != nil {
+	if err := s.DeleteRecord(ctx, blob.RecordSnapshot, "vg-b-0000000000000001"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetRecord(ctx, RecordSnapshot, "vg-b-0000000000000001"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("get deleted record = %v, want ErrNotFound", err)
+	if _, err := s.GetRecord(ctx, blob.RecordSnapshot, "vg-b-0000000000000001"); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("get deleted record = %v, want blob.ErrNotFound", err)
 	}
 	s.Close()
 	s = openTestStore(t, dir)
-	if got := listNames(t, s, RecordSnapshot, ""); len(got) != 3 {
+	if got := listNames(t, s, blob.RecordSnapshot, ""); len(got) != 3 {
 		t.Fatalf("after reopen: %v", got)
 	}
 	if err := s.RebuildIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := listNames(t, s, RecordSnapshot, ""); len(got) != 3 {
+	if got := listNames(t, s, blob.RecordSnapshot, ""); len(got) != 3 {
 		t.Fatalf("after rebuild: %v", got)
 	}
-	if d, err := s.GetRecord(ctx, RecordVG, "vg-a"); err != nil || string(d) != "{}" {
+	if d, err := s.GetRecord(ctx, blob.RecordVG, "vg-a"); err != nil || string(d) != "{}" {
 		t.Fatalf("vg record after rebuild = %q, %v", d, err)
 	}
 }
@@ -68,7 +70,7 @@ func TestRecords(t *testing.T) {
 func TestRecordNames(t *testing.T) {
 	s, _ := newTestStore(t, 1<<20)
 	for _, name := range []string{"", "..", "a/b", "a..b", ".hidden", "sp ace", "ünï"} {
-		if err := s.PutRecord(context.Background(), RecordVG, name, nil); err == nil {
+		if err := s.PutRecord(context.Background(), blob.RecordVG, name, nil); err == nil {
 			t.Errorf("PutRecord accepted name %q", name)
 		}
 	}
@@ -81,7 +83,7 @@ func TestCorruptRecordFile(t *testing.T) {
 	ctx := context.Background()
 	s, dir := newTestStore(t, 1<<20)
 	want := []byte(`{"name":"x"}`)
-	if err := s.PutRecord(ctx, RecordVG, "vg-x", want); err != nil {
+	if err := s.PutRecord(ctx, blob.RecordVG, "vg-x", want); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "records", "vgs", "vg-x")
@@ -90,7 +92,7 @@ func TestCorruptRecordFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Problems) != 1 || rep.Problems[0].Record != "vgs/vg-x" || !errors.Is(rep.Problems[0].Err, ErrCorrupt) {
+	if len(rep.Problems) != 1 || rep.Problems[0].Record != "vgs/vg-x" || !errors.Is(rep.Problems[0].Err, blob.ErrCorrupt) {
 		t.Fatalf("problems = %v, want the corrupt record", rep.Problems)
 	}
 	for _, how := range []string{"rebuild", "reopen"} {
@@ -103,14 +105,14 @@ func TestCorruptRecordFile(t *testing.T) {
 			s.Close()
 			s = openTestStore(t, dir)
 		}
-		if d, err := s.GetRecord(ctx, RecordVG, "vg-x"); err != nil || string(d) != string(want) {
+		if d, err := s.GetRecord(ctx, blob.RecordVG, "vg-x"); err != nil || string(d) != string(want) {
 			t.Fatalf("after %s: record = %q, %v; want the intact copy", how, d, err)
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d, err := decodeRecord(b, RecordVG); err != nil || string(d) != string(want) {
+		if d, err := decodeRecord(b, blob.RecordVG); err != nil || string(d) != string(want) {
 			t.Fatalf("after %s: record file not repaired: %q, %v", how, d, err)
 		}
 		if d := s.DamagedRecords(); len(d) != 0 {
@@ -126,14 +128,14 @@ func TestDamagedRecordHeader(t *testing.T) {
 	ctx := context.Background()
 	s, dir := newTestStore(t, 1<<20)
 	want := []byte(`{"name":"x"}`)
-	if err := s.PutRecord(ctx, RecordVG, "vg-x", want); err != nil {
+	if err := s.PutRecord(ctx, blob.RecordVG, "vg-x", want); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "records", "vgs", "vg-x")
 	s.Close()
 	testdisk.FlipByte(t, path, 20)
 	s = openTestStore(t, dir)
-	if d, err := s.GetRecord(ctx, RecordVG, "vg-x"); err != nil || string(d) != string(want) {
+	if d, err := s.GetRecord(ctx, blob.RecordVG, "vg-x"); err != nil || string(d) != string(want) {
 		t.Fatalf("index copy of a damaged record = %q, %v; want it kept", d, err)
 	}
 	if d := s.DamagedRecords(); len(d) != 1 || !strings.HasPrefix(d[0], "records/vgs/vg-x: ") {
@@ -142,13 +144,13 @@ func TestDamagedRecordHeader(t *testing.T) {
 	if err := s.RebuildIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if d, err := s.GetRecord(ctx, RecordVG, "vg-x"); err != nil || string(d) != string(want) {
+	if d, err := s.GetRecord(ctx, blob.RecordVG, "vg-x"); err != nil || string(d) != string(want) {
 		t.Fatalf("after rebuild: %q, %v; want the index copy kept", d, err)
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal("the damaged record file was removed; it must be left for inspection")
 	}
-	if err := s.PutRecord(ctx, RecordVG, "vg-x", want); err != nil {
+	if err := s.PutRecord(ctx, blob.RecordVG, "vg-x", want); err != nil {
 		t.Fatal(err)
 	}
 	if d := s.DamagedRecords(); len(d) != 0 {
@@ -159,7 +161,7 @@ func TestDamagedRecordHeader(t *testing.T) {
 func TestRecordFileGoneAtOpen(t *testing.T) {
 	ctx := context.Background()
 	s, dir := newTestStore(t, 1<<20)
-	if err := s.PutRecord(ctx, RecordVG, "vg-y", []byte(`{}`)); err != nil {
+	if err := s.PutRecord(ctx, blob.RecordVG, "vg-y", []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -167,7 +169,7 @@ func TestRecordFileGoneAtOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	s = openTestStore(t, dir)
-	if _, err := s.GetRecord(ctx, RecordVG, "vg-y"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.GetRecord(ctx, blob.RecordVG, "vg-y"); !errors.Is(err, blob.ErrNotFound) {
 		t.Fatalf("record without file still indexed: %v", err)
 	}
 }

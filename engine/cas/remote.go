@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // configHandle names the copy of the store config kept in a backend.
@@ -16,7 +18,7 @@ var configHandle = Handle{Kind: FileConfig, Name: "config"}
 const maxConfigSize = 64 << 10
 
 // BackendConfig returns the store config kept in be; the error matches
-// ErrNotFound when be holds none.
+// blob.ErrNotFound when be holds none.
 func BackendConfig(ctx context.Context, be Backend) (Config, error) {
 	var cfg Config
 	size := int64(-1)
@@ -30,7 +32,7 @@ func BackendConfig(ctx context.Context, be Backend) (Config, error) {
 		return cfg, fmt.Errorf("read backend store config: %w", err)
 	}
 	if size < 0 {
-		return cfg, fmt.Errorf("read backend store config: %w", ErrNotFound)
+		return cfg, fmt.Errorf("read backend store config: %w", blob.ErrNotFound)
 	}
 	if size > maxConfigSize {
 		return cfg, fmt.Errorf("backend store config: too large (%d bytes)", size)
@@ -59,7 +61,7 @@ func InitBackend(ctx context.Context, dir string, cfg Config, be Backend) error 
 	}
 	if have, err := BackendConfig(ctx, be); err == nil {
 		return fmt.Errorf("init store %s: backend already holds store %s", dir, have.ID)
-	} else if !errors.Is(err, ErrNotFound) {
+	} else if !errors.Is(err, blob.ErrNotFound) {
 		return fmt.Errorf("init store %s: %w", dir, err)
 	}
 	if err := putBackendConfig(ctx, dir, cfg, be); err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // TestJoinBackend covers how store directories attach to shared storage.
@@ -15,8 +17,8 @@ func TestJoinBackend(t *testing.T) {
 		check func(t *testing.T, err error)
 	}{
 		{"empty backend", func(*testing.T, string, Backend) {}, func(t *testing.T, err error) {
-			if !errors.Is(err, ErrNotFound) {
-				t.Fatalf("got %v, want ErrNotFound", err)
+			if !errors.Is(err, blob.ErrNotFound) {
+				t.Fatalf("got %v, want blob.ErrNotFound", err)
 			}
 		}},
 		{"empty dir joins", func(t *testing.T, _ string, be Backend) {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/internal/testdisk"
 )
 
@@ -39,7 +41,7 @@ func TestS2Store(t *testing.T) {
 	mustGet(t, s, idText, text)
 	mustGet(t, s, idRandom, random)
 
-	if _, err := s.Sweep(ctx, func(id ID) bool { return id == idText }, SweepOptions{}); err != nil {
+	if _, err := s.Sweep(ctx, func(id blob.ID) bool { return id == idText }, SweepOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RebuildIndex(ctx); err != nil {
@@ -59,8 +61,8 @@ func TestS2Store(t *testing.T) {
 	testdisk.FlipByte(t, filepath.Join(dir, "packs", loc.Pack[:2], loc.Pack+".pack"), loc.Offset+int64(loc.Stored)/2)
 	s = openTestStore(t, dir)
 	_, err = s.Get(ctx, idText, nil)
-	var be *BlobError
-	if !errors.As(err, &be) || be.ID != idText || !errors.Is(err, ErrCorrupt) {
+	var be *blob.Error
+	if !errors.As(err, &be) || be.ID != idText || !errors.Is(err, blob.ErrCorrupt) {
 		t.Fatalf("Get of damaged s2 blob: %v", err)
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/cockroachdb/pebble/v2"
 	pebblevfs "github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/klauspost/compress/zstd"
@@ -51,7 +53,7 @@ func (e *LockedError) Error() string {
 	return fmt.Sprintf("store %s is in use by process %d", e.Dir, e.PID)
 }
 
-// Store is an open content-addressed store. It implements BlobStore.
+// Store is an open content-addressed store. It implements blob.Store.
 type Store struct {
 	dir     string
 	cfg     Config
@@ -82,7 +84,7 @@ type Store struct {
 	mu struct {
 		sync.Mutex
 		writers  map[*Writer]struct{}
-		pending  map[ID]pendingBlob
+		pending  map[blob.ID]pendingBlob
 		inflight map[*packWriter]struct{}
 		gen      uint64 // bumped whenever pending blobs move to the index
 		err      error  // sticky: a pack failed to seal
@@ -90,7 +92,7 @@ type Store struct {
 	}
 }
 
-var _ BlobStore = (*Store)(nil)
+var _ blob.Store = (*Store)(nil)
 
 // Open opens the store in dir, locks it against other processes and brings
 // the index up to date with the packs and records on disk. With
@@ -123,7 +125,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.mu.pending = make(map[ID]pendingBlob)
+	s.mu.pending = make(map[blob.ID]pendingBlob)
 	s.mu.writers = make(map[*Writer]struct{})
 	s.def = s.NewWriter()
 	s.mu.inflight = make(map[*packWriter]struct{})
@@ -143,7 +145,7 @@ func (s *Store) open(ctx context.Context, opts Options) error {
 		return fmt.Errorf("open store %s: %w", s.dir, err)
 	}
 	s.dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(n),
-		zstd.WithDecoderMaxMemory(MaxBlobSize+1), zstd.IgnoreChecksum(true))
+		zstd.WithDecoderMaxMemory(blob.MaxSize+1), zstd.IgnoreChecksum(true))
 	if err != nil {
 		return fmt.Errorf("open store %s: %w", s.dir, err)
 	}

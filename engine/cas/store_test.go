@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // newTestStore inits and opens a store with small packs.
@@ -53,16 +55,16 @@ func compressibleBlob(r *rand.Rand, n int) []byte {
 	return b.Bytes()[:n]
 }
 
-func mustPut(t testing.TB, s *Store, data []byte) ID {
+func mustPut(t testing.TB, s *Store, data []byte) blob.ID {
 	t.Helper()
-	id := Sum(data)
-	if _, err := s.Put(context.Background(), BlobChunk, id, data); err != nil {
+	id := blob.Sum(data)
+	if _, err := s.Put(context.Background(), blob.Chunk, id, data); err != nil {
 		t.Fatal(err)
 	}
 	return id
 }
 
-func mustGet(t testing.TB, s *Store, id ID, want []byte) {
+func mustGet(t testing.TB, s *Store, id blob.ID, want []byte) {
 	t.Helper()
 	got, err := s.Get(context.Background(), id, nil)
 	if err != nil {
@@ -101,11 +103,11 @@ func TestPutGetHasRoundTrip(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			id := Sum(tc.data)
+			id := blob.Sum(tc.data)
 			if ok, _ := s.Has(ctx, id); ok {
 				t.Fatal("Has before Put")
 			}
-			stored, err := s.Put(ctx, BlobChunk, id, tc.data)
+			stored, err := s.Put(ctx, blob.Chunk, id, tc.data)
 			if err != nil || !stored {
 				t.Fatalf("Put = %v, %v", stored, err)
 			}
@@ -122,12 +124,12 @@ func TestPutGetHasRoundTrip(t *testing.T) {
 			}
 		})
 	}
-	var missing ID
+	var missing blob.ID
 	missing[0] = 1
 	_, err := s.Get(ctx, missing, nil)
-	var be *BlobError
-	if !errors.As(err, &be) || !errors.Is(err, ErrNotFound) || be.ID != missing {
-		t.Fatalf("Get missing = %v, want BlobError ErrNotFound", err)
+	var be *blob.Error
+	if !errors.As(err, &be) || !errors.Is(err, blob.ErrNotFound) || be.ID != missing {
+		t.Fatalf("Get missing = %v, want blob.Error blob.ErrNotFound", err)
 	}
 }
 
@@ -136,14 +138,14 @@ func TestPutDedup(t *testing.T) {
 	s, dir := newTestStore(t, 1<<20)
 	data := randomBlob(rand.New(rand.NewPCG(3, 4)), 50000)
 	id := mustPut(t, s, data)
-	if stored, err := s.Put(ctx, BlobChunk, id, data); err != nil || stored {
+	if stored, err := s.Put(ctx, blob.Chunk, id, data); err != nil || stored {
 		t.Fatalf("second pending Put = %v, %v; want false", stored, err)
 	}
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := s.Stats(ctx)
-	if stored, err := s.Put(ctx, BlobChunk, id, data); err != nil || stored {
+	if stored, err := s.Put(ctx, blob.Chunk, id, data); err != nil || stored {
 		t.Fatalf("Put after flush = %v, %v; want false", stored, err)
 	}
 	if err := s.Flush(ctx); err != nil {
@@ -180,11 +182,11 @@ func TestConcurrentPutsSpanningPacks(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for _, b := range blobs[w] {
-				if _, err := s.Put(ctx, BlobChunk, Sum(b), b); err != nil {
+				if _, err := s.Put(ctx, blob.Chunk, blob.Sum(b), b); err != nil {
 					errs <- err
 					return
 				}
-				if _, err := s.Get(ctx, Sum(b), nil); err != nil {
+				if _, err := s.Get(ctx, blob.Sum(b), nil); err != nil {
 					errs <- err
 					return
 				}
@@ -201,7 +203,7 @@ func TestConcurrentPutsSpanningPacks(t *testing.T) {
 	}
 	for w := range workers {
 		for _, b := range blobs[w] {
-			mustGet(t, s, Sum(b), b)
+			mustGet(t, s, blob.Sum(b), b)
 		}
 	}
 	st, err := s.Stats(ctx)

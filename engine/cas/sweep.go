@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/cockroachdb/pebble/v2"
 	"golang.org/x/sys/unix"
 )
@@ -57,7 +59,7 @@ type packUsage struct {
 // The caller must keep Put from running meanwhile, or a Put could
 // deduplicate against a blob being deleted. With opts.DryRun it only counts
 // and plans.
-func (s *Store) Sweep(ctx context.Context, live func(ID) bool, opts SweepOptions) (SweepStats, error) {
+func (s *Store) Sweep(ctx context.Context, live func(blob.ID) bool, opts SweepOptions) (SweepStats, error) {
 	var st SweepStats
 	if !opts.DryRun {
 		if err := s.writable(); err != nil {
@@ -144,9 +146,9 @@ func (s *Store) dropPacks(ctx context.Context, packs []string, usage map[string]
 
 // packUsage sorts every committed blob into live and dead per pack, and
 // counts them and the packs' size into st.
-func (s *Store) packUsage(ctx context.Context, live func(ID) bool, st *SweepStats) (map[string]*packUsage, error) {
+func (s *Store) packUsage(ctx context.Context, live func(blob.ID) bool, st *SweepStats) (map[string]*packUsage, error) {
 	usage := make(map[string]*packUsage)
-	err := s.ForEachBlob(ctx, func(id ID, loc Location) error {
+	err := s.ForEachBlob(ctx, func(id blob.ID, loc Location) error {
 		u := usage[loc.Pack]
 		if u == nil {
 			u = &packUsage{}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // TestGetBesideSweep: reads of live blobs run beside sweeps that rewrite
@@ -20,7 +22,7 @@ func TestGetBesideSweep(t *testing.T) {
 	var failed atomic.Int64
 	var firstErr atomic.Value
 	for round := range 10 {
-		live := map[ID][]byte{}
+		live := map[blob.ID][]byte{}
 		for i := range 8 {
 			b := randomBlob(r, 4000)
 			id := mustPut(t, s, b)
@@ -58,7 +60,7 @@ func TestGetBesideSweep(t *testing.T) {
 			}()
 		}
 		prev := live
-		if _, err := s.Sweep(ctx, func(id ID) bool { _, ok := prev[id]; return ok }, SweepOptions{}); err != nil {
+		if _, err := s.Sweep(ctx, func(id blob.ID) bool { _, ok := prev[id]; return ok }, SweepOptions{}); err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
 		close(stop)
@@ -89,7 +91,7 @@ func TestReadStaleLocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := s.Sweep(ctx, func(x ID) bool { return x == id }, SweepOptions{})
+	st, err := s.Sweep(ctx, func(x blob.ID) bool { return x == id }, SweepOptions{})
 	if err != nil || st.PacksRewritten != 1 {
 		t.Fatalf("sweep: %+v, %v", st, err)
 	}

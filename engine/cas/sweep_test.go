@@ -8,14 +8,16 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 func TestSweep(t *testing.T) {
 	ctx := context.Background()
 	s, dir := newTestStore(t, 1<<20)
 	r := rand.New(rand.NewPCG(31, 32))
-	put := func(n int) map[ID][]byte {
-		m := make(map[ID][]byte)
+	put := func(n int) map[blob.ID][]byte {
+		m := make(map[blob.ID][]byte)
 		for range n {
 			b := randomBlob(r, 10000)
 			m[mustPut(t, s, b)] = b
@@ -28,16 +30,16 @@ func TestSweep(t *testing.T) {
 	allDead := put(5)    // pack 1: nothing live
 	mostlyDead := put(6) // pack 2: one of six live: rewritten
 	keep := put(4)       // pack 3: all live
-	var survivor ID
+	var survivor blob.ID
 	for id := range mostlyDead {
 		survivor = id
 		break
 	}
-	liveSet := map[ID]bool{survivor: true}
+	liveSet := map[blob.ID]bool{survivor: true}
 	for id := range keep {
 		liveSet[id] = true
 	}
-	isLive := func(id ID) bool { return liveSet[id] }
+	isLive := func(id blob.ID) bool { return liveSet[id] }
 	before := dirHash(t, filepath.Join(dir, "packs"))
 	dry, err := s.Sweep(ctx, isLive, SweepOptions{DryRun: true})
 	if err != nil {

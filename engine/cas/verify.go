@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/cockroachdb/pebble/v2"
 	"golang.org/x/sync/errgroup"
 )
@@ -23,11 +25,11 @@ type VerifyOptions struct {
 
 // Problem is one thing Verify found wrong.
 type Problem struct {
-	Pack   string   // pack name, when the problem is in or about a pack
-	Record string   // record file name ("snapshots/…"), for record problems
-	ID     ID       // the blob, when one is concerned
-	Type   BlobType // its type
-	Offset int64    // of the blob's data in Pack
+	Pack   string    // pack name, when the problem is in or about a pack
+	Record string    // record file name ("snapshots/…"), for record problems
+	ID     blob.ID   // the blob, when one is concerned
+	Type   blob.Type // its type
+	Offset int64     // of the blob's data in Pack
 	Err    error
 }
 
@@ -61,7 +63,7 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (VerifyReport, e
 	err := scanPrefix(s.db, []byte{prefixBlob}, func(k, v []byte) error {
 		loc, err := decodeBlobValue(v)
 		if err != nil {
-			rep.Problems = append(rep.Problems, Problem{ID: ID(k[1:]), Err: fmt.Errorf("index entry: %w", err)})
+			rep.Problems = append(rep.Problems, Problem{ID: blob.ID(k[1:]), Err: fmt.Errorf("index entry: %w", err)})
 			return nil
 		}
 		perPack[loc.Pack]++
@@ -152,7 +154,7 @@ func (s *Store) verifyPack(ctx context.Context, name string, size int64, indexed
 		prob := Problem{Pack: name, ID: e.ID, Type: e.Type, Offset: want.Offset}
 		loc, err := s.Lookup(ctx, e.ID)
 		switch {
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, blob.ErrNotFound):
 			prob.Err = errors.New("in the pack footer but not in the index")
 			pr.problems = append(pr.problems, prob)
 		case err != nil:
@@ -247,7 +249,7 @@ func (s *Store) recordAgreesLocked(ctx context.Context, fileName string) (bool, 
 	if errors.Is(err, pebble.ErrNotFound) {
 		// Agrees only if the file is gone too (deleted meanwhile).
 		err := s.be.ReadAt(ctx, h, make([]byte, 1), 0)
-		return errors.Is(err, ErrNotFound), nil
+		return errors.Is(err, blob.ErrNotFound), nil
 	}
 	if err != nil {
 		return false, err
@@ -278,7 +280,7 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		return ctx.Err()
 	})
 	if err == nil {
-		err = s.ForEachBlob(ctx, func(_ ID, loc Location) error {
+		err = s.ForEachBlob(ctx, func(_ blob.ID, loc Location) error {
 			st.Blobs++
 			st.StoredBytes += int64(loc.Stored)
 			st.RawBytes += int64(loc.Raw)
@@ -292,7 +294,7 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 }
 
 // ForEachBlob calls fn for every committed blob, in id order.
-func (s *Store) ForEachBlob(ctx context.Context, fn func(id ID, loc Location) error) error {
+func (s *Store) ForEachBlob(ctx context.Context, fn func(id blob.ID, loc Location) error) error {
 	return scanPrefix(s.db, []byte{prefixBlob}, func(k, v []byte) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -301,6 +303,6 @@ func (s *Store) ForEachBlob(ctx context.Context, fn func(id ID, loc Location) er
 		if err != nil {
 			return fmt.Errorf("index entry of blob %x: %w", k[1:], err)
 		}
-		return fn(ID(k[1:]), loc)
+		return fn(blob.ID(k[1:]), loc)
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // verifyBlob reads one blob with its header in a single read (one request
@@ -23,7 +25,7 @@ func (s *Store) verifyBlob(ctx context.Context, pack string, e PackEntry, rec, b
 	}
 	out, err := s.decodeBlob(e.ID, entryLocation(pack, e), rec[blobHeaderSize:], buf)
 	if err != nil {
-		var be *BlobError
+		var be *blob.Error
 		if errors.As(err, &be) {
 			err = be.Err
 		}
@@ -43,7 +45,7 @@ func checkBlobHeader(got []byte, e PackEntry, at int64) error {
 	putBlobHeader(want[:], e.Type, e.Flags, e.Raw, e.Stored, e.ID)
 	for i := range want {
 		if got[i] != want[i] {
-			return fmt.Errorf("%w (blob header at offset %d: %s differs from the footer entry)", ErrCorrupt, at, blobHeaderField(i))
+			return fmt.Errorf("%w (blob header at offset %d: %s differs from the footer entry)", blob.ErrCorrupt, at, blobHeaderField(i))
 		}
 	}
 	return nil

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // flipBit flips one bit of the file at off; flipping it again undoes it.
@@ -33,7 +35,7 @@ func TestVerifyBlobHeaderFlips(t *testing.T) {
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(13, 44))
 	s, _ := newTestStore(t, 1<<20)
-	ids := []ID{mustPut(t, s, randomBlob(r, 5000)), mustPut(t, s, compressibleBlob(r, 20000))}
+	ids := []blob.ID{mustPut(t, s, randomBlob(r, 5000)), mustPut(t, s, compressibleBlob(r, 20000))}
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}

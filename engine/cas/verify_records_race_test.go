@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // TestVerifyRecordsBesideWrites: verify runs beside snapshot commits and
@@ -30,18 +32,18 @@ func TestVerifyRecordsBesideWrites(t *testing.T) {
 				}
 				name := fmt.Sprintf("vg-%d", w)
 				data := []byte(strings.Repeat("x", 10+i%50))
-				if err := s.PutRecord(ctx, RecordVG, name, data); err != nil {
+				if err := s.PutRecord(ctx, blob.RecordVG, name, data); err != nil {
 					t.Error(err)
 					return
 				}
 				snap := fmt.Sprintf("vg-%d-%d", w, i%3)
 				if i%2 == 0 {
-					err := s.PutRecord(ctx, RecordSnapshot, snap, data)
+					err := s.PutRecord(ctx, blob.RecordSnapshot, snap, data)
 					if err != nil {
 						t.Error(err)
 						return
 					}
-				} else if err := s.DeleteRecord(ctx, RecordSnapshot, snap); err != nil {
+				} else if err := s.DeleteRecord(ctx, blob.RecordSnapshot, snap); err != nil {
 					t.Error(err)
 					return
 				}

@@ -9,11 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/internal/testdisk"
 )
 
 // packPath returns the file of the pack holding id.
-func packPath(t *testing.T, s *Store, id ID) (string, Location) {
+func packPath(t *testing.T, s *Store, id blob.ID) (string, Location) {
 	t.Helper()
 	loc, err := s.Lookup(context.Background(), id)
 	if err != nil {
@@ -45,9 +47,9 @@ func TestCorruptBlob(t *testing.T) {
 			testdisk.FlipByte(t, path, loc.Offset+int64(loc.Stored)/2)
 
 			_, err := s.Get(ctx, id, nil)
-			var be *BlobError
-			if !errors.As(err, &be) || !errors.Is(err, ErrCorrupt) || be.ID != id || be.Pack != loc.Pack {
-				t.Fatalf("Get = %v, want BlobError ErrCorrupt for %s", err, id.Short())
+			var be *blob.Error
+			if !errors.As(err, &be) || !errors.Is(err, blob.ErrCorrupt) || be.ID != id || be.Pack != loc.Pack {
+				t.Fatalf("Get = %v, want blob.Error blob.ErrCorrupt for %s", err, id.Short())
 			}
 			if !strings.Contains(err.Error(), id.String()) || !strings.Contains(err.Error(), loc.Pack) {
 				t.Fatalf("error %q does not name blob and pack", err)
@@ -62,7 +64,7 @@ func TestCorruptBlob(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(rep.Problems) != 1 || rep.Problems[0].ID != id || !errors.Is(rep.Problems[0].Err, ErrCorrupt) {
+			if len(rep.Problems) != 1 || rep.Problems[0].ID != id || !errors.Is(rep.Problems[0].Err, blob.ErrCorrupt) {
 				t.Fatalf("verify problems = %v, want exactly %s", rep.Problems, id.Short())
 			}
 			want := "chunk " + id.String() + " in pack " + loc.Pack

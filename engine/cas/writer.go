@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // Writer stores blobs in packs of its own. A job that writes through its own
@@ -21,7 +23,7 @@ type Writer struct {
 	stored atomic.Int64
 }
 
-var _ BlobWriter = (*Writer)(nil)
+var _ blob.Writer = (*Writer)(nil)
 
 // NewWriter returns a Writer on s. Call Flush to commit what it holds, then
 // Close; or Abort.
@@ -34,7 +36,7 @@ func (s *Store) NewWriter() *Writer {
 }
 
 // Put stores a blob like Store.Put, in the Writer's own pack.
-func (w *Writer) Put(ctx context.Context, t BlobType, id ID, data []byte) (bool, error) {
+func (w *Writer) Put(ctx context.Context, t blob.Type, id blob.ID, data []byte) (bool, error) {
 	return w.s.put(ctx, w, t, id, data)
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 func TestWriterAbortDiscards(t *testing.T) {
@@ -19,8 +21,8 @@ func TestWriterAbortDiscards(t *testing.T) {
 
 	w := s.NewWriter()
 	data := randomBlob(r, 5000)
-	id := Sum(data)
-	if _, err := w.Put(ctx, BlobChunk, id, data); err != nil {
+	id := blob.Sum(data)
+	if _, err := w.Put(ctx, blob.Chunk, id, data); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Abort(ctx); err != nil {
@@ -50,11 +52,11 @@ func TestWriterAbortKeepsSharedBlobs(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	a, b := s.NewWriter(), s.NewWriter()
 	data := randomBlob(r, 4000)
-	id := Sum(data)
-	if stored, err := a.Put(ctx, BlobChunk, id, data); err != nil || !stored {
+	id := blob.Sum(data)
+	if stored, err := a.Put(ctx, blob.Chunk, id, data); err != nil || !stored {
 		t.Fatalf("a.Put = %v, %v", stored, err)
 	}
-	if stored, err := b.Put(ctx, BlobChunk, id, data); err != nil || stored {
+	if stored, err := b.Put(ctx, blob.Chunk, id, data); err != nil || stored {
 		t.Fatalf("b.Put of the same blob = %v, %v; want a dedup", stored, err)
 	}
 	if err := a.Abort(ctx); err != nil {
@@ -77,12 +79,12 @@ func TestWriterFlushSealsAll(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	a, b := s.NewWriter(), s.NewWriter()
 	da, db := randomBlob(r, 3000), randomBlob(r, 3000)
-	a.Put(ctx, BlobChunk, Sum(da), da)
-	b.Put(ctx, BlobChunk, Sum(db), db)
+	a.Put(ctx, blob.Chunk, blob.Sum(da), da)
+	b.Put(ctx, blob.Chunk, blob.Sum(db), db)
 	if err := a.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []ID{Sum(da), Sum(db)} {
+	for _, id := range []blob.ID{blob.Sum(da), blob.Sum(db)} {
 		if _, err := s.Lookup(ctx, id); err != nil {
 			t.Errorf("%s not indexed after Flush: %v", id.Short(), err)
 		}
@@ -100,23 +102,23 @@ func TestWriteErrorOnSharedPackFailsFlush(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	a, b := s.NewWriter(), s.NewWriter()
 	x := randomBlob(r, 3000)
-	if _, err := a.Put(ctx, BlobChunk, Sum(x), x); err != nil {
+	if _, err := a.Put(ctx, blob.Chunk, blob.Sum(x), x); err != nil {
 		t.Fatal(err)
 	}
-	if isNew, err := b.Put(ctx, BlobChunk, Sum(x), x); err != nil || isNew {
+	if isNew, err := b.Put(ctx, blob.Chunk, blob.Sum(x), x); err != nil || isNew {
 		t.Fatalf("second put of the same blob: new %v, err %v", isNew, err)
 	}
 	s.mu.Lock()
 	a.cur.wf.Close() // the next append to a's pack fails
 	s.mu.Unlock()
 	y := randomBlob(r, 3000)
-	if _, err := a.Put(ctx, BlobChunk, Sum(y), y); err == nil {
+	if _, err := a.Put(ctx, blob.Chunk, blob.Sum(y), y); err == nil {
 		t.Fatal("put into a closed temp pack succeeded")
 	}
 	if err := b.Flush(ctx); err == nil {
 		t.Fatal("flush succeeded though the blob it deduplicated against was lost")
 	}
-	if ok, _ := s.Has(ctx, Sum(x)); ok {
+	if ok, _ := s.Has(ctx, blob.Sum(x)); ok {
 		t.Fatal("the lost blob is reported present")
 	}
 }
@@ -128,13 +130,13 @@ func TestWriteErrorOnOwnPackKeepsStore(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	a := s.NewWriter()
 	x := randomBlob(r, 3000)
-	if _, err := a.Put(ctx, BlobChunk, Sum(x), x); err != nil {
+	if _, err := a.Put(ctx, blob.Chunk, blob.Sum(x), x); err != nil {
 		t.Fatal(err)
 	}
 	s.mu.Lock()
 	a.cur.wf.Close()
 	s.mu.Unlock()
-	if _, err := a.Put(ctx, BlobChunk, Sum(x[:100]), x[:100]); err == nil {
+	if _, err := a.Put(ctx, blob.Chunk, blob.Sum(x[:100]), x[:100]); err == nil {
 		t.Fatal("put into a closed temp pack succeeded")
 	}
 	b := s.NewWriter()
@@ -143,12 +145,12 @@ func TestWriteErrorOnOwnPackKeepsStore(t *testing.T) {
 	if err := b.Flush(ctx); err != nil {
 		t.Fatalf("a write error in another writer's own pack failed this flush: %v", err)
 	}
-	mustGet(t, s, Sum(z), z)
+	mustGet(t, s, blob.Sum(z), z)
 }
 
 func mustPutW(t *testing.T, w *Writer, data []byte) {
 	t.Helper()
-	if _, err := w.Put(context.Background(), BlobChunk, Sum(data), data); err != nil {
+	if _, err := w.Put(context.Background(), blob.Chunk, blob.Sum(data), data); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -176,7 +178,7 @@ func TestWriterStoredBytes(t *testing.T) {
 	}
 	var want int64
 	for _, b := range [][]byte{text, rnd} {
-		loc, err := s.Lookup(ctx, Sum(b))
+		loc, err := s.Lookup(ctx, blob.Sum(b))
 		if err != nil {
 			t.Fatal(err)
 		}

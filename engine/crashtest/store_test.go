@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/ingest"
 	"github.com/vmrep/vmrep/engine/restore"
@@ -22,7 +24,7 @@ import (
 // ingest makes several packs and every k stays affordable.
 func storeConfig() cas.Config {
 	cfg := cas.DefaultConfig()
-	cfg.Chunker = cas.ChunkerParams{Min: 4 << 10, Avg: 16 << 10, Max: 64 << 10}
+	cfg.Chunker = blob.ChunkerParams{Min: 4 << 10, Avg: 16 << 10, Max: 64 << 10}
 	cfg.PackSize = 64 << 10
 	return cfg
 }
@@ -161,7 +163,7 @@ func checkSnapshot(ctx context.Context, t testing.TB, s *cas.Store, snap volume.
 		if err == nil {
 			_, err = restore.Volume(ctx, s, m, tg, restore.Options{})
 		}
-		if errors.Is(err, cas.ErrNotFound) {
+		if errors.Is(err, blob.ErrNotFound) {
 			r.Bad["snapshots naming a missing blob"]++
 			t.Errorf("%s: snapshot %s volume %s: %v", at, snap.Name(), v.Name, err)
 			return 0, false

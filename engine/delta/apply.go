@@ -8,7 +8,8 @@ import (
 	"os"
 	"slices"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/restore"
 	"github.com/vmrep/vmrep/internal/vfs"
 )
@@ -27,9 +28,9 @@ type ApplyOptions struct {
 	Volume string // apply only this volume (ID or name); empty: all
 	Verify Verify
 	// Blobs reads the target manifests for VerifyFull.
-	Blobs cas.BlobReader
+	Blobs blob.Reader
 	// Chunker, when set, is recorded in the state (see State.Chunker).
-	Chunker *cas.ChunkerParams
+	Chunker *blob.ChunkerParams
 	// FS holds the replica's files (nil: the OS); tests crash it.
 	FS vfs.FS
 }

@@ -5,7 +5,8 @@ import (
 	"context"
 	"slices"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -21,13 +22,13 @@ type copyIndex struct {
 }
 
 type indexEntry struct {
-	id  cas.ID
+	id  blob.ID
 	off int64
 }
 
 // buildCopyIndex indexes m's data chunks, or returns nil when m is nil or
 // has more than maxIndexChunks entries.
-func buildCopyIndex(ctx context.Context, r cas.BlobReader, m *volume.Manifest) (*copyIndex, error) {
+func buildCopyIndex(ctx context.Context, r blob.Reader, m *volume.Manifest) (*copyIndex, error) {
 	if m == nil {
 		return nil, nil
 	}
@@ -53,8 +54,8 @@ func buildCopyIndex(ctx context.Context, r cas.BlobReader, m *volume.Manifest) (
 }
 
 // find returns an offset of chunk id in the base.
-func (ix *copyIndex) find(id cas.ID) (int64, bool) {
-	i, ok := slices.BinarySearchFunc(ix.ents, id, func(e indexEntry, id cas.ID) int { return bytes.Compare(e.id[:], id[:]) })
+func (ix *copyIndex) find(id blob.ID) (int64, bool) {
+	i, ok := slices.BinarySearchFunc(ix.ents, id, func(e indexEntry, id blob.ID) int { return bytes.Compare(e.id[:], id[:]) })
 	if !ok {
 		return 0, false
 	}

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/restore"
 	"github.com/vmrep/vmrep/engine/volume"
@@ -273,7 +275,7 @@ func (g *enospcRig) applyFile(path, rep string) error {
 	return err
 }
 
-func sameMap(a, b map[string]cas.ID) bool {
+func sameMap(a, b map[string]blob.ID) bool {
 	if len(a) != len(b) {
 		return false
 	}

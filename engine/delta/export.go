@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/diff"
 	"github.com/vmrep/vmrep/engine/volume"
 )
@@ -58,7 +59,7 @@ func (s *Summary) merge(o *Summary) {
 // Export writes the delta that turns base into target to w. Volumes are
 // matched by volume ID; a volume only the target has is added whole, one
 // only the base has is left out (the replica keeps its file).
-func Export(ctx context.Context, r cas.BlobReader, base, target volume.Snapshot, w Sink, opts ExportOptions) (Summary, error) {
+func Export(ctx context.Context, r blob.Reader, base, target volume.Snapshot, w Sink, opts ExportOptions) (Summary, error) {
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -115,7 +116,7 @@ type volPair struct {
 	index        *copyIndex
 }
 
-func loadPair(ctx context.Context, r cas.BlobReader, vh VolumeHeader) (volPair, error) {
+func loadPair(ctx context.Context, r blob.Reader, vh VolumeHeader) (volPair, error) {
 	var p volPair
 	var err error
 	if !vh.Added {
@@ -138,7 +139,7 @@ type result struct {
 
 // runJobs refines and encodes jobs on workers and hands their frames to w
 // in job order; at most 2×workers jobs are in flight, which bounds memory.
-func runJobs(ctx context.Context, r cas.BlobReader, mans []volPair, jobs []job, w Sink, workers int) (Summary, error) {
+func runJobs(ctx context.Context, r blob.Reader, mans []volPair, jobs []job, w Sink, workers int) (Summary, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	work := make(chan int)

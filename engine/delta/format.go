@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // Format constants; doc/design.md, "Delta file", describes the layout.
@@ -107,8 +107,8 @@ type Record struct {
 	Off        int64
 	Len        int64
 	Src        int64 // copy: the base offset the bytes come from
-	BaseHash   cas.ID
-	TargetHash cas.ID
+	BaseHash   blob.ID
+	TargetHash blob.ID
 	// Stored is the frame's stored data (zstd or raw), set on the frame's
 	// first data record only, so that summing len(Stored) over records
 	// gives the stored bytes. Data is a data record's bytes when a walk
@@ -122,8 +122,8 @@ type Record struct {
 type Frame struct {
 	Volume     int
 	NoBase     bool
-	BaseHash   cas.ID
-	TargetHash cas.ID
+	BaseHash   blob.ID
+	TargetHash blob.ID
 	Recs       []Record // Volume, Kind, Off, Len, Src set; Data set by decodeData
 	Mode       byte
 	Stored     []byte // the data records' bytes, concatenated, as stored

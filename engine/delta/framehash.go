@@ -1,10 +1,9 @@
 package delta
 
 import (
+	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/zeebo/blake3"
 	"github.com/zeebo/xxh3"
-
-	"github.com/vmrep/vmrep/engine/cas"
 )
 
 // Frame hashes tell apply whether a replica range is at the base, at the
@@ -26,7 +25,7 @@ func frameHashLen(v byte) int {
 }
 
 // frameHasher hashes a frame's bytes with its file version's function. The
-// sum sits in a cas.ID, zero-padded when the hash is shorter.
+// sum sits in a blob.ID, zero-padded when the hash is shorter.
 type frameHasher struct {
 	b3 *blake3.Hasher
 	x  *xxh3.Hasher
@@ -55,8 +54,8 @@ func (h *frameHasher) Write(p []byte) {
 	}
 }
 
-func (h *frameHasher) Sum() cas.ID {
-	var id cas.ID
+func (h *frameHasher) Sum() blob.ID {
+	var id blob.ID
 	if h.b3 != nil {
 		h.b3.Sum(id[:0])
 	} else {
@@ -67,11 +66,11 @@ func (h *frameHasher) Sum() cas.ID {
 }
 
 // frameSum is the frame hash of p in a file of version v.
-func frameSum(v byte, p []byte) cas.ID {
+func frameSum(v byte, p []byte) blob.ID {
 	if v == versionBLAKE3Frames {
-		return cas.Sum(p)
+		return blob.Sum(p)
 	}
-	var id cas.ID
+	var id blob.ID
 	b := xxh3.Hash128(p).Bytes()
 	copy(id[:], b[:])
 	return id

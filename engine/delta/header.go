@@ -3,7 +3,8 @@ package delta
 import (
 	"encoding/json"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -20,19 +21,19 @@ type VolumeHeader struct {
 	Name           string      `json:"name"`
 	Role           volume.Role `json:"role"`
 	Added          bool        `json:"added,omitempty"`
-	BaseManifest   cas.ID      `json:"base_manifest"`
+	BaseManifest   blob.ID     `json:"base_manifest"`
 	BaseSize       int64       `json:"base_size"`
-	TargetManifest cas.ID      `json:"target_manifest"`
+	TargetManifest blob.ID     `json:"target_manifest"`
 	TargetSize     int64       `json:"target_size"`
 }
 
 // PartRef is one part file of a split delta, as its index lists it.
 type PartRef struct {
-	File    string `json:"file"`
-	Volume  int    `json:"volume"`
-	Size    int64  `json:"size"`
-	BLAKE3  cas.ID `json:"blake3"` // of the whole part file
-	Records int64  `json:"records"`
+	File    string  `json:"file"`
+	Volume  int     `json:"volume"`
+	Size    int64   `json:"size"`
+	BLAKE3  blob.ID `json:"blake3"` // of the whole part file
+	Records int64   `json:"records"`
 }
 
 // Header is what a delta says about itself. Parts is set in a split

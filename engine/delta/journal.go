@@ -8,7 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/internal/vfs"
 )
 
@@ -27,18 +28,18 @@ var ErrInterrupted = errors.New("replica is in the middle of applying another de
 // written before the first byte of any volume file changes and removed
 // after state.json names the target.
 type journal struct {
-	Delta   cas.ID   `json:"delta"` // Reader.Digest
+	Delta   blob.ID  `json:"delta"` // Reader.Digest
 	Base    string   `json:"base"`
 	Target  string   `json:"target"`
 	Volumes []string `json:"volumes"` // volume IDs being written
 	// Stages holds, per volume ID, the BLAKE3 of the copy sources saved
 	// before the first write (see stagePath).
-	Stages map[string]cas.ID `json:"stages,omitempty"`
+	Stages map[string]blob.ID `json:"stages,omitempty"`
 }
 
-func (j *journal) setStage(id string, sum cas.ID) {
+func (j *journal) setStage(id string, sum blob.ID) {
 	if j.Stages == nil {
-		j.Stages = map[string]cas.ID{}
+		j.Stages = map[string]blob.ID{}
 	}
 	j.Stages[id] = sum
 }
@@ -121,7 +122,7 @@ func checkJournal(fsys vfs.FS, dir string, st *State, rd *Reader) (*journal, err
 
 // JournalInfo is what the journal of an unfinished apply says.
 type JournalInfo struct {
-	Delta        cas.ID
+	Delta        blob.ID
 	Base, Target string   // snapshot IDs
 	Volumes      []string // volume IDs being written
 }

@@ -4,7 +4,8 @@ import (
 	"context"
 	"io"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -26,7 +27,7 @@ func (d *rangeDiff) note(off, n int64) {
 // chunk's range must hash to the chunk's ID and each hole must read as
 // zeros. It needs the manifest's pages, never chunk data. done, when set,
 // is told of the bytes compared.
-func compareManifest(ctx context.Context, r cas.BlobReader, id cas.ID, f io.ReaderAt, done func(int64)) (rangeDiff, error) {
+func compareManifest(ctx context.Context, r blob.Reader, id blob.ID, f io.ReaderAt, done func(int64)) (rangeDiff, error) {
 	var d rangeDiff
 	m, err := volume.LoadManifest(ctx, r, id)
 	if err != nil {
@@ -40,7 +41,7 @@ func compareManifest(ctx context.Context, r cas.BlobReader, id cas.ID, f io.Read
 			if err := readRange(f, buf, off); err != nil {
 				return err
 			}
-			if cas.Sum(buf) != e.ID {
+			if blob.Sum(buf) != e.ID {
 				d.note(off, e.Length)
 			}
 			if done != nil {

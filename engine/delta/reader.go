@@ -9,9 +9,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/zeebo/blake3"
+	"github.com/vmrep/vmrep/engine/blob"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/zeebo/blake3"
 )
 
 // Reader is an opened, checksum-verified delta: one file or a split
@@ -21,7 +21,7 @@ type Reader struct {
 	// Digest is the BLAKE3 of the whole single file or index file (which
 	// lists every part's BLAKE3), so it names this delta exactly; the
 	// replica's apply journal records it.
-	Digest cas.ID
+	Digest blob.ID
 	path   string
 	files  []frameFile
 	// version is the format version of the single or index file; every
@@ -95,7 +95,7 @@ func openPart(path string, p PartRef, target string) (frameFile, error) {
 	return ff, nil
 }
 
-func openFrame(path string) (*Header, frameFile, byte, cas.ID, error) {
+func openFrame(path string) (*Header, frameFile, byte, blob.ID, error) {
 	raw, ff, kind, whole, err := openFrameRaw(path)
 	if err != nil {
 		return nil, ff, 0, whole, err
@@ -112,10 +112,10 @@ func openFrame(path string) (*Header, frameFile, byte, cas.ID, error) {
 
 // openFrameRaw checks a framed file's prefix and trailer checksum, reading
 // it once, and returns its raw header, kind and whole-file BLAKE3.
-func openFrameRaw(path string) ([]byte, frameFile, byte, cas.ID, error) {
+func openFrameRaw(path string) ([]byte, frameFile, byte, blob.ID, error) {
 	ff := frameFile{path: path}
-	var whole cas.ID
-	fail := func(err error) ([]byte, frameFile, byte, cas.ID, error) {
+	var whole blob.ID
+	fail := func(err error) ([]byte, frameFile, byte, blob.ID, error) {
 		return nil, ff, 0, whole, fmt.Errorf("open delta %s: %w", path, err)
 	}
 	f, err := os.Open(path)

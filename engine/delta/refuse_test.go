@@ -9,13 +9,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
-func hashDir(t *testing.T, dir string) map[string]cas.ID {
+func hashDir(t *testing.T, dir string) map[string]blob.ID {
 	t.Helper()
-	out := map[string]cas.ID{}
+	out := map[string]blob.ID{}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -25,12 +26,12 @@ func hashDir(t *testing.T, dir string) map[string]cas.ID {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[e.Name()] = cas.Sum(b)
+		out[e.Name()] = blob.Sum(b)
 	}
 	return out
 }
 
-func sameHashes(t *testing.T, what string, a, b map[string]cas.ID) {
+func sameHashes(t *testing.T, what string, a, b map[string]blob.ID) {
 	t.Helper()
 	if len(a) != len(b) {
 		t.Fatalf("%s: replica files changed: %d before, %d after", what, len(a), len(b))

@@ -8,7 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/restore"
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/internal/vfs"
@@ -31,7 +32,7 @@ type State struct {
 	// the replica, which its manifest IDs were cut with: a verify without
 	// the snapshot chunks the volumes again with these. Absent in replicas
 	// written before it was recorded.
-	Chunker *cas.ChunkerParams `json:"chunker,omitempty"`
+	Chunker *blob.ChunkerParams `json:"chunker,omitempty"`
 }
 
 // VolumeState is one volume file of a replica.
@@ -40,7 +41,7 @@ type VolumeState struct {
 	Name       string      `json:"name"`
 	Role       volume.Role `json:"role"`
 	Size       int64       `json:"size"`
-	Manifest   cas.ID      `json:"manifest"`
+	Manifest   blob.ID     `json:"manifest"`
 	SnapshotID string      `json:"snapshot_id"`
 	Seq        uint64      `json:"seq"`
 }
@@ -109,14 +110,14 @@ type ReplicaOptions struct {
 	// taken over: its state starts afresh (its volume files stay).
 	Replace bool
 	// Chunker, when set, is recorded in the state (see State.Chunker).
-	Chunker *cas.ChunkerParams
+	Chunker *blob.ChunkerParams
 	Restore restore.Options
 }
 
 // CreateReplica writes snap's volumes into dir as <volume-id>.img (sparse
 // files, or through existing symlinks to block devices) and records them in
 // the state file, last.
-func CreateReplica(ctx context.Context, r cas.BlobReader, snap volume.Snapshot, dir string, opts ReplicaOptions) (*State, error) {
+func CreateReplica(ctx context.Context, r blob.Reader, snap volume.Snapshot, dir string, opts ReplicaOptions) (*State, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create replica of %s in %s: %w", snap.Name(), dir, err)
 	}

@@ -7,7 +7,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // What a replica volume was verified against.
@@ -35,14 +35,14 @@ type VolumeCheck struct {
 // Rechunker computes the manifest ID of a volume's size bytes read from r,
 // exactly as an ingest of those bytes with the chunker parameters p would
 // (nil: the store's own), without storing anything.
-type Rechunker func(ctx context.Context, r io.ReaderAt, size int64, p *cas.ChunkerParams, done func(int64)) (cas.ID, error)
+type Rechunker func(ctx context.Context, r io.ReaderAt, size int64, p *blob.ChunkerParams, done func(int64)) (blob.ID, error)
 
 // VerifyReplicaOptions say what a replica is verified against.
 type VerifyReplicaOptions struct {
 	// Snapshot says whether the store holds the snapshot a volume names, and
 	// the manifest the snapshot has for it; Blobs reads that manifest.
-	Snapshot func(vgID string, v VolumeState) (cas.ID, bool)
-	Blobs    cas.BlobReader
+	Snapshot func(vgID string, v VolumeState) (blob.ID, bool)
+	Blobs    blob.Reader
 	// Rechunk verifies the volumes whose snapshot the store no longer has.
 	Rechunk Rechunker
 	// Progress is told the bytes verified over all volumes.
@@ -87,7 +87,7 @@ func VerifyReplica(ctx context.Context, dir string, opts VerifyReplicaOptions) (
 
 func verifyVolume(ctx context.Context, dir string, st *State, v VolumeState, opts VerifyReplicaOptions, progress func(int64)) (VolumeCheck, error) {
 	c := VolumeCheck{VolumeState: v, File: VolumePath(dir, v.ID), Against: AgainstState, MismatchOffset: -1}
-	manifest, known := cas.ID{}, false
+	manifest, known := blob.ID{}, false
 	if opts.Snapshot != nil {
 		manifest, known = opts.Snapshot(st.VGID, v)
 	}

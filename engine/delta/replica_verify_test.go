@@ -8,7 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/ingest"
 	"github.com/vmrep/vmrep/engine/source"
 )
@@ -16,8 +17,8 @@ import (
 // discard keeps no blob: chunking again needs only IDs.
 type discard struct{}
 
-func (discard) Put(context.Context, cas.BlobType, cas.ID, []byte) (bool, error) { return true, nil }
-func (discard) Flush(context.Context) error                                     { return nil }
+func (discard) Put(context.Context, blob.Type, blob.ID, []byte) (bool, error) { return true, nil }
+func (discard) Flush(context.Context) error                                   { return nil }
 
 // fileSource is a raw source over the first size bytes of r.
 type fileSource struct {
@@ -39,11 +40,11 @@ func TestVerifyReplica(t *testing.T) {
 	if _, err := CreateReplica(ctx, e.store, snaps[2], rep, ReplicaOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	bySnapshot := VerifyReplicaOptions{Blobs: e.store, Snapshot: func(_ string, v VolumeState) (cas.ID, bool) {
+	bySnapshot := VerifyReplicaOptions{Blobs: e.store, Snapshot: func(_ string, v VolumeState) (blob.ID, bool) {
 		vs, ok := snaps[2].Volume(v.ID)
 		return vs.Manifest, ok
 	}}
-	byState := VerifyReplicaOptions{Rechunk: func(ctx context.Context, r io.ReaderAt, size int64, _ *cas.ChunkerParams, _ func(int64)) (cas.ID, error) {
+	byState := VerifyReplicaOptions{Rechunk: func(ctx context.Context, r io.ReaderAt, size int64, _ *blob.ChunkerParams, _ func(int64)) (blob.ID, error) {
 		st, err := ingest.Volume(ctx, discard{}, fileSource{r, size}, ingest.Options{Cutter: e.cut})
 		return st.ID, err
 	}}

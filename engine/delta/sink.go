@@ -8,9 +8,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/zeebo/blake3"
 
-	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/internal/durable"
 )
 
@@ -59,15 +60,15 @@ func (w *frameWriter) write(b []byte) error {
 
 // close writes the end marker and trailer, syncs and renames; it returns
 // the file's size and the BLAKE3 of the whole file.
-func (w *frameWriter) close() (int64, cas.ID, error) {
+func (w *frameWriter) close() (int64, blob.ID, error) {
 	if err := w.write([]byte{endOfFrames}); err != nil {
-		return 0, cas.ID{}, err
+		return 0, blob.ID{}, err
 	}
 	tr := append([]byte(trailMagic), w.sum.Sum(nil)...)
 	if err := w.write(tr); err != nil {
-		return 0, cas.ID{}, err
+		return 0, blob.ID{}, err
 	}
-	var whole cas.ID
+	var whole blob.ID
 	copy(whole[:], w.sum.Sum(nil))
 	err := w.bw.Flush()
 	if err == nil {
@@ -81,7 +82,7 @@ func (w *frameWriter) close() (int64, cas.ID, error) {
 	}
 	if err != nil {
 		os.Remove(w.tmp)
-		return 0, cas.ID{}, fmt.Errorf("write delta %s: %w", w.path, err)
+		return 0, blob.ID{}, fmt.Errorf("write delta %s: %w", w.path, err)
 	}
 	return w.n, whole, nil
 }

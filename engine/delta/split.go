@@ -3,9 +3,10 @@ package delta
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/vmrep/vmrep/internal/durable"
 	"os"
 	"path/filepath"
+
+	"github.com/vmrep/vmrep/internal/durable"
 )
 
 // IndexName is the index file of a split delta directory.

@@ -5,9 +5,10 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/zeebo/blake3"
 
-	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/internal/vfs"
 )
 
@@ -73,14 +74,14 @@ func closeStages(stages []vfs.File) {
 }
 
 // openStage opens an existing stage and checks its size and hash.
-func openStage(fsys vfs.FS, path string, size int64, want cas.ID) (vfs.File, error) {
+func openStage(fsys vfs.FS, path string, size int64, want blob.ID) (vfs.File, error) {
 	f, err := fsys.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("the interrupted apply's copy stage: %w", err)
 	}
 	h := blake3.New()
 	n, err := io.Copy(h, f)
-	var got cas.ID
+	var got blob.ID
 	h.Sum(got[:0])
 	if err == nil && (n != size || got != want) {
 		err = fmt.Errorf("%s does not hold what the journal names", path)
@@ -94,8 +95,8 @@ func openStage(fsys vfs.FS, path string, size int64, want cas.ID) (vfs.File, err
 
 // writeStage copies volume vi's staged sources from the replica into a new
 // stage file: temp, fsync, rename, directory fsync.
-func writeStage(fsys vfs.FS, dir, path string, v *applyVol, p *plan, vi int) (vfs.File, cas.ID, error) {
-	var sum cas.ID
+func writeStage(fsys vfs.FS, dir, path string, v *applyVol, p *plan, vi int) (vfs.File, blob.ID, error) {
+	var sum blob.ID
 	tmp, err := fsys.CreateTemp(dir, ".staging-*")
 	if err != nil {
 		return nil, sum, err

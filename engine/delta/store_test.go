@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/chunker"
 	"github.com/vmrep/vmrep/engine/ingest"
@@ -35,7 +37,7 @@ func newTestEnvChunks(t testing.TB, p chunker.Params) *testEnv {
 	ctx := context.Background()
 	dir := t.TempDir()
 	cfg := cas.DefaultConfig()
-	cfg.Chunker = cas.ChunkerParams{Min: p.Min, Avg: p.Avg, Max: p.Max}
+	cfg.Chunker = blob.ChunkerParams{Min: p.Min, Avg: p.Avg, Max: p.Max}
 	if err := cas.Init(ctx, filepath.Join(dir, "store"), cfg); err != nil {
 		t.Fatal(err)
 	}

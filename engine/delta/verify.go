@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 func verify(ctx context.Context, rd *Reader, vols []*applyVol, opts ApplyOptions) error {
@@ -49,7 +49,7 @@ func verify(ctx context.Context, rd *Reader, vols []*applyVol, opts ApplyOptions
 
 // verifyFull hashes every chunk range of the volume file against the
 // target manifest and checks that holes read as zeros.
-func verifyFull(ctx context.Context, r cas.BlobReader, v *applyVol) error {
+func verifyFull(ctx context.Context, r blob.Reader, v *applyVol) error {
 	d, err := compareManifest(ctx, r, v.vh.TargetManifest, v.f, nil)
 	if err != nil {
 		return fmt.Errorf("volume %q: %w", v.vh.Name, err)

@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -12,16 +13,16 @@ import (
 // last page and chunk, since callers read forward in ranges that often share
 // a chunk. Not safe for concurrent use; a nil manifest reads as zeros.
 type volReader struct {
-	r     cas.BlobReader
+	r     blob.Reader
 	m     *volume.Manifest
 	page  volume.Page
 	pno   int
 	pbuf  []byte
 	chunk []byte
-	cid   cas.ID
+	cid   blob.ID
 }
 
-func newVolReader(r cas.BlobReader, m *volume.Manifest) *volReader {
+func newVolReader(r blob.Reader, m *volume.Manifest) *volReader {
 	return &volReader{r: r, m: m, pno: -1}
 }
 

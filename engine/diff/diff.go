@@ -7,9 +7,10 @@ import (
 	"slices"
 	"sync/atomic"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"golang.org/x/sync/errgroup"
 
-	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -49,7 +50,7 @@ type pageSpan struct{ first, last int }
 // (target). Target pages equal to base pages at the same offset are skipped
 // unread; the rest are walked in step with the base, in parallel. Extents
 // come back sorted and coalesced.
-func Volumes(ctx context.Context, r cas.BlobReader, a, b *volume.Manifest, opts Options) ([]Extent, Stats, error) {
+func Volumes(ctx context.Context, r blob.Reader, a, b *volume.Manifest, opts Options) ([]Extent, Stats, error) {
 	if a == nil {
 		a = &volume.Manifest{}
 	}

@@ -6,15 +6,16 @@ import (
 	"math/rand"
 	"testing"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/cas/castest"
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
 const chunkLen = 64 << 10
 
-func randomID(rng *rand.Rand) cas.ID {
-	var id cas.ID
+func randomID(rng *rand.Rand) blob.ID {
+	var id blob.ID
 	binary.LittleEndian.PutUint64(id[0:], rng.Uint64())
 	binary.LittleEndian.PutUint64(id[8:], rng.Uint64())
 	binary.LittleEndian.PutUint64(id[24:], rng.Uint64())
@@ -23,7 +24,7 @@ func randomID(rng *rand.Rand) cas.ID {
 
 // build writes a manifest of n chunk entries; change(i) may replace entry
 // i's ID (or make it a hole).
-func build(tb testing.TB, m *castest.MemStore, ids []cas.ID, change map[int]volume.Entry) *volume.Manifest {
+func build(tb testing.TB, m *castest.MemStore, ids []blob.ID, change map[int]volume.Entry) *volume.Manifest {
 	ctx := context.Background()
 	w := volume.NewManifestWriter(m)
 	for i, id := range ids {
@@ -49,7 +50,7 @@ func build(tb testing.TB, m *castest.MemStore, ids []cas.ID, change map[int]volu
 func TestVolumes(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	m := castest.NewMemStore()
-	ids := make([]cas.ID, 50000)
+	ids := make([]blob.ID, 50000)
 	for i := range ids {
 		ids[i] = randomID(rng)
 	}
@@ -104,7 +105,7 @@ func BenchmarkDiff1TiB(b *testing.B) {
 			rng := rand.New(rand.NewSource(1))
 			m := castest.NewMemStore()
 			n := 16 << 20
-			ids := make([]cas.ID, n)
+			ids := make([]blob.ID, n)
 			for i := range ids {
 				ids[i] = randomID(rng)
 			}

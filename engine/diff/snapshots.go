@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -41,7 +42,7 @@ func (d *VolumeDiff) Shrunk() bool {
 // Snapshots compares every volume of target with the volume of base that
 // has the same volume ID, in the target's order, followed by volumes only
 // the base has.
-func Snapshots(ctx context.Context, r cas.BlobReader, base, target volume.Snapshot, opts Options) ([]VolumeDiff, error) {
+func Snapshots(ctx context.Context, r blob.Reader, base, target volume.Snapshot, opts Options) ([]VolumeDiff, error) {
 	var out []VolumeDiff
 	for _, tv := range target.Volumes {
 		bv, inBase := findVolume(base, tv.VolumeID)

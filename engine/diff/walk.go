@@ -3,14 +3,15 @@ package diff
 import (
 	"context"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
 // walker compares one span of target pages with the base entries under it.
 type walker struct {
 	ctx  context.Context
-	r    cas.BlobReader
+	r    blob.Reader
 	a, b *volume.Manifest
 	st   *Stats
 	out  []Extent

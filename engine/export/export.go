@@ -7,7 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/restore"
 	"github.com/vmrep/vmrep/engine/volume"
 
@@ -46,7 +47,7 @@ type Stats struct {
 // written under a temporary name in path's directory, synced, and renamed
 // into place only when complete, so a failed export never leaves a partial
 // file at path.
-func Volume(ctx context.Context, r cas.BlobReader, m *volume.Manifest, format Format, path string, opts Options) (Stats, error) {
+func Volume(ctx context.Context, r blob.Reader, m *volume.Manifest, format Format, path string, opts Options) (Stats, error) {
 	dir := filepath.Dir(path)
 	if fi, err := os.Stat(dir); err != nil {
 		return Stats{}, fmt.Errorf("export %s to %s: directory: %w", format, path, err)
@@ -70,7 +71,7 @@ func Volume(ctx context.Context, r cas.BlobReader, m *volume.Manifest, format Fo
 	return Stats{}, fmt.Errorf("export to %s: %w: %q (want %q or %q)", path, ErrFormat, format, FormatQcow2, FormatRaw)
 }
 
-func qcow2ToPath(ctx context.Context, r cas.BlobReader, m *volume.Manifest, path string, opts Options) (Stats, error) {
+func qcow2ToPath(ctx context.Context, r blob.Reader, m *volume.Manifest, path string, opts Options) (Stats, error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".vmrep-*")
 	if err != nil {

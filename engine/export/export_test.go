@@ -9,7 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/export"
 	"github.com/vmrep/vmrep/engine/restore"
 	"github.com/vmrep/vmrep/internal/testdisk"
@@ -182,8 +183,8 @@ func TestExportErrors(t *testing.T) {
 	for _, f := range []export.Format{export.FormatQcow2, export.FormatRaw} {
 		out := filepath.Join(dir, "corrupt."+string(f))
 		_, err := export.Volume(ctx, s, m, f, out, export.Options{})
-		var be *cas.BlobError
-		if !errors.As(err, &be) || be.ID != victim || !errors.Is(err, cas.ErrCorrupt) {
+		var be *blob.Error
+		if !errors.As(err, &be) || be.ID != victim || !errors.Is(err, blob.ErrCorrupt) {
 			t.Errorf("%s export of a corrupt chunk: %v; want a corrupt-blob error naming %s", f, err, victim.Short())
 		}
 		if _, err := os.Stat(out); !os.IsNotExist(err) {

@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"golang.org/x/sync/errgroup"
 
-	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -23,7 +24,7 @@ type fetch struct {
 // reading up to workers chunks ahead in parallel. A bounded pool of fetch
 // slots (and their buffers) keeps memory at about 2*workers chunks. Holes
 // are counted in holes and not passed on.
-func readInOrder(ctx context.Context, r cas.BlobReader, m *volume.Manifest, workers int, holes *int64, fn func(off int64, data []byte) error) error {
+func readInOrder(ctx context.Context, r blob.Reader, m *volume.Manifest, workers int, holes *int64, fn func(off int64, data []byte) error) error {
 	g, ctx := errgroup.WithContext(ctx)
 	slots := 2 * workers
 	free := make(chan *fetch, slots)

@@ -9,7 +9,8 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -17,7 +18,7 @@ import (
 // image, starting at offset 0. Clusters that hold only zeros are left
 // unallocated. w should be empty: bytes it already holds past the image's
 // end are not cleared.
-func WriteQcow2(ctx context.Context, r cas.BlobReader, m *volume.Manifest, w io.WriterAt, opts Options) (Stats, error) {
+func WriteQcow2(ctx context.Context, r blob.Reader, m *volume.Manifest, w io.WriterAt, opts Options) (Stats, error) {
 	bits, err := clusterBits(opts.ClusterBits)
 	if err != nil {
 		return Stats{}, err
@@ -83,7 +84,7 @@ type qcowWriter struct {
 // plan walks the manifest once to find the candidate clusters (any that
 // overlaps a chunk) and the L1 entries that need an L2 table, then places
 // the metadata and points those L1 entries at their tables.
-func (q *qcowWriter) plan(ctx context.Context, r cas.BlobReader, m *volume.Manifest) error {
+func (q *qcowWriter) plan(ctx context.Context, r blob.Reader, m *volume.Manifest) error {
 	l := q.l
 	last := int64(-1) // last candidate counted; entries come in order
 	err := m.Walk(ctx, r, 0, func(off int64, e volume.Entry) error {

@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // bloom is a Bloom filter over blob IDs. IDs are BLAKE3 digests, uniform
@@ -25,7 +25,7 @@ func newBloom(n int64) *bloom {
 	return &bloom{bits: make([]uint64, m/64), m: m, k: k}
 }
 
-func (b *bloom) probes(id cas.ID, fn func(bit uint64)) {
+func (b *bloom) probes(id blob.ID, fn func(bit uint64)) {
 	h1 := binary.LittleEndian.Uint64(id[0:8])
 	h2 := binary.LittleEndian.Uint64(id[8:16]) | 1
 	for i := range b.k {
@@ -33,11 +33,11 @@ func (b *bloom) probes(id cas.ID, fn func(bit uint64)) {
 	}
 }
 
-func (b *bloom) add(id cas.ID) {
+func (b *bloom) add(id blob.ID) {
 	b.probes(id, func(bit uint64) { b.bits[bit/64] |= 1 << (bit % 64) })
 }
 
-func (b *bloom) has(id cas.ID) bool {
+func (b *bloom) has(id blob.ID) bool {
 	ok := true
 	b.probes(id, func(bit uint64) {
 		if b.bits[bit/64]&(1<<(bit%64)) == 0 {

@@ -4,16 +4,16 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 func TestBloom(t *testing.T) {
 	const n = 200000
 	b := newBloom(n)
 	rng := rand.New(rand.NewPCG(7, 7))
-	var ids []cas.ID
+	var ids []blob.ID
 	for range n {
-		var id cas.ID
+		var id blob.ID
 		for i := 0; i < 32; i += 8 {
 			v := rng.Uint64()
 			for k := range 8 {
@@ -30,7 +30,7 @@ func TestBloom(t *testing.T) {
 	}
 	fp := 0
 	for i := range n {
-		if b.has(cas.Sum([]byte{byte(i), byte(i >> 8), byte(i >> 16), 1})) {
+		if b.has(blob.Sum([]byte{byte(i), byte(i >> 8), byte(i >> 16), 1})) {
 			fp++
 		}
 	}

@@ -5,15 +5,17 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
 // Store is what a collection needs of the store.
 type Store interface {
-	cas.BlobReader
+	blob.Reader
 	Stats(ctx context.Context) (cas.Stats, error)
-	Sweep(ctx context.Context, live func(cas.ID) bool, opts cas.SweepOptions) (cas.SweepStats, error)
+	Sweep(ctx context.Context, live func(blob.ID) bool, opts cas.SweepOptions) (cas.SweepStats, error)
 	// DamagedRecords lists record files that do not read back whole.
 	DamagedRecords() []string
 }
@@ -61,12 +63,12 @@ func Run(ctx context.Context, s Store, cat Catalog, opts Options) (Stats, error)
 	}
 	st.StoreBlobs = ss.Blobs
 	chunks := newBloom(ss.Blobs)
-	pages := make(map[cas.ID]struct{})
+	pages := make(map[blob.ID]struct{})
 	if err := mark(ctx, s, cat, chunks, pages, &st, opts); err != nil {
 		return st, err
 	}
 	st.LivePages = len(pages)
-	live := func(id cas.ID) bool {
+	live := func(id blob.ID) bool {
 		if _, ok := pages[id]; ok {
 			return true
 		}
@@ -83,7 +85,7 @@ func Run(ctx context.Context, s Store, cat Catalog, opts Options) (Stats, error)
 	return st, nil
 }
 
-func mark(ctx context.Context, r cas.BlobReader, cat Catalog, chunks *bloom, pages map[cas.ID]struct{}, st *Stats, opts Options) error {
+func mark(ctx context.Context, r blob.Reader, cat Catalog, chunks *bloom, pages map[blob.ID]struct{}, st *Stats, opts Options) error {
 	vgs, err := cat.ListVGs(ctx)
 	if err != nil {
 		return fmt.Errorf("gc: %w", err)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/chunker"
 	"github.com/vmrep/vmrep/engine/gc"
@@ -145,7 +147,7 @@ func TestUnreadableManifestStopsGC(t *testing.T) {
 	snap, data := f.snapshot(t, vg, testdisk.Content(rand.New(rand.NewPCG(2, 2)), 0, 4<<20))
 	bad := snap
 	bad.Volumes = append([]volume.VolumeSnapshot(nil), snap.Volumes...)
-	bad.Volumes[0].Manifest = cas.Sum([]byte("no such manifest"))
+	bad.Volumes[0].Manifest = blob.Sum([]byte("no such manifest"))
 	seq, _ := f.cat.ReserveSeq(ctx, vg.ID)
 	bad.Seq, bad.ID = seq, volume.NewSnapshotID()
 	if err := f.cat.PutSnapshot(ctx, bad); err != nil {

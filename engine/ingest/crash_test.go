@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/ingest"
 	"github.com/vmrep/vmrep/engine/source"
@@ -83,7 +85,7 @@ func TestCrashDuringIngest(t *testing.T) {
 	vg := r.createVG(t, "crash", volume.Volume{Name: "boot", Role: volume.RoleBoot, Source: imgs[0]})
 
 	// The manifests a complete snapshot may name, from a store of their own.
-	known := map[cas.ID]bool{}
+	known := map[blob.ID]bool{}
 	ref := newRepo(t, filepath.Join(work, "ref"))
 	for _, img := range imgs {
 		src, err := source.Open(context.Background(), img)

@@ -3,7 +3,7 @@ package ingest
 import (
 	"errors"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
-func isNotFound(err error) bool { return errors.Is(err, cas.ErrNotFound) }
+func isNotFound(err error) bool { return errors.Is(err, blob.ErrNotFound) }

@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/ingest"
 	"github.com/vmrep/vmrep/engine/source"
 	"github.com/vmrep/vmrep/engine/volume"
@@ -218,7 +219,7 @@ func TestHintQcow2Overlay(t *testing.T) {
 // the pipeline, not the store's disk.
 type discardWriter struct{}
 
-func (discardWriter) Put(context.Context, cas.BlobType, cas.ID, []byte) (bool, error) {
+func (discardWriter) Put(context.Context, blob.Type, blob.ID, []byte) (bool, error) {
 	return true, nil
 }
 func (discardWriter) Flush(context.Context) error { return nil }

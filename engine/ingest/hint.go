@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/source"
 	"github.com/vmrep/vmrep/engine/volume"
 )
@@ -23,7 +24,7 @@ import (
 // of the base are known to be zeros and are not read either.
 type Hint struct {
 	Base    *volume.Manifest
-	Pages   cas.BlobReader // where Base's pages are
+	Pages   blob.Reader    // where Base's pages are
 	Changed []source.Range // may be unsorted or overlap
 }
 
@@ -51,7 +52,7 @@ type plan struct {
 	steps []step
 	next  int
 	base  *volume.Manifest
-	pages cas.BlobReader
+	pages blob.Reader
 }
 
 // at returns the step holding volume offset off; steps are visited in

@@ -6,7 +6,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/source"
 	"github.com/vmrep/vmrep/engine/volume"
 )
@@ -27,7 +28,7 @@ func matches(prev volume.VolumeSnapshot, st source.FileState) bool {
 // the source can tell: the file is the one prev read, untouched (nothing
 // changed), or a qcow2 overlay whose backing file is that file (its top
 // layer is the change). It returns nil, "" when it cannot tell.
-func findHint(ctx context.Context, pages cas.BlobReader, src source.Reader, prev volume.VolumeSnapshot) (*Hint, string, error) {
+func findHint(ctx context.Context, pages blob.Reader, src source.Reader, prev volume.VolumeSnapshot) (*Hint, string, error) {
 	if prev.SourceFile == "" || prev.Size != src.Size() {
 		return nil, "", nil
 	}

@@ -7,9 +7,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"golang.org/x/sync/errgroup"
 
-	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/chunker"
 	"github.com/vmrep/vmrep/engine/source"
 	"github.com/vmrep/vmrep/engine/volume"
@@ -71,7 +72,7 @@ const jobsInFlight = 1024
 
 // Volume ingests src into store and returns the manifest's info. Nothing it
 // stores is durable until the caller flushes the store.
-func Volume(ctx context.Context, store cas.BlobWriter, src source.Reader, opts Options) (Stats, error) {
+func Volume(ctx context.Context, store blob.Writer, src source.Reader, opts Options) (Stats, error) {
 	if opts.Cutter == nil {
 		return Stats{}, fmt.Errorf("ingest: no chunker configured")
 	}
@@ -172,7 +173,7 @@ func Volume(ctx context.Context, store cas.BlobWriter, src source.Reader, opts O
 
 // storeChunk hashes one chunk and stores it unless the store has it. An
 // all-zero chunk becomes a hole.
-func storeChunk(ctx context.Context, store cas.BlobWriter, j *job, hashNanos, storeNanos *atomic.Int64) (err error) {
+func storeChunk(ctx context.Context, store blob.Writer, j *job, hashNanos, storeNanos *atomic.Int64) (err error) {
 	defer func() {
 		j.err = err
 		j.buf.release()
@@ -184,10 +185,10 @@ func storeChunk(ctx context.Context, store cas.BlobWriter, j *job, hashNanos, st
 		return nil
 	}
 	t0 := time.Now()
-	id := cas.Sum(j.data)
+	id := blob.Sum(j.data)
 	t1 := time.Now()
 	hashNanos.Add(int64(t1.Sub(t0)))
-	stored, err := store.Put(ctx, cas.BlobChunk, id, j.data)
+	stored, err := store.Put(ctx, blob.Chunk, id, j.data)
 	storeNanos.Add(int64(time.Since(t1)))
 	if err != nil {
 		return fmt.Errorf("store chunk at offset %d: %w", j.off, err)

@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/cas/castest"
 	"github.com/vmrep/vmrep/engine/chunker"
 	"github.com/vmrep/vmrep/engine/source"
@@ -57,7 +58,7 @@ func genVolume(seed uint64, pieces ...piece) []byte {
 }
 
 // rebuild reads a manifest back into bytes.
-func rebuild(t *testing.T, r cas.BlobReader, id cas.ID) ([]byte, []volume.Entry) {
+func rebuild(t *testing.T, r blob.Reader, id blob.ID) ([]byte, []volume.Entry) {
 	t.Helper()
 	ctx := context.Background()
 	m, err := volume.LoadManifest(ctx, r, id)
@@ -262,8 +263,8 @@ func TestErrorsStopThePipeline(t *testing.T) {
 
 type discard struct{}
 
-func (discard) Put(context.Context, cas.BlobType, cas.ID, []byte) (bool, error) { return true, nil }
-func (discard) Flush(context.Context) error                                     { return nil }
+func (discard) Put(context.Context, blob.Type, blob.ID, []byte) (bool, error) { return true, nil }
+func (discard) Flush(context.Context) error                                   { return nil }
 
 // BenchmarkPipeline measures read, hole finding, chunking and hashing, with a
 // store that keeps nothing.

@@ -5,14 +5,15 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/source"
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
 // Store is what a snapshot needs of the store: blobs and the catalog's records.
 type Store interface {
-	cas.BlobWriter
+	blob.Writer
 }
 
 // Catalog is what a snapshot needs of the catalog.
@@ -40,7 +41,7 @@ type SnapshotOptions struct {
 	Now func() time.Time
 	// Pages, when set, lets the snapshot load the last snapshot's manifests
 	// and read only what changed since, where a source can tell (see Hint).
-	Pages cas.BlobReader
+	Pages blob.Reader
 	// Full reads every volume whole, taking no hints.
 	Full bool
 	// Log, when set, is told of each hint taken.

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/vmrep/vmrep/engine/cas"
@@ -319,8 +321,8 @@ func TestCorruptPack(t *testing.T) {
 	}
 	out := filepath.Join(work, "restored.img")
 	err = r.restore(t, snap, "boot", out)
-	var be *cas.BlobError
-	if !errors.As(err, &be) || be.ID != victim || !errors.Is(err, cas.ErrCorrupt) {
+	var be *blob.Error
+	if !errors.As(err, &be) || be.ID != victim || !errors.Is(err, blob.ErrCorrupt) {
 		t.Fatalf("restore error %v, want a corrupt-blob error naming %s", err, victim.Short())
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {

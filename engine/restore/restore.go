@@ -9,9 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"golang.org/x/sync/errgroup"
 
-	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/volume"
 
 	"github.com/vmrep/vmrep/internal/durable"
@@ -39,7 +40,7 @@ type extent struct {
 
 // Volume writes the volume of manifest m into t. The target MUST be at least
 // as large as the volume; every chunk is verified as it is read.
-func Volume(ctx context.Context, r cas.BlobReader, m *volume.Manifest, t Target, opts Options) (Stats, error) {
+func Volume(ctx context.Context, r blob.Reader, m *volume.Manifest, t Target, opts Options) (Stats, error) {
 	size, err := t.Size()
 	if err != nil {
 		return Stats{}, err
@@ -121,7 +122,7 @@ func Volume(ctx context.Context, r cas.BlobReader, m *volume.Manifest, t Target,
 // so a failed restore never leaves a wrong file behind; the temporary files
 // of restores into path whose process died are removed first. A block
 // device is written in place.
-func ToPath(ctx context.Context, r cas.BlobReader, m *volume.Manifest, path string, opts Options) (Stats, error) {
+func ToPath(ctx context.Context, r blob.Reader, m *volume.Manifest, path string, opts Options) (Stats, error) {
 	if fi, err := os.Stat(path); err == nil && fi.Mode()&os.ModeDevice != 0 {
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {

@@ -11,7 +11,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/cas/castest"
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/internal/testdisk"
@@ -29,8 +30,8 @@ func volumeOf(t *testing.T, s *castest.MemStore, data []byte) *volume.Manifest {
 			w.Add(ctx, volume.Entry{Hole: true, Length: int64(len(c))})
 			continue
 		}
-		id := cas.Sum(c)
-		s.Put(ctx, cas.BlobChunk, id, c)
+		id := blob.Sum(c)
+		s.Put(ctx, blob.Chunk, id, c)
 		if err := w.Add(ctx, volume.Entry{ID: id, Length: int64(len(c))}); err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/cas/s3backend"
 	"github.com/vmrep/vmrep/engine/ingest"
@@ -103,7 +105,7 @@ func TestIngestRestoreAcrossDirectories(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The snapshot record goes last, after its packs and their index.
-	if err := a.PutRecord(ctx, cas.RecordSnapshot, "vg-e2e.1", st.ID[:]); err != nil {
+	if err := a.PutRecord(ctx, blob.RecordSnapshot, "vg-e2e.1", st.ID[:]); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Close(); err != nil {
@@ -119,11 +121,11 @@ func TestIngestRestoreAcrossDirectories(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	rec, err := b.GetRecord(ctx, cas.RecordSnapshot, "vg-e2e.1")
+	rec, err := b.GetRecord(ctx, blob.RecordSnapshot, "vg-e2e.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := volume.LoadManifest(ctx, b, cas.ID(rec))
+	m, err := volume.LoadManifest(ctx, b, blob.ID(rec))
 	if err != nil {
 		t.Fatal(err)
 	}

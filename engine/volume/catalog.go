@@ -9,24 +9,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
-// RecordStore keeps small named records by kind; the store's record API
-// satisfies it. GetRecord fails with an error matching cas.ErrNotFound when
-// the record is absent; ListRecords visits records in name order.
-type RecordStore interface {
-	PutRecord(ctx context.Context, kind cas.RecordKind, name string, data []byte) error
-	GetRecord(ctx context.Context, kind cas.RecordKind, name string) ([]byte, error)
-	ListRecords(ctx context.Context, kind cas.RecordKind, prefix string, fn func(name string, data []byte) error) error
-	DeleteRecord(ctx context.Context, kind cas.RecordKind, name string) error
-}
-
 // Sentinel errors of the catalog; match with errors.Is. ErrNotFound is
-// cas.ErrNotFound itself, so either name matches.
+// blob.ErrNotFound itself, so either name matches.
 var (
 	ErrExists       = errors.New("already exists")
-	ErrNotFound     = cas.ErrNotFound
+	ErrNotFound     = blob.ErrNotFound
 	ErrHasSnapshots = errors.New("has snapshots")
 )
 
@@ -34,13 +24,13 @@ var (
 // concurrent use within one process; the store's lock keeps other
 // processes out.
 type Catalog struct {
-	rs  RecordStore
+	rs  blob.RecordStore
 	now func() time.Time // injectable for tests
 	mu  sync.Mutex       // serializes read-modify-write of records
 }
 
 // NewCatalog returns a catalog over rs.
-func NewCatalog(rs RecordStore) *Catalog {
+func NewCatalog(rs blob.RecordStore) *Catalog {
 	return &Catalog{rs: rs, now: time.Now}
 }
 
@@ -148,11 +138,11 @@ func (c *Catalog) DeleteVG(ctx context.Context, nameOrID string, force bool) err
 		return fmt.Errorf("delete volume group %q: %w (%d); delete them first or force", vg.Name, ErrHasSnapshots, len(snaps))
 	}
 	for _, s := range snaps {
-		if err := c.rs.DeleteRecord(ctx, cas.RecordSnapshot, snapshotName(vg.ID, s.Seq)); err != nil {
+		if err := c.rs.DeleteRecord(ctx, blob.RecordSnapshot, snapshotName(vg.ID, s.Seq)); err != nil {
 			return fmt.Errorf("delete volume group %q: delete snapshot %d: %w", vg.Name, s.Seq, err)
 		}
 	}
-	if err := c.rs.DeleteRecord(ctx, cas.RecordVG, vg.ID); err != nil {
+	if err := c.rs.DeleteRecord(ctx, blob.RecordVG, vg.ID); err != nil {
 		return fmt.Errorf("delete volume group %q: %w", vg.Name, err)
 	}
 	return nil
@@ -181,7 +171,7 @@ func (c *Catalog) putVGLocked(ctx context.Context, vg VG) error {
 	if err != nil {
 		return fmt.Errorf("encode volume group record: %w", err)
 	}
-	return c.rs.PutRecord(ctx, cas.RecordVG, vg.ID, data)
+	return c.rs.PutRecord(ctx, blob.RecordVG, vg.ID, data)
 }
 
 func decodeVG(name string, data []byte) (VG, error) {
@@ -203,7 +193,7 @@ func decodeVG(name string, data []byte) (VG, error) {
 
 func (c *Catalog) listVGsLocked(ctx context.Context) ([]VG, error) {
 	var vgs []VG
-	err := c.rs.ListRecords(ctx, cas.RecordVG, "", func(name string, data []byte) error {
+	err := c.rs.ListRecords(ctx, blob.RecordVG, "", func(name string, data []byte) error {
 		vg, err := decodeVG(name, data)
 		if err != nil {
 			return err
@@ -219,8 +209,8 @@ func (c *Catalog) listVGsLocked(ctx context.Context) ([]VG, error) {
 }
 
 func (c *Catalog) getVGByIDLocked(ctx context.Context, id string) (VG, error) {
-	data, err := c.rs.GetRecord(ctx, cas.RecordVG, id)
-	if errors.Is(err, cas.ErrNotFound) {
+	data, err := c.rs.GetRecord(ctx, blob.RecordVG, id)
+	if errors.Is(err, blob.ErrNotFound) {
 		return VG{}, fmt.Errorf("volume group %s: %w", id, ErrNotFound)
 	}
 	if err != nil {

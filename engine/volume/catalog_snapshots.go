@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // PutSnapshot stores a new snapshot record. The caller MUST have made every
@@ -27,18 +27,18 @@ func (c *Catalog) PutSnapshot(ctx context.Context, s Snapshot) error {
 		return fmt.Errorf("put snapshot %s: sequence number %d was not reserved (next is %d)", s.Name(), s.Seq, vg.NextSeq)
 	}
 	name := snapshotName(s.VGID, s.Seq)
-	_, err = c.rs.GetRecord(ctx, cas.RecordSnapshot, name)
+	_, err = c.rs.GetRecord(ctx, blob.RecordSnapshot, name)
 	switch {
 	case err == nil:
 		return fmt.Errorf("put snapshot %s: %w", s.Name(), ErrExists)
-	case !errors.Is(err, cas.ErrNotFound):
+	case !errors.Is(err, blob.ErrNotFound):
 		return fmt.Errorf("put snapshot %s: %w", s.Name(), err)
 	}
 	data, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("put snapshot %s: encode: %w", s.Name(), err)
 	}
-	if err := c.rs.PutRecord(ctx, cas.RecordSnapshot, name, data); err != nil {
+	if err := c.rs.PutRecord(ctx, blob.RecordSnapshot, name, data); err != nil {
 		return fmt.Errorf("put snapshot %s: %w", s.Name(), err)
 	}
 	return nil
@@ -58,8 +58,8 @@ func (c *Catalog) ListSnapshots(ctx context.Context, vgID string) ([]Snapshot, e
 // GetSnapshot returns snapshot seq of a VG.
 func (c *Catalog) GetSnapshot(ctx context.Context, vgID string, seq uint64) (Snapshot, error) {
 	name := snapshotName(vgID, seq)
-	data, err := c.rs.GetRecord(ctx, cas.RecordSnapshot, name)
-	if errors.Is(err, cas.ErrNotFound) {
+	data, err := c.rs.GetRecord(ctx, blob.RecordSnapshot, name)
+	if errors.Is(err, blob.ErrNotFound) {
 		return Snapshot{}, fmt.Errorf("volume group %s has no snapshot %d: %w", vgID, seq, ErrNotFound)
 	}
 	if err != nil {
@@ -85,13 +85,13 @@ func (c *Catalog) DeleteSnapshot(ctx context.Context, vgID string, seq uint64) e
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	name := snapshotName(vgID, seq)
-	if _, err := c.rs.GetRecord(ctx, cas.RecordSnapshot, name); err != nil {
-		if errors.Is(err, cas.ErrNotFound) {
+	if _, err := c.rs.GetRecord(ctx, blob.RecordSnapshot, name); err != nil {
+		if errors.Is(err, blob.ErrNotFound) {
 			return fmt.Errorf("delete snapshot: volume group %s has no snapshot %d: %w", vgID, seq, ErrNotFound)
 		}
 		return fmt.Errorf("delete snapshot %d of volume group %s: %w", seq, vgID, err)
 	}
-	if err := c.rs.DeleteRecord(ctx, cas.RecordSnapshot, name); err != nil {
+	if err := c.rs.DeleteRecord(ctx, blob.RecordSnapshot, name); err != nil {
 		return fmt.Errorf("delete snapshot %d of volume group %s: %w", seq, vgID, err)
 	}
 	return nil
@@ -155,7 +155,7 @@ func (c *Catalog) listSnapshotsLocked(ctx context.Context, vgID string) ([]Snaps
 	var snaps []Snapshot
 	// VG IDs have a fixed length, so this prefix matches one VG only, and
 	// the fixed-width hex sequence numbers make name order seq order.
-	err := c.rs.ListRecords(ctx, cas.RecordSnapshot, vgID+"-", func(name string, data []byte) error {
+	err := c.rs.ListRecords(ctx, blob.RecordSnapshot, vgID+"-", func(name string, data []byte) error {
 		s, err := decodeSnapshot(name, data)
 		if err != nil {
 			return err

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 func newTestCatalog() (*Catalog, *memRecords) {
@@ -23,7 +23,7 @@ func newTestCatalog() (*Catalog, *memRecords) {
 func snapshotOf(vg VG, seq uint64, infos ...ManifestInfo) Snapshot {
 	s := Snapshot{ID: NewSnapshotID(), VGID: vg.ID, VGName: vg.Name, Seq: seq, Created: time.Unix(1700000000, 0).UTC()}
 	for i, v := range vg.Volumes {
-		vs := VolumeSnapshot{VolumeID: v.ID, Name: v.Name, Role: v.Role, Size: v.Size, Manifest: cas.Sum([]byte(v.Name))}
+		vs := VolumeSnapshot{VolumeID: v.ID, Name: v.Name, Role: v.Role, Size: v.Size, Manifest: blob.Sum([]byte(v.Name))}
 		if i < len(infos) {
 			in := infos[i]
 			vs.Size, vs.Manifest, vs.DataBytes, vs.Chunks, vs.Holes = in.Size, in.ID, in.DataBytes, in.Chunks, in.Holes
@@ -67,7 +67,7 @@ func TestCatalogVGs(t *testing.T) {
 			t.Fatalf("GetVG(%q) = %+v, %v", key, got, err)
 		}
 	}
-	if _, err := c.GetVG(ctx, "nope"); !errors.Is(err, ErrNotFound) || !errors.Is(err, cas.ErrNotFound) {
+	if _, err := c.GetVG(ctx, "nope"); !errors.Is(err, ErrNotFound) || !errors.Is(err, blob.ErrNotFound) {
 		t.Fatalf("GetVG(nope): %v", err)
 	}
 
@@ -247,7 +247,7 @@ func TestCatalogBadRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, _ := rs.GetRecord(ctx, cas.RecordVG, vg.ID)
+	good, _ := rs.GetRecord(ctx, blob.RecordVG, vg.ID)
 	tests := []struct {
 		name string
 		data string
@@ -258,7 +258,7 @@ func TestCatalogBadRecords(t *testing.T) {
 		{"no next seq", strings.Replace(string(good), `"next_seq":1`, `"next_seq":0`, 1)},
 	}
 	for _, tt := range tests {
-		if err := rs.PutRecord(ctx, cas.RecordVG, vg.ID, []byte(tt.data)); err != nil {
+		if err := rs.PutRecord(ctx, blob.RecordVG, vg.ID, []byte(tt.data)); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := c.GetVG(ctx, vg.ID); err == nil {
@@ -267,18 +267,18 @@ func TestCatalogBadRecords(t *testing.T) {
 	}
 	// Unknown fields are accepted: a newer version may add some.
 	newer := strings.Replace(string(good), `{`, `{"future":true,`, 1)
-	if err := rs.PutRecord(ctx, cas.RecordVG, vg.ID, []byte(newer)); err != nil {
+	if err := rs.PutRecord(ctx, blob.RecordVG, vg.ID, []byte(newer)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.GetVG(ctx, vg.ID); err != nil {
 		t.Errorf("record with an unknown field: %v", err)
 	}
 	s := snapshotOf(vg, 1)
-	s.Volumes[0].Manifest = cas.ID{}
+	s.Volumes[0].Manifest = blob.ID{}
 	if err := c.PutSnapshot(ctx, s); err == nil {
 		t.Error("snapshot without manifest accepted")
 	}
-	if err := rs.PutRecord(ctx, cas.RecordSnapshot, snapshotName(vg.ID, 1), []byte(`{"id":"snap-1"}`)); err != nil {
+	if err := rs.PutRecord(ctx, blob.RecordSnapshot, snapshotName(vg.ID, 1), []byte(`{"id":"snap-1"}`)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.ListSnapshots(ctx, vg.ID); err == nil {

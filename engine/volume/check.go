@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // CheckProblem is one thing wrong with a snapshot: a manifest or page that
@@ -13,7 +13,7 @@ import (
 type CheckProblem struct {
 	Snapshot string // "vg@seq"
 	Volume   string
-	ID       cas.ID
+	ID       blob.ID
 	Err      error
 }
 
@@ -30,7 +30,7 @@ type pageCounts struct{ chunks, holes, data int64 }
 // counts match the record, and the store has every chunk. Problems are
 // returned, not errors; the error is for a catalog that cannot be read or a
 // cancelled context. progress, if not nil, is called after each volume.
-func CheckSnapshots(ctx context.Context, c *Catalog, r cas.BlobReader, progress func(done, total int)) ([]CheckProblem, error) {
+func CheckSnapshots(ctx context.Context, c *Catalog, r blob.Reader, progress func(done, total int)) ([]CheckProblem, error) {
 	vgs, err := c.ListVGs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("check snapshots: %w", err)
@@ -47,7 +47,7 @@ func CheckSnapshots(ctx context.Context, c *Catalog, r cas.BlobReader, progress 
 		}
 		snaps = append(snaps, ss...)
 	}
-	ck := checker{r: r, okPages: make(map[cas.ID]pageCounts)}
+	ck := checker{r: r, okPages: make(map[blob.ID]pageCounts)}
 	done := 0
 	for _, s := range snaps {
 		for _, v := range s.Volumes {
@@ -67,8 +67,8 @@ func CheckSnapshots(ctx context.Context, c *Catalog, r cas.BlobReader, progress 
 }
 
 type checker struct {
-	r        cas.BlobReader
-	okPages  map[cas.ID]pageCounts
+	r        blob.Reader
+	okPages  map[blob.ID]pageCounts
 	problems []CheckProblem
 	page     Page
 	buf      []byte
@@ -77,7 +77,7 @@ type checker struct {
 // volume checks one volume's manifest; it returns an error only when the
 // context ends.
 func (ck *checker) volume(ctx context.Context, snap string, v VolumeSnapshot) error {
-	report := func(id cas.ID, err error) {
+	report := func(id blob.ID, err error) {
 		ck.problems = append(ck.problems, CheckProblem{Snapshot: snap, Volume: v.Name, ID: id, Err: err})
 	}
 	m, err := LoadManifest(ctx, ck.r, v.Manifest)
@@ -115,7 +115,7 @@ func (ck *checker) volume(ctx context.Context, snap string, v VolumeSnapshot) er
 
 // checkPage loads page i and looks up its chunks. ok is false when a
 // problem was reported.
-func (ck *checker) checkPage(ctx context.Context, m *Manifest, i int, report func(cas.ID, error)) (pc pageCounts, ok bool, err error) {
+func (ck *checker) checkPage(ctx context.Context, m *Manifest, i int, report func(blob.ID, error)) (pc pageCounts, ok bool, err error) {
 	ref := m.Pages[i]
 	ck.buf, err = m.LoadPageInto(ctx, ck.r, i, &ck.page, ck.buf)
 	if err != nil {
@@ -135,7 +135,7 @@ func (ck *checker) checkPage(ctx context.Context, m *Manifest, i int, report fun
 		pc.data += e.Length
 		has, err := ck.r.Has(ctx, e.ID)
 		if err == nil && !has {
-			err = &cas.BlobError{ID: e.ID, Type: cas.BlobChunk, Err: cas.ErrNotFound}
+			err = &blob.Error{ID: e.ID, Type: blob.Chunk, Err: blob.ErrNotFound}
 		}
 		if err != nil {
 			if ctx.Err() != nil {

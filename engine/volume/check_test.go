@@ -7,21 +7,22 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/cas/castest"
 )
 
 // storeVolume stores n real chunks (and some holes) and their manifest, and
 // returns the manifest's summary and the chunk IDs.
-func storeVolume(t *testing.T, bs *castest.MemStore, rng *rand.Rand, n int) (ManifestInfo, []cas.ID) {
+func storeVolume(t *testing.T, bs *castest.MemStore, rng *rand.Rand, n int) (ManifestInfo, []blob.ID) {
 	t.Helper()
 	ctx := context.Background()
 	mw := NewManifestWriter(bs)
-	var ids []cas.ID
+	var ids []blob.ID
 	for i := 0; i < n; i++ {
 		data := []byte(fmt.Sprintf("chunk %d %d", i, rng.Uint64()))
-		id := cas.Sum(data)
-		if _, err := bs.Put(ctx, cas.BlobChunk, id, data); err != nil {
+		id := blob.Sum(data)
+		if _, err := bs.Put(ctx, blob.Chunk, id, data); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, id)
@@ -91,7 +92,7 @@ func TestCheckSnapshots(t *testing.T) {
 		t.Fatalf("one missing chunk in three snapshots: %d problems %v", len(problems), problems)
 	}
 	for i, p := range problems {
-		if p.ID != missing || p.Volume != "boot" || p.Snapshot != fmt.Sprintf("web@%d", i+1) || !errors.Is(p.Err, cas.ErrNotFound) {
+		if p.ID != missing || p.Volume != "boot" || p.Snapshot != fmt.Sprintf("web@%d", i+1) || !errors.Is(p.Err, blob.ErrNotFound) {
 			t.Errorf("problem %d: %+v", i, p)
 		}
 	}
@@ -105,7 +106,7 @@ func TestCheckSnapshots(t *testing.T) {
 	}
 	pageMissing := 0
 	for _, p := range problems {
-		if p.ID == m.Pages[0].ID && p.Volume == "data" && errors.Is(p.Err, cas.ErrNotFound) {
+		if p.ID == m.Pages[0].ID && p.Volume == "data" && errors.Is(p.Err, blob.ErrNotFound) {
 			pageMissing++
 		}
 	}

@@ -3,9 +3,9 @@
 // "web@3", the paged manifest format that lists a volume's extents, and the
 // catalog that keeps VG and snapshot records.
 //
-// It stands on engine/cas only through small interfaces: cas.BlobReader and
-// cas.BlobWriter for manifest pages, and RecordStore (defined here, by the
-// consumer) for records. It must not know how blobs or records are stored
-// (packs, Pebble, backends), nor anything about sources, chunking, deltas,
-// FUSE or the daemon.
+// It stands on the store only through engine/blob's small interfaces:
+// blob.Reader and blob.Writer for manifest pages, blob.RecordStore for
+// records; it never imports engine/cas. It must not know how blobs or
+// records are stored (packs, Pebble, backends), nor anything about
+// sources, chunking, deltas, FUSE or the daemon.
 package volume

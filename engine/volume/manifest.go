@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // PageRef is one page as the top page lists it. Offset is derived from the
@@ -13,19 +13,19 @@ type PageRef struct {
 	Offset  int64
 	Length  int64
 	Entries int
-	ID      cas.ID
+	ID      blob.ID
 }
 
 // Manifest is a loaded top page: enough to find the page that holds any
 // offset without loading the others.
 type Manifest struct {
-	ID    cas.ID
+	ID    blob.ID
 	Size  int64
 	Pages []PageRef
 }
 
 // LoadManifest reads and checks the top page id.
-func LoadManifest(ctx context.Context, r cas.BlobReader, id cas.ID) (*Manifest, error) {
+func LoadManifest(ctx context.Context, r blob.Reader, id blob.ID) (*Manifest, error) {
 	b, err := r.Get(ctx, id, nil)
 	if err != nil {
 		return nil, fmt.Errorf("load manifest %s: %w", id.Short(), err)
@@ -87,7 +87,7 @@ func (p *Page) Find(off int64) int {
 }
 
 // LoadPage reads page i of the manifest, using buf for the raw bytes.
-func (m *Manifest) LoadPage(ctx context.Context, r cas.BlobReader, i int, buf []byte) (*Page, error) {
+func (m *Manifest) LoadPage(ctx context.Context, r blob.Reader, i int, buf []byte) (*Page, error) {
 	p := new(Page)
 	if _, err := m.LoadPageInto(ctx, r, i, p, buf); err != nil {
 		return nil, err
@@ -98,7 +98,7 @@ func (m *Manifest) LoadPage(ctx context.Context, r cas.BlobReader, i int, buf []
 // LoadPageInto reads page i into p, reusing p's slices and buf, and returns
 // buf (grown if it had to be) for the next call. Readers that walk many
 // pages, such as diff and FUSE, use it to read without allocating.
-func (m *Manifest) LoadPageInto(ctx context.Context, r cas.BlobReader, i int, p *Page, buf []byte) ([]byte, error) {
+func (m *Manifest) LoadPageInto(ctx context.Context, r blob.Reader, i int, p *Page, buf []byte) ([]byte, error) {
 	if i < 0 || i >= len(m.Pages) {
 		return buf, fmt.Errorf("manifest %s: page %d of %d does not exist", m.ID.Short(), i, len(m.Pages))
 	}
@@ -135,7 +135,7 @@ func (m *Manifest) LoadPageInto(ctx context.Context, r cas.BlobReader, i int, p 
 // Walk calls fn for every entry that ends after volume offset from, in
 // order, with the entry's absolute offset; the first may start before from.
 // It stops at the first error fn returns and returns it.
-func (m *Manifest) Walk(ctx context.Context, r cas.BlobReader, from int64, fn func(off int64, e Entry) error) error {
+func (m *Manifest) Walk(ctx context.Context, r blob.Reader, from int64, fn func(off int64, e Entry) error) error {
 	if from < 0 {
 		from = 0
 	}

@@ -7,19 +7,20 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/cas/castest"
 )
 
-func pageIDs(m *Manifest) []cas.ID {
-	ids := make([]cas.ID, len(m.Pages))
+func pageIDs(m *Manifest) []blob.ID {
+	ids := make([]blob.ID, len(m.Pages))
 	for i, p := range m.Pages {
 		ids[i] = p.ID
 	}
 	return ids
 }
 
-func loadManifest(t testing.TB, r cas.BlobReader, id cas.ID) *Manifest {
+func loadManifest(t testing.TB, r blob.Reader, id blob.ID) *Manifest {
 	t.Helper()
 	m, err := LoadManifest(context.Background(), r, id)
 	if err != nil {
@@ -176,25 +177,25 @@ func TestLookupAllocs(t *testing.T) {
 type discardWriter struct {
 	pages int
 	last  []byte
-	id    cas.ID
+	id    blob.ID
 }
 
-func (d *discardWriter) Put(ctx context.Context, t cas.BlobType, id cas.ID, data []byte) (bool, error) {
-	if cas.Sum(data) != id {
-		return false, cas.ErrCorrupt
+func (d *discardWriter) Put(ctx context.Context, t blob.Type, id blob.ID, data []byte) (bool, error) {
+	if blob.Sum(data) != id {
+		return false, blob.ErrCorrupt
 	}
 	d.pages++
 	d.last, d.id = append(d.last[:0], data...), id
 	return true, nil
 }
 func (d *discardWriter) Flush(context.Context) error { return nil }
-func (d *discardWriter) Get(ctx context.Context, id cas.ID, buf []byte) ([]byte, error) {
+func (d *discardWriter) Get(ctx context.Context, id blob.ID, buf []byte) ([]byte, error) {
 	if id != d.id {
-		return nil, cas.ErrNotFound
+		return nil, blob.ErrNotFound
 	}
 	return append(buf[:0], d.last...), nil
 }
-func (d *discardWriter) Has(ctx context.Context, id cas.ID) (bool, error) { return id == d.id, nil }
+func (d *discardWriter) Has(ctx context.Context, id blob.ID) (bool, error) { return id == d.id, nil }
 
 func heapInUse() uint64 {
 	runtime.GC()

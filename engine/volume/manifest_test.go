@@ -8,13 +8,14 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/cas/castest"
 )
 
 // chunkID returns a random chunk ID that ends a page exactly when cut.
-func chunkID(rng *rand.Rand, cut bool) cas.ID {
-	var id cas.ID
+func chunkID(rng *rand.Rand, cut bool) blob.ID {
+	var id blob.ID
 	for i := 0; i < len(id); i += 8 {
 		binary.LittleEndian.PutUint64(id[i:], rng.Uint64())
 	}
@@ -53,7 +54,7 @@ func canonical(es []Entry) []Entry {
 			continue
 		}
 		if e.Hole {
-			e.ID = cas.ID{}
+			e.ID = blob.ID{}
 			if n := len(out); n > 0 && out[n-1].Hole {
 				out[n-1].Length += e.Length
 				continue
@@ -64,7 +65,7 @@ func canonical(es []Entry) []Entry {
 	return out
 }
 
-func writeManifest(t testing.TB, w cas.BlobWriter, es []Entry) ManifestInfo {
+func writeManifest(t testing.TB, w blob.Writer, es []Entry) ManifestInfo {
 	t.Helper()
 	ctx := context.Background()
 	mw := NewManifestWriter(w)
@@ -80,7 +81,7 @@ func writeManifest(t testing.TB, w cas.BlobWriter, es []Entry) ManifestInfo {
 	return info
 }
 
-func walkAll(t testing.TB, m *Manifest, r cas.BlobReader, from int64) (offs []int64, es []Entry) {
+func walkAll(t testing.TB, m *Manifest, r blob.Reader, from int64) (offs []int64, es []Entry) {
 	t.Helper()
 	err := m.Walk(context.Background(), r, from, func(off int64, e Entry) error {
 		offs = append(offs, off)
@@ -94,7 +95,7 @@ func walkAll(t testing.TB, m *Manifest, r cas.BlobReader, from int64) (offs []in
 }
 
 // checkCuts checks that pages end exactly where the format says.
-func checkCuts(t *testing.T, m *Manifest, r cas.BlobReader) {
+func checkCuts(t *testing.T, m *Manifest, r blob.Reader) {
 	t.Helper()
 	for i := range m.Pages {
 		p, err := m.LoadPage(context.Background(), r, i, nil)
@@ -190,7 +191,7 @@ type failingWriter struct{}
 
 var errPut = errors.New("disk full")
 
-func (failingWriter) Put(context.Context, cas.BlobType, cas.ID, []byte) (bool, error) {
+func (failingWriter) Put(context.Context, blob.Type, blob.ID, []byte) (bool, error) {
 	return false, errPut
 }
 func (failingWriter) Flush(context.Context) error { return nil }

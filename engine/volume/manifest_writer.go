@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // ManifestInfo sums up a written manifest.
 type ManifestInfo struct {
-	ID        cas.ID // the top page's ID
-	Size      int64  // volume size: the sum of all entry lengths
+	ID        blob.ID // the top page's ID
+	Size      int64   // volume size: the sum of all entry lengths
 	Chunks    int64
 	Holes     int64
 	DataBytes int64 // bytes in chunks
@@ -23,7 +23,7 @@ type ManifestInfo struct {
 // memory does not grow with the volume beyond that. Not safe for concurrent
 // use.
 type ManifestWriter struct {
-	w       cas.BlobWriter
+	w       blob.Writer
 	pending Entry // last entry, held back so a following hole can merge into it
 	has     bool  // pending is set
 	page    []Entry
@@ -35,7 +35,7 @@ type ManifestWriter struct {
 }
 
 // NewManifestWriter returns a writer that stores pages through w.
-func NewManifestWriter(w cas.BlobWriter) *ManifestWriter {
+func NewManifestWriter(w blob.Writer) *ManifestWriter {
 	return &ManifestWriter{w: w}
 }
 
@@ -56,7 +56,7 @@ func (w *ManifestWriter) Add(ctx context.Context, e Entry) error {
 	}
 	w.info.Size += e.Length
 	if e.Hole {
-		e.ID = cas.ID{}
+		e.ID = blob.ID{}
 		w.info.Holes++
 		if w.has && w.pending.Hole {
 			w.pending.Length += e.Length
@@ -98,14 +98,14 @@ func (w *ManifestWriter) cut(ctx context.Context) error {
 		return nil
 	}
 	w.buf = EncodePage(w.buf[:0], w.page)
-	id := cas.Sum(w.buf)
+	id := blob.Sum(w.buf)
 	off := int64(0)
 	if n := len(w.refs); n > 0 {
 		off = w.refs[n-1].Offset + w.refs[n-1].Length
 	}
 	// The BlobWriter compresses or copies in Put, so buf is free again when
 	// Put returns.
-	if _, err := w.w.Put(ctx, cas.BlobPage, id, w.buf); err != nil {
+	if _, err := w.w.Put(ctx, blob.Page, id, w.buf); err != nil {
 		return fmt.Errorf("manifest: store page %d (%s) at offset %d: %w", len(w.refs), id.Short(), off, err)
 	}
 	w.refs = append(w.refs, PageRef{Offset: off, Length: w.pageLen, Entries: len(w.page), ID: id})
@@ -133,12 +133,12 @@ func (w *ManifestWriter) Finish(ctx context.Context) (ManifestInfo, error) {
 		return ManifestInfo{}, err
 	}
 	w.buf = EncodeTop(w.buf[:0], w.info.Size, w.refs)
-	if len(w.buf) > cas.MaxBlobSize {
+	if len(w.buf) > blob.MaxSize {
 		w.err = fmt.Errorf("manifest: top page of %d pages is %d bytes, over the blob limit", len(w.refs), len(w.buf))
 		return ManifestInfo{}, w.err
 	}
-	id := cas.Sum(w.buf)
-	if _, err := w.w.Put(ctx, cas.BlobPage, id, w.buf); err != nil {
+	id := blob.Sum(w.buf)
+	if _, err := w.w.Put(ctx, blob.Page, id, w.buf); err != nil {
 		w.err = fmt.Errorf("manifest: store top page %s: %w", id.Short(), err)
 		return ManifestInfo{}, w.err
 	}

@@ -7,20 +7,20 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
-// memRecords is an in-memory RecordStore.
+// memRecords is an in-memory blob.RecordStore.
 type memRecords struct {
 	mu   sync.Mutex
-	recs map[cas.RecordKind]map[string][]byte
+	recs map[blob.RecordKind]map[string][]byte
 }
 
 func newMemRecords() *memRecords {
-	return &memRecords{recs: make(map[cas.RecordKind]map[string][]byte)}
+	return &memRecords{recs: make(map[blob.RecordKind]map[string][]byte)}
 }
 
-func (m *memRecords) PutRecord(ctx context.Context, kind cas.RecordKind, name string, data []byte) error {
+func (m *memRecords) PutRecord(ctx context.Context, kind blob.RecordKind, name string, data []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.recs[kind] == nil {
@@ -30,17 +30,17 @@ func (m *memRecords) PutRecord(ctx context.Context, kind cas.RecordKind, name st
 	return nil
 }
 
-func (m *memRecords) GetRecord(ctx context.Context, kind cas.RecordKind, name string) ([]byte, error) {
+func (m *memRecords) GetRecord(ctx context.Context, kind blob.RecordKind, name string) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	data, ok := m.recs[kind][name]
 	if !ok {
-		return nil, fmt.Errorf("record %d/%s: %w", kind, name, cas.ErrNotFound)
+		return nil, fmt.Errorf("record %d/%s: %w", kind, name, blob.ErrNotFound)
 	}
 	return append([]byte(nil), data...), nil
 }
 
-func (m *memRecords) ListRecords(ctx context.Context, kind cas.RecordKind, prefix string, fn func(name string, data []byte) error) error {
+func (m *memRecords) ListRecords(ctx context.Context, kind blob.RecordKind, prefix string, fn func(name string, data []byte) error) error {
 	m.mu.Lock()
 	var names []string
 	for name := range m.recs[kind] {
@@ -62,11 +62,11 @@ func (m *memRecords) ListRecords(ctx context.Context, kind cas.RecordKind, prefi
 	return nil
 }
 
-func (m *memRecords) DeleteRecord(ctx context.Context, kind cas.RecordKind, name string) error {
+func (m *memRecords) DeleteRecord(ctx context.Context, kind blob.RecordKind, name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.recs[kind][name]; !ok {
-		return fmt.Errorf("delete record %d/%s: %w", kind, name, cas.ErrNotFound)
+		return fmt.Errorf("delete record %d/%s: %w", kind, name, blob.ErrNotFound)
 	}
 	delete(m.recs[kind], name)
 	return nil

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // Format constants of manifest pages and top pages (doc/design.md,
@@ -25,7 +25,7 @@ const (
 
 	// MaxChunkLength bounds a chunk entry's length when the chunker's own
 	// maximum is not at hand: a chunk is a blob.
-	MaxChunkLength = cas.MaxBlobSize
+	MaxChunkLength = blob.MaxSize
 
 	entryChunk = 1
 	entryHole  = 2
@@ -33,7 +33,7 @@ const (
 	hdrLen        = 5      // magic + version
 	minEntryLen   = 2      // kind + one-byte length
 	minPageRefLen = 2 + 32 // two one-byte uvarints + page id
-	idLen         = len(cas.ID{})
+	idLen         = len(blob.ID{})
 )
 
 // ErrMalformed is wrapped by every decoding error of a page or top page.
@@ -42,14 +42,14 @@ var ErrMalformed = errors.New("malformed manifest")
 // Entry is one extent of a volume: a chunk of Length bytes named by ID, or a
 // hole of Length zero bytes (ID is zero then).
 type Entry struct {
-	ID     cas.ID
+	ID     blob.ID
 	Length int64
 	Hole   bool
 }
 
 // endsPage reports whether a chunk with this id ends its page. Bytes 24..32
 // are used so the bits are independent of the prefix that short IDs show.
-func endsPage(id cas.ID) bool {
+func endsPage(id blob.ID) bool {
 	return binary.LittleEndian.Uint64(id[24:32])&pageCutMask == 0
 }
 

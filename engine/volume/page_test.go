@@ -12,7 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/cas/castest"
 )
 
@@ -21,8 +22,8 @@ var update = flag.Bool("update", false, "rewrite golden files under testdata")
 // goldenEntries is a small fixed manifest: chunks named by digests of short
 // strings, two of them forced to end a page, and merged holes.
 func goldenEntries() []Entry {
-	id := func(s string, cut bool) cas.ID {
-		v := cas.Sum([]byte(s))
+	id := func(s string, cut bool) blob.ID {
+		v := blob.Sum([]byte(s))
 		if cut {
 			v[24], v[25] = 0, v[25]&0xf0
 		} else if endsPage(v) {
@@ -51,7 +52,7 @@ func TestGoldenManifest(t *testing.T) {
 	if len(m.Pages) != 3 {
 		t.Fatalf("golden manifest has %d pages, want 3", len(m.Pages))
 	}
-	files := map[string]cas.ID{"top.bin": info.ID}
+	files := map[string]blob.ID{"top.bin": info.ID}
 	for i, p := range m.Pages {
 		files[fmt.Sprintf("page-%d.bin", i)] = p.ID
 	}
@@ -83,9 +84,9 @@ func TestGoldenManifest(t *testing.T) {
 func validPage(t *testing.T) []byte {
 	t.Helper()
 	return EncodePage(nil, []Entry{
-		{ID: cas.ID{24: 1, 31: 7}, Length: 100},
+		{ID: blob.ID{24: 1, 31: 7}, Length: 100},
 		{Hole: true, Length: 50},
-		{ID: cas.ID{24: 0, 31: 7}, Length: 200}, // ends the page
+		{ID: blob.ID{24: 0, 31: 7}, Length: 200}, // ends the page
 	})
 }
 
@@ -143,7 +144,7 @@ func TestDecodePageMalformed(t *testing.T) {
 }
 
 func TestDecodeTopMalformed(t *testing.T) {
-	refs := []PageRef{{Length: 300, Entries: 3, ID: cas.ID{1}}, {Length: 50, Entries: 1, ID: cas.ID{2}}}
+	refs := []PageRef{{Length: 300, Entries: 3, ID: blob.ID{1}}, {Length: 50, Entries: 1, ID: blob.ID{2}}}
 	good := EncodeTop(nil, 350, refs)
 	size, pages, err := DecodeTop(good)
 	if err != nil || size != 350 || len(pages) != 2 || pages[1].Offset != 300 {
@@ -192,14 +193,14 @@ func TestLoadPageMismatch(t *testing.T) {
 	ctx := context.Background()
 	bs := castest.NewMemStore()
 	page := validPage(t)
-	pid := cas.Sum(page)
-	if _, err := bs.Put(ctx, cas.BlobPage, pid, page); err != nil {
+	pid := blob.Sum(page)
+	if _, err := bs.Put(ctx, blob.Page, pid, page); err != nil {
 		t.Fatal(err)
 	}
 	for _, ref := range []PageRef{{Length: 350, Entries: 2, ID: pid}, {Length: 351, Entries: 3, ID: pid}} {
 		top := EncodeTop(nil, ref.Length, []PageRef{ref})
-		tid := cas.Sum(top)
-		if _, err := bs.Put(ctx, cas.BlobPage, tid, top); err != nil {
+		tid := blob.Sum(top)
+		if _, err := bs.Put(ctx, blob.Page, tid, top); err != nil {
 			t.Fatal(err)
 		}
 		m := loadManifest(t, bs, tid)
@@ -210,7 +211,7 @@ func TestLoadPageMismatch(t *testing.T) {
 			t.Errorf("Walk with %+v: %v, want ErrMalformed", ref, err)
 		}
 	}
-	if _, err := LoadManifest(ctx, bs, cas.Sum([]byte("absent"))); !errors.Is(err, cas.ErrNotFound) {
+	if _, err := LoadManifest(ctx, bs, blob.Sum([]byte("absent"))); !errors.Is(err, blob.ErrNotFound) {
 		t.Errorf("LoadManifest of an absent blob: %v", err)
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // Snapshot is the state of every volume of a VG at one time. Snapshots are
@@ -22,14 +22,14 @@ type Snapshot struct {
 // VolumeSnapshot is one volume of a snapshot: what it was and the manifest of
 // its bytes, with counts taken when the manifest was written.
 type VolumeSnapshot struct {
-	VolumeID  string `json:"volume_id"`
-	Name      string `json:"name"`
-	Role      Role   `json:"role"`
-	Size      int64  `json:"size"`
-	Manifest  cas.ID `json:"manifest"`
-	DataBytes int64  `json:"data_bytes"` // bytes in chunks (size minus holes)
-	Chunks    int64  `json:"chunks"`
-	Holes     int64  `json:"holes"`
+	VolumeID  string  `json:"volume_id"`
+	Name      string  `json:"name"`
+	Role      Role    `json:"role"`
+	Size      int64   `json:"size"`
+	Manifest  blob.ID `json:"manifest"`
+	DataBytes int64   `json:"data_bytes"` // bytes in chunks (size minus holes)
+	Chunks    int64   `json:"chunks"`
+	Holes     int64   `json:"holes"`
 	// NewBytes is the raw size of chunks this snapshot added to the store;
 	// StoredBytes what the chunks and manifest pages it added took there,
 	// after compression. StoredCounted says StoredBytes was counted: records

@@ -6,15 +6,16 @@ import (
 	"os"
 	"time"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/bench/workload"
-	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/diff"
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
 type blobStore interface {
-	cas.BlobReader
-	cas.BlobWriter
+	blob.Reader
+	blob.Writer
 }
 
 // doSynth writes a synthetic base and target manifest of -size bytes (no

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/cas"
 )
 
@@ -192,8 +194,8 @@ func testMissing(t *testing.T, be cas.Backend) {
 		{Kind: cas.FileConfig, Name: "config"},
 	} {
 		err := be.ReadAt(context.Background(), h, make([]byte, 10), 0)
-		if !errors.Is(err, cas.ErrNotFound) {
-			t.Errorf("read missing %s: got %v, want an error matching cas.ErrNotFound", h, err)
+		if !errors.Is(err, blob.ErrNotFound) {
+			t.Errorf("read missing %s: got %v, want an error matching blob.ErrNotFound", h, err)
 		}
 	}
 }
@@ -215,8 +217,8 @@ func testDelete(t *testing.T, be cas.Backend) {
 		if err := be.Delete(ctx, h); err != nil {
 			t.Fatalf("delete %s again: %v", h, err)
 		}
-		if err := be.ReadAt(ctx, h, make([]byte, 1), 0); !errors.Is(err, cas.ErrNotFound) {
-			t.Errorf("read deleted %s: got %v, want cas.ErrNotFound", h, err)
+		if err := be.ReadAt(ctx, h, make([]byte, 1), 0); !errors.Is(err, blob.ErrNotFound) {
+			t.Errorf("read deleted %s: got %v, want blob.ErrNotFound", h, err)
 		}
 	}
 	if got := listAll(t, be, cas.FilePack); len(got) != 1 || got[keep.Name] != 1000 {

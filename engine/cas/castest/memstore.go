@@ -9,33 +9,33 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
-// MemStore is a cas.BlobStore in memory, for tests of the layers above the
+// MemStore is a blob.Store in memory, for tests of the layers above the
 // store (ingest, volume, restore, the CLI). Like cas.Store it refuses a
 // blob whose ID is not the hash of its data, and checks the hash again on
-// Get so that a damaged blob (Corrupt) reads as cas.ErrCorrupt. A blob is
+// Get so that a damaged blob (Corrupt) reads as blob.ErrCorrupt. A blob is
 // visible as soon as Put returns; Flush does nothing.
 type MemStore struct {
 	mu     sync.Mutex
-	blobs  map[cas.ID][]byte
+	blobs  map[blob.ID][]byte
 	calls  int // Put calls that passed the checks
 	stored int // Put calls that stored a new blob
 }
 
-var _ cas.BlobStore = (*MemStore)(nil)
+var _ blob.Store = (*MemStore)(nil)
 
 // NewMemStore returns an empty store.
-func NewMemStore() *MemStore { return &MemStore{blobs: make(map[cas.ID][]byte)} }
+func NewMemStore() *MemStore { return &MemStore{blobs: make(map[blob.ID][]byte)} }
 
 // Put keeps a copy of data under id and reports whether it was new.
-func (m *MemStore) Put(_ context.Context, t cas.BlobType, id cas.ID, data []byte) (bool, error) {
-	if len(data) > cas.MaxBlobSize {
-		return false, fmt.Errorf("put %s %s: %d bytes, over the limit of %d", t, id.Short(), len(data), cas.MaxBlobSize)
+func (m *MemStore) Put(_ context.Context, t blob.Type, id blob.ID, data []byte) (bool, error) {
+	if len(data) > blob.MaxSize {
+		return false, fmt.Errorf("put %s %s: %d bytes, over the limit of %d", t, id.Short(), len(data), blob.MaxSize)
 	}
-	if cas.Sum(data) != id {
-		return false, &cas.BlobError{ID: id, Type: t, Err: cas.ErrCorrupt}
+	if blob.Sum(data) != id {
+		return false, &blob.Error{ID: id, Type: t, Err: blob.ErrCorrupt}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -52,22 +52,22 @@ func (m *MemStore) Put(_ context.Context, t cas.BlobType, id cas.ID, data []byte
 func (m *MemStore) Flush(context.Context) error { return nil }
 
 // Get appends the blob to buf[:0] after checking its hash.
-func (m *MemStore) Get(_ context.Context, id cas.ID, buf []byte) ([]byte, error) {
+func (m *MemStore) Get(_ context.Context, id blob.ID, buf []byte) ([]byte, error) {
 	m.mu.Lock()
 	data, ok := m.blobs[id]
 	m.mu.Unlock()
 	if !ok {
-		return nil, &cas.BlobError{ID: id, Err: cas.ErrNotFound}
+		return nil, &blob.Error{ID: id, Err: blob.ErrNotFound}
 	}
 	buf = append(buf[:0], data...)
-	if cas.Sum(buf) != id {
-		return nil, &cas.BlobError{ID: id, Err: cas.ErrCorrupt}
+	if blob.Sum(buf) != id {
+		return nil, &blob.Error{ID: id, Err: blob.ErrCorrupt}
 	}
 	return buf, nil
 }
 
 // Has reports whether id is stored.
-func (m *MemStore) Has(_ context.Context, id cas.ID) (bool, error) {
+func (m *MemStore) Has(_ context.Context, id blob.ID) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	_, ok := m.blobs[id]
@@ -96,7 +96,7 @@ func (m *MemStore) Len() int {
 }
 
 // Remove forgets a blob, as a lost pack would.
-func (m *MemStore) Remove(id cas.ID) {
+func (m *MemStore) Remove(id blob.ID) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.blobs, id)
@@ -104,7 +104,7 @@ func (m *MemStore) Remove(id cas.ID) {
 
 // Corrupt flips a bit of a stored blob, as a bad disk would; it reports
 // whether the blob was there.
-func (m *MemStore) Corrupt(id cas.ID) bool {
+func (m *MemStore) Corrupt(id blob.ID) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, ok := m.blobs[id]
@@ -117,12 +117,12 @@ func (m *MemStore) Corrupt(id cas.ID) bool {
 
 // All yields every blob, by ID order, from a snapshot taken when the loop
 // starts; the caller must not change the bytes.
-func (m *MemStore) All() iter.Seq2[cas.ID, []byte] {
-	return func(yield func(cas.ID, []byte) bool) {
+func (m *MemStore) All() iter.Seq2[blob.ID, []byte] {
+	return func(yield func(blob.ID, []byte) bool) {
 		m.mu.Lock()
 		snap := maps.Clone(m.blobs)
 		m.mu.Unlock()
-		ids := slices.SortedFunc(maps.Keys(snap), func(a, b cas.ID) int { return bytes.Compare(a[:], b[:]) })
+		ids := slices.SortedFunc(maps.Keys(snap), func(a, b blob.ID) int { return bytes.Compare(a[:], b[:]) })
 		for _, id := range ids {
 			if !yield(id, snap[id]) {
 				return

@@ -6,7 +6,8 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/cas/castest"
 )
 
@@ -19,11 +20,11 @@ func TestMemStore(t *testing.T) {
 	}{
 		{"PutGet", func(t *testing.T, m *castest.MemStore) {
 			mustPut(t, m, a, true)
-			got, err := m.Get(ctx, cas.Sum(a), make([]byte, 3))
+			got, err := m.Get(ctx, blob.Sum(a), make([]byte, 3))
 			if err != nil || !bytes.Equal(got, a) {
 				t.Fatalf("get: %q, %v", got, err)
 			}
-			if ok, err := m.Has(ctx, cas.Sum(a)); !ok || err != nil {
+			if ok, err := m.Has(ctx, blob.Sum(a)); !ok || err != nil {
 				t.Fatalf("has: %v, %v", ok, err)
 			}
 		}},
@@ -36,8 +37,8 @@ func TestMemStore(t *testing.T) {
 			}
 		}},
 		{"WrongID", func(t *testing.T, m *castest.MemStore) {
-			_, err := m.Put(ctx, cas.BlobChunk, cas.Sum(b), a)
-			if !errors.Is(err, cas.ErrCorrupt) {
+			_, err := m.Put(ctx, blob.Chunk, blob.Sum(b), a)
+			if !errors.Is(err, blob.ErrCorrupt) {
 				t.Fatalf("put under the wrong id: %v, want ErrCorrupt", err)
 			}
 			if m.Len() != 0 || m.Puts() != 0 {
@@ -45,33 +46,33 @@ func TestMemStore(t *testing.T) {
 			}
 		}},
 		{"TooLarge", func(t *testing.T, m *castest.MemStore) {
-			big := make([]byte, cas.MaxBlobSize+1)
-			if _, err := m.Put(ctx, cas.BlobChunk, cas.Sum(big), big); err == nil {
+			big := make([]byte, blob.MaxSize+1)
+			if _, err := m.Put(ctx, blob.Chunk, blob.Sum(big), big); err == nil {
 				t.Fatal("a blob over MaxBlobSize was accepted")
 			}
 		}},
 		{"Missing", func(t *testing.T, m *castest.MemStore) {
 			mustPut(t, m, a, true)
-			m.Remove(cas.Sum(a))
-			if _, err := m.Get(ctx, cas.Sum(a), nil); !errors.Is(err, cas.ErrNotFound) {
+			m.Remove(blob.Sum(a))
+			if _, err := m.Get(ctx, blob.Sum(a), nil); !errors.Is(err, blob.ErrNotFound) {
 				t.Fatalf("get removed blob: %v, want ErrNotFound", err)
 			}
 		}},
 		{"Corrupt", func(t *testing.T, m *castest.MemStore) {
 			mustPut(t, m, a, true)
-			if !m.Corrupt(cas.Sum(a)) {
+			if !m.Corrupt(blob.Sum(a)) {
 				t.Fatal("corrupt found no blob")
 			}
-			if _, err := m.Get(ctx, cas.Sum(a), nil); !errors.Is(err, cas.ErrCorrupt) {
+			if _, err := m.Get(ctx, blob.Sum(a), nil); !errors.Is(err, blob.ErrCorrupt) {
 				t.Fatalf("get damaged blob: %v, want ErrCorrupt", err)
 			}
 		}},
 		{"All", func(t *testing.T, m *castest.MemStore) {
 			mustPut(t, m, a, true)
 			mustPut(t, m, b, true)
-			seen := map[cas.ID]bool{}
+			seen := map[blob.ID]bool{}
 			for id, data := range m.All() {
-				if cas.Sum(data) != id {
+				if blob.Sum(data) != id {
 					t.Errorf("all: %s yields data of another id", id.Short())
 				}
 				seen[id] = true
@@ -88,7 +89,7 @@ func TestMemStore(t *testing.T) {
 
 func mustPut(t *testing.T, m *castest.MemStore, data []byte, wantNew bool) {
 	t.Helper()
-	stored, err := m.Put(context.Background(), cas.BlobChunk, cas.Sum(data), data)
+	stored, err := m.Put(context.Background(), blob.Chunk, blob.Sum(data), data)
 	if err != nil || stored != wantNew {
 		t.Fatalf("put %q: stored %v, %v; want stored %v", data, stored, err, wantNew)
 	}

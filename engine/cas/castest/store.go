@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/cas"
 )
 
@@ -28,7 +30,7 @@ func SharedBackend(newBackend func(t *testing.T) cas.Backend, cfg cas.Config) Op
 		t.Helper()
 		ctx := context.Background()
 		be := newBackend(t)
-		if _, err := cas.BackendConfig(ctx, be); errors.Is(err, cas.ErrNotFound) {
+		if _, err := cas.BackendConfig(ctx, be); errors.Is(err, blob.ErrNotFound) {
 			if err := cas.InitBackend(ctx, dir, cfg, be); err != nil {
 				t.Fatal(err)
 			}
@@ -70,7 +72,7 @@ func RunStore(t *testing.T, newStorage NewStorage, shared bool) {
 }
 
 // blobSet is what a test put, to check against what a store returns.
-type blobSet map[cas.ID][]byte
+type blobSet map[blob.ID][]byte
 
 // putBlobs puts n blobs, a mix of random (incompressible) and repetitive
 // ones, chunks and pages, some of them twice.
@@ -85,11 +87,11 @@ func putBlobs(t *testing.T, s *cas.Store, n int) blobSet {
 		} else {
 			data = RandomBytes(t, 1+(i*7919)%(200<<10))
 		}
-		typ := cas.BlobChunk
+		typ := blob.Chunk
 		if i%5 == 0 {
-			typ = cas.BlobPage
+			typ = blob.Page
 		}
-		id := cas.Sum(data)
+		id := blob.Sum(data)
 		for range 1 + i%2 {
 			if _, err := s.Put(ctx, typ, id, data); err != nil {
 				t.Fatalf("put blob %d: %v", i, err)
@@ -160,15 +162,15 @@ func testStoreUnflushed(t *testing.T, open OpenStore) {
 		t.Fatal(err)
 	}
 	lost := RandomBytes(t, 5000)
-	if _, err := s.Put(context.Background(), cas.BlobChunk, cas.Sum(lost), lost); err != nil {
+	if _, err := s.Put(context.Background(), blob.Chunk, blob.Sum(lost), lost); err != nil {
 		t.Fatal(err)
 	}
 	closeStore(t, s)
 	s = open(t, dir)
 	defer closeStore(t, s)
 	checkBlobs(t, s, kept)
-	if _, err := s.Get(context.Background(), cas.Sum(lost), nil); !errors.Is(err, cas.ErrNotFound) {
-		t.Fatalf("get a blob put without flush after reopen: got %v, want cas.ErrNotFound", err)
+	if _, err := s.Get(context.Background(), blob.Sum(lost), nil); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("get a blob put without flush after reopen: got %v, want blob.ErrNotFound", err)
 	}
 }
 
@@ -178,28 +180,28 @@ func testStoreRecords(t *testing.T, open OpenStore) {
 	s := open(t, dir)
 	recs := map[string][]byte{"vg-a": []byte(`{"name":"a"}`), "vg-b": []byte(`{"name":"b"}`)}
 	for name, data := range recs {
-		if err := s.PutRecord(ctx, cas.RecordVG, name, data); err != nil {
+		if err := s.PutRecord(ctx, blob.RecordVG, name, data); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.PutRecord(ctx, cas.RecordSnapshot, "vg-a.1", []byte("snap")); err != nil {
+	if err := s.PutRecord(ctx, blob.RecordSnapshot, "vg-a.1", []byte("snap")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteRecord(ctx, cas.RecordVG, "vg-b"); err != nil {
+	if err := s.DeleteRecord(ctx, blob.RecordVG, "vg-b"); err != nil {
 		t.Fatal(err)
 	}
 	closeStore(t, s)
 	s = open(t, dir)
 	defer closeStore(t, s)
-	got, err := s.GetRecord(ctx, cas.RecordVG, "vg-a")
+	got, err := s.GetRecord(ctx, blob.RecordVG, "vg-a")
 	if err != nil || !bytes.Equal(got, recs["vg-a"]) {
 		t.Fatalf("get record vg-a after reopen: %q, %v", got, err)
 	}
-	if _, err := s.GetRecord(ctx, cas.RecordVG, "vg-b"); !errors.Is(err, cas.ErrNotFound) {
-		t.Fatalf("get deleted record: got %v, want cas.ErrNotFound", err)
+	if _, err := s.GetRecord(ctx, blob.RecordVG, "vg-b"); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("get deleted record: got %v, want blob.ErrNotFound", err)
 	}
 	var names []string
-	err = s.ListRecords(ctx, cas.RecordSnapshot, "", func(name string, _ []byte) error {
+	err = s.ListRecords(ctx, blob.RecordSnapshot, "", func(name string, _ []byte) error {
 		names = append(names, name)
 		return nil
 	})
@@ -212,14 +214,14 @@ func testStoreRebuild(t *testing.T, open OpenStore) {
 	s := open(t, t.TempDir())
 	defer closeStore(t, s)
 	set := putBlobs(t, s, 60)
-	if err := s.PutRecord(context.Background(), cas.RecordVG, "vg-r", []byte("r")); err != nil {
+	if err := s.PutRecord(context.Background(), blob.RecordVG, "vg-r", []byte("r")); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RebuildIndex(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	checkBlobs(t, s, set)
-	if _, err := s.GetRecord(context.Background(), cas.RecordVG, "vg-r"); err != nil {
+	if _, err := s.GetRecord(context.Background(), blob.RecordVG, "vg-r"); err != nil {
 		t.Fatalf("record after rebuild: %v", err)
 	}
 	checkVerify(t, s, len(set))
@@ -249,7 +251,7 @@ func testStoreSecondDir(t *testing.T, open OpenStore) {
 	if err := a.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.PutRecord(ctx, cas.RecordVG, "vg-shared", []byte("shared")); err != nil {
+	if err := a.PutRecord(ctx, blob.RecordVG, "vg-shared", []byte("shared")); err != nil {
 		t.Fatal(err)
 	}
 	b := open(t, t.TempDir())
@@ -258,7 +260,7 @@ func testStoreSecondDir(t *testing.T, open OpenStore) {
 		t.Fatalf("second directory has config %+v, want %+v", b.Config(), a.Config())
 	}
 	checkBlobs(t, b, set)
-	if got, err := b.GetRecord(ctx, cas.RecordVG, "vg-shared"); err != nil || string(got) != "shared" {
+	if got, err := b.GetRecord(ctx, blob.RecordVG, "vg-shared"); err != nil || string(got) != "shared" {
 		t.Fatalf("record through the second directory: %q, %v", got, err)
 	}
 	// What b writes, a sees once it rebuilds its index cache.

@@ -5,7 +5,7 @@
 // records/snapshots/<name> and config.
 //
 // It owns the mapping of handles to object keys, retries of transient
-// errors and the mapping of missing objects to cas.ErrNotFound. It must not
+// errors and the mapping of missing objects to blob.ErrNotFound. It must not
 // know pack or record formats: it moves opaque immutable files. It is a
 // sub-package so that engine/cas does not depend on an S3 client.
 package s3backend

@@ -9,8 +9,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/minio/minio-go/v7"
-	"github.com/vmrep/vmrep/engine/cas"
 )
 
 // Backoff bounds. The client retries single requests itself; this loop
@@ -29,7 +30,7 @@ func (p permanent) Unwrap() error { return p.err }
 
 // retry runs op until it succeeds, fails permanently, runs out of attempts
 // or ctx ends, sleeping with doubling backoff between attempts. Errors come
-// back classified: a missing object or bucket matches cas.ErrNotFound.
+// back classified: a missing object or bucket matches blob.ErrNotFound.
 func retry(ctx context.Context, op func() error) error {
 	wait := firstBackoff
 	for attempt := 1; ; attempt++ {
@@ -64,7 +65,7 @@ func classify(err error) error {
 	resp := minio.ToErrorResponse(err)
 	switch resp.Code {
 	case "NoSuchKey", "NoSuchBucket", "NotFound":
-		return fmt.Errorf("%w: %w", cas.ErrNotFound, err)
+		return fmt.Errorf("%w: %w", blob.ErrNotFound, err)
 	case "InvalidRange":
 		// The range starts past the end: a short read, as for a file.
 		return permanent{fmt.Errorf("%w: %w", io.ErrUnexpectedEOF, err)}
@@ -75,7 +76,7 @@ func classify(err error) error {
 // transient says whether err may go away if the request is sent again.
 func transient(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, cas.ErrNotFound) {
+		errors.Is(err, blob.ErrNotFound) {
 		return false
 	}
 	resp := minio.ToErrorResponse(err)

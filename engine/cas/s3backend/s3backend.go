@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/vmrep/vmrep/engine/cas"
@@ -57,7 +59,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		return nil, fmt.Errorf("s3 bucket %s at %s: %w", cfg.Bucket, cfg.Endpoint, err)
 	}
 	if !ok {
-		return nil, fmt.Errorf("s3 bucket %s at %s: %w", cfg.Bucket, cfg.Endpoint, cas.ErrNotFound)
+		return nil, fmt.Errorf("s3 bucket %s at %s: %w", cfg.Bucket, cfg.Endpoint, blob.ErrNotFound)
 	}
 	return b, nil
 }

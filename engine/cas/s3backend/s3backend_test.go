@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/vmrep/vmrep/engine/blob"
+
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/cas/castest"
 	"github.com/vmrep/vmrep/engine/cas/s3backend"
@@ -42,8 +44,8 @@ func TestStoreConformance(t *testing.T) {
 func TestMissingBucket(t *testing.T) {
 	cfg := startMinIO(t)
 	cfg.Bucket = "no-such-bucket"
-	if _, err := s3backend.New(context.Background(), cfg); !errors.Is(err, cas.ErrNotFound) {
-		t.Fatalf("new backend on a missing bucket: got %v, want cas.ErrNotFound", err)
+	if _, err := s3backend.New(context.Background(), cfg); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("new backend on a missing bucket: got %v, want blob.ErrNotFound", err)
 	}
 }
 
@@ -71,7 +73,7 @@ func TestPrefixesAreApart(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("prefix %q lists %d packs of prefix %q", b.Prefix, n, a.Prefix)
 	}
-	if err := bb.ReadAt(context.Background(), h, make([]byte, 4), 0); !errors.Is(err, cas.ErrNotFound) {
-		t.Fatalf("read another prefix's pack: got %v, want cas.ErrNotFound", err)
+	if err := bb.ReadAt(context.Background(), h, make([]byte, 4), 0); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("read another prefix's pack: got %v, want blob.ErrNotFound", err)
 	}
 }

@@ -1,4 +1,4 @@
-package cas
+package blob
 
 import (
 	"encoding/hex"
@@ -28,10 +28,10 @@ func (id ID) IsZero() bool { return id == ID{} }
 func ParseID(s string) (ID, error) {
 	var id ID
 	if len(s) != 64 {
-		return id, fmt.Errorf("cas: id %q: want 64 hex digits", s)
+		return id, fmt.Errorf("blob: id %q: want 64 hex digits", s)
 	}
 	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
-		return id, fmt.Errorf("cas: id %q: %w", s, err)
+		return id, fmt.Errorf("blob: id %q: %w", s, err)
 	}
 	return id, nil
 }
