@@ -1,6 +1,8 @@
 // Package durable holds the small file-system steps that make writes
-// durable: syncing a directory after a rename, and starting writeback early
-// so that the fsync which ends a long write has little left to do.
+// durable: File, which writes a temporary file beside its target and
+// commits it (fsync, rename, directory fsync), syncing a directory after a
+// rename, and starting writeback early so that the fsync which ends a long
+// write has little left to do.
 package durable
 
 import (
