@@ -49,9 +49,3 @@ func (w *Writeback) Wrote(n int) {
 		w.off.Store(true)
 	}
 }
-
-// WriteFile replaces path with data so that a crash leaves the old file or
-// the new one (vfs.WriteFile on the OS). Errors name path.
-func WriteFile(path string, data []byte, perm os.FileMode) error {
-	return vfs.WriteFile(vfs.OS{}, path, data, perm)
-}

@@ -11,9 +11,9 @@ import (
 type Options struct {
 	// Pattern names the temporary file in the target's directory, as
 	// os.CreateTemp's pattern does. Each writer keeps its own naming, so
-	// that the clean-up of leftovers of killed writers (vfs.RemoveWriteTemps,
+	// that the clean-up of leftovers of killed writers (RemoveWriteTemps,
 	// restore's scan for dead pids) still finds them. Empty means
-	// "."+base+".tmp-*", the naming of vfs.WriteFile.
+	// "."+base+".tmp-*", the naming of WriteFile.
 	Pattern string
 	// Writeback starts the kernel's writeback while the file is written
 	// (see Writeback); only on the OS's files.
@@ -47,7 +47,7 @@ func Create(fsys vfs.FS, path string, opts Options) (*File, error) {
 	}
 	pattern := opts.Pattern
 	if pattern == "" {
-		pattern = "." + filepath.Base(path) + ".tmp-*"
+		pattern = tempPrefix(filepath.Base(path)) + "*"
 	}
 	tf, err := fsys.CreateTemp(filepath.Dir(path), pattern)
 	if err != nil {

@@ -120,7 +120,7 @@ func TestFileCrash(t *testing.T) {
 		if err := m.SyncDir("/"); err != nil {
 			t.Fatal(err)
 		}
-		if err := vfs.WriteFile(m, "/d/f", []byte("old"), 0o600); err != nil {
+		if err := WriteFileFS(m, "/d/f", []byte("old"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		m.Crash(k, nil)
