@@ -3,6 +3,7 @@ package daemon
 import (
 	"log/slog"
 
+	"github.com/vmrep/vmrep/internal/durable"
 	"github.com/vmrep/vmrep/internal/vfs"
 )
 
@@ -17,7 +18,7 @@ var stateFiles = []string{replicasFile, mountsFile, lvmStateFile}
 // each SIGKILL during a replica's record left a .replicas.json.tmp-*
 // behind for good.)
 func removeStateTemps(storeDir string, log *slog.Logger) {
-	removed, err := vfs.RemoveWriteTemps(vfs.Default, storeDir, stateFiles...)
+	removed, err := durable.RemoveWriteTemps(vfs.Default, storeDir, stateFiles...)
 	for _, p := range removed {
 		log.Info("removed a state file's leftover from a killed daemon", "path", p)
 	}

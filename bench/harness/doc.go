@@ -11,7 +11,12 @@
 // It knows the workload generators and the command lines of the peers; it
 // calls vmrep only through vmrepbench, never the engine packages.
 //
-//	go run ./bench/harness -size 2G -out bench/results
-//	go run ./bench/harness -smoke -out DIR   # tiny inputs, seconds
-//	go run ./bench/harness -check DIR        # the report files exist and parse
+// It is a module of its own, so that its plotting library and fonts stay
+// out of vmrep's go.mod; build it there and run it from the repository
+// root, where it builds vmrepbench (make bench and make bench-smoke do so):
+//
+//	go -C bench/harness build -o /tmp/benchharness .
+//	/tmp/benchharness -size 2G -out bench/results
+//	/tmp/benchharness -smoke -out DIR   # tiny inputs, seconds
+//	/tmp/benchharness -check DIR        # the report files exist and parse
 package main

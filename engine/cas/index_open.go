@@ -14,7 +14,6 @@ import (
 	pvfs "github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/vmrep/vmrep/internal/durable"
-	"github.com/vmrep/vmrep/internal/vfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -154,7 +153,7 @@ func (s *Store) moveIndexAside(why string) error {
 // block fail with an error (the job that hit it fails); the store marks the
 // index for a rebuild at the next open instead of stopping the process.
 func (s *Store) indexCorruption(info pebble.DataCorruptionInfo) {
-	if err := vfs.WriteFile(s.fs, filepath.Join(s.dir, indexDamagedMarker), []byte(info.Details.Error()), 0o600); err != nil {
+	if err := durable.WriteFileFS(s.fs, filepath.Join(s.dir, indexDamagedMarker), []byte(info.Details.Error()), 0o600); err != nil {
 		s.log.Error("marking the damaged index for a rebuild", "err", err)
 	}
 	if s.indexCorrupt.CompareAndSwap(false, true) {

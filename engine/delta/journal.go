@@ -10,6 +10,7 @@ import (
 
 	"github.com/vmrep/vmrep/engine/blob"
 
+	"github.com/vmrep/vmrep/internal/durable"
 	"github.com/vmrep/vmrep/internal/vfs"
 )
 
@@ -64,7 +65,7 @@ func writeJournal(fsys vfs.FS, dir string, j *journal) error {
 	if err != nil {
 		return err
 	}
-	if err := vfs.WriteFile(fsys, filepath.Join(dir, JournalName), append(b, '\n'), 0o600); err != nil {
+	if err := durable.WriteFileFS(fsys, filepath.Join(dir, JournalName), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write apply journal in %s: %w", dir, err)
 	}
 	return nil

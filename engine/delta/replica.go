@@ -12,6 +12,7 @@ import (
 
 	"github.com/vmrep/vmrep/engine/restore"
 	"github.com/vmrep/vmrep/engine/volume"
+	"github.com/vmrep/vmrep/internal/durable"
 	"github.com/vmrep/vmrep/internal/vfs"
 )
 
@@ -97,7 +98,7 @@ func writeState(fsys vfs.FS, dir string, s *State) error {
 	if err != nil {
 		return err
 	}
-	if err := vfs.WriteFile(fsys, filepath.Join(dir, StateName), append(b, '\n'), 0o600); err != nil {
+	if err := durable.WriteFileFS(fsys, filepath.Join(dir, StateName), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write replica state in %s: %w", dir, err)
 	}
 	return nil
@@ -176,7 +177,7 @@ func CreateReplica(ctx context.Context, r blob.Reader, snap volume.Snapshot, dir
 // The daemon writes a replica only under its lock, so no live writer owns
 // them.
 func removeStaleTemps(fsys vfs.FS, dir string) error {
-	if _, err := vfs.RemoveWriteTemps(fsys, dir, StateName, JournalName); err != nil {
+	if _, err := durable.RemoveWriteTemps(fsys, dir, StateName, JournalName); err != nil {
 		return fmt.Errorf("replica %s: %w", dir, err)
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash"
-	"os"
 	"path/filepath"
 
 	"github.com/vmrep/vmrep/engine/blob"
@@ -28,20 +27,19 @@ type Sink interface {
 // frameWriter writes one framed file (single, index or part): prefix,
 // records, end marker, trailer. It hashes what it writes for the trailer.
 type frameWriter struct {
-	path, tmp string
-	f         *os.File
-	bw        *bufio.Writer
-	sum       hash.Hash // everything before the trailer
-	n         int64
+	path string
+	f    *durable.File
+	bw   *bufio.Writer
+	sum  hash.Hash // everything before the trailer
+	n    int64
 }
 
 func createFrame(path string, kind byte, hdr []byte) (*frameWriter, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	f, err := durable.Create(nil, path, durable.Options{Writeback: true})
 	if err != nil {
 		return nil, fmt.Errorf("write delta %s: %w", path, err)
 	}
-	w := &frameWriter{path: path, tmp: f.Name(), f: f, sum: blake3.New(),
-		bw: bufio.NewWriterSize(writebackWriter{f, durable.NewWriteback(f)}, 1<<20)}
+	w := &frameWriter{path: path, f: f, sum: blake3.New(), bw: bufio.NewWriterSize(f, 1<<20)}
 	if err := w.write(appendPrefix(nil, kind, hdr)); err != nil {
 		w.abort()
 		return nil, err
@@ -58,8 +56,9 @@ func (w *frameWriter) write(b []byte) error {
 	return nil
 }
 
-// close writes the end marker and trailer, syncs and renames; it returns
-// the file's size and the BLAKE3 of the whole file.
+// close writes the end marker and trailer, syncs and renames (the caller
+// syncs the directory); it returns the file's size and the BLAKE3 of the
+// whole file.
 func (w *frameWriter) close() (int64, blob.ID, error) {
 	if err := w.write([]byte{endOfFrames}); err != nil {
 		return 0, blob.ID{}, err
@@ -72,37 +71,16 @@ func (w *frameWriter) close() (int64, blob.ID, error) {
 	copy(whole[:], w.sum.Sum(nil))
 	err := w.bw.Flush()
 	if err == nil {
-		err = w.f.Sync()
-	}
-	if cerr := w.f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(w.tmp, w.path)
+		err = w.f.CommitNoDirSync()
 	}
 	if err != nil {
-		os.Remove(w.tmp)
+		w.f.Close()
 		return 0, blob.ID{}, fmt.Errorf("write delta %s: %w", w.path, err)
 	}
 	return w.n, whole, nil
 }
 
-// writebackWriter tells a Writeback about every write to its file.
-type writebackWriter struct {
-	f  *os.File
-	wb *durable.Writeback
-}
-
-func (w writebackWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	w.wb.Wrote(n)
-	return n, err
-}
-
-func (w *frameWriter) abort() {
-	w.f.Close()
-	os.Remove(w.tmp)
-}
+func (w *frameWriter) abort() { w.f.Close() }
 
 // FileSink writes a delta as one file at path.
 func FileSink(path string) Sink { return &fileSink{path: path} }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/zeebo/blake3"
 
+	"github.com/vmrep/vmrep/internal/durable"
 	"github.com/vmrep/vmrep/internal/vfs"
 )
 
@@ -97,7 +98,7 @@ func openStage(fsys vfs.FS, path string, size int64, want blob.ID) (vfs.File, er
 // stage file: temp, fsync, rename, directory fsync.
 func writeStage(fsys vfs.FS, dir, path string, v *applyVol, p *plan, vi int) (vfs.File, blob.ID, error) {
 	var sum blob.ID
-	tmp, err := fsys.CreateTemp(dir, ".staging-*")
+	tmp, err := durable.Create(fsys, path, durable.Options{Pattern: ".staging-*", KeepOpen: true})
 	if err != nil {
 		return nil, sum, err
 	}
@@ -118,17 +119,10 @@ func writeStage(fsys vfs.FS, dir, path string, v *applyVol, p *plan, vi int) (vf
 		}
 	}
 	if err == nil {
-		err = tmp.Sync()
-	}
-	if err == nil {
-		err = fsys.Rename(tmp.Name(), path)
-	}
-	if err == nil {
-		err = fsys.SyncDir(dir)
+		err = tmp.Commit()
 	}
 	if err != nil {
 		tmp.Close()
-		fsys.Remove(tmp.Name())
 		return nil, sum, err
 	}
 	h.Sum(sum[:0])

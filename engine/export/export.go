@@ -72,35 +72,17 @@ func Volume(ctx context.Context, r blob.Reader, m *volume.Manifest, format Forma
 }
 
 func qcow2ToPath(ctx context.Context, r blob.Reader, m *volume.Manifest, path string, opts Options) (Stats, error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".vmrep-*")
+	f, err := durable.Create(nil, path, durable.Options{Pattern: "." + filepath.Base(path) + ".vmrep-*"})
 	if err != nil {
 		return Stats{}, err
 	}
-	tmp := f.Name()
-	defer func() {
-		if f != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
+	defer f.Close() // removes the temporary file unless committed
 	st, err := WriteQcow2(ctx, r, m, f, opts)
 	if err != nil {
 		return Stats{}, err
 	}
-	if err := f.Sync(); err != nil {
-		return Stats{}, fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return Stats{}, fmt.Errorf("close %s: %w", tmp, err)
-	}
-	f = nil
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	if err := f.Commit(); err != nil {
 		return Stats{}, err
-	}
-	if err := durable.SyncDir(dir); err != nil {
-		return Stats{}, fmt.Errorf("sync directory %s: %w", dir, err)
 	}
 	return st, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -139,21 +138,15 @@ func ToPath(ctx context.Context, r blob.Reader, m *volume.Manifest, path string,
 	}
 
 	removeStaleTemps(path)
-	f, err := os.CreateTemp(filepath.Dir(path), tmpPrefix(path, os.Getpid())+"*")
+	f, err := durable.Create(nil, path, durable.Options{Pattern: tmpPrefix(path, os.Getpid()) + "*"})
 	if err != nil {
 		return Stats{}, err
 	}
-	tmp := f.Name()
-	defer func() {
-		if f != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
+	defer f.Close() // removes the temporary file unless committed
 	if err := f.Truncate(m.Size); err != nil {
 		return Stats{}, err
 	}
-	t, err := NewFileTarget(f, true)
+	t, err := NewFileTarget(f.OS(), true)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -161,13 +154,8 @@ func ToPath(ctx context.Context, r blob.Reader, m *volume.Manifest, path string,
 	if err != nil {
 		return Stats{}, err
 	}
-	if err := f.Close(); err != nil {
+	if err := f.Commit(); err != nil { // Volume synced it; this fsync finds nothing left
 		return Stats{}, err
 	}
-	f = nil
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return Stats{}, err
-	}
-	return st, durable.SyncDir(filepath.Dir(path))
+	return st, nil
 }

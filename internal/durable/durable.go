@@ -1,6 +1,8 @@
 // Package durable holds the small file-system steps that make writes
-// durable: syncing a directory after a rename, and starting writeback early
-// so that the fsync which ends a long write has little left to do.
+// durable: File, which writes a temporary file beside its target and
+// commits it (fsync, rename, directory fsync), syncing a directory after a
+// rename, and starting writeback early so that the fsync which ends a long
+// write has little left to do.
 package durable
 
 import (
@@ -46,10 +48,4 @@ func (w *Writeback) Wrote(n int) {
 	if err := unix.SyncFileRange(w.fd, 0, 0, unix.SYNC_FILE_RANGE_WRITE); err == unix.ENOSYS || err == unix.EINVAL || err == unix.ESPIPE {
 		w.off.Store(true)
 	}
-}
-
-// WriteFile replaces path with data so that a crash leaves the old file or
-// the new one (vfs.WriteFile on the OS). Errors name path.
-func WriteFile(path string, data []byte, perm os.FileMode) error {
-	return vfs.WriteFile(vfs.OS{}, path, data, perm)
 }

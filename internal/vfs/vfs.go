@@ -7,12 +7,10 @@ package vfs
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 // File is an open file. *os.File implements it.
@@ -92,39 +90,6 @@ func orNil(f *os.File, err error) (File, error) {
 	return f, nil
 }
 
-// WriteFile replaces path with data on fsys so that a crash leaves the old
-// file or the new one: a temporary file in the same directory, written,
-// chmodded to perm (where fsys keeps modes) and fsynced, then renamed over
-// path, then the directory fsynced. Errors name path.
-func WriteFile(fsys FS, path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := fsys.CreateTemp(dir, tempPrefix(filepath.Base(path))+"*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = f.Write(data)
-	if c, ok := f.(interface{ Chmod(os.FileMode) error }); ok && err == nil {
-		err = c.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = fsys.Rename(f.Name(), path)
-	}
-	if err != nil {
-		fsys.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := fsys.SyncDir(dir); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
 // WalkFiles calls fn for every regular file under root with its path and
 // size, depth first; a missing root is no files.
 func WalkFiles(fsys FS, root string, fn func(path string, size int64) error) error {
@@ -155,38 +120,4 @@ func WalkFiles(fsys FS, root string, fn func(path string, size int64) error) err
 		}
 	}
 	return nil
-}
-
-// tempPrefix starts the name of WriteFile's temporary file for base.
-func tempPrefix(base string) string { return "." + base + ".tmp-" }
-
-// RemoveWriteTemps removes from dir the temporary files WriteFile left for
-// the files named when a writer was killed before its rename; they hold
-// nothing that counts (the rename is what makes a write count). Call it
-// only where no live writer can own them. It returns the paths it removed
-// and every error it met; a missing dir is no error.
-func RemoveWriteTemps(fsys FS, dir string, names ...string) ([]string, error) {
-	ents, err := fsys.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("remove leftovers in %s: %w", dir, err)
-	}
-	var removed []string
-	var errs []error
-	for _, e := range ents {
-		for _, n := range names {
-			if !strings.HasPrefix(e.Name(), tempPrefix(n)) || !e.Type().IsRegular() {
-				continue
-			}
-			p := filepath.Join(dir, e.Name())
-			if err := fsys.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				errs = append(errs, fmt.Errorf("remove leftover %s: %w", p, err))
-			} else if err == nil {
-				removed = append(removed, p)
-			}
-		}
-	}
-	return removed, errors.Join(errs...)
 }
