@@ -1,15 +1,17 @@
-package delta
+package replica
 
 import (
 	"context"
 	"errors"
+	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/delta/build"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/zeebo/blake3"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/internal/vfs"
@@ -19,43 +21,39 @@ import (
 // alter each frame (with its data decoded and stored raw), and seals the
 // result with a valid trailer: a delta whose checksums all hold but whose
 // content is wrong, as a buggy exporter or an attacker could write it.
-func craftDelta(t *testing.T, good, out string, change func(seq int, f *Frame)) {
+func craftDelta(t *testing.T, good, out string, change func(seq int, f *delta.Frame)) {
 	t.Helper()
-	rd, err := Open(good)
+	rd, err := delta.Open(context.Background(), good)
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(good)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec, err := newDecoder()
+	dec, err := zstd.NewReader(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dec.Close()
-	b := append([]byte(nil), raw[:rd.files[0].hdrEnd]...)
+	w := delta.FileSink(out)
+	if err := w.Begin(&rd.Header); err != nil {
+		t.Fatal(err)
+	}
 	seq := 0
-	err = rd.walkFrames(context.Background(), true, func(f *Frame) error {
-		if f.DataLen > 0 && f.Mode == storedZstd {
+	err = rd.WalkFrames(context.Background(), true, func(f *delta.Frame) error {
+		if f.DataLen > 0 && f.Mode == delta.StoredZstd {
 			d, err := dec.DecodeAll(f.Stored, nil)
 			if err != nil {
 				return err
 			}
-			f.Mode, f.Stored = storedRaw, d
+			f.Mode, f.Stored = delta.StoredRaw, d
 		}
 		change(seq, f)
 		seq++
-		b = appendFrame(b, f)
-		return nil
+		return w.Put(f.Volume, delta.AppendFrame(nil, f), len(f.Recs))
 	})
 	if err != nil {
+		w.Abort()
 		t.Fatal(err)
 	}
-	b = append(b, endOfFrames)
-	sum := blake3.Sum256(b)
-	b = append(append(b, trailMagic...), sum[:]...)
-	if err := os.WriteFile(out, b, 0o644); err != nil {
+	if _, err := w.Finish(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -64,12 +62,12 @@ func craftDelta(t *testing.T, good, out string, change func(seq int, f *Frame)) 
 // index of the last one with data records.
 func frameCount(t *testing.T, path string) (n, lastData int) {
 	t.Helper()
-	rd, err := Open(path)
+	rd, err := delta.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lastData = -1
-	err = rd.walkFrames(context.Background(), false, func(f *Frame) error {
+	err = rd.WalkFrames(context.Background(), false, func(f *delta.Frame) error {
 		if f.DataLen > 0 {
 			lastData = n
 		}
@@ -107,26 +105,26 @@ func TestWrongContentDelta(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
 		name   string
-		change func(last int) func(seq int, f *Frame)
+		change func(last int) func(seq int, f *delta.Frame)
 	}{
-		{"data altered", func(last int) func(int, *Frame) {
-			return func(seq int, f *Frame) {
+		{"data altered", func(last int) func(int, *delta.Frame) {
+			return func(seq int, f *delta.Frame) {
 				if seq == last {
 					f.Stored[len(f.Stored)/2] ^= 0x40
 				}
 			}
 		}},
-		{"target hash altered", func(last int) func(int, *Frame) {
-			return func(seq int, f *Frame) {
+		{"target hash altered", func(last int) func(int, *delta.Frame) {
+			return func(seq int, f *delta.Frame) {
 				if seq == last {
 					f.TargetHash[3] ^= 1
 				}
 			}
 		}},
-		{"copy frame hash altered", func(int) func(int, *Frame) {
-			return func(seq int, f *Frame) {
+		{"copy frame hash altered", func(int) func(int, *delta.Frame) {
+			return func(seq int, f *delta.Frame) {
 				for _, r := range f.Recs {
-					if r.Kind == KindCopy {
+					if r.Kind == delta.KindCopy {
 						f.TargetHash[0] ^= 1
 						return
 					}
@@ -144,7 +142,7 @@ func TestWrongContentDelta(t *testing.T) {
 				t.Fatal(err)
 			}
 			good, bad := filepath.Join(e.dir, "good.vmdelta"), filepath.Join(e.dir, "bad.vmdelta")
-			if _, err := Export(ctx, e.store, s1, s2, FileSink(good), ExportOptions{}); err != nil {
+			if _, err := build.Export(ctx, e.store, s1, s2, delta.FileSink(good), build.ExportOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			n, last := frameCount(t, good)
@@ -153,7 +151,7 @@ func TestWrongContentDelta(t *testing.T) {
 			}
 			craftDelta(t, good, bad, c.change(last))
 			before := hashDir(t, rep)
-			rd, err := Open(bad)
+			rd, err := delta.Open(context.Background(), bad)
 			if err != nil {
 				t.Fatalf("the crafted delta must open (valid trailer): %v", err)
 			}
@@ -162,7 +160,7 @@ func TestWrongContentDelta(t *testing.T) {
 				t.Fatalf("wrong delta: got %v, want a one-line error blaming the delta", err)
 			}
 			sameHashes(t, "refused wrong delta", before, hashDir(t, rep))
-			rg, err := Open(good)
+			rg, err := delta.Open(context.Background(), good)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -214,10 +212,10 @@ func TestCreateOverJournal(t *testing.T) {
 		}
 	}
 	good := filepath.Join(e.dir, "good.vmdelta")
-	if _, err := Export(ctx, e.store, s1, s2, FileSink(good), ExportOptions{}); err != nil {
+	if _, err := build.Export(ctx, e.store, s1, s2, delta.FileSink(good), build.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	rd, err := Open(good)
+	rd, err := delta.Open(context.Background(), good)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,17 +239,17 @@ func TestStuckByWrongDelta(t *testing.T) {
 		t.Fatal(err)
 	}
 	good, bad := filepath.Join(e.dir, "good.vmdelta"), filepath.Join(e.dir, "bad.vmdelta")
-	if _, err := Export(ctx, e.store, s1, s2, FileSink(good), ExportOptions{}); err != nil {
+	if _, err := build.Export(ctx, e.store, s1, s2, delta.FileSink(good), build.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	altered := false
-	craftDelta(t, good, bad, func(seq int, f *Frame) {
-		if !altered && seq > 0 && f.DataLen > 0 && !f.hasCopies() {
+	craftDelta(t, good, bad, func(seq int, f *delta.Frame) {
+		if !altered && seq > 0 && f.DataLen > 0 && !f.HasCopies() {
 			f.Stored[0] ^= 1
 			altered = true
 		}
 	})
-	rb, err := Open(bad)
+	rb, err := delta.Open(context.Background(), bad)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +270,7 @@ func TestStuckByWrongDelta(t *testing.T) {
 		t.Fatalf("wrong delta again: got %v, want ErrDamaged", err)
 	}
 	sameHashes(t, "wrong delta again", before, hashDir(t, rep))
-	rg, err := Open(good)
+	rg, err := delta.Open(context.Background(), good)
 	if err != nil {
 		t.Fatal(err)
 	}

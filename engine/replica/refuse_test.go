@@ -1,8 +1,10 @@
-package delta
+package replica
 
 import (
 	"context"
 	"errors"
+	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/delta/build"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -65,13 +67,13 @@ func TestChainAndWrongBase(t *testing.T) {
 	ctx := context.Background()
 	e, snaps, imgs, rep := chain(t)
 	d12, d23 := filepath.Join(e.dir, "12.vmdelta"), filepath.Join(e.dir, "23")
-	if _, err := Export(ctx, e.store, snaps[0], snaps[1], FileSink(d12), ExportOptions{}); err != nil {
+	if _, err := build.Export(ctx, e.store, snaps[0], snaps[1], delta.FileSink(d12), build.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Export(ctx, e.store, snaps[1], snaps[2], SplitSink(d23, 32<<10), ExportOptions{}); err != nil {
+	if _, err := build.Export(ctx, e.store, snaps[1], snaps[2], delta.SplitSink(d23, 32<<10), build.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	r23, err := Open(d23)
+	r23, err := delta.Open(context.Background(), d23)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,11 +83,11 @@ func TestChainAndWrongBase(t *testing.T) {
 		t.Fatalf("2→3 on a replica at 1: got %v, want a refusal naming web@1", err)
 	}
 	sameHashes(t, "refused apply", before, hashDir(t, rep))
-	r12, err := Open(d12)
+	r12, err := delta.Open(context.Background(), d12)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []*Reader{r12, r23} {
+	for _, d := range []*delta.Reader{r12, r23} {
 		if _, err := Apply(ctx, d, rep, ApplyOptions{Verify: VerifyFull, Blobs: e.store}); err != nil {
 			t.Fatal(err)
 		}
@@ -98,12 +100,12 @@ func TestChainAndWrongBase(t *testing.T) {
 }
 
 // TestDamagedDelta: every truncation and 1,000 random bit flips are refused
-// by Open with a one-line error and the replica stays as it was.
+// by delta.Open with a one-line error and the replica stays as it was.
 func TestDamagedDelta(t *testing.T) {
 	ctx := context.Background()
 	e, snaps, _, rep := chain(t)
 	path := filepath.Join(e.dir, "12.vmdelta")
-	if _, err := Export(ctx, e.store, snaps[0], snaps[1], FileSink(path), ExportOptions{}); err != nil {
+	if _, err := build.Export(ctx, e.store, snaps[0], snaps[1], delta.FileSink(path), build.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	good, err := os.ReadFile(path)
@@ -116,7 +118,7 @@ func TestDamagedDelta(t *testing.T) {
 		if err := os.WriteFile(bad, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		rd, err := Open(bad)
+		rd, err := delta.Open(context.Background(), bad)
 		if err == nil {
 			_, err = Apply(ctx, rd, rep, ApplyOptions{})
 		}

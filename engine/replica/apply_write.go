@@ -1,8 +1,9 @@
-package delta
+package replica
 
 import (
 	"context"
 	"fmt"
+	"github.com/vmrep/vmrep/engine/delta"
 	"runtime"
 
 	"github.com/vmrep/vmrep/internal/vfs"
@@ -13,7 +14,7 @@ import (
 // and syncs each once. Each frame's target bytes are assembled and checked
 // against its target hash before any of them is written, so a copy source
 // that is not what the export saw is refused rather than written.
-func writeFrames(ctx context.Context, rd *Reader, vols []*applyVol, p *plan, stages []vfs.File) error {
+func writeFrames(ctx context.Context, rd *delta.Reader, vols []*applyVol, p *plan, stages []vfs.File) error {
 	for _, v := range vols {
 		if v != nil && !v.block {
 			if fi, err := v.f.Stat(); err != nil {
@@ -26,21 +27,21 @@ func writeFrames(ctx context.Context, rd *Reader, vols []*applyVol, p *plan, sta
 		}
 	}
 	workers := runtime.GOMAXPROCS(0)
-	as := make([]*assembler, workers)
+	as := make([]*delta.Assembler, workers)
 	for i := range as {
-		a, err := newAssembler(rd.version)
+		a, err := rd.NewAssembler()
 		if err != nil {
 			return err
 		}
-		defer a.close()
+		defer a.Close()
 		as[i] = a
 	}
-	err := forFrames(ctx, rd, true, func(seq int, f *Frame) bool {
+	err := forFrames(ctx, rd, true, func(seq int, f *delta.Frame) bool {
 		return p.decide[seq] != frameSkip
 	}, func(t *frameTask, w int) error {
 		a := as[w]
 		v := vols[t.f.Volume]
-		ok, err := a.assemble(&t.f, func(i int, r *Record, b []byte) error {
+		ok, err := a.Assemble(&t.f, func(i int, r *delta.Record, b []byte) error {
 			var err error
 			if c := &p.copies[t.copyStart+i]; c.stagedAt >= 0 {
 				_, err = stages[t.f.Volume].ReadAt(b, c.stagedAt)
@@ -55,7 +56,7 @@ func writeFrames(ctx context.Context, rd *Reader, vols []*applyVol, p *plan, sta
 		if err != nil {
 			return err
 		}
-		if !ok && !t.f.hasCopies() {
+		if !ok && !t.f.HasCopies() {
 			return fmt.Errorf("%w: frame %d of volume %q (bytes %d..) does not produce its target hash (the delta file changed during the apply?)",
 				ErrDamaged, t.seq, v.vh.Name, t.f.Recs[0].Off)
 		}
@@ -68,10 +69,10 @@ func writeFrames(ctx context.Context, rd *Reader, vols []*applyVol, p *plan, sta
 		at := int64(0)
 		for i := range t.f.Recs {
 			r := &t.f.Recs[i]
-			if r.Kind == KindZero {
+			if r.Kind == delta.KindZero {
 				err = v.t.Zero(r.Off, r.Len)
 			} else {
-				_, err = v.t.WriteAt(a.buf[at:at+r.Len], r.Off)
+				_, err = v.t.WriteAt(a.Bytes()[at:at+r.Len], r.Off)
 			}
 			if err != nil {
 				return fmt.Errorf("volume %q at %d: %w", v.vh.Name, r.Off, err)

@@ -1,8 +1,10 @@
-package delta
+package replica
 
 import (
 	"context"
 	"fmt"
+	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/delta/build"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -79,16 +81,15 @@ func TestRoundTrip(t *testing.T) {
 // hashes) and applies them with today's reader: replicas moved by deltas
 // made before version 3 must still move.
 func TestVersion2Deltas(t *testing.T) {
-	writeVersion = versionBLAKE3Frames
-	defer func() { writeVersion = version }()
+	defer delta.WriteVersion2ForTest()()
 	roundTrips(t, 30)
 }
 
 // roundTrips runs n export-apply-check iterations, chained, alternating
-// single files and split directories, in the format writeVersion names.
+// single files and split directories, in the format delta.WriteVersion names.
 func roundTrips(t *testing.T, n int) {
 	seed := rand.Int63()
-	t.Logf("seed %d, format version %d", seed, writeVersion)
+	t.Logf("seed %d, format version %d", seed, delta.WriteVersion())
 	rng := rand.New(rand.NewSource(seed))
 	ctx := context.Background()
 	e := newTestEnv(t)
@@ -107,19 +108,19 @@ func roundTrips(t *testing.T, n int) {
 		next := mutate(rng, imgs)
 		target := e.snapshot(next)
 		path := filepath.Join(e.dir, fmt.Sprintf("d%d.vmdelta", i))
-		sink := FileSink(path)
+		sink := delta.FileSink(path)
 		if i%2 == 1 {
-			sink = SplitSink(path, int64(64<<10+rng.Intn(1<<20)))
+			sink = delta.SplitSink(path, int64(64<<10+rng.Intn(1<<20)))
 		}
-		if _, err := Export(ctx, e.store, base, target, sink, ExportOptions{}); err != nil {
+		if _, err := build.Export(ctx, e.store, base, target, sink, build.ExportOptions{}); err != nil {
 			t.Fatalf("seed %d iteration %d: export: %v", seed, i, err)
 		}
-		rd, err := Open(path)
+		rd, err := delta.Open(context.Background(), path)
 		if err != nil {
 			t.Fatalf("seed %d iteration %d: open: %v", seed, i, err)
 		}
-		if rd.version != writeVersion {
-			t.Fatalf("seed %d iteration %d: read version %d, wrote %d", seed, i, rd.version, writeVersion)
+		if rd.Version() != delta.WriteVersion() {
+			t.Fatalf("seed %d iteration %d: read version %d, wrote %d", seed, i, rd.Version(), delta.WriteVersion())
 		}
 		v := VerifyExtents
 		if i%10 == 0 {

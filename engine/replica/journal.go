@@ -1,4 +1,4 @@
-package delta
+package replica
 
 import (
 	"encoding/json"
@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/vmrep/vmrep/engine/blob"
+	"github.com/vmrep/vmrep/engine/delta"
 
 	"github.com/vmrep/vmrep/internal/vfs"
 )
@@ -28,7 +29,7 @@ var ErrInterrupted = errors.New("replica is in the middle of applying another de
 // written before the first byte of any volume file changes and removed
 // after state.json names the target.
 type journal struct {
-	Delta   blob.ID  `json:"delta"` // Reader.Digest
+	Delta   blob.ID  `json:"delta"` // delta.Reader.Digest
 	Base    string   `json:"base"`
 	Target  string   `json:"target"`
 	Volumes []string `json:"volumes"` // volume IDs being written
@@ -105,7 +106,7 @@ func (j *journal) covers(id string) bool {
 // checkJournal loads dir's journal and decides what it means for rd: nil
 // when there is none or it is stale (then it is removed), the journal when
 // it names rd, and ErrInterrupted when it names another delta.
-func checkJournal(fsys vfs.FS, dir string, st *State, rd *Reader) (*journal, error) {
+func checkJournal(fsys vfs.FS, dir string, st *State, rd *delta.Reader) (*journal, error) {
 	j, err := readJournal(fsys, dir)
 	if err != nil || j == nil {
 		return nil, err

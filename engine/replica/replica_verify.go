@@ -1,4 +1,4 @@
-package delta
+package replica
 
 import (
 	"context"
@@ -57,7 +57,7 @@ type VerifyReplicaOptions struct {
 // ID state.json records. It changes nothing. An error is returned only
 // when the check could not be made; differences are in the checks.
 func VerifyReplica(ctx context.Context, dir string, opts VerifyReplicaOptions) (*State, []VolumeCheck, error) {
-	st, err := ReadState(dir)
+	st, err := ReadState(ctx, dir)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,10 +1,12 @@
-package delta
+package build
 
 import (
 	"context"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/vmrep/vmrep/engine/delta"
 )
 
 // refiner turns jobs into encoded frames. One per worker; its buffers
@@ -13,10 +15,10 @@ type refiner struct {
 	base, target *volReader
 	index        *copyIndex
 	enc          *zstd.Encoder
-	hb, ht       *frameHasher
+	hb, ht       *delta.FrameHasher
 	tbuf, bbuf   []byte
 	dbuf, zbuf   []byte
-	recs         []Record
+	recs         []delta.Record
 	pos, srcs    []int64 // per record: buffer offset of its bytes; copy source
 }
 
@@ -24,7 +26,7 @@ type refiner struct {
 type jobResult struct {
 	frames [][]byte
 	recs   []int // records per frame
-	sum    Summary
+	sum    delta.Summary
 }
 
 // encodeJob refines j and encodes its records as frames.
@@ -33,8 +35,8 @@ func (f *refiner) encodeJob(ctx context.Context, j *job) (jobResult, error) {
 	if err := f.refineInto(ctx, j); err != nil {
 		return res, err
 	}
-	for first := 0; first < len(f.recs); first += maxFrameRecords {
-		last := min(first+maxFrameRecords, len(f.recs))
+	for first := 0; first < len(f.recs); first += delta.MaxFrameRecords {
+		last := min(first+delta.MaxFrameRecords, len(f.recs))
 		b := f.frame(j, first, last, &res.sum)
 		res.frames = append(res.frames, b)
 		res.recs = append(res.recs, last-first)
@@ -43,8 +45,8 @@ func (f *refiner) encodeJob(ctx context.Context, j *job) (jobResult, error) {
 }
 
 // frame hashes, packs and encodes records [first, last).
-func (f *refiner) frame(j *job, first, last int, sum *Summary) []byte {
-	fr := Frame{Volume: j.vol, NoBase: j.noBase, Recs: f.recs[first:last]}
+func (f *refiner) frame(j *job, first, last int, sum *delta.Summary) []byte {
+	fr := delta.Frame{Volume: j.vol, NoBase: j.noBase, Recs: f.recs[first:last]}
 	f.ht.Reset()
 	f.hb.Reset()
 	f.dbuf = f.dbuf[:0]
@@ -59,12 +61,12 @@ func (f *refiner) frame(j *job, first, last int, sum *Summary) []byte {
 		}
 		sum.Records++
 		switch r.Kind {
-		case KindData:
+		case delta.KindData:
 			f.dbuf = append(f.dbuf, t...)
 			sum.DataBytes += r.Len
-		case KindZero:
+		case delta.KindZero:
 			sum.ZeroBytes += r.Len
-		case KindCopy:
+		case delta.KindCopy:
 			r.Src = f.srcs[i]
 			sum.CopyBytes += r.Len
 		}
@@ -79,7 +81,7 @@ func (f *refiner) frame(j *job, first, last int, sum *Summary) []byte {
 		sum.StoredBytes += int64(len(fr.Stored))
 	}
 	out := getFrameBuf(64 + len(fr.Stored) + 24*len(fr.Recs))
-	return appendFrame(out, &fr)
+	return delta.AppendFrame(out, &fr)
 }
 
 // frameBufs recycles encoded frames once the writer has written them, so
@@ -105,12 +107,12 @@ func (f *refiner) compress(d []byte) (byte, []byte) {
 	if len(d) > 4*sample {
 		f.zbuf = f.enc.EncodeAll(d[:sample], f.zbuf[:0])
 		if len(f.zbuf) > sample-sample/32 {
-			return storedRaw, d
+			return delta.StoredRaw, d
 		}
 	}
 	f.zbuf = f.enc.EncodeAll(d, f.zbuf[:0])
 	if len(f.zbuf) > len(d)-len(d)/32 {
-		return storedRaw, d
+		return delta.StoredRaw, d
 	}
-	return storedZstd, f.zbuf
+	return delta.StoredZstd, f.zbuf
 }

@@ -1,8 +1,10 @@
-package delta
+package replica
 
 import (
 	"context"
 	"errors"
+	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/delta/build"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -35,23 +37,23 @@ func TestTornRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	p12, p23 := filepath.Join(e.dir, "12.vmdelta"), filepath.Join(e.dir, "23.vmdelta")
-	if _, err := Export(ctx, e.store, snaps[0], snaps[1], FileSink(p12), ExportOptions{}); err != nil {
+	if _, err := build.Export(ctx, e.store, snaps[0], snaps[1], delta.FileSink(p12), build.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Export(ctx, e.store, snaps[1], snaps[2], FileSink(p23), ExportOptions{}); err != nil {
+	if _, err := build.Export(ctx, e.store, snaps[1], snaps[2], delta.FileSink(p23), build.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	rd, err := Open(p12)
+	rd, err := delta.Open(context.Background(), p12)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := Open(p23)
+	other, err := delta.Open(context.Background(), p23)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var torn Record
-	rd.Walk(ctx, true, func(r *Record) error {
-		if r.Kind == KindData && r.Len >= 2*blockSize && torn.Len == 0 {
+	var torn delta.Record
+	rd.Walk(ctx, true, func(r *delta.Record) error {
+		if r.Kind == delta.KindData && r.Len >= 2*4096 && torn.Len == 0 {
 			torn = *r
 			torn.Data = append([]byte(nil), r.Data...)
 		}
@@ -63,7 +65,7 @@ func TestTornRecord(t *testing.T) {
 	// A frame is checked and repaired as one: every record of the torn
 	// record's frame (they share its hashes) is rewritten.
 	wantRepaired := int64(0)
-	rd.Walk(ctx, false, func(r *Record) error {
+	rd.Walk(ctx, false, func(r *delta.Record) error {
 		if r.TargetHash == torn.TargetHash {
 			wantRepaired++
 		}
@@ -129,14 +131,14 @@ func TestStaleJournal(t *testing.T) {
 	ctx := context.Background()
 	e, snaps, imgs, rep := chain(t)
 	p12, p23 := filepath.Join(e.dir, "12.vmdelta"), filepath.Join(e.dir, "23")
-	if _, err := Export(ctx, e.store, snaps[0], snaps[1], FileSink(p12), ExportOptions{}); err != nil {
+	if _, err := build.Export(ctx, e.store, snaps[0], snaps[1], delta.FileSink(p12), build.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Export(ctx, e.store, snaps[1], snaps[2], SplitSink(p23, 0), ExportOptions{}); err != nil {
+	if _, err := build.Export(ctx, e.store, snaps[1], snaps[2], delta.SplitSink(p23, 0), build.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	r12, _ := Open(p12)
-	r23, err := Open(p23)
+	r12, _ := delta.Open(context.Background(), p12)
+	r23, err := delta.Open(context.Background(), p23)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,9 @@
-package delta
+package replica
 
 import (
 	"context"
 	"fmt"
+	"github.com/vmrep/vmrep/engine/delta"
 	"runtime"
 	"sort"
 
@@ -29,6 +30,9 @@ type plan struct {
 	fills [][]span
 }
 
+// span is a range of a volume.
+type span struct{ off, len int64 }
+
 type copyRec struct {
 	vol      int
 	src, n   int64
@@ -45,12 +49,12 @@ type decision struct {
 type frameTask struct {
 	seq       int
 	copyStart int // index in plan.copies of the frame's first copy
-	f         Frame
+	f         delta.Frame
 }
 
 // forFrames walks rd's frames and runs fn on workers; fn gets frames with
 // their own records and, with data set, their own stored bytes.
-func forFrames(ctx context.Context, rd *Reader, data bool, pre func(seq int, f *Frame) bool, fn func(t *frameTask, w int) error) error {
+func forFrames(ctx context.Context, rd *delta.Reader, data bool, pre func(seq int, f *delta.Frame) bool, fn func(t *frameTask, w int) error) error {
 	workers := runtime.GOMAXPROCS(0)
 	g, gctx := errgroup.WithContext(ctx)
 	tasks := make(chan *frameTask, 2*workers)
@@ -67,10 +71,10 @@ func forFrames(ctx context.Context, rd *Reader, data bool, pre func(seq int, f *
 	g.Go(func() error {
 		defer close(tasks)
 		seq, copies := 0, 0
-		return rd.walkFrames(gctx, false, func(f *Frame) error {
+		return rd.WalkFrames(gctx, false, func(f *delta.Frame) error {
 			t := &frameTask{seq: seq, copyStart: copies}
 			for i := range f.Recs {
-				if f.Recs[i].Kind == KindCopy {
+				if f.Recs[i].Kind == delta.KindCopy {
 					copies++
 				}
 			}
@@ -79,7 +83,7 @@ func forFrames(ctx context.Context, rd *Reader, data bool, pre func(seq int, f *
 				return nil
 			}
 			t.f = *f
-			t.f.Recs = append([]Record(nil), f.Recs...)
+			t.f.Recs = append([]delta.Record(nil), f.Recs...)
 			if data {
 				t.f.Stored = append([]byte(nil), f.Stored...)
 			} else {
@@ -110,28 +114,28 @@ func forFrames(ctx context.Context, rd *Reader, data bool, pre func(seq int, f *
 // overwritten (the stage holds it), and the run that wrote the journal
 // checked this same delta. writeFrames checks every frame again as it
 // writes.
-func prepass(ctx context.Context, rd *Reader, vols []*applyVol, jr *journal, sum *Summary) (*plan, error) {
+func prepass(ctx context.Context, rd *delta.Reader, vols []*applyVol, jr *journal, sum *delta.Summary) (*plan, error) {
 	p := &plan{dests: make([][]span, len(vols)), fills: make([][]span, len(vols))}
 	workers := runtime.GOMAXPROCS(0)
 	bufs := make([][]byte, workers)
-	hs := make([]*frameHasher, workers)
-	as := make([]*assembler, workers)
+	hs := make([]*delta.FrameHasher, workers)
+	as := make([]*delta.Assembler, workers)
 	for i := range hs {
-		hs[i] = newFrameHasher(rd.version)
-		a, err := newAssembler(rd.version)
+		hs[i] = rd.NewFrameHasher()
+		a, err := rd.NewAssembler()
 		if err != nil {
 			return nil, err
 		}
-		defer a.close()
+		defer a.Close()
 		as[i] = a
 	}
-	counts := make([]Summary, workers)
+	counts := make([]delta.Summary, workers)
 	decided := make([][]decision, workers)
 	frames := 0
-	err := forFrames(ctx, rd, true, func(seq int, f *Frame) bool {
+	err := forFrames(ctx, rd, true, func(seq int, f *delta.Frame) bool {
 		frames++
 		for i := range f.Recs {
-			if r := &f.Recs[i]; r.Kind == KindCopy {
+			if r := &f.Recs[i]; r.Kind == delta.KindCopy {
 				p.copies = append(p.copies, copyRec{vol: f.Volume, src: r.Src, n: r.Len, stagedAt: -1})
 			}
 		}
@@ -142,9 +146,9 @@ func prepass(ctx context.Context, rd *Reader, vols []*applyVol, jr *journal, sum
 		sum.StoredBytes += int64(len(f.Stored))
 		for i := range f.Recs {
 			r := &f.Recs[i]
-			sum.add(r)
+			sum.Add(r)
 			addSpan(&p.dests[f.Volume], r.Off, r.Len)
-			if r.Kind != KindZero {
+			if r.Kind != delta.KindZero {
 				addSpan(&p.fills[f.Volume], r.Off, r.Len)
 			}
 		}
@@ -180,7 +184,7 @@ func prepass(ctx context.Context, rd *Reader, vols []*applyVol, jr *journal, sum
 			return fmt.Errorf("%w: volume %q bytes %d..%d (%d records) match neither the base nor the target; nothing was written",
 				ErrNotBase, v.vh.Name, t.f.Recs[0].Off, t.f.Recs[len(t.f.Recs)-1].Off+t.f.Recs[len(t.f.Recs)-1].Len, n)
 		}
-		if got == t.f.TargetHash || jr.covers(v.vh.ID) && t.f.hasCopies() {
+		if got == t.f.TargetHash || jr.covers(v.vh.ID) && t.f.HasCopies() {
 			return nil
 		}
 		return checkTarget(as[w], t, v)
@@ -202,8 +206,8 @@ func prepass(ctx context.Context, rd *Reader, vols []*applyVol, jr *journal, sum
 // checkTarget assembles t's target bytes, copy sources read from the
 // replica at the base, and refuses the delta when they do not hash to the
 // frame's target hash.
-func checkTarget(a *assembler, t *frameTask, v *applyVol) error {
-	ok, err := a.assemble(&t.f, func(_ int, r *Record, b []byte) error {
+func checkTarget(a *delta.Assembler, t *frameTask, v *applyVol) error {
+	ok, err := a.Assemble(&t.f, func(_ int, r *delta.Record, b []byte) error {
 		if err := readRange(v.f, b, r.Src); err != nil {
 			return fmt.Errorf("volume %q: read copy source %d+%d: %w", v.vh.Name, r.Src, r.Len, err)
 		}
@@ -214,7 +218,7 @@ func checkTarget(a *assembler, t *frameTask, v *applyVol) error {
 	}
 	last := &t.f.Recs[len(t.f.Recs)-1]
 	why := ""
-	if t.f.hasCopies() {
+	if t.f.HasCopies() {
 		// Copy sources lie outside the frame's hashed ranges; a replica
 		// changed there would fail the same way.
 		why = ", or the replica's copy sources for it are not the base's"

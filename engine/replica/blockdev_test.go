@@ -1,8 +1,10 @@
-package delta
+package replica
 
 import (
 	"bytes"
 	"context"
+	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/delta/build"
 	"io"
 	"math/rand"
 	"os"
@@ -64,7 +66,7 @@ func TestBlockDeviceReplica(t *testing.T) {
 	two[0].data = bigChange(rng, one[0].data, 3<<20)[:5<<20+4096] // changed and shrunk
 	s1, s2 := e.snapshot(one), e.snapshot(two)
 	path := filepath.Join(e.dir, "12.vmdelta")
-	if _, err := Export(ctx, e.store, s1, s2, FileSink(path), ExportOptions{}); err != nil {
+	if _, err := build.Export(ctx, e.store, s1, s2, delta.FileSink(path), build.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	const devSize = 16 << 20
@@ -95,7 +97,7 @@ func TestBlockDeviceReplica(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(rep2, StateName), st, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rd, err := Open(path)
+	rd, err := delta.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,12 @@
-package delta
+package replica
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/delta/build"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -68,7 +70,7 @@ func TestReliabilityENOSPC(t *testing.T) {
 		a, b volume.Snapshot
 		path string
 	}{{g.s1, g.s2, g.d12}, {g.s2, g.s1, g.d21}} {
-		if _, err := Export(ctx, g.e.store, p.a, p.b, FileSink(p.path), ExportOptions{}); err != nil {
+		if _, err := build.Export(ctx, g.e.store, p.a, p.b, delta.FileSink(p.path), build.ExportOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -149,11 +151,11 @@ func (g *enospcRig) export(frac float64) {
 	}
 	out := filepath.Join(g.mnt, "out.vmdelta")
 	filler := fillTo(g.t, g.mnt, int64(frac*float64(len(clean))))
-	_, err = Export(ctx, g.e.store, g.s1, g.s2, FileSink(out), ExportOptions{})
+	_, err = build.Export(ctx, g.e.store, g.s1, g.s2, delta.FileSink(out), build.ExportOptions{})
 	g.failed("export", err, syscall.ENOSPC)
 	g.leftAlone("export", g.mnt)
 	os.Remove(filler)
-	if _, err := Export(ctx, g.e.store, g.s1, g.s2, FileSink(out), ExportOptions{}); err != nil {
+	if _, err := build.Export(ctx, g.e.store, g.s1, g.s2, delta.FileSink(out), build.ExportOptions{}); err != nil {
 		g.t.Fatalf("export after freeing space: %v", err)
 	}
 	g.sameFile("export", out, clean)
@@ -167,17 +169,17 @@ func (g *enospcRig) exportSplit(frac float64) {
 	ctx := context.Background()
 	clean := filepath.Join(g.e.dir, "clean-split")
 	if _, err := os.Stat(clean); err != nil {
-		if _, err := Export(ctx, g.e.store, g.s1, g.s2, SplitSink(clean, 1<<20), ExportOptions{}); err != nil {
+		if _, err := build.Export(ctx, g.e.store, g.s1, g.s2, delta.SplitSink(clean, 1<<20), build.ExportOptions{}); err != nil {
 			g.t.Fatal(err)
 		}
 	}
 	out := filepath.Join(g.mnt, "out.split")
 	filler := fillTo(g.t, g.mnt, int64(frac*float64(dirBytes(g.t, clean))))
-	_, err := Export(ctx, g.e.store, g.s1, g.s2, SplitSink(out, 1<<20), ExportOptions{})
+	_, err := build.Export(ctx, g.e.store, g.s1, g.s2, delta.SplitSink(out, 1<<20), build.ExportOptions{})
 	g.failed("split export", err, syscall.ENOSPC)
 	g.leftAlone("split export", g.mnt)
 	os.Remove(filler)
-	if _, err := Export(ctx, g.e.store, g.s1, g.s2, SplitSink(out, 1<<20), ExportOptions{}); err != nil {
+	if _, err := build.Export(ctx, g.e.store, g.s1, g.s2, delta.SplitSink(out, 1<<20), build.ExportOptions{}); err != nil {
 		g.t.Fatalf("split export after freeing space: %v", err)
 	}
 	ents, err := os.ReadDir(clean)
@@ -267,7 +269,7 @@ func (g *enospcRig) replicaAtBase() string {
 }
 
 func (g *enospcRig) applyFile(path, rep string) error {
-	rd, err := Open(path)
+	rd, err := delta.Open(context.Background(), path)
 	if err != nil {
 		return err
 	}
@@ -296,7 +298,7 @@ func (g *enospcRig) readOnly() {
 	before := hashDir(g.t, rep)
 	out := filepath.Join(g.mnt, "out.vmdelta")
 	remount(g.t, g.mnt, true)
-	_, err := Export(context.Background(), g.e.store, g.s1, g.s2, FileSink(out), ExportOptions{})
+	_, err := build.Export(context.Background(), g.e.store, g.s1, g.s2, delta.FileSink(out), build.ExportOptions{})
 	g.failed("export to a read-only file system", err, syscall.EROFS)
 	g.failed("apply on a read-only file system", g.applyFile(g.d12, rep), syscall.EROFS)
 	remount(g.t, g.mnt, false)
@@ -305,7 +307,7 @@ func (g *enospcRig) readOnly() {
 		g.r.Bad["replicas not at their base"]++
 	}
 	clean, _ := os.ReadFile(g.d12)
-	if _, err := Export(context.Background(), g.e.store, g.s1, g.s2, FileSink(out), ExportOptions{}); err != nil {
+	if _, err := build.Export(context.Background(), g.e.store, g.s1, g.s2, delta.FileSink(out), build.ExportOptions{}); err != nil {
 		g.t.Fatalf("export after remounting read-write: %v", err)
 	}
 	g.sameFile("read-only export", out, clean)

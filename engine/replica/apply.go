@@ -1,4 +1,4 @@
-package delta
+package replica
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/vmrep/vmrep/engine/blob"
+	"github.com/vmrep/vmrep/engine/delta"
 
 	"github.com/vmrep/vmrep/engine/restore"
 	"github.com/vmrep/vmrep/internal/vfs"
@@ -44,7 +45,7 @@ var ErrDamaged = errors.New("delta is damaged")
 
 // applyVol is one volume being brought forward.
 type applyVol struct {
-	vh    VolumeHeader
+	vh    delta.VolumeHeader
 	f     vfs.File
 	t     restore.Target
 	block bool
@@ -56,18 +57,18 @@ type applyVol struct {
 // again after a crash finishes the job), a range at the base is written,
 // and any other range refuses the whole apply with the replica untouched.
 // The state file is updated last.
-func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summary, error) {
+func Apply(ctx context.Context, rd *delta.Reader, dir string, opts ApplyOptions) (delta.Summary, error) {
 	h := &rd.Header
-	fail := func(err error) (Summary, error) {
-		return Summary{}, fmt.Errorf("apply delta %s..%s to %s: %w", h.Base.ID, h.Target.ID, dir, err)
+	fail := func(err error) (delta.Summary, error) {
+		return delta.Summary{}, fmt.Errorf("apply delta %s..%s to %s: %w", h.Base.ID, h.Target.ID, dir, err)
 	}
 	fsys := vfs.Or(opts.FS)
 	if err := removeStaleTemps(fsys, dir); err != nil {
-		return Summary{}, err
+		return delta.Summary{}, err
 	}
 	st, err := readState(fsys, dir)
 	if err != nil {
-		return Summary{}, err
+		return delta.Summary{}, err
 	}
 	jr, err := checkJournal(fsys, dir, st, rd)
 	if err != nil {
@@ -96,7 +97,7 @@ func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summ
 		if v != nil {
 			selected = true
 			if err := v.open(fsys, dir); err != nil {
-				return Summary{}, fmt.Errorf("apply delta to %s volume %q: %w", dir, h.Volumes[i].Name, err)
+				return delta.Summary{}, fmt.Errorf("apply delta to %s volume %q: %w", dir, h.Volumes[i].Name, err)
 			}
 			if !slices.Contains(next.Volumes, v.vh.ID) {
 				next.Volumes = append(next.Volumes, v.vh.ID)
@@ -106,13 +107,13 @@ func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summ
 	if !selected {
 		// Every selected volume is at the target: nothing to write, but a
 		// verify asked for is still done.
-		var sum Summary
+		var sum delta.Summary
 		if sum.Verified, err = verifyCurrent(ctx, rd, dir, current, opts); err != nil {
 			return fail(fmt.Errorf("verify: %w", err))
 		}
 		return sum, nil
 	}
-	var sum Summary
+	var sum delta.Summary
 	p, err := prepass(ctx, rd, vols, jr, &sum)
 	if err != nil {
 		return fail(err)
@@ -154,7 +155,7 @@ func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summ
 		}
 	}
 	if err := writeState(fsys, dir, st); err != nil {
-		return Summary{}, err
+		return delta.Summary{}, err
 	}
 	// The journal may list volumes of an earlier, wider run that are still
 	// unfinished; it stays until all are at the target. A crash before the
@@ -171,7 +172,7 @@ func Apply(ctx context.Context, rd *Reader, dir string, opts ApplyOptions) (Summ
 // selectVolumes checks the state against the header and returns, per
 // header volume, the volume to apply or nil (filtered out, or already at
 // the target), and, likewise, the selected volumes already at the target.
-func selectVolumes(h *Header, st *State, only string) (vols, current []*applyVol, err error) {
+func selectVolumes(h *delta.Header, st *State, only string) (vols, current []*applyVol, err error) {
 	if st.VGID != "" && st.VGID != h.VGID {
 		return nil, nil, fmt.Errorf("%w: replica holds volume group %s, delta is for %s", ErrNotBase, st.VGID, h.VGID)
 	}
@@ -207,7 +208,7 @@ func selectVolumes(h *Header, st *State, only string) (vols, current []*applyVol
 
 // verifyCurrent checks the volumes already at the target, which apply does
 // not write, as opts.Verify asks, and returns how many it checked.
-func verifyCurrent(ctx context.Context, rd *Reader, dir string, current []*applyVol, opts ApplyOptions) (int, error) {
+func verifyCurrent(ctx context.Context, rd *delta.Reader, dir string, current []*applyVol, opts ApplyOptions) (int, error) {
 	if opts.Verify == VerifyNone {
 		return 0, nil
 	}

@@ -1,4 +1,4 @@
-package delta
+package replica
 
 import (
 	"context"
@@ -51,7 +51,12 @@ type VolumeState struct {
 func VolumePath(dir, volumeID string) string { return filepath.Join(dir, volumeID+".img") }
 
 // ReadState reads dir's state file; a missing one is an empty state.
-func ReadState(dir string) (*State, error) { return readState(vfs.Default, dir) }
+func ReadState(ctx context.Context, dir string) (*State, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return readState(vfs.Default, dir)
+}
 
 // readState is ReadState on fsys.
 func readState(fsys vfs.FS, dir string) (*State, error) {
@@ -124,7 +129,7 @@ func CreateReplica(ctx context.Context, r blob.Reader, snap volume.Snapshot, dir
 	if err := removeStaleTemps(vfs.Default, dir); err != nil {
 		return nil, err
 	}
-	st, err := ReadState(dir)
+	st, err := ReadState(ctx, dir)
 	if err != nil {
 		return nil, err
 	}

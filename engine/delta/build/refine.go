@@ -1,11 +1,13 @@
-package delta
+package build
 
 import (
 	"context"
 
+	"github.com/vmrep/vmrep/engine/delta"
 	"github.com/vmrep/vmrep/engine/diff"
 )
 
+// blockSize is the unit changes are compared and recorded in.
 const blockSize = 4096
 
 // span is one range of a job.
@@ -13,7 +15,7 @@ type span struct{ off, len int64 }
 
 // job is a set of ranges of one volume, in offset order, that becomes one
 // frame (or more, when refinement leaves too many records). Its ranges
-// cover at most MaxFrameLen bytes and lie all before or all past the base
+// cover at most delta.MaxFrameLen bytes and lie all before or all past the base
 // volume's end.
 type job struct {
 	vol    int
@@ -23,7 +25,7 @@ type job struct {
 }
 
 // planJobs widens changed extents to whole 4 KiB blocks, merges those that
-// then overlap, and packs the result into jobs of at most MaxFrameLen
+// then overlap, and packs the result into jobs of at most delta.MaxFrameLen
 // bytes that do not straddle the base's end. Packing scattered extents
 // into one job is what lets one pair of hashes cover many small records.
 func planJobs(vol int, ext []diff.Extent, baseSize, targetSize int64) []job {
@@ -42,11 +44,11 @@ func planJobs(vol int, ext []diff.Extent, baseSize, targetSize int64) []job {
 			if !noBase && e > baseSize {
 				e = baseSize
 			}
-			if cur.total > 0 && (cur.noBase != noBase || cur.total == MaxFrameLen) {
+			if cur.total > 0 && (cur.noBase != noBase || cur.total == delta.MaxFrameLen) {
 				flushJob()
 			}
 			cur.noBase = noBase
-			e = min(e, s+MaxFrameLen-cur.total)
+			e = min(e, s+delta.MaxFrameLen-cur.total)
 			if n := len(cur.spans); n > 0 && cur.spans[n-1].off+cur.spans[n-1].len == s {
 				cur.spans[n-1].len += e - s
 			} else {
@@ -122,7 +124,7 @@ func (f *refiner) refineSpan(ctx context.Context, j *job, s span, at int64) erro
 			return nil
 		}
 		if runClass == blockZero {
-			f.push(Record{Kind: KindZero, Off: s.off + runStart, Len: end - runStart}, at+runStart, 0)
+			f.push(delta.Record{Kind: delta.KindZero, Off: s.off + runStart, Len: end - runStart}, at+runStart, 0)
 			return nil
 		}
 		return f.dataRun(ctx, s.off+runStart, end-runStart, at+runStart)
@@ -149,12 +151,12 @@ func (f *refiner) refineSpan(ctx context.Context, j *job, s span, at int64) erro
 
 // push appends a record whose target bytes sit at buffer offset pos;
 // src is a copy's base offset. Adjacent records of one kind merge (copies
-// only when their sources are adjacent too) up to MaxRecordLen.
-func (f *refiner) push(r Record, pos, src int64) {
+// only when their sources are adjacent too) up to delta.MaxRecordLen.
+func (f *refiner) push(r delta.Record, pos, src int64) {
 	if n := len(f.recs); n > 0 {
 		p := &f.recs[n-1]
-		if p.Kind == r.Kind && p.Off+p.Len == r.Off && p.Len+r.Len <= MaxRecordLen &&
-			f.pos[n-1]+p.Len == pos && (r.Kind != KindCopy || f.srcs[n-1]+p.Len == src) {
+		if p.Kind == r.Kind && p.Off+p.Len == r.Off && p.Len+r.Len <= delta.MaxRecordLen &&
+			f.pos[n-1]+p.Len == pos && (r.Kind != delta.KindCopy || f.srcs[n-1]+p.Len == src) {
 			p.Len += r.Len
 			return
 		}
@@ -173,7 +175,7 @@ const minCopy = 256
 // base, as data elsewhere.
 func (f *refiner) dataRun(ctx context.Context, off, n, pos int64) error {
 	if f.index == nil {
-		f.push(Record{Kind: KindData, Off: off, Len: n}, pos, 0)
+		f.push(delta.Record{Kind: delta.KindData, Off: off, Len: n}, pos, 0)
 		return nil
 	}
 	cur := off
@@ -188,16 +190,16 @@ func (f *refiner) dataRun(ctx context.Context, off, n, pos int64) error {
 			return
 		}
 		if s > cur {
-			f.push(Record{Kind: KindData, Off: cur, Len: s - cur}, pos+cur-off, 0)
+			f.push(delta.Record{Kind: delta.KindData, Off: cur, Len: s - cur}, pos+cur-off, 0)
 		}
-		f.push(Record{Kind: KindCopy, Off: s, Len: e - s}, pos+s-off, src+(s-eoff))
+		f.push(delta.Record{Kind: delta.KindCopy, Off: s, Len: e - s}, pos+s-off, src+(s-eoff))
 		cur = e
 	})
 	if err != nil {
 		return err
 	}
 	if cur < end {
-		f.push(Record{Kind: KindData, Off: cur, Len: end - cur}, pos+cur-off, 0)
+		f.push(delta.Record{Kind: delta.KindData, Off: cur, Len: end - cur}, pos+cur-off, 0)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package delta
+package replica
 
 import (
 	"context"
@@ -50,6 +50,9 @@ func compareManifest(ctx context.Context, r blob.Reader, id blob.ID, f io.Reader
 			return nil
 		}
 		for pos, end := off, off+e.Length; pos < end; {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			n := min(end-pos, 4<<20)
 			buf = grow(buf, n)
 			if err := readRange(f, buf, pos); err != nil {
@@ -80,4 +83,27 @@ func firstNonZero(b []byte) int {
 		}
 	}
 	return -1
+}
+
+func allZero(b []byte) bool {
+	for len(b) >= 8 {
+		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// grow returns b resized to n bytes, reallocated only when too small.
+func grow(b []byte, n int64) []byte {
+	if int64(cap(b)) < n {
+		return make([]byte, n)
+	}
+	return b[:n]
 }

@@ -1,18 +1,19 @@
-package delta
+package replica
 
 import (
 	"context"
 	"fmt"
 
 	"github.com/vmrep/vmrep/engine/blob"
+	"github.com/vmrep/vmrep/engine/delta"
 )
 
-func verify(ctx context.Context, rd *Reader, vols []*applyVol, opts ApplyOptions) error {
+func verify(ctx context.Context, rd *delta.Reader, vols []*applyVol, opts ApplyOptions) error {
 	if opts.Verify == VerifyNone {
 		return nil
 	}
 	var buf []byte
-	err := rd.walkFrames(ctx, false, func(f *Frame) error {
+	err := rd.WalkFrames(ctx, false, func(f *delta.Frame) error {
 		v := vols[f.Volume]
 		if v == nil {
 			return nil
@@ -26,7 +27,7 @@ func verify(ctx context.Context, rd *Reader, vols []*applyVol, opts ApplyOptions
 			}
 			at += r.Len
 		}
-		if frameSum(rd.version, buf) != f.TargetHash {
+		if rd.FrameSum(buf) != f.TargetHash {
 			return fmt.Errorf("volume %q: the frame at %d differs from the target", v.vh.Name, f.Recs[0].Off)
 		}
 		return nil

@@ -1,7 +1,9 @@
-package delta
+package replica
 
 import (
 	"context"
+	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/delta/build"
 	"io"
 	"os"
 	"path/filepath"
@@ -98,10 +100,10 @@ func TestVerifyReplica(t *testing.T) {
 
 	// Apply with verify on a replica already at the target checks it.
 	d23 := filepath.Join(e.dir, "23.vmdelta")
-	if _, err := Export(ctx, e.store, snaps[1], snaps[2], FileSink(d23), ExportOptions{}); err != nil {
+	if _, err := build.Export(ctx, e.store, snaps[1], snaps[2], delta.FileSink(d23), build.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	rd, err := Open(d23)
+	rd, err := delta.Open(context.Background(), d23)
 	if err != nil {
 		t.Fatal(err)
 	}

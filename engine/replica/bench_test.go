@@ -1,8 +1,10 @@
-package delta
+package replica
 
 import (
 	"context"
 	"fmt"
+	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/delta/build"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -112,7 +114,7 @@ func BenchmarkDeltaSize1pct(b *testing.B) {
 	out := filepath.Join(dir, "d.vmdelta")
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := Export(context.Background(), e.store, s1, s2, FileSink(out), ExportOptions{}); err != nil {
+		if _, err := build.Export(context.Background(), e.store, s1, s2, delta.FileSink(out), build.ExportOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -163,10 +165,10 @@ func BenchmarkMoved64MiB(b *testing.B) {
 	})
 	e, s1, s2 := snapPair(b, base, target)
 	out := filepath.Join(dir, "d.vmdelta")
-	var sum Summary
+	var sum delta.Summary
 	for b.Loop() {
 		var err error
-		if sum, err = Export(context.Background(), e.store, s1, s2, FileSink(out), ExportOptions{}); err != nil {
+		if sum, err = build.Export(context.Background(), e.store, s1, s2, delta.FileSink(out), build.ExportOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -193,14 +195,14 @@ func BenchmarkThroughput(b *testing.B) {
 	b.Run("export", func(b *testing.B) {
 		b.SetBytes(size)
 		for b.Loop() {
-			if _, err := Export(ctx, e.store, s1, s2, FileSink(paths[0]), ExportOptions{}); err != nil {
+			if _, err := build.Export(ctx, e.store, s1, s2, delta.FileSink(paths[0]), build.ExportOptions{}); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	// Both deltas exist even when only the apply sub-benchmark runs.
 	for i, p := range [][2]volume.Snapshot{{s1, s2}, {s2, s1}} {
-		if _, err := Export(ctx, e.store, p[0], p[1], FileSink(paths[i]), ExportOptions{}); err != nil {
+		if _, err := build.Export(ctx, e.store, p[0], p[1], delta.FileSink(paths[i]), build.ExportOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -214,7 +216,7 @@ func BenchmarkThroughput(b *testing.B) {
 		cpu0 := cpuTime(b)
 		defer func() { b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(max(i, 1))/1e6, "cpu-ms/op") }()
 		for b.Loop() {
-			rd, err := Open(paths[i%2])
+			rd, err := delta.Open(context.Background(), paths[i%2])
 			if err == nil {
 				_, err = Apply(ctx, rd, rep, ApplyOptions{})
 			}

@@ -1,9 +1,11 @@
-package delta
+package replica
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/delta/build"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -31,7 +33,7 @@ func TestMain(m *testing.M) {
 }
 
 func childApply(path, dir string) int {
-	rd, err := Open(path)
+	rd, err := delta.Open(context.Background(), path)
 	if err == nil {
 		_, err = Apply(context.Background(), rd, dir, ApplyOptions{})
 	}
@@ -137,7 +139,7 @@ func killApplies(t *testing.T, e *testEnv, rng *rand.Rand, seed int64, one, two 
 	imgs := [][]image{one, two}
 	snaps := []volume.Snapshot{e.snapshot(one), e.snapshot(two)}
 	paths := []string{filepath.Join(e.dir, "12.vmdelta"), filepath.Join(e.dir, "21")}
-	sum, err := Export(ctx, e.store, snaps[0], snaps[1], FileSink(paths[0]), ExportOptions{})
+	sum, err := build.Export(ctx, e.store, snaps[0], snaps[1], delta.FileSink(paths[0]), build.ExportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +147,7 @@ func killApplies(t *testing.T, e *testEnv, rng *rand.Rand, seed int64, one, two 
 	if moved && sum.CopyBytes < 16<<20 {
 		t.Fatalf("moved regions gave only %d bytes of copy records", sum.CopyBytes)
 	}
-	if _, err := Export(ctx, e.store, snaps[1], snaps[0], SplitSink(paths[1], 8<<20), ExportOptions{}); err != nil {
+	if _, err := build.Export(ctx, e.store, snaps[1], snaps[0], delta.SplitSink(paths[1], 8<<20), build.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	rep := filepath.Join(e.dir, "replica")
@@ -172,7 +174,7 @@ func killApplies(t *testing.T, e *testEnv, rng *rand.Rand, seed int64, one, two 
 		}
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
-		st, err := ReadState(rep)
+		st, err := ReadState(context.Background(), rep)
 		if err != nil {
 			t.Fatalf("seed %d kill %d: state after the kill: %v", seed, i, err)
 		}
@@ -184,7 +186,7 @@ func killApplies(t *testing.T, e *testEnv, rng *rand.Rand, seed int64, one, two 
 		if _, err := os.Stat(filepath.Join(rep, JournalName)); err == nil {
 			midWrite++
 		}
-		rd, err := Open(paths[from])
+		rd, err := delta.Open(context.Background(), paths[from])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,7 +196,7 @@ func killApplies(t *testing.T, e *testEnv, rng *rand.Rand, seed int64, one, two 
 		}
 		repaired += sum.Repaired
 		checkReplica(t, rep, imgs[to], seed)
-		if st, err := ReadState(rep); err != nil || st.SnapshotID != snaps[to].ID {
+		if st, err := ReadState(context.Background(), rep); err != nil || st.SnapshotID != snaps[to].ID {
 			t.Fatalf("seed %d kill %d: state after the re-run: %+v, %v", seed, i, st, err)
 		}
 		if _, err := os.Stat(filepath.Join(rep, JournalName)); !errors.Is(err, os.ErrNotExist) {
