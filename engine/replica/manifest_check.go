@@ -34,7 +34,14 @@ func compareManifest(ctx context.Context, r blob.Reader, id blob.ID, f io.Reader
 		return d, err
 	}
 	var buf []byte
+	chunks := 0
 	err = m.Walk(ctx, r, 0, func(off int64, e volume.Entry) error {
+		// Walk checks ctx per page; a page may cover many MiB.
+		if chunks++; chunks%64 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		if !e.Hole {
 			// One chunk is one blob, bounded by the blob limit: one read.
 			buf = grow(buf, e.Length)
