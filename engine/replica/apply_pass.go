@@ -3,11 +3,12 @@ package replica
 import (
 	"context"
 	"fmt"
-	"github.com/vmrep/vmrep/engine/delta"
 	"runtime"
 	"sort"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/vmrep/vmrep/engine/delta"
 )
 
 // Pre-pass decisions, one per frame.

@@ -3,9 +3,9 @@ package replica
 import (
 	"context"
 	"fmt"
-	"github.com/vmrep/vmrep/engine/delta"
 	"runtime"
 
+	"github.com/vmrep/vmrep/engine/delta"
 	"github.com/vmrep/vmrep/internal/vfs"
 )
 

@@ -3,8 +3,6 @@ package replica
 import (
 	"context"
 	"errors"
-	"github.com/vmrep/vmrep/engine/delta"
-	"github.com/vmrep/vmrep/engine/delta/build"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -13,6 +11,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/delta/build"
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/internal/vfs"
 )

@@ -3,8 +3,6 @@ package replica
 import (
 	"context"
 	"fmt"
-	"github.com/vmrep/vmrep/engine/delta"
-	"github.com/vmrep/vmrep/engine/delta/build"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -14,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/vmrep/vmrep/engine/chunker"
+	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/delta/build"
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/internal/testdisk"
 )

@@ -3,8 +3,6 @@ package replica
 import (
 	"bytes"
 	"context"
-	"github.com/vmrep/vmrep/engine/delta"
-	"github.com/vmrep/vmrep/engine/delta/build"
 	"io"
 	"math/rand"
 	"os"
@@ -13,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/delta/build"
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/internal/testdisk"
 )

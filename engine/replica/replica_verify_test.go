@@ -2,8 +2,6 @@ package replica
 
 import (
 	"context"
-	"github.com/vmrep/vmrep/engine/delta"
-	"github.com/vmrep/vmrep/engine/delta/build"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/vmrep/vmrep/engine/blob"
+	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/delta/build"
 
 	"github.com/vmrep/vmrep/engine/ingest"
 	"github.com/vmrep/vmrep/engine/source"
