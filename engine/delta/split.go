@@ -108,7 +108,7 @@ func (s *splitSink) Finish() (int64, error) {
 	return s.total + n, err
 }
 
-// abort removes the part being written and the parts already finished,
+// Abort removes the part being written and the parts already finished,
 // and dir when begin made it: a directory of parts without an index is no
 // delta, takes the space a full disk needs back, and would make the same
 // export, run again, find its output path taken.
