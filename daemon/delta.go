@@ -14,6 +14,8 @@ import (
 
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/delta/build"
+	"github.com/vmrep/vmrep/engine/replica"
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -66,7 +68,7 @@ func (s *Server) runExportDelta(ctx context.Context, j *job, base, target volume
 		sink = delta.SplitSink(req.Output, req.PartSize)
 	}
 	j.progress("export", 0, 0, "")
-	sum, err := delta.Export(ctx, s.store, base, target, sink, delta.ExportOptions{})
+	sum, err := build.Export(ctx, s.store, base, target, sink, build.ExportOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -91,14 +93,14 @@ func refuseOverwrite(what, p string) *api.Error {
 }
 
 // parseVerify maps the wire name of a verify level.
-func parseVerify(v string) (delta.Verify, *api.Error) {
+func parseVerify(v string) (replica.Verify, *api.Error) {
 	switch v {
 	case "", api.VerifyNone:
-		return delta.VerifyNone, nil
+		return replica.VerifyNone, nil
 	case api.VerifyExtents:
-		return delta.VerifyExtents, nil
+		return replica.VerifyExtents, nil
 	case api.VerifyFull:
-		return delta.VerifyFull, nil
+		return replica.VerifyFull, nil
 	}
 	return 0, api.Errorf(api.CodeInvalid, "verify %q: want none, extents or full", v)
 }
@@ -131,19 +133,19 @@ func (s *Server) applyDelta(w http.ResponseWriter, r *http.Request) {
 	}, unlock)
 }
 
-func (s *Server) runApplyDelta(ctx context.Context, j *job, req api.DeltaApplyRequest, ver delta.Verify) (any, error) {
+func (s *Server) runApplyDelta(ctx context.Context, j *job, req api.DeltaApplyRequest, ver replica.Verify) (any, error) {
 	j.progress("open", 0, 0, "checking "+req.Delta)
-	rd, err := openDelta(req.Delta)
+	rd, err := openDelta(ctx, req.Delta)
 	if err != nil {
 		return nil, err
 	}
 	j.progress("apply", 0, 0, "")
-	sum, err := delta.Apply(ctx, rd, req.Replica, delta.ApplyOptions{Volume: req.Volume, Verify: ver, Blobs: s.store,
+	sum, err := replica.Apply(ctx, rd, req.Replica, replica.ApplyOptions{Volume: req.Volume, Verify: ver, Blobs: s.store,
 		Chunker: s.chunkerParams()})
 	if err != nil {
 		return nil, err
 	}
-	st, err := delta.ReadState(req.Replica)
+	st, err := replica.ReadState(ctx, req.Replica)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +177,7 @@ func (s *Server) showDelta(w http.ResponseWriter, r *http.Request) {
 // describeDelta opens the delta at path and returns what show prints, and
 // its header.
 func describeDelta(ctx context.Context, path string) (api.DeltaInfo, *delta.Header, error) {
-	rd, err := openDelta(path)
+	rd, err := openDelta(ctx, path)
 	if err != nil {
 		return api.DeltaInfo{}, nil, err
 	}
@@ -261,8 +263,8 @@ func toAPISummary(s delta.Summary) api.DeltaSummary {
 // openDelta opens a delta a caller named. A path that is neither a delta
 // file nor a split delta's directory is the caller's mistake, not the
 // daemon's: an invalid request, not an internal error.
-func openDelta(path string) (*delta.Reader, error) {
-	rd, err := delta.Open(path)
+func openDelta(ctx context.Context, path string) (*delta.Reader, error) {
+	rd, err := delta.Open(ctx, path)
 	if err != nil && errors.Is(err, fs.ErrNotExist) {
 		return nil, api.Errorf(api.CodeInvalid, "%s is not a delta file or a split delta's directory: %v", path, err)
 	}

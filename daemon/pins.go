@@ -12,7 +12,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/replica"
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/internal/durable"
 )
@@ -81,7 +81,7 @@ func newReplicaRegistry(storeDir string, log *slog.Logger) *replicaRegistry {
 // replicaWritten records the snapshot the replica in dir is now at (none
 // when its volumes are at different ones). A failure to record is logged,
 // never fails the job that wrote the replica.
-func (g *replicaRegistry) replicaWritten(dir string, st *delta.State) {
+func (g *replicaRegistry) replicaWritten(dir string, st *replica.State) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if st == nil || st.SnapshotID == "" {
@@ -137,7 +137,7 @@ func (g *replicaRegistry) snapshot() registryData {
 // newest snapshot pushed to a replication server. Schedules do not exist
 // yet; when they do, the last snapshot a schedule still needs is added
 // here.
-func (s *Server) snapshotPins(_ context.Context, vgName string, sn volume.Snapshot) []string {
+func (s *Server) snapshotPins(ctx context.Context, vgName string, sn volume.Snapshot) []string {
 	d := s.known.snapshot()
 	var why []string
 	dirs := make([]string, 0, len(d.Replicas))
@@ -150,7 +150,8 @@ func (s *Server) snapshotPins(_ context.Context, vgName string, sn volume.Snapsh
 		if k.VGID != sn.VGID || k.SnapshotID != sn.ID {
 			continue
 		}
-		st, err := delta.ReadState(dir)
+		// A pin must not drop out because a request was cancelled.
+		st, err := replica.ReadState(context.WithoutCancel(ctx), dir)
 		if err != nil || st.VGID != sn.VGID || st.SnapshotID != sn.ID {
 			continue
 		}

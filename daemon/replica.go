@@ -5,7 +5,7 @@ import (
 	"net/http"
 
 	"github.com/vmrep/vmrep/api"
-	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/replica"
 	"github.com/vmrep/vmrep/engine/restore"
 	"github.com/vmrep/vmrep/engine/volume"
 )
@@ -34,7 +34,7 @@ func (s *Server) createReplica(w http.ResponseWriter, r *http.Request) {
 	}
 	unlock, e := s.replicas.tryLock(req.Dir, "a replica create")
 	if e == nil && !req.Force {
-		if e = checkReplicaTarget(req.Dir, sn); e != nil {
+		if e = checkReplicaTarget(r.Context(), req.Dir, sn); e != nil {
 			unlock()
 		}
 	}
@@ -64,7 +64,7 @@ func (s *Server) runReplica(ctx context.Context, j *job, sn volume.Snapshot, req
 		last = done
 		j.progress("restore", before+done, total, "")
 	}
-	st, err := delta.CreateReplica(ctx, s.store, sn, req.Dir, delta.ReplicaOptions{
+	st, err := replica.CreateReplica(ctx, s.store, sn, req.Dir, replica.ReplicaOptions{
 		Volume: req.Volume, Replace: req.Force, Chunker: s.chunkerParams(), Restore: restore.Options{Progress: progress}})
 	if err != nil {
 		return nil, err
@@ -75,7 +75,7 @@ func (s *Server) runReplica(ctx context.Context, j *job, sn volume.Snapshot, req
 }
 
 // findVolume finds a snapshot's volume by name or ID.
-func toAPIReplica(dir string, st *delta.State) api.ReplicaResult {
+func toAPIReplica(dir string, st *replica.State) api.ReplicaResult {
 	out := api.ReplicaResult{Dir: dir, VGID: st.VGID, VGName: st.VGName, SnapshotID: st.SnapshotID, Seq: st.Seq,
 		Volumes: make([]api.ReplicaVolume, len(st.Volumes))}
 	for i, v := range st.Volumes {

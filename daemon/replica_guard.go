@@ -1,10 +1,11 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/vmrep/vmrep/api"
-	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/replica"
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -14,8 +15,8 @@ import (
 // word, and a later one over an earlier rewrites whole volumes where a
 // delta moves them forward. The same snapshot again is allowed. The
 // caller holds the replica's lock, so the state cannot change meanwhile.
-func checkReplicaTarget(dir string, sn volume.Snapshot) *api.Error {
-	st, err := delta.ReadState(dir)
+func checkReplicaTarget(ctx context.Context, dir string, sn volume.Snapshot) *api.Error {
+	st, err := replica.ReadState(ctx, dir)
 	if err != nil {
 		return api.Errorf(api.CodeInvalid, "%v", err)
 	}

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/vmrep/vmrep/api"
-	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/replica"
 )
 
 // showReplica describes a replica: its state file, its volume files and
@@ -17,25 +17,25 @@ func (s *Server) showReplica(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	st, err := delta.ReadState(req.Dir)
+	st, err := replica.ReadState(r.Context(), req.Dir)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	if st.VGID == "" {
-		writeError(w, api.Errorf(api.CodeNotFound, "%s holds no replica (no %s)", req.Dir, delta.StateName))
+		writeError(w, api.Errorf(api.CodeNotFound, "%s holds no replica (no %s)", req.Dir, replica.StateName))
 		return
 	}
-	jr, err := delta.ReadJournal(req.Dir)
+	jr, err := replica.ReadJournal(req.Dir)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	rep := toAPIReplica(req.Dir, st)
-	out := api.ReplicaInfo{Dir: req.Dir, StateFile: filepath.Join(req.Dir, delta.StateName), VGID: rep.VGID,
+	out := api.ReplicaInfo{Dir: req.Dir, StateFile: filepath.Join(req.Dir, replica.StateName), VGID: rep.VGID,
 		VGName: rep.VGName, SnapshotID: rep.SnapshotID, Seq: rep.Seq, Volumes: make([]api.ReplicaFile, len(rep.Volumes))}
 	for i, v := range rep.Volumes {
-		f := api.ReplicaFile{ReplicaVolume: v, File: delta.VolumePath(req.Dir, v.ID), Kind: "missing"}
+		f := api.ReplicaFile{ReplicaVolume: v, File: replica.VolumePath(req.Dir, v.ID), Kind: "missing"}
 		if fi, err := os.Stat(f.File); err == nil {
 			f.Kind = "file"
 			if !fi.Mode().IsRegular() {

@@ -9,8 +9,8 @@ import (
 	"github.com/vmrep/vmrep/engine/blob"
 
 	"github.com/vmrep/vmrep/api"
-	"github.com/vmrep/vmrep/engine/delta"
 	"github.com/vmrep/vmrep/engine/ingest"
+	"github.com/vmrep/vmrep/engine/replica"
 	"github.com/vmrep/vmrep/engine/source"
 )
 
@@ -35,8 +35,8 @@ func (s *Server) verifyReplica(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) runVerifyReplica(ctx context.Context, j *job, dir string) (any, error) {
 	j.progress("verify", 0, 0, "")
-	st, checks, err := delta.VerifyReplica(ctx, dir, delta.VerifyReplicaOptions{
-		Snapshot: func(vgID string, v delta.VolumeState) (blob.ID, bool) { return s.replicaManifest(ctx, vgID, v) },
+	st, checks, err := replica.VerifyReplica(ctx, dir, replica.VerifyReplicaOptions{
+		Snapshot: func(vgID string, v replica.VolumeState) (blob.ID, bool) { return s.replicaManifest(ctx, vgID, v) },
 		Blobs:    s.store,
 		Rechunk:  s.rechunk,
 		Progress: func(done, total int64) { j.progress("verify", done, total, "") },
@@ -46,7 +46,7 @@ func (s *Server) runVerifyReplica(ctx context.Context, j *job, dir string) (any,
 	}
 	res := api.ReplicaVerifyResult{Dir: dir, VGID: st.VGID, VGName: st.VGName, OK: true,
 		Volumes: make([]api.ReplicaCheck, len(checks))}
-	var bad []delta.VolumeCheck
+	var bad []replica.VolumeCheck
 	for i, c := range checks {
 		res.Volumes[i] = api.ReplicaCheck{ID: c.ID, Name: c.Name, File: c.File, SnapshotID: c.SnapshotID,
 			Seq: c.Seq, Against: c.Against, OK: c.OK, MismatchOffset: c.MismatchOffset,
@@ -58,7 +58,7 @@ func (s *Server) runVerifyReplica(ctx context.Context, j *job, dir string) (any,
 	}
 	if len(bad) > 0 {
 		return res, api.Errorf(api.CodeCorrupt, "replica %s: %d of %d volumes differ from the snapshot %s names; first: volume %q: %s",
-			dir, len(bad), len(checks), delta.StateName, bad[0].Name, bad[0].Problem)
+			dir, len(bad), len(checks), replica.StateName, bad[0].Name, bad[0].Problem)
 	}
 	return res, nil
 }
@@ -66,7 +66,7 @@ func (s *Server) runVerifyReplica(ctx context.Context, j *job, dir string) (any,
 // replicaManifest finds the snapshot a replica volume names in the catalog
 // and returns the snapshot's manifest for the volume; false when the
 // snapshot is gone (deleted, or the replica came from another store).
-func (s *Server) replicaManifest(ctx context.Context, vgID string, v delta.VolumeState) (blob.ID, bool) {
+func (s *Server) replicaManifest(ctx context.Context, vgID string, v replica.VolumeState) (blob.ID, bool) {
 	sn, err := s.cat.GetSnapshot(ctx, vgID, v.Seq)
 	if err != nil || sn.ID != v.SnapshotID {
 		return blob.ID{}, false
@@ -83,7 +83,7 @@ func (s *Server) rechunk(ctx context.Context, r io.ReaderAt, size int64, p *blob
 	if p != nil {
 		var err error
 		if cut, err = ingest.NewCutter(*p); err != nil {
-			return blob.ID{}, fmt.Errorf("chunker parameters in %s: %w", delta.StateName, err)
+			return blob.ID{}, fmt.Errorf("chunker parameters in %s: %w", replica.StateName, err)
 		}
 	}
 	var last int64

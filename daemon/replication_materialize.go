@@ -9,6 +9,8 @@ import (
 
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/delta/build"
+	"github.com/vmrep/vmrep/engine/replica"
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -70,8 +72,8 @@ func (rs *ReplicationServer) materialize(w http.ResponseWriter, r *http.Request)
 }
 
 // writeReplica brings dir to sn and says how: "current", "delta" or "full".
-func (rs *ReplicationServer) writeReplica(ctx context.Context, sn volume.Snapshot, dir string) (*delta.State, string, error) {
-	st, err := delta.ReadState(dir)
+func (rs *ReplicationServer) writeReplica(ctx context.Context, sn volume.Snapshot, dir string) (*replica.State, string, error) {
+	st, err := replica.ReadState(ctx, dir)
 	if err != nil {
 		return nil, "", err
 	}
@@ -85,28 +87,28 @@ func (rs *ReplicationServer) writeReplica(ctx context.Context, sn volume.Snapsho
 			return st, "delta", err
 		}
 	}
-	st, err = delta.CreateReplica(ctx, rs.s.store, sn, dir, delta.ReplicaOptions{})
+	st, err = replica.CreateReplica(ctx, rs.s.store, sn, dir, replica.ReplicaOptions{})
 	return st, "full", err
 }
 
 // applyDelta exports the delta base..target into a temporary file beside
 // the replica and applies it, so only changed ranges are written.
-func (rs *ReplicationServer) applyDelta(ctx context.Context, base, target volume.Snapshot, dir string) (*delta.State, error) {
+func (rs *ReplicationServer) applyDelta(ctx context.Context, base, target volume.Snapshot, dir string) (*replica.State, error) {
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".vmrep-delta-")
 	if err != nil {
 		return nil, fmt.Errorf("materialize %s: %w", target.Name(), err)
 	}
 	defer os.RemoveAll(tmp)
 	path := filepath.Join(tmp, "d.vmdelta")
-	if _, err := delta.Export(ctx, rs.s.store, base, target, delta.FileSink(path), delta.ExportOptions{}); err != nil {
+	if _, err := build.Export(ctx, rs.s.store, base, target, delta.FileSink(path), build.ExportOptions{}); err != nil {
 		return nil, fmt.Errorf("materialize %s: %w", target.Name(), err)
 	}
-	rd, err := delta.Open(path)
+	rd, err := delta.Open(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("materialize %s: %w", target.Name(), err)
 	}
-	if _, err := delta.Apply(ctx, rd, dir, delta.ApplyOptions{}); err != nil {
+	if _, err := replica.Apply(ctx, rd, dir, replica.ApplyOptions{}); err != nil {
 		return nil, fmt.Errorf("materialize %s: %w", target.Name(), err)
 	}
-	return delta.ReadState(dir)
+	return replica.ReadState(ctx, dir)
 }

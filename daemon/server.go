@@ -19,6 +19,7 @@ import (
 	"github.com/vmrep/vmrep/engine/delta"
 	"github.com/vmrep/vmrep/engine/export"
 	"github.com/vmrep/vmrep/engine/ingest"
+	"github.com/vmrep/vmrep/engine/replica"
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/stackgen"
 )
@@ -170,9 +171,9 @@ func toAPIError(err error) *api.Error {
 		return api.Errorf(api.CodeExists, "%v", err)
 	case errors.Is(err, volume.ErrHasSnapshots):
 		return api.Errorf(api.CodeConflict, "%v", err)
-	case errors.Is(err, delta.ErrNotBase), errors.Is(err, delta.ErrInterrupted), errors.Is(err, stackgen.ErrNotAStack):
+	case errors.Is(err, replica.ErrNotBase), errors.Is(err, replica.ErrInterrupted), errors.Is(err, stackgen.ErrNotAStack):
 		return api.Errorf(api.CodeConflict, "%v", err)
-	case errors.Is(err, delta.ErrFormat), errors.Is(err, delta.ErrDamaged):
+	case errors.Is(err, delta.ErrFormat), errors.Is(err, replica.ErrDamaged):
 		return api.Errorf(api.CodeCorrupt, "%v", err)
 	case errors.Is(err, stackgen.ErrInvalidPlan), errors.Is(err, export.ErrFormat):
 		return api.Errorf(api.CodeInvalid, "%v", err)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/delta/build"
+	"github.com/vmrep/vmrep/engine/replica"
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/internal/reliability"
 	"github.com/vmrep/vmrep/internal/vfs"
@@ -71,12 +73,12 @@ func newApplyCase(t *testing.T, seed uint64, size int) *applyCase {
 	}
 	if err == nil {
 		var sum delta.Summary
-		sum, err = delta.Export(ctx, s, c.from, c.to, delta.FileSink(c.deltaPath), delta.ExportOptions{})
+		sum, err = build.Export(ctx, s, c.from, c.to, delta.FileSink(c.deltaPath), build.ExportOptions{})
 		t.Logf("delta: %d records, %d data bytes, %d copy bytes", sum.Records, sum.DataBytes, sum.CopyBytes)
 	}
 	rep := filepath.Join(work, "replica")
 	if err == nil {
-		_, err = delta.CreateReplica(ctx, s, c.from, rep, delta.ReplicaOptions{})
+		_, err = replica.CreateReplica(ctx, s, c.from, rep, replica.ReplicaOptions{})
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -87,11 +89,11 @@ func newApplyCase(t *testing.T, seed uint64, size int) *applyCase {
 
 // apply applies the case's delta to the replica on m.
 func (c *applyCase) apply(m *vfs.MemFS) error {
-	rd, err := delta.Open(c.deltaPath)
+	rd, err := delta.Open(context.Background(), c.deltaPath)
 	if err != nil {
 		return err
 	}
-	_, err = delta.Apply(context.Background(), rd, replicaDir, delta.ApplyOptions{FS: m, Verify: delta.VerifyExtents})
+	_, err = replica.Apply(context.Background(), rd, replicaDir, replica.ApplyOptions{FS: m, Verify: replica.VerifyExtents})
 	return err
 }
 
@@ -99,8 +101,8 @@ func (c *applyCase) apply(m *vfs.MemFS) error {
 // bytes, wholly at snap with content set.
 func (c *applyCase) replicaAt(m *vfs.MemFS, snap volume.Snapshot, set imageSet) (stateSays, bytesAre bool) {
 	stateSays, bytesAre = true, true
-	var st delta.State
-	b, err := m.ReadFile(filepath.Join(replicaDir, delta.StateName))
+	var st replica.State
+	b, err := m.ReadFile(filepath.Join(replicaDir, replica.StateName))
 	if err != nil || json.Unmarshal(b, &st) != nil {
 		return false, false
 	}
@@ -112,7 +114,7 @@ func (c *applyCase) replicaAt(m *vfs.MemFS, snap volume.Snapshot, set imageSet) 
 			}
 		}
 		stateSays = stateSays && found
-		got, err := m.ReadFile(delta.VolumePath(replicaDir, v.VolumeID))
+		got, err := m.ReadFile(replica.VolumePath(replicaDir, v.VolumeID))
 		bytesAre = bytesAre && err == nil && bytes.Equal(got, set[v.Name])
 	}
 	return stateSays, bytesAre
@@ -128,7 +130,7 @@ func exists(m *vfs.MemFS, name string) bool {
 // apply again and checks that it ends at the target.
 func (c *applyCase) checkReplica(t *testing.T, m *vfs.MemFS, r *reliability.Result, at string) {
 	t.Helper()
-	journal := exists(m, delta.JournalName)
+	journal := exists(m, replica.JournalName)
 	baseState, baseBytes := c.replicaAt(m, c.from, c.fromSet)
 	targetState, targetBytes := c.replicaAt(m, c.to, c.set)
 	switch {
@@ -164,7 +166,7 @@ func (c *applyCase) checkReplica(t *testing.T, m *vfs.MemFS, r *reliability.Resu
 	if s, b := c.replicaAt(m, c.to, c.set); !s || !b {
 		r.Bad["replicas not at the target after a re-run"]++
 		t.Errorf("%s: after the re-run: state at target %v, bytes at target %v", at, s, b)
-	} else if exists(m, delta.JournalName) {
+	} else if exists(m, replica.JournalName) {
 		r.Figures["finished journals left after a re-run"] = incr(r.Figures["finished journals left after a re-run"])
 	}
 }

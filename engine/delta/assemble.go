@@ -4,30 +4,37 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// assembler builds frames' target bytes: data from the delta, zeros, and
+// Assembler builds frames' target bytes: data from the delta, zeros, and
 // copy sources from wherever the caller reads them. One per worker; its
 // buffers carry over from frame to frame.
-type assembler struct {
+type Assembler struct {
 	dec *zstd.Decoder
-	h   *frameHasher
+	h   *FrameHasher
 	buf []byte // the frame's target bytes after assemble
 	out []byte // decoded data
 }
 
-func newAssembler(v byte) (*assembler, error) {
+// NewAssembler returns an assembler for rd's frames.
+func (rd *Reader) NewAssembler() (*Assembler, error) { return newAssembler(rd.version) }
+
+func newAssembler(v byte) (*Assembler, error) {
 	dec, err := newDecoder()
 	if err != nil {
 		return nil, err
 	}
-	return &assembler{dec: dec, h: newFrameHasher(v)}, nil
+	return &Assembler{dec: dec, h: NewFrameHasher(v)}, nil
 }
 
-func (a *assembler) close() { a.dec.Close() }
+// Close releases the assembler's decoder.
+func (a *Assembler) Close() { a.dec.Close() }
 
-// assemble fills a.buf with f's target bytes, reading the i-th copy record
+// Bytes is the frame's target bytes after Assemble, until the next call.
+func (a *Assembler) Bytes() []byte { return a.buf }
+
+// Assemble fills a.buf with f's target bytes, reading the i-th copy record
 // of the frame through readCopy, and reports whether they hash to the
 // frame's target hash.
-func (a *assembler) assemble(f *Frame, readCopy func(i int, r *Record, b []byte) error) (bool, error) {
+func (a *Assembler) Assemble(f *Frame, readCopy func(i int, r *Record, b []byte) error) (bool, error) {
 	var err error
 	if a.out, err = f.decodeData(a.dec, a.out); err != nil {
 		return false, err
@@ -55,9 +62,9 @@ func (a *assembler) assemble(f *Frame, readCopy func(i int, r *Record, b []byte)
 	return a.h.Sum() == f.TargetHash, nil
 }
 
-// hasCopies reports whether f has copy records, whose bytes come from the
+// HasCopies reports whether f has copy records, whose bytes come from the
 // replica rather than the delta.
-func (f *Frame) hasCopies() bool {
+func (f *Frame) HasCopies() bool {
 	for i := range f.Recs {
 		if f.Recs[i].Kind == KindCopy {
 			return true

@@ -30,17 +30,29 @@ const (
 	// MaxFrameLen bounds the volume bytes one frame's records cover
 	// together; it is also the most a frame's data expands to.
 	MaxFrameLen = 4 << 20
-	// maxFrameRecords bounds the records of one frame.
-	maxFrameRecords = 4096
+	// MaxFrameRecords bounds the records of one frame.
+	MaxFrameRecords = 4096
 	// maxStored bounds a frame's stored data: zstd never grows
 	// incompressible input by more than a small frame overhead, and raw
 	// data is stored as it is.
 	maxStored = MaxFrameLen + 64<<10
 )
 
-// writeVersion is the version Export writes; only tests change it, to
-// check that version 2 files are still read and applied.
+// writeVersion is the version the sinks write; only tests change it
+// (WriteVersion2ForTest), to check that version 2 files are still read and
+// applied.
 var writeVersion byte = version
+
+// WriteVersion is the format version the sinks write, which picks the
+// frame hash function an exporter must use (NewFrameHasher).
+func WriteVersion() byte { return writeVersion }
+
+// WriteVersion2ForTest makes the sinks write format version 2 (BLAKE3-256
+// frame hashes) until the returned function is called. Only tests use it.
+func WriteVersion2ForTest() (restore func()) {
+	writeVersion = versionBLAKE3Frames
+	return func() { writeVersion = version }
+}
 
 // File kinds, the byte after the version.
 const (
@@ -86,9 +98,12 @@ const (
 
 // Stored-data modes of a frame.
 const (
-	storedRaw  = 0
-	storedZstd = 1
+	StoredRaw  = 0
+	StoredZstd = 1
 )
+
+// blockSize is the unit a record head may count its gap and length in.
+const blockSize = 4096
 
 // ErrFormat is wrapped by every error about a malformed or damaged delta.
 var ErrFormat = errors.New("malformed delta")
@@ -138,10 +153,10 @@ func appendPrefix(dst []byte, kind byte, hdr []byte) []byte {
 	return append(dst, hdr...)
 }
 
-// appendFrame encodes f: tag, volume, flags, record count, hashes, records
+// AppendFrame encodes f: tag, volume, flags, record count, hashes, records
 // (head, gap from the previous record's end, length, copy source as a
 // zigzag distance), then the stored data.
-func appendFrame(dst []byte, f *Frame) []byte {
+func AppendFrame(dst []byte, f *Frame) []byte {
 	var flags byte
 	if f.NoBase {
 		flags |= flagNoBase
@@ -178,4 +193,12 @@ func appendFrame(dst []byte, f *Frame) []byte {
 		dst = append(dst, f.Stored...)
 	}
 	return dst
+}
+
+// grow returns b resized to n bytes, reallocated only when too small.
+func grow(b []byte, n int64) []byte {
+	if int64(cap(b)) < n {
+		return make([]byte, n)
+	}
+	return b[:n]
 }

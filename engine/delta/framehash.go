@@ -24,21 +24,29 @@ func frameHashLen(v byte) int {
 	return 16
 }
 
-// frameHasher hashes a frame's bytes with its file version's function. The
+// FrameHasher hashes a frame's bytes with its file version's function. The
 // sum sits in a blob.ID, zero-padded when the hash is shorter.
-type frameHasher struct {
+type FrameHasher struct {
 	b3 *blake3.Hasher
 	x  *xxh3.Hasher
 }
 
-func newFrameHasher(v byte) *frameHasher {
+// NewFrameHasher returns a hasher for frames of a file of version v
+// (Reader.NewFrameHasher, or WriteVersion when writing).
+func NewFrameHasher(v byte) *FrameHasher {
 	if v == versionBLAKE3Frames {
-		return &frameHasher{b3: blake3.New()}
+		return &FrameHasher{b3: blake3.New()}
 	}
-	return &frameHasher{x: xxh3.New()}
+	return &FrameHasher{x: xxh3.New()}
 }
 
-func (h *frameHasher) Reset() {
+// NewFrameHasher returns a hasher for rd's frames.
+func (rd *Reader) NewFrameHasher() *FrameHasher { return NewFrameHasher(rd.version) }
+
+// FrameSum is the frame hash of p in rd's format version.
+func (rd *Reader) FrameSum(p []byte) blob.ID { return frameSum(rd.version, p) }
+
+func (h *FrameHasher) Reset() {
 	if h.b3 != nil {
 		h.b3.Reset()
 	} else {
@@ -46,7 +54,7 @@ func (h *frameHasher) Reset() {
 	}
 }
 
-func (h *frameHasher) Write(p []byte) {
+func (h *FrameHasher) Write(p []byte) {
 	if h.b3 != nil {
 		h.b3.Write(p)
 	} else {
@@ -54,7 +62,7 @@ func (h *frameHasher) Write(p []byte) {
 	}
 }
 
-func (h *frameHasher) Sum() blob.ID {
+func (h *FrameHasher) Sum() blob.ID {
 	var id blob.ID
 	if h.b3 != nil {
 		h.b3.Sum(id[:0])

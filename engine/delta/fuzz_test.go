@@ -2,55 +2,26 @@ package delta
 
 import (
 	"context"
-	"flag"
-	"math/rand"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/zeebo/blake3"
-
-	"github.com/vmrep/vmrep/engine/volume"
 )
 
-var update = flag.Bool("update", false, "rewrite the deltas in testdata")
-
-// TestTestdata writes (with -update) or re-reads the small real deltas the
-// fuzz targets start from: one single file and one split directory.
+// TestTestdata re-reads the small real deltas the fuzz targets start from:
+// one single file and one split directory (engine/replica's
+// TestWriteTestdata writes them with -update), and the same written by
+// format version 2.
 func TestTestdata(t *testing.T) {
 	single, split := filepath.Join("testdata", "single.vmdelta"), filepath.Join("testdata", "split")
-	if *update {
-		ctx := context.Background()
-		rng := rand.New(rand.NewSource(5))
-		e := newTestEnv(t)
-		a := []image{
-			{id: volume.NewVolumeID(), name: "boot", role: volume.RoleBoot, data: make([]byte, 192<<10)},
-			{id: volume.NewVolumeID(), name: "data", role: volume.RoleData, data: make([]byte, 64<<10)},
-		}
-		rng.Read(a[0].data[:128<<10])
-		rng.Read(a[1].data)
-		b := []image{a[0], a[1]}
-		b[0].data = append([]byte(nil), a[0].data...)
-		rng.Read(b[0].data[8192:12288])
-		clear(b[0].data[64<<10 : 96<<10])
-		b[1].data = append(append([]byte(nil), a[1].data[:32<<10]...), make([]byte, 8<<10)...)
-		rng.Read(b[1].data[32<<10 : 36<<10])
-		sa, sb := e.snapshot(a), e.snapshot(b)
-		os.RemoveAll(split)
-		if _, err := Export(ctx, e.store, sa, sb, FileSink(single), ExportOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := Export(ctx, e.store, sa, sb, SplitSink(split, 1), ExportOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// The v2- files were written by format version 2 (BLAKE3 frame hashes)
 	// and must stay readable.
 	v2single, v2split := filepath.Join("testdata", "v2-single.vmdelta"), filepath.Join("testdata", "v2-split")
 	for _, p := range []string{single, split, v2single, v2split} {
-		rd, err := Open(p)
+		rd, err := Open(context.Background(), p)
 		if err != nil {
-			t.Fatalf("%s (run with -update to write it): %v", p, err)
+			t.Fatalf("%s (run engine/replica TestWriteTestdata with -update to write it): %v", p, err)
 		}
 		n := 0
 		if err := rd.Walk(context.Background(), true, func(*Record) error { n++; return nil }); err != nil || n < 3 {
@@ -61,7 +32,7 @@ func TestTestdata(t *testing.T) {
 
 // parse opens path and walks every record with data, as apply would.
 func parse(path string) error {
-	rd, err := Open(path)
+	rd, err := Open(context.Background(), path)
 	if err != nil {
 		return err
 	}
@@ -92,7 +63,7 @@ func addSeeds(f *testing.F, paths ...string) {
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
-			f.Fatalf("%v (run TestTestdata with -update)", err)
+			f.Fatalf("%v (run engine/replica TestWriteTestdata with -update)", err)
 		}
 		f.Add(b, false)
 		f.Add(b, true)

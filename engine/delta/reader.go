@@ -2,6 +2,7 @@ package delta
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -41,13 +42,14 @@ type frameFile struct {
 // Open opens a delta file or split directory and verifies every checksum
 // (whole-file trailers, and each part's BLAKE3 against the index) before it
 // returns, so a damaged delta is refused before anything reads its records.
-func Open(path string) (*Reader, error) {
+// It reads every byte of the delta; cancelling ctx stops it.
+func Open(ctx context.Context, path string) (*Reader, error) {
 	if fi, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("open delta: %w", err)
 	} else if fi.IsDir() {
 		path = filepath.Join(path, IndexName)
 	}
-	h, ff, kind, whole, err := openFrame(path)
+	h, ff, kind, whole, err := openFrame(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +63,7 @@ func Open(path string) (*Reader, error) {
 		rd.files = []frameFile{ff}
 	case kindIndex:
 		for i, p := range h.Parts {
-			pf, err := openPart(filepath.Join(filepath.Dir(path), p.File), p, h.Target.ID)
+			pf, err := openPart(ctx, filepath.Join(filepath.Dir(path), p.File), p, h.Target.ID)
 			if err != nil {
 				return nil, fmt.Errorf("open delta %s part %d: %w", path, i, err)
 			}
@@ -76,8 +78,11 @@ func Open(path string) (*Reader, error) {
 	return rd, nil
 }
 
-func openPart(path string, p PartRef, target string) (frameFile, error) {
-	h, ff, kind, whole, err := openFrameRaw(path)
+// Version is the delta's format version.
+func (rd *Reader) Version() byte { return rd.version }
+
+func openPart(ctx context.Context, path string, p PartRef, target string) (frameFile, error) {
+	h, ff, kind, whole, err := openFrameRaw(ctx, path)
 	if err != nil {
 		return ff, err
 	}
@@ -95,8 +100,8 @@ func openPart(path string, p PartRef, target string) (frameFile, error) {
 	return ff, nil
 }
 
-func openFrame(path string) (*Header, frameFile, byte, blob.ID, error) {
-	raw, ff, kind, whole, err := openFrameRaw(path)
+func openFrame(ctx context.Context, path string) (*Header, frameFile, byte, blob.ID, error) {
+	raw, ff, kind, whole, err := openFrameRaw(ctx, path)
 	if err != nil {
 		return nil, ff, 0, whole, err
 	}
@@ -112,7 +117,7 @@ func openFrame(path string) (*Header, frameFile, byte, blob.ID, error) {
 
 // openFrameRaw checks a framed file's prefix and trailer checksum, reading
 // it once, and returns its raw header, kind and whole-file BLAKE3.
-func openFrameRaw(path string) ([]byte, frameFile, byte, blob.ID, error) {
+func openFrameRaw(ctx context.Context, path string) ([]byte, frameFile, byte, blob.ID, error) {
 	ff := frameFile{path: path}
 	var whole blob.ID
 	fail := func(err error) ([]byte, frameFile, byte, blob.ID, error) {
@@ -157,7 +162,7 @@ func openFrameRaw(path string) ([]byte, frameFile, byte, blob.ID, error) {
 	}
 	all.Write(hdr)
 	body := ff.size - ff.hdrEnd - trailerLen
-	if _, err := io.CopyBuffer(all, io.LimitReader(f, body), make([]byte, 1<<20)); err != nil {
+	if err := hashBody(ctx, all, f, body); err != nil {
 		return fail(err)
 	}
 	sum := all.Clone()
@@ -171,4 +176,24 @@ func openFrameRaw(path string) ([]byte, frameFile, byte, blob.ID, error) {
 		return fail(formatErr("trailer", "checksum mismatch: the file is damaged or truncated"))
 	}
 	return hdr, ff, pre[5], whole, nil
+}
+
+// hashBody writes the next n bytes of f to h, checking ctx between reads
+// of 1 MiB, so a cancelled Open stops within a read of a large delta.
+func hashBody(ctx context.Context, h io.Writer, f io.Reader, n int64) error {
+	buf := make([]byte, 1<<20)
+	for n > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		k, err := io.ReadFull(f, buf[:min(n, int64(len(buf)))])
+		h.Write(buf[:k])
+		n -= int64(k)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return nil // short, as io.Copy would be: the trailer read fails
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
 }

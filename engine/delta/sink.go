@@ -17,11 +17,14 @@ import (
 // Sink receives an exported delta. FileSink and SplitSink are the two
 // kinds; each writes under temporary names and renames into place only
 // when everything is on disk.
+// An exporter calls Begin with the header, Put with each encoded frame
+// (AppendFrame) and its record count, in order, then Finish, or Abort to
+// remove everything written.
 type Sink interface {
-	begin(h *Header) error
-	put(vol int, frame []byte, recs int) error
-	finish() (int64, error)
-	abort()
+	Begin(h *Header) error
+	Put(vol int, frame []byte, recs int) error
+	Finish() (int64, error)
+	Abort()
 }
 
 // frameWriter writes one framed file (single, index or part): prefix,
@@ -90,7 +93,7 @@ type fileSink struct {
 	w    *frameWriter
 }
 
-func (s *fileSink) begin(h *Header) error {
+func (s *fileSink) Begin(h *Header) error {
 	hdr, err := json.Marshal(h)
 	if err != nil {
 		return err
@@ -99,9 +102,9 @@ func (s *fileSink) begin(h *Header) error {
 	return err
 }
 
-func (s *fileSink) put(_ int, frame []byte, _ int) error { return s.w.write(frame) }
+func (s *fileSink) Put(_ int, frame []byte, _ int) error { return s.w.write(frame) }
 
-func (s *fileSink) finish() (int64, error) {
+func (s *fileSink) Finish() (int64, error) {
 	n, _, err := s.w.close()
 	if err == nil {
 		err = durable.SyncDir(filepath.Dir(s.path))
@@ -109,7 +112,7 @@ func (s *fileSink) finish() (int64, error) {
 	return n, err
 }
 
-func (s *fileSink) abort() {
+func (s *fileSink) Abort() {
 	if s.w != nil {
 		s.w.abort()
 	}

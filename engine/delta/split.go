@@ -37,7 +37,7 @@ type splitSink struct {
 	indexed  bool // finish renamed the index into place
 }
 
-func (s *splitSink) begin(h *Header) error {
+func (s *splitSink) Begin(h *Header) error {
 	if _, err := os.Stat(s.dir); os.IsNotExist(err) {
 		s.made = true
 	}
@@ -48,7 +48,7 @@ func (s *splitSink) begin(h *Header) error {
 	return nil
 }
 
-func (s *splitSink) put(vol int, frame []byte, recs int) error {
+func (s *splitSink) Put(vol int, frame []byte, recs int) error {
 	if s.cur != nil && (s.curRef.Volume != vol || s.cur.n >= s.partSize) {
 		if err := s.closePart(); err != nil {
 			return err
@@ -82,7 +82,7 @@ func (s *splitSink) closePart() error {
 	return nil
 }
 
-func (s *splitSink) finish() (int64, error) {
+func (s *splitSink) Finish() (int64, error) {
 	if s.cur != nil {
 		if err := s.closePart(); err != nil {
 			return 0, err
@@ -108,11 +108,11 @@ func (s *splitSink) finish() (int64, error) {
 	return s.total + n, err
 }
 
-// abort removes the part being written and the parts already finished,
+// Abort removes the part being written and the parts already finished,
 // and dir when begin made it: a directory of parts without an index is no
 // delta, takes the space a full disk needs back, and would make the same
 // export, run again, find its output path taken.
-func (s *splitSink) abort() {
+func (s *splitSink) Abort() {
 	if s.cur != nil {
 		s.cur.abort()
 	}

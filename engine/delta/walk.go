@@ -25,7 +25,7 @@ func (rd *Reader) Walk(ctx context.Context, data bool, fn func(r *Record) error)
 		defer dec.Close()
 	}
 	var out []byte
-	return rd.walkFrames(ctx, false, func(f *Frame) error {
+	return rd.WalkFrames(ctx, false, func(f *Frame) error {
 		if dec != nil {
 			var err error
 			if out, err = f.decodeData(dec, out); err != nil {
@@ -58,7 +58,7 @@ func (f *Frame) decodeData(dec *zstd.Decoder, buf []byte) ([]byte, error) {
 		return buf, nil
 	}
 	d := f.Stored
-	if f.Mode == storedZstd {
+	if f.Mode == StoredZstd {
 		var err error
 		d, err = dec.DecodeAll(f.Stored, grow(buf, f.DataLen)[:0])
 		if err != nil || int64(len(d)) != f.DataLen {
@@ -76,9 +76,9 @@ func (f *Frame) decodeData(dec *zstd.Decoder, buf []byte) ([]byte, error) {
 	return buf, nil
 }
 
-// walkFrames calls fn for every frame in order. Unless own is set, the
+// WalkFrames calls fn for every frame in order. Unless own is set, the
 // frame and its Stored bytes are reused by the next call.
-func (rd *Reader) walkFrames(ctx context.Context, own bool, fn func(*Frame) error) error {
+func (rd *Reader) WalkFrames(ctx context.Context, own bool, fn func(*Frame) error) error {
 	for _, ff := range rd.files {
 		if err := rd.walkFile(ctx, ff, own, fn); err != nil {
 			return err
@@ -176,7 +176,7 @@ func (rd *Reader) readFrame(cr *countReader, f *Frame, only int, end int64) erro
 	if err != nil {
 		return err
 	}
-	if n == 0 || n > maxFrameRecords {
+	if n == 0 || n > MaxFrameRecords {
 		return formatErr("frame", "%d records out of bounds", n)
 	}
 	f.Volume, f.NoBase, f.DataLen, f.Span = int(vol), flags&flagNoBase != 0, 0, 0
@@ -204,14 +204,14 @@ func (rd *Reader) readFrame(cr *countReader, f *Frame, only int, end int64) erro
 	if f.DataLen == 0 {
 		return nil
 	}
-	if f.Mode, err = cr.ReadByte(); err != nil || f.Mode > storedZstd {
+	if f.Mode, err = cr.ReadByte(); err != nil || f.Mode > StoredZstd {
 		return formatErr("frame", "bad or missing data mode")
 	}
 	sl, err := uv("stored length")
 	if err != nil {
 		return err
 	}
-	if sl == 0 || sl > maxStored || cr.pos+int64(sl) > end || f.Mode == storedRaw && int64(sl) != f.DataLen {
+	if sl == 0 || sl > maxStored || cr.pos+int64(sl) > end || f.Mode == StoredRaw && int64(sl) != f.DataLen {
 		return formatErr("frame", "stored length %d out of bounds", sl)
 	}
 	f.Stored = grow(f.Stored, int64(sl))

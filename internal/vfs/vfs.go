@@ -1,5 +1,5 @@
 // Package vfs is the file-system seam of the store's local files and the
-// replica writer: the few operations engine/cas and engine/delta use to
+// replica writer: the few operations engine/cas and engine/replica use to
 // create, write, sync, rename and remove files, so that tests can run them
 // on MemFS, which fails the k-th operation or "crashes" there, as Pebble's
 // vfs and errorfs do. It knows nothing of what the files hold.

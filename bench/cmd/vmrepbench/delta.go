@@ -6,7 +6,9 @@ import (
 
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/delta/build"
 	"github.com/vmrep/vmrep/engine/diff"
+	"github.com/vmrep/vmrep/engine/replica"
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -40,7 +42,7 @@ func doExport(ctx context.Context, a args) (Result, error) {
 	}
 	defer st.Close()
 	t := time.Now()
-	s, err := delta.Export(ctx, st, base, target, delta.FileSink(*a.out), delta.ExportOptions{})
+	s, err := build.Export(ctx, st, base, target, delta.FileSink(*a.out), build.ExportOptions{})
 	if err != nil {
 		return Result{}, err
 	}
@@ -55,7 +57,7 @@ func doReplica(ctx context.Context, a args) (Result, error) {
 	}
 	defer st.Close()
 	t := time.Now()
-	if _, err := delta.CreateReplica(ctx, st, snap, *a.dir, delta.ReplicaOptions{}); err != nil {
+	if _, err := replica.CreateReplica(ctx, st, snap, *a.dir, replica.ReplicaOptions{}); err != nil {
 		return Result{}, err
 	}
 	return Result{Seconds: since(t), Bytes: snap.Volumes[0].Size}, nil
@@ -63,11 +65,11 @@ func doReplica(ctx context.Context, a args) (Result, error) {
 
 func doApply(ctx context.Context, a args) (Result, error) {
 	t := time.Now()
-	rd, err := delta.Open(*a.delta)
+	rd, err := delta.Open(ctx, *a.delta)
 	if err != nil {
 		return Result{}, err
 	}
-	s, err := delta.Apply(ctx, rd, *a.dir, delta.ApplyOptions{})
+	s, err := replica.Apply(ctx, rd, *a.dir, replica.ApplyOptions{})
 	if err != nil {
 		return Result{}, err
 	}
