@@ -98,6 +98,14 @@ func TestApplyProperties(t *testing.T) {
 				t.Fatalf("iter %d: kept %d without a reason", iter, d.Snapshot.Seq)
 			}
 		}
+		// Idempotent: forgetting again with the same policy removes nothing.
+		var kept []Snapshot
+		for _, d := range keep {
+			kept = append(kept, d.Snapshot)
+		}
+		if _, again, err := Apply(kept, p, now, time.UTC); err != nil || len(again) != 0 {
+			t.Fatalf("iter %d, %v: a second forget removes %v (%v)", iter, p, seqsOf(again), err)
+		}
 		// Deterministic: a shuffled input gives the same decisions.
 		shuffled := slices.Clone(snaps)
 		r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
@@ -204,5 +212,46 @@ func TestApplyDoesNotChangeInput(t *testing.T) {
 	}
 	if !reflect.DeepEqual(snaps, before) {
 		t.Errorf("Apply reordered its input: %v", snaps)
+	}
+}
+
+// A week of 15-minute snapshots with forget after each, as a schedule
+// runs it: the set stays bounded, the newest is always there, and at the
+// end it holds exactly the 4 newest, the newest of each of the last 24
+// hours and of the last 7 days.
+func TestForgetAfterEveryRunForAWeek(t *testing.T) {
+	p := Policy{Last: 4, Hourly: 24, Daily: 7}
+	var snaps []Snapshot
+	for run := range 7 * 96 {
+		now := start.Add(time.Duration(run+1) * 15 * time.Minute)
+		snaps = append(snaps, Snapshot{Seq: uint64(run + 1), Time: now})
+		keep, _, err := Apply(snaps, p, now, time.UTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keep[0].Snapshot.Seq != uint64(run+1) {
+			t.Fatalf("run %d: newest %d not kept first", run, run+1)
+		}
+		if len(keep) > 4+24+7+1 {
+			t.Fatalf("run %d: %d kept, above the policy's bound", run, len(keep))
+		}
+		snaps = snaps[:0]
+		for _, d := range keep {
+			snaps = append(snaps, d.Snapshot)
+		}
+	}
+	hours, days := map[string]bool{}, map[string]bool{}
+	for _, s := range snaps {
+		hours[s.Time.Format("2006-01-02T15")] = true
+		days[s.Time.Format(time.DateOnly)] = true
+	}
+	if len(hours) < 24 {
+		t.Errorf("after a week: %d hours kept, want at least 24", len(hours))
+	}
+	// The last run is at 2026-01-08 00:00, so the seventh day back is
+	// 2026-01-02, whose newest snapshot (23:45, seq 191) is the oldest
+	// kept: the daily count is used up before the first snapshot.
+	if len(days) != 7 || snaps[len(snaps)-1].Seq != 191 {
+		t.Errorf("after a week: %d days, oldest kept %d; want 7 days, 191", len(days), snaps[len(snaps)-1].Seq)
 	}
 }
