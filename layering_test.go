@@ -38,9 +38,12 @@ var forbidden = map[string][]string{
 // gives it the build's --version string), and internal/version imports
 // nothing of the project.
 var onlyImports = map[string][]string{
-	"cmd/vmrep":        {"api", "client", "internal/version"},
-	"internal/version": {},
-	"engine/blob":      {},
+	"cmd/vmrep":          {"api", "client", "internal/version"},
+	"internal/version":   {},
+	"engine/blob":        {},
+	"engine/retention":   {},
+	"internal/clock":     {},
+	"internal/bandwidth": {"internal/clock"},
 }
 
 // within reports whether pkg is the package rule names or, for a rule
