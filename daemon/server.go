@@ -161,7 +161,7 @@ func toAPIError(err error) *api.Error {
 	case errors.As(err, &ae):
 		return ae
 	case errors.Is(err, context.Canceled):
-		return api.Errorf("canceled", "%v", err)
+		return api.Errorf(api.CodeCanceled, "%v", err)
 	case errors.Is(err, cas.ErrReadOnly):
 		return api.Errorf(api.CodeReadOnly, "%v", err)
 	case errors.Is(err, volume.ErrNotFound):
