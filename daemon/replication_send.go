@@ -26,22 +26,20 @@ type sendBlob struct {
 
 // replicate starts a job that pushes a snapshot to a replication server:
 // this daemon plays the replication plugin of the source environment.
-func (s *Server) replicate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) replicate(w http.ResponseWriter, r *http.Request) error {
 	var req api.ReplicateRequest
 	if e := decodeBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
-	vg, sn, ok := s.resolveRef(w, r, "snapshot", req.Snapshot)
-	if !ok {
-		return
+	vg, sn, err := s.resolveRef(r, "snapshot", req.Snapshot)
+	if err != nil {
+		return err
 	}
 	rm, e := newRemote(req)
 	if e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
-	s.startJob(w, r, api.JobReplicate, sn.Name()+" to "+req.To, func(ctx context.Context, j *job) (any, error) {
+	return s.startJob(w, r, api.JobReplicate, sn.Name()+" to "+req.To, func(ctx context.Context, j *job) (any, error) {
 		return s.runReplicate(ctx, j, rm, vg, sn, req.Materialize)
 	}, rm.close)
 }
