@@ -29,7 +29,7 @@ var forbidden = map[string][]string{
 	"client":         {"daemon", "engine/", "fusefs", "stackgen", "cmd/"},
 	"stackgen":       {"daemon", "client", "api", "cmd/"},
 	"fusefs":         {"daemon", "client", "api", "stackgen", "cmd/", "engine/cas"},
-	"daemon":         {"client", "cmd/"},
+	"daemon":         {"cmd/"},
 	"cmd/vmrep":      {"daemon", "engine/", "fusefs", "stackgen", "internal/durable", "internal/testdisk", "internal/testminio", "bench/"},
 }
 

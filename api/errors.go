@@ -19,6 +19,10 @@ const (
 	// CodeReadOnly: the store cannot be written (a full or read-only
 	// file system) until space is freed and vmrepd restarts.
 	CodeReadOnly = "read_only"
+	// CodeCanceled: the job or request was canceled, by its caller or by
+	// the daemon shutting down. 409, as for other work the daemon's state
+	// stopped: nothing went wrong inside it.
+	CodeCanceled = "canceled"
 )
 
 // Error is the body of every error response and the error of failed jobs.
@@ -39,7 +43,7 @@ func Status(code string) int {
 	switch code {
 	case CodeNotFound:
 		return http.StatusNotFound
-	case CodeExists, CodeBusy, CodeConflict, CodeReadOnly:
+	case CodeExists, CodeBusy, CodeConflict, CodeReadOnly, CodeCanceled:
 		return http.StatusConflict
 	case CodeInvalid:
 		return http.StatusBadRequest

@@ -68,3 +68,39 @@ type ReplicaInfo struct {
 	Volumes    []ReplicaFile   `json:"volumes"`
 	Applying   *ReplicaJournal `json:"applying,omitempty"`
 }
+
+// JobReplica is the kind of a replica job.
+const JobReplica = "replica"
+
+// ReplicaRequest is the body of POST /v1/replicas.
+type ReplicaRequest struct {
+	Snapshot string `json:"snapshot"`
+	Dir      string `json:"dir"`              // absolute; created if absent
+	Volume   string `json:"volume,omitempty"` // name or id; empty: every volume
+	// Force writes the snapshot over a replica at another snapshot (rolling
+	// it back or forward) or of another volume group; without it such a
+	// create is refused.
+	Force bool `json:"force,omitempty"`
+}
+
+// ReplicaVolume is one volume file of a replica.
+type ReplicaVolume struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Role       string `json:"role"`
+	Size       int64  `json:"size"`
+	Manifest   string `json:"manifest"`
+	SnapshotID string `json:"snapshot_id"`
+	Seq        uint64 `json:"seq"`
+}
+
+// ReplicaResult is the result of a replica job and of a delta apply: what
+// the replica's state file says afterwards.
+type ReplicaResult struct {
+	Dir        string          `json:"dir"`
+	VGID       string          `json:"vg_id"`
+	VGName     string          `json:"vg_name"`
+	SnapshotID string          `json:"snapshot_id,omitempty"` // set when every volume is at one snapshot
+	Seq        uint64          `json:"seq,omitempty"`
+	Volumes    []ReplicaVolume `json:"volumes"`
+}

@@ -70,7 +70,7 @@ func (c *Client) Wait(ctx context.Context, id string, fn func(api.Event) error) 
 	case api.StateDone:
 		return ev, nil
 	case api.StateCanceled:
-		return ev, &Error{Code: "canceled", Message: fmt.Sprintf("job %s was canceled", id)}
+		return ev, &Error{Code: api.CodeCanceled, Message: fmt.Sprintf("job %s was canceled", id)}
 	}
 	if ev.Error != nil {
 		return ev, &Error{Code: ev.Error.Code, Message: ev.Error.Message}

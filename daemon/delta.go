@@ -28,15 +28,14 @@ const (
 
 // exportDelta starts a job that writes the delta between two snapshots to
 // a file or, split, to a directory.
-func (s *Server) exportDelta(w http.ResponseWriter, r *http.Request) {
+func (s *Server) exportDelta(w http.ResponseWriter, r *http.Request) error {
 	var req api.DeltaExportRequest
 	if e := decodeBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
-	base, target, ok := s.resolvePair(w, r, req.Base, req.Target)
-	if !ok {
-		return
+	base, target, err := s.resolvePair(r, req.Base, req.Target)
+	if err != nil {
+		return err
 	}
 	var e *api.Error
 	switch {
@@ -53,11 +52,10 @@ func (s *Server) exportDelta(w http.ResponseWriter, r *http.Request) {
 		e = refuseOverwrite("delta output", req.Output)
 	}
 	if e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	target2 := fmt.Sprintf("%s..%s", base.Name(), target.Name())
-	s.startJob(w, r, api.JobDeltaExport, target2, func(ctx context.Context, j *job) (any, error) {
+	return s.startJob(w, r, api.JobDeltaExport, target2, func(ctx context.Context, j *job) (any, error) {
 		return s.runExportDelta(ctx, j, base, target, req)
 	}, nil)
 }
@@ -106,11 +104,10 @@ func parseVerify(v string) (replica.Verify, *api.Error) {
 }
 
 // applyDelta starts a job that moves a replica forward with a delta.
-func (s *Server) applyDelta(w http.ResponseWriter, r *http.Request) {
+func (s *Server) applyDelta(w http.ResponseWriter, r *http.Request) error {
 	var req api.DeltaApplyRequest
 	if e := decodeBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	ver, e := parseVerify(req.Verify)
 	if e == nil {
@@ -120,15 +117,13 @@ func (s *Server) applyDelta(w http.ResponseWriter, r *http.Request) {
 		e = s.checkDir("replica", req.Replica, true)
 	}
 	if e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	unlock, e := s.replicas.tryLock(req.Replica, "a delta apply")
 	if e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
-	s.startJob(w, r, api.JobDeltaApply, req.Delta+" to "+req.Replica, func(ctx context.Context, j *job) (any, error) {
+	return s.startJob(w, r, api.JobDeltaApply, req.Delta+" to "+req.Replica, func(ctx context.Context, j *job) (any, error) {
 		return s.runApplyDelta(ctx, j, req, ver)
 	}, unlock)
 }
@@ -156,22 +151,20 @@ func (s *Server) runApplyDelta(ctx context.Context, j *job, req api.DeltaApplyRe
 
 // showDelta opens a delta (which checks every checksum) and sums up its
 // records per volume.
-func (s *Server) showDelta(w http.ResponseWriter, r *http.Request) {
+func (s *Server) showDelta(w http.ResponseWriter, r *http.Request) error {
 	var req api.DeltaShowRequest
 	if e := decodeBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	if e := s.checkInput("delta", req.Delta); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	info, _, err := describeDelta(r.Context(), req.Delta)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, info)
+	return nil
 }
 
 // describeDelta opens the delta at path and returns what show prints, and

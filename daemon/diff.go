@@ -9,20 +9,18 @@ import (
 
 // diff compares two snapshots. It reads manifests only, never chunk data,
 // and skips equal pages, so it answers directly rather than as a job.
-func (s *Server) diff(w http.ResponseWriter, r *http.Request) {
+func (s *Server) diff(w http.ResponseWriter, r *http.Request) error {
 	var req api.DiffRequest
 	if e := decodeBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
-	base, target, ok := s.resolvePair(w, r, req.Base, req.Target)
-	if !ok {
-		return
+	base, target, err := s.resolvePair(r, req.Base, req.Target)
+	if err != nil {
+		return err
 	}
 	diffs, err := diff.Snapshots(r.Context(), s.store, base, target, diff.Options{})
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	out := api.DiffResult{Base: base.Name(), Target: target.Name(), Volumes: make([]api.VolumeDiff, len(diffs))}
 	for i, d := range diffs {
@@ -39,4 +37,5 @@ func (s *Server) diff(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }

@@ -4,5 +4,7 @@
 // peer-credential check that decides who may talk to it.
 //
 // It owns the wire mapping from engine types to api types and the checks on
-// paths that clients send. It must not know about the client or the CLI.
+// paths that clients send. Its handlers return errors, written in one
+// place (answerError). It speaks to replication servers through package
+// client and must not know about the CLI.
 package daemon

@@ -12,18 +12,16 @@ import (
 
 // export starts a job that writes one volume of a snapshot as an image a
 // hypervisor or cloud imports (QCOW2), or raw.
-func (s *Server) export(w http.ResponseWriter, r *http.Request) {
+func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
 	var req api.ExportRequest
 	if e := decodeBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	format := export.Format(req.Format)
 	if format != export.FormatQcow2 && format != export.FormatRaw {
-		writeError(w, api.Errorf(api.CodeInvalid, "image format %q: want qcow2 or raw", req.Format))
-		return
+		return api.Errorf(api.CodeInvalid, "image format %q: want qcow2 or raw", req.Format)
 	}
-	s.startVolumeWrite(w, r, api.JobExport, req.Snapshot, req.Volume, req.Output,
+	return s.startVolumeWrite(w, r, api.JobExport, req.Snapshot, req.Volume, req.Output,
 		func(ctx context.Context, j *job, sn volume.Snapshot, vs volume.VolumeSnapshot, m *volume.Manifest) (any, error) {
 			return s.runExport(ctx, j, sn, vs, m, format, req.Output)
 		})

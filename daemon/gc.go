@@ -11,12 +11,11 @@ import (
 // gc runs a garbage collection as a job that has the store to itself: a
 // snapshot being ingested names blobs no snapshot record names yet, and a
 // read racing a pack rewrite could miss its blob.
-func (s *Server) gc(w http.ResponseWriter, r *http.Request) {
+func (s *Server) gc(w http.ResponseWriter, r *http.Request) error {
 	var req api.GCRequest
 	if r.ContentLength != 0 {
 		if e := decodeBody(w, r, &req); e != nil {
-			writeError(w, e)
-			return
+			return e
 		}
 	}
 	j, err := s.jobs.startExclusive(api.JobGC, "store", func(ctx context.Context, j *job) (any, error) {
@@ -39,8 +38,8 @@ func (s *Server) gc(w http.ResponseWriter, r *http.Request) {
 		}, nil
 	})
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusAccepted, j.view())
+	return nil
 }

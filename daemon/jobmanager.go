@@ -74,7 +74,7 @@ func (j *job) finish(result any, err error) {
 	case err == nil:
 		j.mu.state = api.StateDone
 	case errors.Is(err, context.Canceled):
-		j.mu.state, j.mu.err = api.StateCanceled, api.Errorf("canceled", "job %s was canceled", j.id)
+		j.mu.state, j.mu.err = api.StateCanceled, api.Errorf(api.CodeCanceled, "job %s was canceled", j.id)
 	default:
 		j.mu.state, j.mu.err = api.StateFailed, toAPIError(err)
 	}

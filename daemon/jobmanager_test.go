@@ -3,7 +3,9 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"testing"
 
@@ -106,5 +108,34 @@ func TestCancelRunningJobOnShutdown(t *testing.T) {
 	m.shutdown()
 	if v := j.view(); v.State != api.StateCanceled || v.Finished == nil {
 		t.Fatalf("after shutdown: %+v", v)
+	}
+}
+
+// A canceled job fails with code canceled, which is no server error.
+func TestCanceledJobCode(t *testing.T) {
+	m := newJobManager(2, slog.New(slog.DiscardHandler))
+	defer m.shutdown()
+	started := make(chan struct{})
+	j, err := m.start("test", "x", func(ctx context.Context, j *job) (any, error) {
+		close(started)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	j.cancel()
+	evs := follow(j)
+	last := evs[len(evs)-1]
+	if last.State != api.StateCanceled || last.Error == nil || last.Error.Code != api.CodeCanceled {
+		t.Fatalf("canceled job ended with %+v, error %+v", last, last.Error)
+	}
+	if st := api.Status(last.Error.Code); st == http.StatusInternalServerError {
+		t.Errorf("a canceled job maps to status %d", st)
+	}
+	// A request canceled under a handler maps the same way.
+	if e := toAPIError(fmt.Errorf("reading: %w", context.Canceled)); e.Code != api.CodeCanceled || api.Status(e.Code) == http.StatusInternalServerError {
+		t.Errorf("canceled request: code %q, status %d", e.Code, api.Status(e.Code))
 	}
 }

@@ -77,55 +77,51 @@ func (s *Server) checkMountDir(p string) (string, *api.Error) {
 	return rp, nil
 }
 
-func (s *Server) mount(w http.ResponseWriter, r *http.Request) {
+func (s *Server) mount(w http.ResponseWriter, r *http.Request) error {
 	var req api.MountRequest
 	if e := decodeBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	if req.CacheSize < 0 {
-		writeError(w, api.Errorf(api.CodeInvalid, "cache size %d is negative", req.CacheSize))
-		return
+		return api.Errorf(api.CodeInvalid, "cache size %d is negative", req.CacheSize)
 	}
 	dir, e := s.checkMountDir(req.Dir)
 	if e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	info := api.MountInfo{Dir: dir, AllowOther: req.AllowOther, CacheSize: req.CacheSize, Since: time.Now().UTC()}
 	if info.CacheSize == 0 {
 		info.CacheSize = fusefs.DefaultCacheSize
 	}
 	if err := s.mounts.add(r.Context(), info, req.Force); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, info)
+	return nil
 }
 
-func (s *Server) listMounts(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listMounts(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, s.mounts.list())
+	return nil
 }
 
-func (s *Server) unmount(w http.ResponseWriter, r *http.Request) {
+func (s *Server) unmount(w http.ResponseWriter, r *http.Request) error {
 	var req api.UnmountRequest
 	if e := decodeBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	if !filepath.IsAbs(req.Dir) {
-		writeError(w, api.Errorf(api.CodeInvalid, "mount point %q is not absolute", req.Dir))
-		return
+		return api.Errorf(api.CodeInvalid, "mount point %q is not absolute", req.Dir)
 	}
 	dir := filepath.Clean(req.Dir)
 	if rp, err := realPath(dir); err == nil {
 		dir = rp
 	}
 	if err := s.mounts.remove(dir); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // add mounts info.Dir and records it. A directory that holds files is

@@ -43,7 +43,7 @@ type route struct {
 	pattern string // "METHOD /path", as http.ServeMux takes it
 	access  access
 	what    string // what it does, in a refusal: "creating a volume group"
-	handle  http.HandlerFunc
+	handle  handlerFunc
 }
 
 // routeTable lists every endpoint of the Unix-socket API, in one place so
@@ -96,30 +96,30 @@ func (s *Server) routes() *http.ServeMux {
 
 // require serves rt to the callers its level allows.
 func (s *Server) require(rt route) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.serve(func(w http.ResponseWriter, r *http.Request) error {
 		c := callerOf(r)
 		if rt.access != accessMember && !c.admin {
-			s.refuse(w, r, c, rt.what, "may only read and snapshot existing volume groups")
-			return
+			return s.refuse(r, c, rt.what, "may only read and snapshot existing volume groups")
 		}
-		rt.handle(w, r)
+		return rt.handle(w, r)
 	})
 }
 
-// refuse answers 403 to a member asking for what only an admin may do,
-// saying what is needed in one line, and logs a warning.
-func (s *Server) refuse(w http.ResponseWriter, r *http.Request, c caller, what, may string) {
+// refuse is the 403 for a member asking for what only an admin may do,
+// saying what is needed in one line; it logs a warning.
+func (s *Server) refuse(r *http.Request, c caller, what, may string) *api.Error {
 	s.log.Warn("refused request: needs an admin", "uid", c.uid, "gid", c.gid, "method", r.Method, "path", r.URL.Path, "what", what)
-	writeError(w, api.Errorf(api.CodeForbidden, "%s needs root (uid 0 or the daemon's uid); uid %d is a member of group %d, which %s",
-		what, c.uid, s.auth.allowGroup, may))
+	return api.Errorf(api.CodeForbidden, "%s needs root (uid 0 or the daemon's uid); uid %d is a member of group %d, which %s",
+		what, c.uid, s.auth.allowGroup, may)
 }
 
-func (s *Server) goroutines(w http.ResponseWriter, r *http.Request) {
+func (s *Server) goroutines(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, api.GoroutinesResponse{Goroutines: runtime.NumGoroutine()})
+	return nil
 }
 
-func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
-	writeError(w, api.Errorf(api.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) error {
+	return api.Errorf(api.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
 }
 
 // caller is who sent a request, as the auth middleware found it.

@@ -91,7 +91,7 @@ func TestRequire(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			served := false
-			h := s.require(route{"POST /v1/vgs", tc.access, "creating a volume group", func(http.ResponseWriter, *http.Request) { served = true }})
+			h := s.require(route{"POST /v1/vgs", tc.access, "creating a volume group", func(http.ResponseWriter, *http.Request) error { served = true; return nil }})
 			r := httptest.NewRequest("POST", "/v1/vgs", nil)
 			if tc.c.uid != -2 {
 				r = r.WithContext(withCaller(r.Context(), tc.c))

@@ -12,25 +12,22 @@ import (
 
 // createReplica starts a job that writes a snapshot's volumes into a
 // replica directory, which the daemon creates and writes itself.
-func (s *Server) createReplica(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createReplica(w http.ResponseWriter, r *http.Request) error {
 	var req api.ReplicaRequest
 	if e := decodeBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
-	_, sn, ok := s.resolveRef(w, r, "snapshot", req.Snapshot)
-	if !ok {
-		return
+	_, sn, err := s.resolveRef(r, "snapshot", req.Snapshot)
+	if err != nil {
+		return err
 	}
 	if req.Volume != "" {
 		if _, found := sn.Volume(req.Volume); !found {
-			writeError(w, api.Errorf(api.CodeNotFound, "snapshot %s has no volume %q", sn.Name(), req.Volume))
-			return
+			return api.Errorf(api.CodeNotFound, "snapshot %s has no volume %q", sn.Name(), req.Volume)
 		}
 	}
 	if e := s.checkDir("replica", req.Dir, false); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	unlock, e := s.replicas.tryLock(req.Dir, "a replica create")
 	if e == nil && !req.Force {
@@ -39,10 +36,9 @@ func (s *Server) createReplica(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
-	s.startJob(w, r, api.JobReplica, sn.Name()+" to "+req.Dir, func(ctx context.Context, j *job) (any, error) {
+	return s.startJob(w, r, api.JobReplica, sn.Name()+" to "+req.Dir, func(ctx context.Context, j *job) (any, error) {
 		return s.runReplica(ctx, j, sn, req)
 	}, unlock)
 }

@@ -12,24 +12,21 @@ import (
 // showReplica describes a replica: its state file, its volume files and
 // the journal of an apply in progress, if any. It reads and changes
 // nothing else.
-func (s *Server) showReplica(w http.ResponseWriter, r *http.Request) {
-	req, ok := s.replicaDirRequest(w, r)
-	if !ok {
-		return
+func (s *Server) showReplica(w http.ResponseWriter, r *http.Request) error {
+	req, err := s.replicaDirRequest(w, r)
+	if err != nil {
+		return err
 	}
 	st, err := replica.ReadState(r.Context(), req.Dir)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if st.VGID == "" {
-		writeError(w, api.Errorf(api.CodeNotFound, "%s holds no replica (no %s)", req.Dir, replica.StateName))
-		return
+		return api.Errorf(api.CodeNotFound, "%s holds no replica (no %s)", req.Dir, replica.StateName)
 	}
 	jr, err := replica.ReadJournal(req.Dir)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	rep := toAPIReplica(req.Dir, st)
 	out := api.ReplicaInfo{Dir: req.Dir, StateFile: filepath.Join(req.Dir, replica.StateName), VGID: rep.VGID,
@@ -48,19 +45,18 @@ func (s *Server) showReplica(w http.ResponseWriter, r *http.Request) {
 		out.Applying = &api.ReplicaJournal{Delta: jr.Delta.String(), Base: jr.Base, Target: jr.Target, Volumes: jr.Volumes}
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // replicaDirRequest reads the body of a replica request and checks the
 // directory it names exists; on a bad request it answers and returns false.
-func (s *Server) replicaDirRequest(w http.ResponseWriter, r *http.Request) (api.ReplicaDirRequest, bool) {
+func (s *Server) replicaDirRequest(w http.ResponseWriter, r *http.Request) (api.ReplicaDirRequest, error) {
 	var req api.ReplicaDirRequest
 	if e := decodeBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return req, false
+		return req, e
 	}
 	if e := s.checkDir("replica", req.Dir, true); e != nil {
-		writeError(w, e)
-		return req, false
+		return req, e
 	}
-	return req, true
+	return req, nil
 }

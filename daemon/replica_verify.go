@@ -16,19 +16,18 @@ import (
 
 // verifyReplica starts a job that reads every volume file of a replica and
 // compares it with the snapshot its state file names.
-func (s *Server) verifyReplica(w http.ResponseWriter, r *http.Request) {
-	req, ok := s.replicaDirRequest(w, r)
-	if !ok {
-		return
+func (s *Server) verifyReplica(w http.ResponseWriter, r *http.Request) error {
+	req, err := s.replicaDirRequest(w, r)
+	if err != nil {
+		return err
 	}
 	// Under the replica's lock: an apply running meanwhile would show as
 	// damage.
 	unlock, e := s.replicas.tryLock(req.Dir, "a replica verify")
 	if e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
-	s.startJob(w, r, api.JobReplicaVerify, req.Dir, func(ctx context.Context, j *job) (any, error) {
+	return s.startJob(w, r, api.JobReplicaVerify, req.Dir, func(ctx context.Context, j *job) (any, error) {
 		return s.runVerifyReplica(ctx, j, req.Dir)
 	}, unlock)
 }

@@ -34,11 +34,10 @@ var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256<<10); retur
 // flushed and the counts answered. Blobs that passed their check are kept
 // even when the stream fails later: they are correct, the next attempt
 // skips them, and gc reclaims them if no snapshot ever names them.
-func (rs *ReplicationServer) blobs(w http.ResponseWriter, r *http.Request) {
+func (rs *ReplicationServer) blobs(w http.ResponseWriter, r *http.Request) error {
 	release, err := rs.s.jobs.hold(r.Context(), "a blob upload")
 	if err != nil {
-		rs.fail(w, r, err)
-		return
+		return err
 	}
 	defer release()
 	ctx := r.Context()
@@ -59,11 +58,11 @@ func (rs *ReplicationServer) blobs(w http.ResponseWriter, r *http.Request) {
 			// The sender's bytes are wrong, not this store: a client error.
 			err = api.Errorf(api.CodeInvalid, "refused: %v", err)
 		}
-		rs.fail(w, r, err)
-		return
+		return err
 	}
 	rs.s.log.Debug("blob stream stored", "remote", r.RemoteAddr, "blobs", res.Blobs, "bytes", res.Bytes, "new", res.Stored)
 	writeJSON(w, http.StatusOK, res)
+	return nil
 }
 
 // receiveBlobs reads frames in one goroutine and verifies and stores them

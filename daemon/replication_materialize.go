@@ -20,55 +20,47 @@ import (
 // device). A replica already at an earlier snapshot of the same VG is moved
 // forward with a delta from that snapshot; otherwise the volumes are
 // written whole. The request runs to its end: the sender waits for it.
-func (rs *ReplicationServer) materialize(w http.ResponseWriter, r *http.Request) {
+func (rs *ReplicationServer) materialize(w http.ResponseWriter, r *http.Request) error {
 	var req api.ReplReplicaRequest
 	if e := decodeBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	if rs.root == "" {
-		writeError(w, api.Errorf(api.CodeForbidden, "this replication server has no replica root (vmrepd --replica-root); it does not materialize"))
-		return
+		return api.Errorf(api.CodeForbidden, "this replication server has no replica root (vmrepd --replica-root); it does not materialize")
 	}
 	if req.Dir == "" || !filepath.IsLocal(req.Dir) {
-		writeError(w, api.Errorf(api.CodeInvalid, "replica directory %q must be a relative path inside the replica root", req.Dir))
-		return
+		return api.Errorf(api.CodeInvalid, "replica directory %q must be a relative path inside the replica root", req.Dir)
 	}
 	dir := filepath.Join(rs.root, req.Dir)
 	if e := rs.s.checkDir("replica", dir, false); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	if parent, err := realPath(filepath.Dir(dir)); err != nil || !within(parent, rs.root) {
-		writeError(w, api.Errorf(api.CodeInvalid, "replica directory %q leaves the replica root", req.Dir))
-		return
+		return api.Errorf(api.CodeInvalid, "replica directory %q leaves the replica root", req.Dir)
 	}
 	ctx := r.Context()
 	_, sn, err := rs.s.cat.ResolveRef(ctx, volume.Ref{VG: req.VGID, Seq: req.Seq})
 	if err != nil {
-		rs.fail(w, r, fmt.Errorf("materialize: %w", err))
-		return
+		return fmt.Errorf("materialize: %w", err)
 	}
 	unlock, e := rs.s.replicas.tryLock(dir, "a replication materialize")
 	if e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	defer unlock()
 	release, err := rs.s.jobs.hold(r.Context(), "a replica materialize")
 	if err != nil {
-		rs.fail(w, r, err)
-		return
+		return err
 	}
 	defer release()
 	st, how, err := rs.writeReplica(ctx, sn, dir)
 	if err != nil {
-		rs.fail(w, r, err)
-		return
+		return err
 	}
 	rs.s.known.replicaWritten(dir, st)
 	rs.s.log.Info("replica materialized", "snapshot", sn.Name(), "dir", dir, "how", how, "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, toAPIReplica(req.Dir, st))
+	return nil
 }
 
 // writeReplica brings dir to sn and says how: "current", "delta" or "full".

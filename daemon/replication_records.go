@@ -17,24 +17,21 @@ import (
 // putVG creates or updates a VG record with the sender's identifiers, so a
 // volume is known by one ID in both environments. Source paths and capture
 // settings stay behind: this daemon never reads the sender's disks.
-func (rs *ReplicationServer) putVG(w http.ResponseWriter, r *http.Request) {
+func (rs *ReplicationServer) putVG(w http.ResponseWriter, r *http.Request) error {
 	var req api.ReplVG
 	if e := decodeBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	vg := volume.VG{ID: req.ID, Name: req.Name, NextSeq: max(req.NextSeq, 1), Volumes: make([]volume.Volume, len(req.Volumes))}
 	for i, v := range req.Volumes {
 		vg.Volumes[i] = volume.Volume{ID: v.ID, Name: v.Name, Role: volume.Role(v.Role), Size: v.Size, Format: v.Format}
 	}
 	if err := vg.Validate(); err != nil {
-		writeError(w, api.Errorf(api.CodeInvalid, "replicated volume group: %v", err))
-		return
+		return api.Errorf(api.CodeInvalid, "replicated volume group: %v", err)
 	}
 	unlock, e := rs.s.writers.tryLock(vg.ID, vg.Name, "a replication")
 	if e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	defer unlock()
 	ctx := r.Context()
@@ -53,127 +50,111 @@ func (rs *ReplicationServer) putVG(w http.ResponseWriter, r *http.Request) {
 		err = rs.s.cat.UpdateVG(ctx, vg)
 	}
 	if err != nil {
-		rs.fail(w, r, fmt.Errorf("replicate volume group %q (%s): %w", req.Name, req.ID, err))
-		return
+		return fmt.Errorf("replicate volume group %q (%s): %w", req.Name, req.ID, err)
 	}
-	rs.answerVG(w, r, vg.ID)
+	return rs.answerVG(w, r, vg.ID)
 }
 
-func (rs *ReplicationServer) answerVG(w http.ResponseWriter, r *http.Request, id string) {
+func (rs *ReplicationServer) answerVG(w http.ResponseWriter, r *http.Request, id string) error {
 	vg, err := rs.s.cat.GetVG(r.Context(), id)
 	if err != nil {
-		rs.fail(w, r, err)
-		return
+		return err
 	}
 	snaps, err := rs.s.cat.ListSnapshots(r.Context(), vg.ID)
 	if err != nil {
-		rs.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, toAPIVG(vg, snaps))
+	return nil
 }
 
 // missing answers which of a batch of blob IDs the store lacks. The body
 // is the IDs back to back, 32 bytes each, at most api.MaxMissingBatch.
-func (rs *ReplicationServer) missing(w http.ResponseWriter, r *http.Request) {
+func (rs *ReplicationServer) missing(w http.ResponseWriter, r *http.Request) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, api.MaxMissingBatch*32))
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		writeError(w, api.Errorf(api.CodeTooLarge, "more than %d ids in one batch", api.MaxMissingBatch))
-		return
+		return api.Errorf(api.CodeTooLarge, "more than %d ids in one batch", api.MaxMissingBatch)
 	case err != nil:
-		writeError(w, api.Errorf(api.CodeInvalid, "reading ids: %v", err))
-		return
+		return api.Errorf(api.CodeInvalid, "reading ids: %v", err)
 	case len(body)%32 != 0:
-		writeError(w, api.Errorf(api.CodeInvalid, "body of %d bytes is not a whole number of 32-byte ids", len(body)))
-		return
+		return api.Errorf(api.CodeInvalid, "body of %d bytes is not a whole number of 32-byte ids", len(body))
 	}
 	res := api.ReplMissingResult{Missing: []int{}}
 	for i := 0; i < len(body)/32; i++ {
 		ok, err := rs.s.store.Has(r.Context(), blob.ID(body[i*32:i*32+32]))
 		if err != nil {
-			rs.fail(w, r, fmt.Errorf("looking up blob %d of the batch: %w", i, err))
-			return
+			return fmt.Errorf("looking up blob %d of the batch: %w", i, err)
 		}
 		if !ok {
 			res.Missing = append(res.Missing, i)
 		}
 	}
 	writeJSON(w, http.StatusOK, res)
+	return nil
 }
 
 // putSnapshot commits a replicated snapshot record, following the write
 // order: flush every pending blob, then check that each page and chunk the
 // manifests name is committed in the index, then write the record. A
 // snapshot naming a blob the store lacks is refused and nothing changes.
-func (rs *ReplicationServer) putSnapshot(w http.ResponseWriter, r *http.Request) {
+func (rs *ReplicationServer) putSnapshot(w http.ResponseWriter, r *http.Request) error {
 	var req api.Snapshot
 	if e := decodeBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	sn, e := fromAPISnapshot(req)
 	if e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	ctx := r.Context()
 	vg, err := rs.s.cat.GetVG(ctx, sn.VGID)
 	if err != nil {
-		rs.fail(w, r, fmt.Errorf("replicated snapshot %s: volume group: %w (send the volume group first)", sn.Name(), err))
-		return
+		return fmt.Errorf("replicated snapshot %s: volume group: %w (send the volume group first)", sn.Name(), err)
 	}
 	for _, v := range sn.Volumes {
 		if _, ok := vg.Volume(v.VolumeID); !ok {
-			writeError(w, api.Errorf(api.CodeInvalid, "replicated snapshot %s: volume %s is not in volume group %s", sn.Name(), v.VolumeID, vg.ID))
-			return
+			return api.Errorf(api.CodeInvalid, "replicated snapshot %s: volume %s is not in volume group %s", sn.Name(), v.VolumeID, vg.ID)
 		}
 	}
 	unlock, e := rs.s.writers.tryLock(vg.ID, vg.Name, "a replication")
 	if e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	defer unlock()
 	release, err := rs.s.jobs.hold(r.Context(), "a replicated snapshot commit")
 	if err != nil {
-		rs.fail(w, r, err)
-		return
+		return err
 	}
 	defer release()
 	if old, err := rs.s.cat.GetSnapshot(ctx, vg.ID, sn.Seq); err == nil {
 		if old.ID != sn.ID {
-			writeError(w, api.Errorf(api.CodeConflict, "%s is snapshot %s here, not %s", sn.Name(), old.ID, sn.ID))
-			return
+			return api.Errorf(api.CodeConflict, "%s is snapshot %s here, not %s", sn.Name(), old.ID, sn.ID)
 		}
 		writeJSON(w, http.StatusOK, api.ReplSnapshotResult{Snapshot: toAPISnapshot(old)})
-		return
+		return nil
 	} else if !errors.Is(err, volume.ErrNotFound) {
-		rs.fail(w, r, err)
-		return
+		return err
 	}
 	if err := rs.s.store.Flush(ctx); err != nil {
-		rs.fail(w, r, fmt.Errorf("replicated snapshot %s: flush: %w", sn.Name(), err))
-		return
+		return fmt.Errorf("replicated snapshot %s: flush: %w", sn.Name(), err)
 	}
 	if err := checkCommitted(ctx, rs.s.store, sn); err != nil {
-		rs.fail(w, r, err)
-		return
+		return err
 	}
 	if vg.NextSeq <= sn.Seq {
 		vg.NextSeq = sn.Seq + 1
 		if err := rs.s.cat.UpdateVG(ctx, vg); err != nil {
-			rs.fail(w, r, fmt.Errorf("replicated snapshot %s: %w", sn.Name(), err))
-			return
+			return fmt.Errorf("replicated snapshot %s: %w", sn.Name(), err)
 		}
 	}
 	if err := rs.s.cat.PutSnapshot(ctx, sn); err != nil {
-		rs.fail(w, r, err)
-		return
+		return err
 	}
 	rs.s.log.Info("replicated snapshot committed", "snapshot", sn.Name(), "id", sn.ID, "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusCreated, api.ReplSnapshotResult{Snapshot: toAPISnapshot(sn), Committed: true})
+	return nil
 }
 
 // fromAPISnapshot turns a wire snapshot into a validated record.

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"github.com/vmrep/vmrep/engine/blob"
 
 	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/client"
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -27,34 +27,32 @@ type sendBlob struct {
 
 // replicate starts a job that pushes a snapshot to a replication server:
 // this daemon plays the replication plugin of the source environment.
-func (s *Server) replicate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) replicate(w http.ResponseWriter, r *http.Request) error {
 	var req api.ReplicateRequest
 	if e := decodeBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
-	vg, sn, ok := s.resolveRef(w, r, "snapshot", req.Snapshot)
-	if !ok {
-		return
+	vg, sn, err := s.resolveRef(r, "snapshot", req.Snapshot)
+	if err != nil {
+		return err
 	}
 	rm, e := newRemote(req)
 	if e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
-	s.startJob(w, r, api.JobReplicate, sn.Name()+" to "+req.To, func(ctx context.Context, j *job) (any, error) {
+	return s.startJob(w, r, api.JobReplicate, sn.Name()+" to "+req.To, func(ctx context.Context, j *job) (any, error) {
 		return s.runReplicate(ctx, j, rm, vg, sn, req.Materialize)
-	}, rm.close)
+	}, rm.Close)
 }
 
-func (s *Server) runReplicate(ctx context.Context, j *job, rm *remote, vg volume.VG, sn volume.Snapshot, materialize string) (any, error) {
-	res := api.ReplicateResult{Snapshot: sn.Name(), To: rm.addr, VGID: sn.VGID, SnapshotID: sn.ID, Seq: sn.Seq}
+func (s *Server) runReplicate(ctx context.Context, j *job, rm *client.Client, vg volume.VG, sn volume.Snapshot, materialize string) (any, error) {
+	res := api.ReplicateResult{Snapshot: sn.Name(), To: rm.Addr(), VGID: sn.VGID, SnapshotID: sn.ID, Seq: sn.Seq}
 	j.progress("vg", 0, 0, "sending volume group "+vg.Name)
 	rv := api.ReplVG{ID: vg.ID, Name: vg.Name, Created: vg.Created, NextSeq: vg.NextSeq, Volumes: make([]api.Volume, len(vg.Volumes))}
 	for i, v := range vg.Volumes {
 		rv.Volumes[i] = api.Volume{ID: v.ID, Name: v.Name, Role: string(v.Role), Size: v.Size, Format: v.Format}
 	}
-	if err := rm.postJSON(ctx, api.ReplVGsPath, rv, nil); err != nil {
+	if err := rm.PutReplVG(ctx, rv); err != nil {
 		return nil, err
 	}
 	blobs, err := s.snapshotBlobs(ctx, j, sn)
@@ -69,16 +67,15 @@ func (s *Server) runReplicate(ctx context.Context, j *job, rm *remote, vg volume
 		}
 	}
 	j.progress("commit", res.SentBytes, res.SentBytes, fmt.Sprintf("committing %s", sn.Name()))
-	var sr api.ReplSnapshotResult
-	if err := rm.postJSON(ctx, api.ReplSnapshotsPath, toAPISnapshot(sn), &sr); err != nil {
+	sr, err := rm.PutReplSnapshot(ctx, toAPISnapshot(sn))
+	if err != nil {
 		return nil, err
 	}
 	res.Committed = sr.Committed
-	s.known.pushed(rm.addr, sn)
+	s.known.pushed(rm.Addr(), sn)
 	if materialize != "" {
 		j.progress("materialize", 0, 0, "writing the replica on the server")
-		var rep api.ReplicaResult
-		err := rm.postJSON(ctx, api.ReplReplicasPath, api.ReplReplicaRequest{VGID: sn.VGID, Seq: sn.Seq, Dir: materialize}, &rep)
+		rep, err := rm.ReplMaterialize(ctx, api.ReplReplicaRequest{VGID: sn.VGID, Seq: sn.Seq, Dir: materialize})
 		if err != nil {
 			return nil, err
 		}
@@ -128,20 +125,20 @@ func (s *Server) snapshotBlobs(ctx context.Context, j *job, sn volume.Snapshot) 
 
 // sendBatch asks the server which blobs of batch it lacks and streams
 // those, read (and verified) from the local store.
-func (s *Server) sendBatch(ctx context.Context, j *job, rm *remote, batch []sendBlob, res *api.ReplicateResult) error {
+func (s *Server) sendBatch(ctx context.Context, j *job, rm *client.Client, batch []sendBlob, res *api.ReplicateResult) error {
 	ids := make([]byte, 0, len(batch)*32)
 	for _, b := range batch {
 		ids = append(ids, b.id[:]...)
 	}
-	var mr api.ReplMissingResult
-	if err := rm.post(ctx, api.ReplMissingPath, "application/octet-stream", bytes.NewReader(ids), &mr); err != nil {
+	mr, err := rm.ReplMissing(ctx, ids)
+	if err != nil {
 		return err
 	}
 	var want []sendBlob
 	var total int64
 	for _, i := range mr.Missing {
 		if i < 0 || i >= len(batch) {
-			return fmt.Errorf("replication server %s: missing index %d outside the batch of %d", rm.addr, i, len(batch))
+			return fmt.Errorf("replication server %s: missing index %d outside the batch of %d", rm.Addr(), i, len(batch))
 		}
 		want = append(want, batch[i])
 		total += batch[i].size
@@ -160,7 +157,7 @@ func (s *Server) sendBatch(ctx context.Context, j *job, rm *remote, batch []send
 
 // sendStream streams blobs from the head of want until the stream reaches
 // maxStreamSend bytes, and returns how many it sent.
-func (s *Server) sendStream(ctx context.Context, j *job, rm *remote, want []sendBlob, total int64, res *api.ReplicateResult) (int, error) {
+func (s *Server) sendStream(ctx context.Context, j *job, rm *client.Client, want []sendBlob, total int64, res *api.ReplicateResult) (int, error) {
 	pr, pw := io.Pipe()
 	sent := 0
 	var sentBytes, wire int64
@@ -194,15 +191,14 @@ func (s *Server) sendStream(ctx context.Context, j *job, rm *remote, want []send
 		wire += int64(len(frame)) + 1
 		pw.CloseWithError(err)
 	}()
-	var br api.ReplBlobsResult
-	err := rm.post(ctx, api.ReplBlobsPath, "application/octet-stream", pr, &br)
+	br, err := rm.ReplBlobs(ctx, pr)
 	pr.CloseWithError(io.ErrClosedPipe) // ends the writer if the request failed early
 	<-done
 	if err != nil {
 		return 0, err
 	}
 	if br.Blobs != int64(sent) {
-		return 0, fmt.Errorf("replication server %s stored %d blobs of the %d sent", rm.addr, br.Blobs, sent)
+		return 0, fmt.Errorf("replication server %s stored %d blobs of the %d sent", rm.Addr(), br.Blobs, sent)
 	}
 	res.SentBlobs += int64(sent)
 	res.SentBytes += sentBytes

@@ -78,15 +78,24 @@ func (s *Server) NewReplicationServer(cfg ReplicationConfig) (*ReplicationServer
 
 func (rs *ReplicationServer) routes() *http.ServeMux {
 	m := http.NewServeMux()
-	m.HandleFunc("POST "+api.ReplVGsPath, rs.putVG)
-	m.HandleFunc("POST "+api.ReplMissingPath, rs.missing)
-	m.HandleFunc("POST "+api.ReplBlobsPath, rs.blobs)
-	m.HandleFunc("POST "+api.ReplSnapshotsPath, rs.putSnapshot)
-	m.HandleFunc("POST "+api.ReplReplicasPath, rs.materialize)
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, api.Errorf(api.CodeNotFound, "no such replication endpoint: %s %s", r.Method, r.URL.Path))
-	})
+	m.HandleFunc("POST "+api.ReplVGsPath, rs.serve(rs.putVG))
+	m.HandleFunc("POST "+api.ReplMissingPath, rs.serve(rs.missing))
+	m.HandleFunc("POST "+api.ReplBlobsPath, rs.serve(rs.blobs))
+	m.HandleFunc("POST "+api.ReplSnapshotsPath, rs.serve(rs.putSnapshot))
+	m.HandleFunc("POST "+api.ReplReplicasPath, rs.serve(rs.materialize))
+	m.HandleFunc("/", rs.serve(func(w http.ResponseWriter, r *http.Request) error {
+		return api.Errorf(api.CodeNotFound, "no such replication endpoint: %s %s", r.Method, r.URL.Path)
+	}))
 	return m
+}
+
+// serve adapts h to net/http, answering its error with rs.fail.
+func (rs *ReplicationServer) serve(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			answerError(w, r, err, rs.fail)
+		}
+	}
 }
 
 // authenticate lets through requests whose bearer token matches. Digests

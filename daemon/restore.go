@@ -12,13 +12,12 @@ import (
 
 // restore starts a job that writes one volume of a snapshot to a path the
 // daemon itself opens, so the path is checked here first.
-func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
+func (s *Server) restore(w http.ResponseWriter, r *http.Request) error {
 	var req api.RestoreRequest
 	if e := decodeBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
-	s.startVolumeWrite(w, r, api.JobRestore, req.Snapshot, req.Volume, req.Output,
+	return s.startVolumeWrite(w, r, api.JobRestore, req.Snapshot, req.Volume, req.Output,
 		func(ctx context.Context, j *job, sn volume.Snapshot, vs volume.VolumeSnapshot, m *volume.Manifest) (any, error) {
 			return s.runRestore(ctx, j, sn, vs, m, req.Output)
 		})

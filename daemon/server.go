@@ -133,6 +133,30 @@ func writeError(w http.ResponseWriter, e *api.Error) {
 	writeJSON(w, api.Status(e.Code), e)
 }
 
+// handlerFunc is an endpoint that returns its error rather than writing
+// it: the server answers it in one place, answerError.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// answerError writes a handler's error. An *api.Error the handler built
+// itself (a refusal, a bad request) is the answer as it stands; any other
+// error goes through fail, which maps it to a code.
+func answerError(w http.ResponseWriter, r *http.Request, err error, fail func(http.ResponseWriter, *http.Request, error)) {
+	if e, ok := err.(*api.Error); ok {
+		writeError(w, e)
+		return
+	}
+	fail(w, r, err)
+}
+
+// serve adapts h to net/http, answering its error with s.fail.
+func (s *Server) serve(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			answerError(w, r, err, s.fail)
+		}
+	}
+}
+
 // fail writes err as a typed error, logging what is not the client's fault.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := toAPIError(err)
@@ -162,7 +186,7 @@ func toAPIError(err error) *api.Error {
 	case errors.As(err, &ae):
 		return ae
 	case errors.Is(err, context.Canceled):
-		return api.Errorf("canceled", "%v", err)
+		return api.Errorf(api.CodeCanceled, "%v", err)
 	case errors.Is(err, cas.ErrReadOnly):
 		return api.Errorf(api.CodeReadOnly, "%v", err)
 	case errors.Is(err, volume.ErrNotFound):

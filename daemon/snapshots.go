@@ -13,106 +13,101 @@ import (
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
-func (s *Server) listSnapshots(w http.ResponseWriter, r *http.Request) {
-	vg, ok := s.lookupVG(w, r)
-	if !ok {
-		return
+func (s *Server) listSnapshots(w http.ResponseWriter, r *http.Request) error {
+	vg, err := s.lookupVG(r)
+	if err != nil {
+		return err
 	}
 	snaps, err := s.cat.ListSnapshots(r.Context(), vg.ID)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	out := make([]api.Snapshot, len(snaps))
 	for i, sn := range snaps {
 		out[i] = toAPISnapshot(sn)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // lookupSnapshot finds the snapshot named by {name} and {seq} (a number
 // or "latest", read with the one grammar of volume.ParseRef), answering
 // the error itself.
-func (s *Server) lookupSnapshot(w http.ResponseWriter, r *http.Request) (volume.VG, volume.Snapshot, bool) {
+func (s *Server) lookupSnapshot(r *http.Request) (volume.VG, volume.Snapshot, error) {
 	ref, err := volume.ParseRef(r.PathValue("name") + "@" + r.PathValue("seq"))
 	if err != nil {
-		writeError(w, api.Errorf(api.CodeInvalid, "%v", err))
-		return volume.VG{}, volume.Snapshot{}, false
+		return volume.VG{}, volume.Snapshot{}, api.Errorf(api.CodeInvalid, "%v", err)
 	}
 	vg, sn, err := s.cat.ResolveRef(r.Context(), ref)
 	if err != nil {
-		s.fail(w, r, err)
-		return volume.VG{}, volume.Snapshot{}, false
+		return volume.VG{}, volume.Snapshot{}, err
 	}
-	return vg, sn, true
+	return vg, sn, nil
 }
 
-func (s *Server) getSnapshot(w http.ResponseWriter, r *http.Request) {
-	if _, sn, ok := s.lookupSnapshot(w, r); ok {
-		writeJSON(w, http.StatusOK, toAPISnapshot(sn))
+func (s *Server) getSnapshot(w http.ResponseWriter, r *http.Request) error {
+	_, sn, err := s.lookupSnapshot(r)
+	if err != nil {
+		return err
 	}
+	writeJSON(w, http.StatusOK, toAPISnapshot(sn))
+	return nil
 }
 
 // deleteSnapshot deletes the one snapshot {seq} names. A snapshot a
 // replica or a replication target builds on (snapshotPins) is deleted only
 // with ?force=true.
-func (s *Server) deleteSnapshot(w http.ResponseWriter, r *http.Request) {
-	vg, sn, ok := s.lookupSnapshot(w, r)
-	if !ok {
-		return
+func (s *Server) deleteSnapshot(w http.ResponseWriter, r *http.Request) error {
+	vg, sn, err := s.lookupSnapshot(r)
+	if err != nil {
+		return err
 	}
 	force := r.URL.Query().Get("force") == "true"
 	unlock, e := s.writers.tryLock(vg.ID, vg.Name, "a snapshot delete")
 	if e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	defer unlock()
 	if why := s.snapshotPins(r.Context(), vg.Name, sn); len(why) > 0 && !force {
-		writeError(w, api.Errorf(api.CodeConflict, "snapshot %s is still needed: %s; delete it anyway with --force",
-			sn.Name(), pinText(why)))
-		return
+		return api.Errorf(api.CodeConflict, "snapshot %s is still needed: %s; delete it anyway with --force",
+			sn.Name(), pinText(why))
 	}
 	if err := s.cat.DeleteSnapshot(r.Context(), vg.ID, sn.Seq); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.log.Info("snapshot deleted", "snapshot", sn.Name(), "id", sn.ID, "force", force)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // createSnapshot starts a snapshot job; the VG's writer lock is held until
 // the job ends.
-func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request) error {
 	var req api.CreateSnapshotRequest
 	if r.ContentLength != 0 {
 		if e := decodeBody(w, r, &req); e != nil {
-			writeError(w, e)
-			return
+			return e
 		}
 	}
-	vg, ok := s.lookupVG(w, r)
-	if !ok {
-		return
+	vg, err := s.lookupVG(r)
+	if err != nil {
+		return err
 	}
 	for _, v := range vg.Volumes {
 		if _, e := s.checkSource("volume "+v.Name, v.Source); e != nil {
-			writeError(w, e)
-			return
+			return e
 		}
 		// A file truncated to nothing since the VG was created is far more
 		// likely a mistake than a disk that lost all its data.
 		if fi, err := os.Stat(v.Source); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
-			writeError(w, api.Errorf(api.CodeInvalid, "volume %s: %s is empty (0 bytes); a volume needs data", v.Name, v.Source))
-			return
+			return api.Errorf(api.CodeInvalid, "volume %s: %s is empty (0 bytes); a volume needs data", v.Name, v.Source)
 		}
 	}
 	unlock, e := s.writers.tryLock(vg.ID, vg.Name, "a snapshot")
 	if e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
-	s.startJob(w, r, api.JobSnapshot, vg.Name, func(ctx context.Context, j *job) (any, error) {
+	return s.startJob(w, r, api.JobSnapshot, vg.Name, func(ctx context.Context, j *job) (any, error) {
 		return s.runSnapshot(ctx, j, vg, req.Full)
 	}, unlock)
 }
@@ -163,51 +158,47 @@ func (s *Server) runSnapshot(ctx context.Context, j *job, vg volume.VG, full boo
 
 // resolveRef finds the snapshot a "vg@seq" reference names, answering the
 // error itself; what says which argument it was.
-func (s *Server) resolveRef(w http.ResponseWriter, r *http.Request, what, ref string) (volume.VG, volume.Snapshot, bool) {
+func (s *Server) resolveRef(r *http.Request, what, ref string) (volume.VG, volume.Snapshot, error) {
 	if _, err := volume.ParseRef(ref); err != nil {
-		writeError(w, api.Errorf(api.CodeInvalid, "%s: %v", what, err))
-		return volume.VG{}, volume.Snapshot{}, false
+		return volume.VG{}, volume.Snapshot{}, api.Errorf(api.CodeInvalid, "%s: %v", what, err)
 	}
 	vg, sn, err := s.cat.Resolve(r.Context(), ref)
 	if err != nil {
-		s.fail(w, r, err)
-		return volume.VG{}, volume.Snapshot{}, false
+		return volume.VG{}, volume.Snapshot{}, err
 	}
-	return vg, sn, true
+	return vg, sn, nil
 }
 
 // resolveVolume resolves a snapshot reference and one of its volumes, by
 // name or ID; an empty name picks the boot volume.
-func (s *Server) resolveVolume(w http.ResponseWriter, r *http.Request, ref, name string) (volume.VG, volume.Snapshot, volume.VolumeSnapshot, bool) {
-	vg, sn, ok := s.resolveRef(w, r, "snapshot", ref)
-	if !ok {
-		return vg, sn, volume.VolumeSnapshot{}, false
+func (s *Server) resolveVolume(r *http.Request, ref, name string) (volume.VG, volume.Snapshot, volume.VolumeSnapshot, error) {
+	vg, sn, err := s.resolveRef(r, "snapshot", ref)
+	if err != nil {
+		return vg, sn, volume.VolumeSnapshot{}, err
 	}
 	if name == "" {
 		name = vg.Boot().Name
 	}
 	vs, found := sn.Volume(name)
 	if !found {
-		writeError(w, api.Errorf(api.CodeNotFound, "snapshot %s has no volume %q", sn.Name(), name))
-		return vg, sn, vs, false
+		return vg, sn, vs, api.Errorf(api.CodeNotFound, "snapshot %s has no volume %q", sn.Name(), name)
 	}
-	return vg, sn, vs, true
+	return vg, sn, vs, nil
 }
 
 // startVolumeWrite starts a job of kind that writes one volume of the
 // snapshot ref to out, a path the daemon opens itself: it resolves the
 // volume, checks out, and hands the loaded manifest to write.
 func (s *Server) startVolumeWrite(w http.ResponseWriter, r *http.Request, kind, ref, vol, out string,
-	write func(ctx context.Context, j *job, sn volume.Snapshot, vs volume.VolumeSnapshot, m *volume.Manifest) (any, error)) {
-	_, sn, vs, ok := s.resolveVolume(w, r, ref, vol)
-	if !ok {
-		return
+	write func(ctx context.Context, j *job, sn volume.Snapshot, vs volume.VolumeSnapshot, m *volume.Manifest) (any, error)) error {
+	_, sn, vs, err := s.resolveVolume(r, ref, vol)
+	if err != nil {
+		return err
 	}
 	if e := s.checkOutput(out); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
-	s.startJob(w, r, kind, fmt.Sprintf("%s volume %s", sn.Name(), vs.Name), func(ctx context.Context, j *job) (any, error) {
+	return s.startJob(w, r, kind, fmt.Sprintf("%s volume %s", sn.Name(), vs.Name), func(ctx context.Context, j *job) (any, error) {
 		j.progress("load manifest", 0, vs.Size, "")
 		m, err := volume.LoadManifest(ctx, s.store, vs.Manifest)
 		if err != nil {
@@ -218,22 +209,20 @@ func (s *Server) startVolumeWrite(w http.ResponseWriter, r *http.Request, kind, 
 }
 
 // resolvePair resolves a base and a target snapshot of one volume group.
-func (s *Server) resolvePair(w http.ResponseWriter, r *http.Request, base, target string) (volume.Snapshot, volume.Snapshot, bool) {
-	_, b, ok := s.resolveRef(w, r, "base", base)
-	if !ok {
-		return volume.Snapshot{}, volume.Snapshot{}, false
+func (s *Server) resolvePair(r *http.Request, base, target string) (volume.Snapshot, volume.Snapshot, error) {
+	_, b, err := s.resolveRef(r, "base", base)
+	if err != nil {
+		return volume.Snapshot{}, volume.Snapshot{}, err
 	}
-	_, t, ok := s.resolveRef(w, r, "target", target)
-	if !ok {
-		return volume.Snapshot{}, volume.Snapshot{}, false
+	_, t, err := s.resolveRef(r, "target", target)
+	if err != nil {
+		return volume.Snapshot{}, volume.Snapshot{}, err
 	}
 	if b.VGID != t.VGID {
-		writeError(w, api.Errorf(api.CodeInvalid, "%s and %s are snapshots of different volume groups", b.Name(), t.Name()))
-		return volume.Snapshot{}, volume.Snapshot{}, false
+		return volume.Snapshot{}, volume.Snapshot{}, api.Errorf(api.CodeInvalid, "%s and %s are snapshots of different volume groups", b.Name(), t.Name())
 	}
 	if b.ID == t.ID {
-		writeError(w, api.Errorf(api.CodeInvalid, "%s and %s are the same snapshot", base, target))
-		return volume.Snapshot{}, volume.Snapshot{}, false
+		return volume.Snapshot{}, volume.Snapshot{}, api.Errorf(api.CodeInvalid, "%s and %s are the same snapshot", base, target)
 	}
-	return b, t, true
+	return b, t, nil
 }

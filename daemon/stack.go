@@ -23,35 +23,30 @@ import (
 // that moves a replica between them. The plan is built here, from the
 // catalog and the delta's own header, so the stack names exactly what the
 // store and the delta hold.
-func (s *Server) generateStack(w http.ResponseWriter, r *http.Request) {
+func (s *Server) generateStack(w http.ResponseWriter, r *http.Request) error {
 	var req api.StackRequest
 	if e := decodeBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	if req.Target != stackgen.TargetLocal && req.Target != stackgen.TargetOCI {
-		writeError(w, api.Errorf(api.CodeInvalid, "stack target %q: want local or oci", req.Target))
-		return
+		return api.Errorf(api.CodeInvalid, "stack target %q: want local or oci", req.Target)
 	}
 	baseRef, targetRef, isRange := strings.Cut(req.Snapshot, "..")
 	switch {
 	case isRange && req.Delta == "":
-		writeError(w, api.Errorf(api.CodeInvalid, "a stack for %s needs the delta between them", req.Snapshot))
-		return
+		return api.Errorf(api.CodeInvalid, "a stack for %s needs the delta between them", req.Snapshot)
 	case !isRange && req.Delta != "":
-		writeError(w, api.Errorf(api.CodeInvalid, "a delta stack needs BASE..TARGET, not %q", req.Snapshot))
-		return
+		return api.Errorf(api.CodeInvalid, "a delta stack needs BASE..TARGET, not %q", req.Snapshot)
 	}
 	if e := s.checkDir("stack", req.Out, false); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	var plan stackgen.Plan
 	res := api.StackResult{Out: req.Out, Target: req.Target}
 	if !isRange {
-		_, sn, ok := s.resolveRef(w, r, "snapshot", req.Snapshot)
-		if !ok {
-			return
+		_, sn, err := s.resolveRef(r, "snapshot", req.Snapshot)
+		if err != nil {
+			return err
 		}
 		plan = stackgen.Plan{VGID: sn.VGID, VGName: sn.VGName, Snapshot: toStackSnapshot(sn), Ref: req.Snapshot}
 		res.Snapshot = sn.Name()
@@ -60,22 +55,19 @@ func (s *Server) generateStack(w http.ResponseWriter, r *http.Request) {
 			vg, _, _ := strings.Cut(baseRef, "@")
 			targetRef = vg + "@" + targetRef
 		}
-		base, target, ok := s.resolvePair(w, r, baseRef, targetRef)
-		if !ok {
-			return
+		base, target, err := s.resolvePair(r, baseRef, targetRef)
+		if err != nil {
+			return err
 		}
 		if e := s.checkInput("delta", req.Delta); e != nil {
-			writeError(w, e)
-			return
+			return e
 		}
 		d, e, err := s.stackDelta(r.Context(), req.Delta, base, target)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		if e != nil {
-			writeError(w, e)
-			return
+			return e
 		}
 		bs := toStackSnapshot(base)
 		plan = stackgen.Plan{VGID: target.VGID, VGName: target.VGName, Snapshot: toStackSnapshot(target),
@@ -83,17 +75,16 @@ func (s *Server) generateStack(w http.ResponseWriter, r *http.Request) {
 		res.Snapshot, res.Base, res.DeltaDigest = target.Name(), base.Name(), d.Digest
 	}
 	if err := stackgen.Write(req.Out, plan, req.Target); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	files, err := stackFiles(req.Out)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	res.Files = files
 	s.log.Info("stack generated", "out", req.Out, "target", req.Target, "snapshot", req.Snapshot)
 	writeJSON(w, http.StatusOK, res)
+	return nil
 }
 
 // stackDelta reads the delta's header and checks it moves base to target.

@@ -12,15 +12,14 @@ import (
 // maxProblems bounds the problems a verify result lists.
 const maxProblems = 1000
 
-func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
+func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 	var req api.VerifyRequest
 	if r.ContentLength != 0 {
 		if e := decodeBody(w, r, &req); e != nil {
-			writeError(w, e)
-			return
+			return e
 		}
 	}
-	s.startJob(w, r, api.JobVerify, "store", func(ctx context.Context, j *job) (any, error) {
+	return s.startJob(w, r, api.JobVerify, "store", func(ctx context.Context, j *job) (any, error) {
 		return s.runVerify(ctx, j, req)
 	}, nil)
 }

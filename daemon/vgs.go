@@ -13,74 +13,69 @@ import (
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
-func (s *Server) listVGs(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listVGs(w http.ResponseWriter, r *http.Request) error {
 	vgs, err := s.cat.ListVGs(r.Context())
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	out := make([]api.VG, 0, len(vgs))
 	for _, vg := range vgs {
 		snaps, err := s.cat.ListSnapshots(r.Context(), vg.ID)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		out = append(out, toAPIVG(vg, snaps))
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // lookupVG finds the VG named in the path, answering the error itself.
-func (s *Server) lookupVG(w http.ResponseWriter, r *http.Request) (volume.VG, bool) {
+func (s *Server) lookupVG(r *http.Request) (volume.VG, error) {
 	name := r.PathValue("name")
 	if err := volume.ValidateName("volume group", name); err != nil && !looksLikeVGID(name) {
-		writeError(w, api.Errorf(api.CodeInvalid, "%v", err))
-		return volume.VG{}, false
+		return volume.VG{}, api.Errorf(api.CodeInvalid, "%v", err)
 	}
 	vg, err := s.cat.GetVG(r.Context(), name)
 	if err != nil {
-		s.fail(w, r, err)
-		return volume.VG{}, false
+		return volume.VG{}, err
 	}
-	return vg, true
+	return vg, nil
 }
 
 func looksLikeVGID(s string) bool { return len(s) == 19 && s[:3] == "vg-" }
 
-func (s *Server) getVG(w http.ResponseWriter, r *http.Request) {
-	vg, ok := s.lookupVG(w, r)
-	if !ok {
-		return
+func (s *Server) getVG(w http.ResponseWriter, r *http.Request) error {
+	vg, err := s.lookupVG(r)
+	if err != nil {
+		return err
 	}
 	snaps, err := s.cat.ListSnapshots(r.Context(), vg.ID)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, toAPIVG(vg, snaps))
+	return nil
 }
 
-func (s *Server) createVG(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createVG(w http.ResponseWriter, r *http.Request) error {
 	var req api.CreateVGRequest
 	if e := decodeBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	vg, warnings, e := s.buildVG(r.Context(), req)
 	if e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	vg, err := s.cat.CreateVG(r.Context(), vg)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.log.Info("volume group created", "vg", vg.Name, "id", vg.ID, "volumes", len(vg.Volumes))
 	out := toAPIVG(vg, nil)
 	out.Warnings = warnings
 	writeJSON(w, http.StatusCreated, out)
+	return nil
 }
 
 // buildVG checks a create request and opens each source to learn its
@@ -168,22 +163,21 @@ func formatMismatch(path, detected string) string {
 	return fmt.Sprintf("%s is not a %s image (detected %s); reading it as %s", filepath.Base(path), want, detected, detected)
 }
 
-func (s *Server) deleteVG(w http.ResponseWriter, r *http.Request) {
-	vg, ok := s.lookupVG(w, r)
-	if !ok {
-		return
+func (s *Server) deleteVG(w http.ResponseWriter, r *http.Request) error {
+	vg, err := s.lookupVG(r)
+	if err != nil {
+		return err
 	}
 	force := r.URL.Query().Get("force") == "true"
 	unlock, e := s.writers.tryLock(vg.ID, vg.Name, "a delete")
 	if e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	defer unlock()
 	if err := s.cat.DeleteVG(r.Context(), vg.ID, force); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.log.Info("volume group deleted", "vg", vg.Name, "id", vg.ID, "force", force)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -11,43 +11,38 @@ import (
 // updateVG changes a VG's capture settings. It takes the VG's writer lock,
 // like a snapshot, so a capture never sees half of a change, and re-reads
 // the VG under it so a snapshot that just ended is not undone.
-func (s *Server) updateVG(w http.ResponseWriter, r *http.Request) {
+func (s *Server) updateVG(w http.ResponseWriter, r *http.Request) error {
 	var req api.UpdateVGRequest
 	if e := decodeBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
-	vg, ok := s.lookupVG(w, r)
-	if !ok {
-		return
+	vg, err := s.lookupVG(r)
+	if err != nil {
+		return err
 	}
 	unlock, e := s.writers.tryLock(vg.ID, vg.Name, "a settings change")
 	if e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	defer unlock()
-	vg, err := s.cat.GetVG(r.Context(), vg.ID)
+	vg, err = s.cat.GetVG(r.Context(), vg.ID)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if e := applyVGUpdate(&vg, req); e != nil {
-		writeError(w, e)
-		return
+		return e
 	}
 	if err := s.cat.UpdateVG(r.Context(), vg); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	snaps, err := s.cat.ListSnapshots(r.Context(), vg.ID)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.log.Info("volume group updated", "vg", vg.Name, "id", vg.ID,
 		"hooks", !vg.Hooks.Empty(), "lvm_snapshot", vg.LVMSnapshot != nil)
 	writeJSON(w, http.StatusOK, toAPIVG(vg, snaps))
+	return nil
 }
 
 // applyVGUpdate sets what req names on vg and checks the result; a VG left

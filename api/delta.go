@@ -1,80 +1,10 @@
 package api
 
-// Job kinds of replication work.
+// Job kinds of delta work.
 const (
-	JobReplica     = "replica"
 	JobDeltaExport = "delta-export"
 	JobDeltaApply  = "delta-apply"
-	JobExport      = "export"
 )
-
-// Volume changes a diff reports.
-const (
-	ChangeUnchanged = "unchanged"
-	ChangeModified  = "modified"
-	ChangeAdded     = "added"
-	ChangeRemoved   = "removed"
-)
-
-// DiffRequest is the body of POST /v1/diff.
-type DiffRequest struct {
-	Base   string `json:"base"`   // "vg@seq"
-	Target string `json:"target"` // "vg@seq", same VG
-}
-
-// VolumeDiff is one volume's part of a diff.
-type VolumeDiff struct {
-	VolumeID      string `json:"volume_id"`
-	Name          string `json:"name"`
-	Change        string `json:"change"`
-	BaseSize      int64  `json:"base_size"`
-	TargetSize    int64  `json:"target_size"`
-	ChangedBytes  int64  `json:"changed_bytes"`
-	Extents       int64  `json:"extents"`
-	ChangedChunks int64  `json:"changed_chunks"`
-	PagesRead     int64  `json:"pages_read"`
-	PagesSkipped  int64  `json:"pages_skipped"`
-}
-
-// DiffResult is the answer to POST /v1/diff.
-type DiffResult struct {
-	Base    string       `json:"base"`
-	Target  string       `json:"target"`
-	Volumes []VolumeDiff `json:"volumes"`
-}
-
-// ReplicaRequest is the body of POST /v1/replicas.
-type ReplicaRequest struct {
-	Snapshot string `json:"snapshot"`
-	Dir      string `json:"dir"`              // absolute; created if absent
-	Volume   string `json:"volume,omitempty"` // name or id; empty: every volume
-	// Force writes the snapshot over a replica at another snapshot (rolling
-	// it back or forward) or of another volume group; without it such a
-	// create is refused.
-	Force bool `json:"force,omitempty"`
-}
-
-// ReplicaVolume is one volume file of a replica.
-type ReplicaVolume struct {
-	ID         string `json:"id"`
-	Name       string `json:"name"`
-	Role       string `json:"role"`
-	Size       int64  `json:"size"`
-	Manifest   string `json:"manifest"`
-	SnapshotID string `json:"snapshot_id"`
-	Seq        uint64 `json:"seq"`
-}
-
-// ReplicaResult is the result of a replica job and of a delta apply: what
-// the replica's state file says afterwards.
-type ReplicaResult struct {
-	Dir        string          `json:"dir"`
-	VGID       string          `json:"vg_id"`
-	VGName     string          `json:"vg_name"`
-	SnapshotID string          `json:"snapshot_id,omitempty"` // set when every volume is at one snapshot
-	Seq        uint64          `json:"seq,omitempty"`
-	Volumes    []ReplicaVolume `json:"volumes"`
-}
 
 // DeltaExportRequest is the body of POST /v1/deltas/export.
 type DeltaExportRequest struct {
@@ -180,42 +110,4 @@ type DeltaInfo struct {
 	TargetSeq uint64        `json:"target_seq"`
 	Volumes   []DeltaVolume `json:"volumes"`
 	Parts     []DeltaPart   `json:"parts,omitempty"`
-}
-
-// StackRequest is the body of POST /v1/stacks.
-type StackRequest struct {
-	Snapshot string `json:"snapshot"`        // "vg@seq", or with Delta "vg@a..vg@b"
-	Delta    string `json:"delta,omitempty"` // absolute delta path for a delta stack
-	Target   string `json:"target"`          // local or oci
-	Out      string `json:"out"`             // absolute stack directory
-}
-
-// StackResult is the answer to POST /v1/stacks.
-type StackResult struct {
-	Out         string   `json:"out"`
-	Target      string   `json:"target"`
-	Snapshot    string   `json:"snapshot"`
-	Base        string   `json:"base,omitempty"`
-	DeltaDigest string   `json:"delta_digest,omitempty"`
-	Files       []string `json:"files"`
-}
-
-// ExportRequest is the body of POST /v1/export.
-type ExportRequest struct {
-	Snapshot string `json:"snapshot"`
-	Volume   string `json:"volume"` // name or id; empty: the boot volume
-	Format   string `json:"format"` // qcow2 or raw
-	Output   string `json:"output"` // absolute image path
-}
-
-// ExportResult is the result of an export job.
-type ExportResult struct {
-	Snapshot     string `json:"snapshot"`
-	Volume       string `json:"volume"`
-	Format       string `json:"format"`
-	Output       string `json:"output"`
-	Size         int64  `json:"size"`
-	DataBytes    int64  `json:"data_bytes"`
-	DataClusters int64  `json:"data_clusters"`
-	FileBytes    int64  `json:"file_bytes"`
 }
