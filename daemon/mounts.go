@@ -14,9 +14,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/fusefs"
 

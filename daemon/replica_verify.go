@@ -6,9 +6,8 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/ingest"
 	"github.com/vmrep/vmrep/engine/replica"
 	"github.com/vmrep/vmrep/engine/source"

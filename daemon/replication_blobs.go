@@ -10,11 +10,10 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/vmrep/vmrep/engine/blob"
-
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/blob"
 )
 
 // maxBlobStreamBytes bounds one blob stream; a sender splits larger sends.

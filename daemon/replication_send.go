@@ -6,10 +6,9 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/client"
+	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/volume"
 )
 

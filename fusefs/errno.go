@@ -8,7 +8,6 @@ import (
 	"syscall"
 
 	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/vmrep/vmrep/engine/volume"
 )
 

@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/vmrep/vmrep/engine/volume"
 )
 

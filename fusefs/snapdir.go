@@ -7,11 +7,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/volume"
 )
 

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 
 	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/vmrep/vmrep/engine/volume"
 )
 

@@ -22,9 +22,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/internal/testdisk"
 )
 

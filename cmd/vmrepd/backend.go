@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/cas/s3backend"
 )

@@ -12,7 +12,6 @@ import (
 	"sync"
 
 	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/vmrep/vmrep/internal/vfs"
 )
 

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 
 	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/vmrep/vmrep/internal/durable"
 	"github.com/vmrep/vmrep/internal/vfs"
 )

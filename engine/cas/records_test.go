@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/vmrep/vmrep/internal/testdisk"
 )
 

@@ -15,13 +15,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/cockroachdb/pebble/v2"
 	pebblevfs "github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
 
+	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/internal/vfs"
 )
 

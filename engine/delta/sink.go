@@ -7,10 +7,9 @@ import (
 	"hash"
 	"path/filepath"
 
-	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/zeebo/blake3"
 
+	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/internal/durable"
 )
 

@@ -7,10 +7,9 @@ import (
 	"slices"
 	"sync/atomic"
 
-	"github.com/vmrep/vmrep/engine/blob"
-
 	"golang.org/x/sync/errgroup"
 
+	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/volume"
 )
 

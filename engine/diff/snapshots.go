@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/vmrep/vmrep/engine/volume"
 )
 

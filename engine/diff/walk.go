@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/vmrep/vmrep/engine/volume"
 )
 

@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/vmrep/vmrep/engine/blob"
-
 	"golang.org/x/sync/errgroup"
 
+	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/volume"
 )
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/volume"
 )

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/vmrep/vmrep/engine/cas/castest"
 	"github.com/vmrep/vmrep/engine/chunker"
 	"github.com/vmrep/vmrep/engine/source"

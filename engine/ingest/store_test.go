@@ -13,10 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vmrep/vmrep/engine/blob"
-
 	"golang.org/x/sys/unix"
 
+	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/chunker"
 	"github.com/vmrep/vmrep/engine/ingest"

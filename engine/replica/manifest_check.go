@@ -5,7 +5,6 @@ import (
 	"io"
 
 	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/vmrep/vmrep/engine/volume"
 )
 

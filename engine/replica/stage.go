@@ -5,10 +5,9 @@ import (
 	"io"
 	"path/filepath"
 
-	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/zeebo/blake3"
 
+	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/internal/durable"
 	"github.com/vmrep/vmrep/internal/vfs"
 )

@@ -8,10 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vmrep/vmrep/engine/blob"
-
 	"golang.org/x/sync/errgroup"
 
+	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/volume"
 
 	"github.com/vmrep/vmrep/internal/durable"

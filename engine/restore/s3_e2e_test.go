@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/cas/s3backend"
 	"github.com/vmrep/vmrep/engine/ingest"

@@ -6,9 +6,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/vmrep/vmrep/bench/workload"
+	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/diff"
 	"github.com/vmrep/vmrep/engine/volume"
 )

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/vmrep/vmrep/engine/cas/castest"
 )
 

@@ -9,10 +9,9 @@ import (
 	"io"
 	"os"
 
-	"github.com/vmrep/vmrep/engine/blob"
-
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/internal/vfs"
 )
