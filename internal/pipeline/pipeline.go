@@ -41,7 +41,7 @@ type slot[In, Out any] struct {
 // work gets the worker's number (0 to Workers-1, for state kept per worker)
 // and writes its result into out, which holds the result of an earlier item
 // (or the zero Out): buffers in it may be reused, and whatever work leaves
-// there consume sees. consume MUST NOT keep out, or memory out points to,
+// there consume sees. consume runs on one goroutine; it MUST NOT keep out, or memory out points to,
 // after it returns.
 //
 // The first error from produce, work or consume stops the run: the context
@@ -50,7 +50,7 @@ type slot[In, Out any] struct {
 // returns ctx's error.
 func Ordered[In, Out any](ctx context.Context, lim Limits, produce Produce[In],
 	work func(ctx context.Context, worker int, in In, out *Out) error,
-	consume func(out *Out) error) error {
+	consume func(ctx context.Context, out *Out) error) error {
 	workers, inflight := lim.norm()
 	g, ctx := errgroup.WithContext(ctx)
 	slots := make([]slot[In, Out], inflight)
@@ -108,7 +108,7 @@ func Ordered[In, Out any](ctx context.Context, lim Limits, produce Produce[In],
 				return ctx.Err()
 			}
 			s.in = zero // let the item's memory go while the slot waits
-			if err := consume(&s.out); err != nil {
+			if err := consume(ctx, &s.out); err != nil {
 				return err
 			}
 			<-window

@@ -64,7 +64,7 @@ func TestOrderedKeepsOrder(t *testing.T) {
 				*out = in * 3
 				return nil
 			},
-			func(out *int) error {
+			func(_ context.Context, out *int) error {
 				if *out != next*3 {
 					t.Fatalf("%+v: got result %d, want %d", lim, *out, next*3)
 				}
@@ -93,7 +93,7 @@ func TestOrderedReusesResults(t *testing.T) {
 			*out = append((*out)[:0], byte(in))
 			return nil
 		},
-		func(out *[]byte) error { return nil })
+		func(_ context.Context, out *[]byte) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestLimits(t *testing.T) {
 		running.Add(-1)
 		return nil
 	}
-	err := Ordered(context.Background(), lim, produce, work, func(*struct{}) error {
+	err := Ordered(context.Background(), lim, produce, work, func(context.Context, *struct{}) error {
 		consumed.Add(1)
 		return nil
 	})
@@ -193,7 +193,7 @@ func TestFirstErrorStops(t *testing.T) {
 					*out = in
 					return nil
 				},
-				func(out *int) error {
+				func(_ context.Context, out *int) error {
 					if stage == "consume" && *out == 50 {
 						return errBoom
 					}
@@ -236,7 +236,7 @@ func TestCancel(t *testing.T) {
 		<-ctx.Done()
 		return ctx.Err()
 	}
-	noop := func(*int) error { return nil }
+	noop := func(context.Context, *int) error { return nil }
 	cases := map[string]func(ctx context.Context) error{
 		"ordered work": func(ctx context.Context) error {
 			return Ordered(ctx, Limits{Workers: 2, InFlight: 4}, count(1000), blockWork, noop)
@@ -248,7 +248,7 @@ func TestCancel(t *testing.T) {
 		"ordered consume": func(ctx context.Context) error {
 			return Ordered(ctx, Limits{Workers: 2, InFlight: 4}, count(1000),
 				func(context.Context, int, int, *int) error { return nil },
-				func(*int) error { <-ctx.Done(); return ctx.Err() })
+				func(context.Context, *int) error { <-ctx.Done(); return ctx.Err() })
 		},
 		"unordered": func(ctx context.Context) error {
 			return Unordered(ctx, Limits{Workers: 2, InFlight: 4}, count(1000),
@@ -305,7 +305,7 @@ func TestOrderedAllocatesNothingPerItem(t *testing.T) {
 		return testing.AllocsPerRun(5, func() {
 			_ = Ordered(context.Background(), Limits{Workers: 2, InFlight: 8}, count(n),
 				func(_ context.Context, _ int, in int, out *int) error { *out = in; return nil },
-				func(*int) error { return nil })
+				func(context.Context, *int) error { return nil })
 		})
 	}
 	small, large := run(10), run(10000)
@@ -343,7 +343,7 @@ func BenchmarkPipeline(b *testing.B) {
 					*out = crc32.ChecksumIEEE(in)
 					return nil
 				},
-				func(out *uint32) error { sum ^= *out; return nil })
+				func(_ context.Context, out *uint32) error { sum ^= *out; return nil })
 			if err != nil {
 				b.Fatal(err)
 			}
