@@ -41,8 +41,8 @@ type slot[In, Out any] struct {
 // work gets the worker's number (0 to Workers-1, for state kept per worker)
 // and writes its result into out, which holds the result of an earlier item
 // (or the zero Out): buffers in it may be reused, and whatever work leaves
-// there consume sees. consume runs on one goroutine; it MUST NOT keep out, or memory out points to,
-// after it returns.
+// there consume sees. consume runs on one goroutine; it MUST NOT keep out,
+// or memory out points to, after it returns.
 //
 // The first error from produce, work or consume stops the run: the context
 // the three get is cancelled, and Ordered returns that error once every
