@@ -35,11 +35,12 @@ var forbidden = map[string][]string{
 
 // onlyImports lists packages that may import no project package but these:
 // the CLI is a client of the API and nothing else (internal/version only
-// gives it the build's --version string), and internal/version imports
-// nothing of the project.
+// gives it the build's --version string), and internal/version and
+// internal/pipeline import nothing of the project.
 var onlyImports = map[string][]string{
 	"cmd/vmrep":          {"api", "client", "internal/version"},
 	"internal/version":   {},
+	"internal/pipeline":  {},
 	"engine/blob":        {},
 	"engine/retention":   {},
 	"internal/clock":     {},

@@ -18,7 +18,6 @@ import (
 	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/fusefs"
-
 	"github.com/vmrep/vmrep/internal/durable"
 )
 

@@ -77,16 +77,15 @@ func (s *Server) replicaManifest(ctx context.Context, vgID string, v replica.Vol
 // parameters p (nil: the store's), storing nothing: what the fallback of a
 // replica verify compares with state.json.
 func (s *Server) rechunk(ctx context.Context, r io.ReaderAt, size int64, p *blob.ChunkerParams, done func(int64)) (blob.ID, error) {
-	cut := s.cutter
+	ing := s.ingest
 	if p != nil {
 		var err error
-		if cut, err = ingest.NewCutter(*p); err != nil {
+		if ing, err = ing.WithChunker(*p); err != nil {
 			return blob.ID{}, fmt.Errorf("chunker parameters in %s: %w", replica.StateName, err)
 		}
 	}
 	var last int64
-	st, err := ingest.Volume(ctx, discardBlobs{}, &sizedSource{r: r, size: size}, ingest.Options{
-		Cutter: cut,
+	st, err := ing.Volume(ctx, discardBlobs{}, &sizedSource{r: r, size: size}, ingest.Options{
 		Progress: func(p ingest.Progress) {
 			done(p.Done - last)
 			last = p.Done

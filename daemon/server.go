@@ -15,7 +15,6 @@ import (
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/engine/capture"
 	"github.com/vmrep/vmrep/engine/cas"
-	"github.com/vmrep/vmrep/engine/chunker"
 	"github.com/vmrep/vmrep/engine/delta"
 	"github.com/vmrep/vmrep/engine/export"
 	"github.com/vmrep/vmrep/engine/ingest"
@@ -40,7 +39,7 @@ type Server struct {
 	store    *cas.Store
 	storeDir string
 	cat      *volume.Catalog
-	cutter   *chunker.Cutter
+	ingest   *ingest.Ingester // the store's chunker and the source opener
 	log      *slog.Logger
 	auth     authorizer
 	jobs     *jobManager
@@ -60,7 +59,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	cut, err := ingest.NewCutter(cfg.Store.Config().Chunker)
+	ing, err := ingest.New(cfg.Store.Config().Chunker, nil)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: chunker of store %s: %w", cfg.Store.Dir(), err)
 	}
@@ -71,7 +70,7 @@ func New(cfg Config) (*Server, error) {
 	base, stop := context.WithCancel(context.Background())
 	s := &Server{
 		store: cfg.Store, storeDir: storeDir, cat: volume.NewCatalog(cfg.Store),
-		cutter: cut, log: cfg.Logger,
+		ingest: ing, log: cfg.Logger,
 		auth: authorizer{allowGroup: cfg.AllowGroup, log: cfg.Logger},
 		jobs: newJobManager(cfg.JobHistory, cfg.Logger),
 		base: base, stop: stop,

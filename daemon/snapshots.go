@@ -9,7 +9,6 @@ import (
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/engine/capture"
 	"github.com/vmrep/vmrep/engine/ingest"
-	"github.com/vmrep/vmrep/engine/source"
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -123,15 +122,7 @@ func (s *Server) runSnapshot(ctx context.Context, j *job, vg volume.VG, full boo
 	}
 	var sn volume.Snapshot
 	err := capture.Run(ctx, plan, func(ctx context.Context, paths []string) error {
-		at := make(map[string]string, len(paths))
-		for i, v := range vg.Volumes {
-			at[v.ID] = paths[i]
-		}
-		open := func(ctx context.Context, v volume.Volume) (source.Reader, error) {
-			return source.Open(ctx, at[v.ID])
-		}
 		opts := ingest.SnapshotOptions{
-			Options: ingest.Options{Cutter: s.cutter},
 			Progress: func(p ingest.SnapshotProgress) {
 				j.progress("ingest", p.VGDone, p.VGTotal, "volume "+p.Volume)
 			},
@@ -142,7 +133,7 @@ func (s *Server) runSnapshot(ctx context.Context, j *job, vg volume.VG, full boo
 		w := s.store.NewWriter()
 		defer w.Close()
 		var err error
-		sn, _, err = ingest.Snapshot(ctx, w, s.cat, vg, open, opts)
+		sn, _, err = s.ingest.Snapshot(ctx, w, s.cat, vg, paths, opts)
 		return err
 	})
 	if err != nil {

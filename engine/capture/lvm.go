@@ -14,7 +14,6 @@ import (
 	"sync"
 
 	"github.com/vmrep/vmrep/engine/volume"
-
 	"github.com/vmrep/vmrep/internal/durable"
 )
 

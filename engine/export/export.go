@@ -10,7 +10,6 @@ import (
 	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/restore"
 	"github.com/vmrep/vmrep/engine/volume"
-
 	"github.com/vmrep/vmrep/internal/durable"
 )
 

@@ -4,87 +4,57 @@ import (
 	"context"
 	"fmt"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/volume"
+	"github.com/vmrep/vmrep/internal/pipeline"
 )
 
-// fetch is one chunk on its way from the store to the cluster assembler.
-type fetch struct {
+// chunkAt is a data chunk of the manifest to read.
+type chunkAt struct {
+	off int64
+	e   volume.Entry
+}
+
+// fetched is a chunk read from the store. Its slot in the pipeline keeps
+// data from one chunk to the next, so reads reuse it.
+type fetched struct {
 	off  int64
-	e    volume.Entry
 	data []byte
 	err  error
-	done chan struct{}
 }
 
 // readInOrder walks m and hands every data chunk to fn in volume order,
-// reading up to workers chunks ahead in parallel. A bounded pool of fetch
-// slots (and their buffers) keeps memory at about 2*workers chunks. Holes
-// are counted in holes and not passed on.
+// reading up to workers chunks ahead in parallel. 2*workers chunks in flight
+// (and their buffers) keep memory at about 2*workers chunks. Holes are
+// counted in holes and not passed on.
 func readInOrder(ctx context.Context, r blob.Reader, m *volume.Manifest, workers int, holes *int64, fn func(off int64, data []byte) error) error {
-	g, ctx := errgroup.WithContext(ctx)
-	slots := 2 * workers
-	free := make(chan *fetch, slots)
-	for range slots {
-		free <- &fetch{done: make(chan struct{}, 1)}
-	}
-	jobs := make(chan *fetch, slots)
-	order := make(chan *fetch, slots)
-
-	g.Go(func() error {
-		defer close(jobs)
-		defer close(order)
-		return m.Walk(ctx, r, 0, func(off int64, e volume.Entry) error {
-			if e.Hole {
-				*holes++
-				return nil
-			}
-			var f *fetch
-			select {
-			case f = <-free:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			f.off, f.e, f.err = off, e, nil
-			order <- f // never blocks: order holds as many as there are slots
-			jobs <- f
-			return nil
-		})
-	})
-	for range workers {
-		g.Go(func() error {
-			for f := range jobs {
-				data, err := r.Get(ctx, f.e.ID, f.data[:0])
-				if err == nil && int64(len(data)) != f.e.Length {
-					err = fmt.Errorf("chunk %s has %d bytes, manifest says %d", f.e.ID.Short(), len(data), f.e.Length)
+	return pipeline.Ordered(ctx, pipeline.Limits{Workers: workers, InFlight: 2 * workers},
+		func(ctx context.Context, emit func(chunkAt) error) error {
+			return m.Walk(ctx, r, 0, func(off int64, e volume.Entry) error {
+				if e.Hole {
+					*holes++
+					return nil
 				}
-				if data != nil {
-					f.data = data
-				}
-				f.err = err
-				f.done <- struct{}{}
+				return emit(chunkAt{off, e})
+			})
+		},
+		func(ctx context.Context, _ int, c chunkAt, f *fetched) error {
+			data, err := r.Get(ctx, c.e.ID, f.data[:0])
+			if err == nil && int64(len(data)) != c.e.Length {
+				err = fmt.Errorf("chunk %s has %d bytes, manifest says %d", c.e.ID.Short(), len(data), c.e.Length)
 			}
+			if data != nil {
+				f.data = data
+			}
+			// A failed read is reported in volume order, by the consumer,
+			// so the first bad chunk of the volume is the one named.
+			f.off, f.err = c.off, err
 			return nil
-		})
-	}
-	g.Go(func() error {
-		for f := range order {
-			select {
-			case <-f.done:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+		},
+		func(_ context.Context, f *fetched) error {
 			if f.err != nil {
 				return fmt.Errorf("read chunk at offset %d: %w", f.off, f.err)
 			}
-			if err := fn(f.off, f.data); err != nil {
-				return err
-			}
-			free <- f
-		}
-		return nil
-	})
-	return g.Wait()
+			return fn(f.off, f.data)
+		})
 }

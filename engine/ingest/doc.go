@@ -7,7 +7,11 @@
 // of workers hashes each chunk, skips it when the store has it already, and
 // otherwise compresses and stores it; one goroutine takes the results back in
 // volume order and writes the manifest. Memory is bounded by the buffer pool,
-// whatever the size of the volume.
+// whatever the size of the volume. The pipeline's goroutines and shutdown
+// are internal/pipeline's.
+//
+// An Ingester holds what every ingest into one store shares: the chunker
+// its config names and the opener of sources, so callers wire neither.
 //
 // Snapshot ingests every volume of a volume group, makes every blob durable
 // with Flush, and only then writes the snapshot record.

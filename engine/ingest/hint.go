@@ -192,7 +192,7 @@ var errStopWalk = errors.New("stop walk")
 // volume start, or inside a hole.
 func (s *segmenter) copyRun(ctx context.Context, off, end int64) error {
 	if s.inHole {
-		if err := s.emitHole(ctx, s.pos-s.zr, s.zr); err != nil {
+		if err := s.emitHole(s.pos-s.zr, s.zr); err != nil {
 			return err
 		}
 		s.inHole = false
@@ -204,12 +204,7 @@ func (s *segmenter) copyRun(ctx context.Context, off, end int64) error {
 		if eoff < off || eoff+e.Length > end {
 			return fmt.Errorf("hint: base entry [%d,%d) straddles the run [%d,%d)", eoff, eoff+e.Length, off, end)
 		}
-		j, err := s.newJ(ctx)
-		if err != nil {
-			return err
-		}
-		j.off, j.length, j.entry, j.copied = eoff, e.Length, e, true
-		return s.emit(ctx, j)
+		return s.emit(extent{off: eoff, length: e.Length, entry: e, copied: true})
 	})
 	if err != nil && !errors.Is(err, errStopWalk) {
 		return err

@@ -5,10 +5,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/vmrep/vmrep/engine/cas/castest"
 	"github.com/vmrep/vmrep/engine/source"
 	"github.com/vmrep/vmrep/engine/volume"
-
-	"github.com/vmrep/vmrep/engine/cas/castest"
 )
 
 // randomVolume makes a volume of data runs and zero runs of every size

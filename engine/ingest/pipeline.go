@@ -7,12 +7,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/chunker"
 	"github.com/vmrep/vmrep/engine/source"
 	"github.com/vmrep/vmrep/engine/volume"
+	"github.com/vmrep/vmrep/internal/pipeline"
 )
 
 // Options tune one volume's ingest. The zero value of every field but Cutter
@@ -54,20 +53,25 @@ type Stats struct {
 	StoreTime   time.Duration // compressing and storing, summed over workers
 }
 
-// job is one extent of the volume on its way through the pipeline.
-type job struct {
+// extent is one run of the volume on its way through the pipeline: a
+// chunk, a hole, or an entry a Hint let ingest take from the base.
+type extent struct {
 	off, length int64
 	hole        bool
-	copied      bool // entry taken from a base manifest, nothing to store
-	data        []byte
+	copied      bool         // entry taken from a base manifest, nothing to store
+	entry       volume.Entry // of a copied extent
+	data        []byte       // of a chunk, in buf
 	buf         *buffer
-	entry       volume.Entry
-	isNew       bool
-	err         error
-	done        chan struct{}
 }
 
-const jobsInFlight = 1024
+// stored is an extent's manifest entry, once its chunk is stored.
+type stored struct {
+	off, length int64
+	entry       volume.Entry
+	isNew       bool
+}
+
+const extentsInFlight = 1024
 
 // Volume ingests src into store and returns the manifest's info. Nothing it
 // stores is durable until the caller flushes the store.
@@ -83,18 +87,10 @@ func Volume(ctx context.Context, store blob.Writer, src source.Reader, opts Opti
 	bufSize := max(opts.BufferSize, 8<<20, 2*readSize+maxChunk+HoleMin)
 
 	var stats Stats
-	g, gctx := errgroup.WithContext(ctx)
-
 	bufs := make(chan *buffer, workers+3)
 	for range cap(bufs) {
 		bufs <- &buffer{data: make([]byte, bufSize), pool: bufs}
 	}
-	free := make(chan *job, jobsInFlight)
-	for range jobsInFlight {
-		free <- &job{done: make(chan struct{}, 1)}
-	}
-	work := make(chan *job, jobsInFlight)
-	order := make(chan *job, jobsInFlight)
 
 	var pl *plan
 	if opts.Hint != nil && opts.Hint.Base != nil {
@@ -106,58 +102,32 @@ func Volume(ctx context.Context, store blob.Writer, src source.Reader, opts Opti
 	seg := &segmenter{
 		src: src, size: src.Size(), cut: opts.Cutter, max: maxChunk, plan: pl,
 		bufs: bufs, stats: &stats,
-		newJ: func(ctx context.Context) (*job, error) {
-			select {
-			case j := <-free:
-				*j = job{done: j.done}
-				return j, nil
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-		},
-		emit: func(ctx context.Context, j *job) error {
-			if j.hole {
-				j.entry = volume.Entry{Hole: true, Length: j.length}
-			}
-			if j.hole || j.copied {
-				j.done <- struct{}{}
-			}
-			order <- j // never blocks: at most jobsInFlight jobs exist
-			if j.hole || j.copied {
-				return nil
-			}
-			select {
-			case work <- j:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		},
 	}
-	g.Go(func() error {
-		defer close(order)
-		defer close(work)
-		return seg.run(gctx)
-	})
-
 	var hashNanos, storeNanos atomic.Int64
-	for range workers {
-		g.Go(func() error {
-			for j := range work {
-				// j belongs to the collector once storeChunk returns.
-				if err := storeChunk(gctx, store, j, &hashNanos, &storeNanos); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-
 	mw := volume.NewManifestWriter(store)
-	g.Go(func() error {
-		return collect(gctx, mw, order, free, &stats, src.Size(), opts)
-	})
-	if err := g.Wait(); err != nil {
+	col := newCollector(mw, &stats, src.Size(), opts)
+	err := pipeline.Ordered(ctx, pipeline.Limits{Workers: workers, InFlight: extentsInFlight},
+		func(ctx context.Context, emit func(extent) error) error {
+			seg.emit = emit
+			return seg.run(ctx)
+		},
+		func(ctx context.Context, _ int, x extent, out *stored) error {
+			*out = stored{off: x.off, length: x.length}
+			switch {
+			case x.hole:
+				out.entry = volume.Entry{Hole: true, Length: x.length}
+				return nil
+			case x.copied:
+				out.entry = x.entry
+				return nil
+			}
+			return storeChunk(ctx, store, x, out, &hashNanos, &storeNanos)
+		},
+		col.add)
+	if err == nil {
+		err = col.finish()
+	}
+	if err != nil {
 		return Stats{}, err
 	}
 	info, err := mw.Finish(ctx)
@@ -171,74 +141,77 @@ func Volume(ctx context.Context, store blob.Writer, src source.Reader, opts Opti
 }
 
 // storeChunk hashes one chunk and stores it unless the store has it. An
-// all-zero chunk becomes a hole.
-func storeChunk(ctx context.Context, store blob.Writer, j *job, hashNanos, storeNanos *atomic.Int64) (err error) {
-	defer func() {
-		j.err = err
-		j.buf.release()
-		j.buf, j.data = nil, nil
-		j.done <- struct{}{} // hands j to the collector: touch it no more
-	}()
-	if isZero(j.data) {
-		j.entry = volume.Entry{Hole: true, Length: j.length}
+// all-zero chunk becomes a hole. The chunk's buffer is released either way.
+func storeChunk(ctx context.Context, store blob.Writer, x extent, out *stored, hashNanos, storeNanos *atomic.Int64) error {
+	defer x.buf.release()
+	if isZero(x.data) {
+		out.entry = volume.Entry{Hole: true, Length: x.length}
 		return nil
 	}
 	t0 := time.Now()
-	id := blob.Sum(j.data)
+	id := blob.Sum(x.data)
 	t1 := time.Now()
 	hashNanos.Add(int64(t1.Sub(t0)))
-	stored, err := store.Put(ctx, blob.Chunk, id, j.data)
+	isNew, err := store.Put(ctx, blob.Chunk, id, x.data)
 	storeNanos.Add(int64(time.Since(t1)))
 	if err != nil {
-		return fmt.Errorf("store chunk at offset %d: %w", j.off, err)
+		return fmt.Errorf("store chunk at offset %d: %w", x.off, err)
 	}
-	j.entry = volume.Entry{ID: id, Length: j.length}
-	j.isNew = stored
+	out.entry = volume.Entry{ID: id, Length: x.length}
+	out.isNew = isNew
 	return nil
 }
 
-// collect takes finished jobs back in volume order and writes the manifest.
-func collect(ctx context.Context, mw *volume.ManifestWriter, order <-chan *job, free chan<- *job, stats *Stats, total int64, opts Options) error {
+// collector takes stored extents back in volume order, writes the manifest
+// and reports progress.
+type collector struct {
+	mw           *volume.ManifestWriter
+	stats        *Stats
+	total        int64
+	progress     func(Progress)
+	every        time.Duration
+	last         time.Time
+	done, newLen int64
+}
+
+func newCollector(mw *volume.ManifestWriter, stats *Stats, total int64, opts Options) *collector {
 	every := opts.ProgressEvery
 	if every <= 0 {
 		every = 200 * time.Millisecond
 	}
-	var last time.Time
-	var done, newBytes int64
-	report := func(force bool) {
-		if opts.Progress == nil || (!force && time.Since(last) < every) {
-			return
-		}
-		last = time.Now()
-		opts.Progress(Progress{Done: done, Total: total, ReadBytes: atomic.LoadInt64(&stats.ReadBytes), NewBytes: newBytes})
+	return &collector{mw: mw, stats: stats, total: total, progress: opts.Progress, every: every}
+}
+
+func (c *collector) report(force bool) {
+	if c.progress == nil || (!force && time.Since(c.last) < c.every) {
+		return
 	}
-	for j := range order {
-		select {
-		case <-j.done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		if j.err != nil {
-			return j.err
-		}
-		if j.off != done {
-			return fmt.Errorf("ingest: extent at %d after %d: pipeline out of order", j.off, done)
-		}
-		if err := mw.Add(ctx, j.entry); err != nil {
-			return err
-		}
-		done += j.length
-		if j.isNew {
-			stats.NewChunks++
-			newBytes += j.length
-		}
-		free <- j
-		report(false)
+	c.last = time.Now()
+	c.progress(Progress{Done: c.done, Total: c.total, ReadBytes: atomic.LoadInt64(&c.stats.ReadBytes), NewBytes: c.newLen})
+}
+
+func (c *collector) add(ctx context.Context, x *stored) error {
+	if x.off != c.done {
+		return fmt.Errorf("ingest: extent at %d after %d: pipeline out of order", x.off, c.done)
 	}
-	if done != total {
-		return fmt.Errorf("ingest: covered %d of %d bytes", done, total)
+	if err := c.mw.Add(ctx, x.entry); err != nil {
+		return err
 	}
-	stats.NewBytes = newBytes
-	report(true)
+	c.done += x.length
+	if x.isNew {
+		c.stats.NewChunks++
+		c.newLen += x.length
+	}
+	c.report(false)
+	return nil
+}
+
+// finish checks that the extents covered the volume.
+func (c *collector) finish() error {
+	if c.done != c.total {
+		return fmt.Errorf("ingest: covered %d of %d bytes", c.done, c.total)
+	}
+	c.stats.NewBytes = c.newLen
+	c.report(true)
 	return nil
 }

@@ -39,7 +39,7 @@ func (b *buffer) release() {
 }
 
 // segmenter is the producer of the pipeline: it reads the source, finds
-// holes and cuts segments into chunks, and hands out jobs in volume order.
+// holes and cuts segments into chunks, and emits extents in volume order.
 //
 // Invariant: chunks already handed out lie below segStart in buf, so the
 // segmenter only ever writes at or above segStart.
@@ -48,8 +48,7 @@ type segmenter struct {
 	size  int64
 	cut   *chunker.Cutter
 	max   int
-	emit  func(ctx context.Context, j *job) error
-	newJ  func(ctx context.Context) (*job, error)
+	emit  func(x extent) error // blocks while the pipeline is full
 	bufs  chan *buffer
 	stats *Stats
 	plan  *plan // nil: read everything the source reports allocated
@@ -91,7 +90,7 @@ func (s *segmenter) run(ctx context.Context) error {
 		}
 	}
 	if s.inHole {
-		err = s.emitHole(ctx, s.pos-s.zr, s.zr)
+		err = s.emitHole(s.pos-s.zr, s.zr)
 	} else {
 		err = s.finishSegment(ctx, s.w)
 	}
@@ -161,7 +160,7 @@ func (s *segmenter) classify(ctx context.Context, n int) error {
 			continue
 		}
 		if s.inHole {
-			if err := s.emitHole(ctx, s.pos-s.zr, s.zr); err != nil {
+			if err := s.emitHole(s.pos-s.zr, s.zr); err != nil {
 				return err
 			}
 			s.inHole = false
@@ -217,7 +216,7 @@ func (s *segmenter) cutFull(ctx context.Context) error {
 	confirmed := s.w - int(s.zr)
 	for confirmed-s.segStart >= s.max {
 		n := s.cut.Cut(s.buf.data[s.segStart:confirmed], false)
-		if err := s.emitChunk(ctx, n); err != nil {
+		if err := s.emitChunk(n); err != nil {
 			return err
 		}
 	}
@@ -228,36 +227,24 @@ func (s *segmenter) cutFull(ctx context.Context) error {
 func (s *segmenter) finishSegment(ctx context.Context, end int) error {
 	for s.segStart < end {
 		n := s.cut.Cut(s.buf.data[s.segStart:end], true)
-		if err := s.emitChunk(ctx, n); err != nil {
+		if err := s.emitChunk(n); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (s *segmenter) emitChunk(ctx context.Context, n int) error {
-	j, err := s.newJ(ctx)
-	if err != nil {
-		return err
-	}
-	j.off, j.length = s.segOff, int64(n)
-	j.data = s.buf.data[s.segStart : s.segStart+n]
-	j.buf = s.buf
+func (s *segmenter) emitChunk(n int) error {
+	x := extent{off: s.segOff, length: int64(n), data: s.buf.data[s.segStart : s.segStart+n], buf: s.buf}
 	s.buf.retain()
 	s.segStart += n
 	s.segOff += int64(n)
-	return s.emit(ctx, j)
+	return s.emit(x)
 }
 
-func (s *segmenter) emitHole(ctx context.Context, off, n int64) error {
-	j, err := s.newJ(ctx)
-	if err != nil {
-		return err
-	}
-	j.off, j.length = off, n
-	j.hole = true
+func (s *segmenter) emitHole(off, n int64) error {
 	s.zr = 0
-	return s.emit(ctx, j)
+	return s.emit(extent{off: off, length: n, hole: true})
 }
 
 // ensureSpace makes room for n more bytes at w, moving the live tail of the

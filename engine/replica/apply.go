@@ -10,7 +10,6 @@ import (
 
 	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/delta"
-
 	"github.com/vmrep/vmrep/engine/restore"
 	"github.com/vmrep/vmrep/internal/vfs"
 )

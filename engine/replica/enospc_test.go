@@ -13,10 +13,9 @@ import (
 	"testing"
 
 	"github.com/vmrep/vmrep/engine/blob"
+	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/delta"
 	"github.com/vmrep/vmrep/engine/delta/build"
-
-	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/restore"
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/internal/reliability"

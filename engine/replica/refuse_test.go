@@ -12,7 +12,6 @@ import (
 	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/delta"
 	"github.com/vmrep/vmrep/engine/delta/build"
-
 	"github.com/vmrep/vmrep/engine/volume"
 )
 

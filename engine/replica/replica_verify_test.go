@@ -11,7 +11,6 @@ import (
 	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/delta"
 	"github.com/vmrep/vmrep/engine/delta/build"
-
 	"github.com/vmrep/vmrep/engine/ingest"
 	"github.com/vmrep/vmrep/engine/source"
 )

@@ -8,12 +8,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/volume"
-
 	"github.com/vmrep/vmrep/internal/durable"
+	"github.com/vmrep/vmrep/internal/pipeline"
 )
 
 // Options tune a restore.
@@ -57,52 +55,41 @@ func Volume(ctx context.Context, r blob.Reader, m *volume.Manifest, t Target, op
 
 	var st Stats
 	var done atomic.Int64
-	g, ctx := errgroup.WithContext(ctx)
-	work := make(chan extent, 4*workers)
-	for range workers {
-		g.Go(func() error {
-			var buf []byte
-			for x := range work {
-				data, err := r.Get(ctx, x.e.ID, buf)
-				if err != nil {
-					return fmt.Errorf("restore offset %d: %w", x.off, err)
+	bufs := make([][]byte, workers) // each worker's chunk buffer
+	var last time.Time
+	err = pipeline.Unordered(ctx, pipeline.Limits{Workers: workers, InFlight: 4 * workers},
+		func(ctx context.Context, emit func(extent) error) error {
+			return m.Walk(ctx, r, 0, func(off int64, e volume.Entry) error {
+				if e.Hole {
+					st.Holes++
+					done.Add(e.Length)
+					return t.Zero(off, e.Length)
 				}
-				buf = data
-				if int64(len(data)) != x.e.Length {
-					return fmt.Errorf("restore offset %d: chunk %s has %d bytes, manifest says %d", x.off, x.e.ID, len(data), x.e.Length)
+				st.Chunks++
+				st.DataBytes += e.Length
+				if opts.Progress != nil && time.Since(last) >= every {
+					last = time.Now()
+					opts.Progress(done.Load(), m.Size)
 				}
-				if _, err := t.WriteAt(data, x.off); err != nil {
-					return fmt.Errorf("restore offset %d: %w", x.off, err)
-				}
-				done.Add(x.e.Length)
+				return emit(extent{off, e})
+			})
+		},
+		func(ctx context.Context, w int, x extent) error {
+			data, err := r.Get(ctx, x.e.ID, bufs[w])
+			if err != nil {
+				return fmt.Errorf("restore offset %d: %w", x.off, err)
 			}
+			bufs[w] = data
+			if int64(len(data)) != x.e.Length {
+				return fmt.Errorf("restore offset %d: chunk %s has %d bytes, manifest says %d", x.off, x.e.ID, len(data), x.e.Length)
+			}
+			if _, err := t.WriteAt(data, x.off); err != nil {
+				return fmt.Errorf("restore offset %d: %w", x.off, err)
+			}
+			done.Add(x.e.Length)
 			return nil
 		})
-	}
-	g.Go(func() error {
-		defer close(work)
-		var last time.Time
-		return m.Walk(ctx, r, 0, func(off int64, e volume.Entry) error {
-			if e.Hole {
-				st.Holes++
-				done.Add(e.Length)
-				return t.Zero(off, e.Length)
-			}
-			st.Chunks++
-			st.DataBytes += e.Length
-			if opts.Progress != nil && time.Since(last) >= every {
-				last = time.Now()
-				opts.Progress(done.Load(), m.Size)
-			}
-			select {
-			case work <- extent{off, e}:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	})
-	if err := g.Wait(); err != nil {
+	if err != nil {
 		return Stats{}, err
 	}
 	if err := t.Sync(); err != nil {

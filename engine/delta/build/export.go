@@ -7,12 +7,11 @@ import (
 
 	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/engine/diff"
+	"github.com/vmrep/vmrep/engine/volume"
 
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sync/errgroup"
-
-	"github.com/vmrep/vmrep/engine/diff"
-	"github.com/vmrep/vmrep/engine/volume"
 )
 
 // ExportOptions tune an export.
