@@ -6,9 +6,8 @@ import (
 	"runtime"
 	"sort"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/vmrep/vmrep/engine/delta"
+	"github.com/vmrep/vmrep/internal/pipeline"
 )
 
 // Pre-pass decisions, one per frame.
@@ -57,48 +56,31 @@ type frameTask struct {
 // their own records and, with data set, their own stored bytes.
 func forFrames(ctx context.Context, rd *delta.Reader, data bool, pre func(seq int, f *delta.Frame) bool, fn func(t *frameTask, w int) error) error {
 	workers := runtime.GOMAXPROCS(0)
-	g, gctx := errgroup.WithContext(ctx)
-	tasks := make(chan *frameTask, 2*workers)
-	for w := range workers {
-		g.Go(func() error {
-			for t := range tasks {
-				if err := fn(t, w); err != nil {
-					return err
+	return pipeline.Unordered(ctx, pipeline.Limits{Workers: workers, InFlight: 2 * workers},
+		func(ctx context.Context, emit func(*frameTask) error) error {
+			seq, copies := 0, 0
+			return rd.WalkFrames(ctx, false, func(f *delta.Frame) error {
+				t := &frameTask{seq: seq, copyStart: copies}
+				for i := range f.Recs {
+					if f.Recs[i].Kind == delta.KindCopy {
+						copies++
+					}
 				}
-			}
-			return nil
-		})
-	}
-	g.Go(func() error {
-		defer close(tasks)
-		seq, copies := 0, 0
-		return rd.WalkFrames(gctx, false, func(f *delta.Frame) error {
-			t := &frameTask{seq: seq, copyStart: copies}
-			for i := range f.Recs {
-				if f.Recs[i].Kind == delta.KindCopy {
-					copies++
+				seq++
+				if !pre(t.seq, f) {
+					return nil
 				}
-			}
-			seq++
-			if !pre(t.seq, f) {
-				return nil
-			}
-			t.f = *f
-			t.f.Recs = append([]delta.Record(nil), f.Recs...)
-			if data {
-				t.f.Stored = append([]byte(nil), f.Stored...)
-			} else {
-				t.f.Stored = nil
-			}
-			select {
-			case tasks <- t:
-				return nil
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-		})
-	})
-	return g.Wait()
+				t.f = *f
+				t.f.Recs = append([]delta.Record(nil), f.Recs...)
+				if data {
+					t.f.Stored = append([]byte(nil), f.Stored...)
+				} else {
+					t.f.Stored = nil
+				}
+				return emit(t)
+			})
+		},
+		func(_ context.Context, w int, t *frameTask) error { return fn(t, w) })
 }
 
 // prepass hashes the replica's bytes of every frame's ranges and decides

@@ -9,9 +9,9 @@ import (
 	"github.com/vmrep/vmrep/engine/delta"
 	"github.com/vmrep/vmrep/engine/diff"
 	"github.com/vmrep/vmrep/engine/volume"
+	"github.com/vmrep/vmrep/internal/pipeline"
 
 	"github.com/klauspost/compress/zstd"
-	"golang.org/x/sync/errgroup"
 )
 
 // ExportOptions tune an export.
@@ -94,82 +94,75 @@ func loadPair(ctx context.Context, r blob.Reader, vh delta.VolumeHeader) (volPai
 	return p, err
 }
 
-type result struct {
+// slotResult is a job's encoded frames, or the error that stopped it, with
+// the job's index so the consumer knows its volume.
+type slotResult struct {
 	jobResult
-	err  error
-	done chan struct{}
+	i   int
+	err error
+}
+
+// worker is one encoding goroutine's state: its refiner and the volume its
+// readers are set for.
+type worker struct {
+	f   *refiner
+	vol int
 }
 
 // runJobs refines and encodes jobs on workers and hands their frames to w
 // in job order; at most 2×workers jobs are in flight, which bounds memory.
+// A job's error is reported when its turn comes, so the first failing job
+// in volume order is the one named.
 func runJobs(ctx context.Context, r blob.Reader, mans []volPair, jobs []job, w delta.Sink, workers int) (delta.Summary, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	work := make(chan int)
-	results := make([]*result, len(jobs))
-	for i := range results {
-		results[i] = &result{done: make(chan struct{})}
-	}
-	var g errgroup.Group
-	for range workers {
-		g.Go(func() error {
-			enc, _ := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest),
-				zstd.WithEncoderCRC(false), zstd.WithZeroFrames(true))
-			defer enc.Close()
-			f := &refiner{enc: enc, hb: delta.NewFrameHasher(delta.WriteVersion()), ht: delta.NewFrameHasher(delta.WriteVersion())}
-			vol := -1
-			for i := range work {
-				j := &jobs[i]
-				if j.vol != vol {
-					m := &mans[j.vol]
-					f.base, f.target, f.index = newVolReader(r, m.base), newVolReader(r, m.target), m.index
-					vol = j.vol
-				}
-				res := results[i]
-				res.jobResult, res.err = f.encodeJob(ctx, j)
-				close(res.done)
+	ws := make([]worker, workers)
+	defer func() {
+		for _, x := range ws {
+			if x.f != nil {
+				x.f.enc.Close()
 			}
-			return nil
-		})
-	}
-	window := make(chan struct{}, 2*workers)
-	g.Go(func() error {
-		defer close(work)
-		for i := range jobs {
-			select {
-			case window <- struct{}{}:
-			case <-ctx.Done():
-				return nil
-			}
-			select {
-			case work <- i:
-			case <-ctx.Done():
-				return nil
-			}
-		}
-		return nil
-	})
-	var sum delta.Summary
-	var err error
-	for i := 0; i < len(jobs) && err == nil; i++ {
-		res := results[i]
-		<-res.done
-		err = res.err
-		sum.Merge(&res.sum)
-		for k := 0; k < len(res.frames) && err == nil; k++ {
-			err = w.Put(jobs[i].vol, res.frames[k], res.recs[k])
-			putFrameBuf(res.frames[k])
-		}
-		results[i] = nil
-		<-window
-	}
-	cancel()
-	// Release the feeder, then wait for every worker to return.
-	go func() {
-		for range window {
 		}
 	}()
-	g.Wait()
-	close(window)
+	var sum delta.Summary
+	err := pipeline.Ordered(ctx, pipeline.Limits{Workers: workers, InFlight: 2 * workers},
+		func(ctx context.Context, emit func(int) error) error {
+			for i := range jobs {
+				if err := emit(i); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		func(ctx context.Context, wi int, i int, res *slotResult) error {
+			x := &ws[wi]
+			if x.f == nil {
+				enc, _ := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest),
+					zstd.WithEncoderCRC(false), zstd.WithZeroFrames(true))
+				x.f = &refiner{enc: enc, hb: delta.NewFrameHasher(delta.WriteVersion()), ht: delta.NewFrameHasher(delta.WriteVersion())}
+				x.vol = -1
+			}
+			j := &jobs[i]
+			if j.vol != x.vol {
+				m := &mans[j.vol]
+				x.f.base, x.f.target, x.f.index = newVolReader(r, m.base), newVolReader(r, m.target), m.index
+				x.vol = j.vol
+			}
+			res.i = i
+			res.jobResult, res.err = x.f.encodeJob(ctx, j)
+			return nil
+		},
+		func(ctx context.Context, res *slotResult) error {
+			sum.Merge(&res.sum)
+			if res.err != nil {
+				return res.err
+			}
+			for k := range res.frames {
+				if err := w.Put(jobs[res.i].vol, res.frames[k], res.recs[k]); err != nil {
+					return err
+				}
+				putFrameBuf(res.frames[k])
+			}
+			res.jobResult = jobResult{}
+			return nil
+		})
 	return sum, err
 }
