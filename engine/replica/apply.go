@@ -117,7 +117,7 @@ func Apply(ctx context.Context, rd *delta.Reader, dir string, opts ApplyOptions)
 	if err != nil {
 		return fail(err)
 	}
-	stages, err := stageCopies(fsys, dir, vols, p, jr, next)
+	stages, err := stageCopies(ctx, fsys, dir, vols, p, jr, next)
 	if err == nil {
 		defer closeStages(stages)
 		err = reserve(vols, p)

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -27,7 +28,7 @@ func stagePath(dir, volumeID string) string {
 // journal's hash), or a new one read from the replica, still at the base.
 // It returns the open stages, per volume, and records new stage hashes in
 // next.
-func stageCopies(fsys vfs.FS, dir string, vols []*applyVol, p *plan, jr, next *journal) ([]vfs.File, error) {
+func stageCopies(ctx context.Context, fsys vfs.FS, dir string, vols []*applyVol, p *plan, jr, next *journal) ([]vfs.File, error) {
 	stages := make([]vfs.File, len(vols))
 	sizes := make([]int64, len(vols))
 	for i := range p.copies {
@@ -47,7 +48,7 @@ func stageCopies(fsys vfs.FS, dir string, vols []*applyVol, p *plan, jr, next *j
 		}
 		path := stagePath(dir, v.vh.ID)
 		if jr.covers(v.vh.ID) {
-			f, err := openStage(fsys, path, sizes[vi], jr.Stages[v.vh.ID])
+			f, err := openStage(ctx, fsys, path, sizes[vi], jr.Stages[v.vh.ID])
 			if err != nil {
 				return fail(fmt.Errorf("volume %q: %w", v.vh.Name, err))
 			}
@@ -55,7 +56,7 @@ func stageCopies(fsys vfs.FS, dir string, vols []*applyVol, p *plan, jr, next *j
 			next.setStage(v.vh.ID, jr.Stages[v.vh.ID])
 			continue
 		}
-		f, sum, err := writeStage(fsys, dir, path, v, p, vi)
+		f, sum, err := writeStage(ctx, fsys, path, v, p, vi)
 		if err != nil {
 			return fail(fmt.Errorf("volume %q: stage copy sources: %w", v.vh.Name, err))
 		}
@@ -74,13 +75,13 @@ func closeStages(stages []vfs.File) {
 }
 
 // openStage opens an existing stage and checks its size and hash.
-func openStage(fsys vfs.FS, path string, size int64, want blob.ID) (vfs.File, error) {
+func openStage(ctx context.Context, fsys vfs.FS, path string, size int64, want blob.ID) (vfs.File, error) {
 	f, err := fsys.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("the interrupted apply's copy stage: %w", err)
 	}
 	h := blake3.New()
-	n, err := io.Copy(h, f)
+	n, err := io.Copy(h, ctxReader{ctx, f})
 	var got blob.ID
 	h.Sum(got[:0])
 	if err == nil && (n != size || got != want) {
@@ -95,7 +96,7 @@ func openStage(fsys vfs.FS, path string, size int64, want blob.ID) (vfs.File, er
 
 // writeStage copies volume vi's staged sources from the replica into a new
 // stage file: temp, fsync, rename, directory fsync.
-func writeStage(fsys vfs.FS, dir, path string, v *applyVol, p *plan, vi int) (vfs.File, blob.ID, error) {
+func writeStage(ctx context.Context, fsys vfs.FS, path string, v *applyVol, p *plan, vi int) (vfs.File, blob.ID, error) {
 	var sum blob.ID
 	tmp, err := durable.Create(fsys, path, durable.Options{Pattern: ".staging-*", KeepOpen: true})
 	if err != nil {
@@ -107,6 +108,9 @@ func writeStage(fsys vfs.FS, dir, path string, v *applyVol, p *plan, vi int) (vf
 		c := &p.copies[i]
 		if c.vol != vi || c.stagedAt < 0 {
 			continue
+		}
+		if err = ctx.Err(); err != nil {
+			break
 		}
 		buf = grow(buf, c.n)
 		if err = readRange(v.f, buf, c.src); err != nil {
@@ -126,6 +130,20 @@ func writeStage(fsys vfs.FS, dir, path string, v *applyVol, p *plan, vi int) (vf
 	}
 	h.Sum(sum[:0])
 	return tmp, sum, nil
+}
+
+// ctxReader stops a long read (a stage as large as the copies it holds)
+// once ctx is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // removeStages deletes the stages of volumes that are finished.
