@@ -41,6 +41,7 @@ var onlyImports = map[string][]string{
 	"cmd/vmrep":          {"api", "client", "internal/version"},
 	"internal/version":   {},
 	"internal/pipeline":  {},
+	"internal/zero":      {},
 	"engine/blob":        {},
 	"engine/retention":   {},
 	"internal/clock":     {},

@@ -1,7 +1,6 @@
 package export
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/volume"
+	"github.com/vmrep/vmrep/internal/zero"
 )
 
 // WriteQcow2 writes the volume of manifest m to w as a QCOW2 version 3
@@ -144,7 +144,7 @@ func (q *qcowWriter) add(off int64, data []byte) error {
 }
 
 func (q *qcowWriter) flushCluster() error {
-	if q.cur < 0 || !q.dirty || isZero(q.cluster) {
+	if q.cur < 0 || !q.dirty || zero.Is(q.cluster) {
 		q.dirty = false
 		return nil
 	}
@@ -229,8 +229,3 @@ func (q *qcowWriter) finish() error {
 	}
 	return nil
 }
-
-// zeros is compared against with bytes.Equal, which is vectorised.
-var zeros = make([]byte, 1<<maxClusterBits)
-
-func isZero(b []byte) bool { return bytes.Equal(b, zeros[:len(b)]) }

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/vmrep/vmrep/engine/source"
+	"github.com/vmrep/vmrep/internal/zero"
 )
 
 // memSource is a volume in memory whose Allocated ranges are given by the
@@ -49,7 +50,7 @@ func allocatedOf(data []byte, gran int) []source.Range {
 	var out []source.Range
 	for off := 0; off < len(data); off += gran {
 		end := min(off+gran, len(data))
-		if isZero(data[off:end]) {
+		if zero.Is(data[off:end]) {
 			continue
 		}
 		if n := len(out); n > 0 && out[n-1].Off+out[n-1].Len == int64(off) {

@@ -12,6 +12,7 @@ import (
 	"github.com/vmrep/vmrep/engine/source"
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/internal/pipeline"
+	"github.com/vmrep/vmrep/internal/zero"
 )
 
 // Options tune one volume's ingest. The zero value of every field but Cutter
@@ -144,7 +145,7 @@ func Volume(ctx context.Context, store blob.Writer, src source.Reader, opts Opti
 // all-zero chunk becomes a hole. The chunk's buffer is released either way.
 func storeChunk(ctx context.Context, store blob.Writer, x extent, out *stored, hashNanos, storeNanos *atomic.Int64) error {
 	defer x.buf.release()
-	if isZero(x.data) {
+	if zero.Is(x.data) {
 		out.entry = volume.Entry{Hole: true, Length: x.length}
 		return nil
 	}

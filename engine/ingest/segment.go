@@ -10,6 +10,7 @@ import (
 
 	"github.com/vmrep/vmrep/engine/chunker"
 	"github.com/vmrep/vmrep/engine/source"
+	"github.com/vmrep/vmrep/internal/zero"
 )
 
 const (
@@ -139,7 +140,7 @@ func (s *segmenter) classify(ctx context.Context, n int) error {
 	for in < s.w+n {
 		bl := min(blockSize, s.w+n-in)
 		block := s.buf.data[in : in+bl]
-		if isZero(block) {
+		if zero.Is(block) {
 			s.zr += int64(bl)
 			s.pos += int64(bl)
 			in += bl
@@ -273,23 +274,3 @@ func (s *segmenter) takeBuffer(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
-
-// isZero reports whether b holds only zero bytes. Most data blocks differ
-// from zero in their first bytes, so the common case returns at once.
-func isZero(b []byte) bool {
-	if len(b) == 0 {
-		return true
-	}
-	if b[0] != 0 || b[len(b)-1] != 0 {
-		return false
-	}
-	for len(b) >= len(zeroBlock) {
-		if string(b[:len(zeroBlock)]) != string(zeroBlock[:]) {
-			return false
-		}
-		b = b[len(zeroBlock):]
-	}
-	return string(b) == string(zeroBlock[:len(b)])
-}
-
-var zeroBlock [blockSize]byte

@@ -6,6 +6,7 @@ import (
 
 	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/volume"
+	"github.com/vmrep/vmrep/internal/zero"
 )
 
 // rangeDiff is where a volume's bytes differ from a manifest: the first
@@ -64,7 +65,7 @@ func compareManifest(ctx context.Context, r blob.Reader, id blob.ID, f io.Reader
 			if err := readRange(f, buf, pos); err != nil {
 				return err
 			}
-			if i := firstNonZero(buf); i >= 0 {
+			if i := zero.First(buf); i >= 0 {
 				blk := max(off, (pos+int64(i))&^4095)
 				d.note(blk, min(4096, end-blk))
 			}
@@ -76,34 +77,6 @@ func compareManifest(ctx context.Context, r blob.Reader, id blob.ID, f io.Reader
 		return nil
 	})
 	return d, err
-}
-
-// firstNonZero is the index of b's first non-zero byte, or -1.
-func firstNonZero(b []byte) int {
-	if allZero(b) {
-		return -1
-	}
-	for i, c := range b {
-		if c != 0 {
-			return i
-		}
-	}
-	return -1
-}
-
-func allZero(b []byte) bool {
-	for len(b) >= 8 {
-		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
-			return false
-		}
-		b = b[8:]
-	}
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // grow returns b resized to n bytes, reallocated only when too small.

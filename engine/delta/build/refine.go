@@ -5,6 +5,7 @@ import (
 
 	"github.com/vmrep/vmrep/engine/delta"
 	"github.com/vmrep/vmrep/engine/diff"
+	"github.com/vmrep/vmrep/internal/zero"
 )
 
 // blockSize is the unit changes are compared and recorded in.
@@ -135,7 +136,7 @@ func (f *refiner) refineSpan(ctx context.Context, j *job, s span, at int64) erro
 		t := f.tbuf[at+i : at+end]
 		if j.noBase || string(t) != string(f.bbuf[at+i:at+end]) {
 			class = blockData
-			if allZero(t) {
+			if zero.Is(t) {
 				class = blockZero
 			}
 		}
@@ -209,19 +210,4 @@ func grow(b []byte, n int64) []byte {
 		return make([]byte, n)
 	}
 	return b[:n]
-}
-
-func allZero(b []byte) bool {
-	for len(b) >= 8 {
-		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
-			return false
-		}
-		b = b[8:]
-	}
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
