@@ -24,7 +24,7 @@ func (s *Server) listSnapshots(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]api.Snapshot, len(snaps))
 	for i, sn := range snaps {
-		out[i] = toAPISnapshot(sn)
+		out[i] = s.withPin(sn)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -50,7 +50,7 @@ func (s *Server) getSnapshot(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toAPISnapshot(sn))
+	writeJSON(w, http.StatusOK, s.withPin(sn))
 	return nil
 }
 
