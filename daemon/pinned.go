@@ -142,9 +142,9 @@ func (p *pinStore) saveLocked() error {
 // reason is what snapshotPins says of an explicit pin.
 func (e explicitPin) reason() string {
 	if e.Note == "" {
-		return "pinned by snapshot pin"
+		return "explicit pin"
 	}
-	return "pinned by snapshot pin: " + e.Note
+	return fmt.Sprintf("explicit pin %q", e.Note)
 }
 
 func (e explicitPin) toAPI() *api.SnapshotPin {
