@@ -64,6 +64,13 @@ func policyOf(req api.ForgetRequest) (retention.Policy, error) {
 //
 // Times are bucketed in the daemon's local time zone.
 func (s *Server) Forget(ctx context.Context, vgName string, p retention.Policy, dryRun bool) (api.ForgetResult, error) {
+	return s.forgetAt(ctx, vgName, p, dryRun, time.Now())
+}
+
+// forgetAt is Forget at the time now, for a caller that runs on an
+// injected clock (a schedule): now decides only which snapshots are in the
+// future for the policy's Within.
+func (s *Server) forgetAt(ctx context.Context, vgName string, p retention.Policy, dryRun bool, now time.Time) (api.ForgetResult, error) {
 	if err := p.Validate(); err != nil {
 		return api.ForgetResult{}, api.Errorf(api.CodeInvalid, "%v", err)
 	}
@@ -89,7 +96,7 @@ func (s *Server) Forget(ctx context.Context, vgName string, p retention.Policy, 
 		bySeq[sn.Seq] = sn
 		in[i] = retention.Snapshot{Seq: sn.Seq, Time: sn.Created, Pins: s.snapshotPins(ctx, vg.Name, sn)}
 	}
-	keep, remove, err := retention.Apply(in, p, time.Now(), time.Local)
+	keep, remove, err := retention.Apply(in, p, now, time.Local)
 	if err != nil {
 		return api.ForgetResult{}, api.Errorf(api.CodeInvalid, "%v", err)
 	}

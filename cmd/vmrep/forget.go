@@ -38,6 +38,15 @@ would be removed and changes nothing.`,
 			if req == (api.ForgetRequest{DryRun: req.DryRun}) {
 				return usagef("snapshot forget needs at least one --keep-* rule (an empty policy would remove all but the newest snapshot)")
 			}
+			for _, c := range []struct {
+				flag string
+				n    int
+			}{{"keep-last", req.Last}, {"keep-hourly", req.Hourly}, {"keep-daily", req.Daily},
+				{"keep-weekly", req.Weekly}, {"keep-monthly", req.Monthly}, {"keep-yearly", req.Yearly}} {
+				if c.n < -1 {
+					return usagef("--%s %d: want a count of 0 or more, or -1 for all", c.flag, c.n)
+				}
+			}
 			res, err := a.cl.Forget(cmd.Context(), argv[0], req)
 			if err != nil {
 				return err

@@ -91,6 +91,9 @@ func TestSnapshotForget(t *testing.T) {
 			t.Errorf("%v: exit %d %q, want 2 and the rule missing", argv, r.code, r.stderr)
 		}
 	}
+	if r := d.vmrep("snapshot", "forget", "web", "--keep-last", "-2"); r.code != 2 || !strings.Contains(r.stderr, "--keep-last -2") {
+		t.Errorf("--keep-last -2: exit %d %q, want 2", r.code, r.stderr)
+	}
 	if r := d.vmrep("snapshot", "forget", "web", "--keep-within", "soon"); r.code != 1 || !strings.Contains(r.stderr, "within") {
 		t.Errorf("bad --keep-within: exit %d %q", r.code, r.stderr)
 	}
