@@ -169,6 +169,19 @@ func TestForgetKeepsWhatThePolicySaysAndEveryPin(t *testing.T) {
 	if _, err := s.Forget(ctx, "nope", p, false); !errors.Is(err, volume.ErrNotFound) {
 		t.Errorf("unknown VG: %v", err)
 	}
+	// While a snapshot (or replication, or delete) of the VG holds its
+	// writer lock, forget is busy and deletes nothing.
+	unlock, e := s.writers.tryLock(vg.ID, vg.Name, "a snapshot")
+	if e != nil {
+		t.Fatal(e)
+	}
+	if _, err := s.Forget(ctx, "web", retention.Policy{Last: 1}, false); !errors.As(err, &ae) || ae.Code != api.CodeBusy {
+		t.Errorf("forget while a snapshot runs: %v, want %s", err, api.CodeBusy)
+	}
+	unlock()
+	if left := seqsLeft(t, s, vg); len(left) != 4 {
+		t.Errorf("a busy forget left %v", left)
+	}
 }
 
 // TestForgetWithDamagedPinsKeepsEverything: a pins file that cannot be
