@@ -55,8 +55,9 @@ func (s *Server) getSnapshot(w http.ResponseWriter, r *http.Request) error {
 }
 
 // deleteSnapshot deletes the one snapshot {seq} names. A snapshot a
-// replica or a replication target builds on (snapshotPins) is deleted only
-// with ?force=true.
+// replica or a replication target builds on, or one pinned with snapshot
+// pin (snapshotPins), is deleted only with ?force=true; its pin goes with
+// it.
 func (s *Server) deleteSnapshot(w http.ResponseWriter, r *http.Request) error {
 	vg, sn, err := s.lookupSnapshot(r)
 	if err != nil {
@@ -74,6 +75,11 @@ func (s *Server) deleteSnapshot(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := s.cat.DeleteSnapshot(r.Context(), vg.ID, sn.Seq); err != nil {
 		return err
+	}
+	if _, err := s.pins.unpin(sn); err != nil {
+		// The pin names a snapshot ID no other snapshot has: a stale one
+		// pins nothing.
+		s.log.Warn("removing the pin of a deleted snapshot", "snapshot", sn.Name(), "err", err)
 	}
 	s.log.Info("snapshot deleted", "snapshot", sn.Name(), "id", sn.ID, "force", force)
 	w.WriteHeader(http.StatusNoContent)

@@ -250,4 +250,10 @@ func TestSnapshotForgetOnServer(t *testing.T) {
 	if got := listedSeqs(t, s.srv, "web"); !slices.Equal(got, []uint64{2, 4}) {
 		t.Errorf("server holds %v after forget", got)
 	}
+	// A forced delete of a pinned snapshot takes its pin along: the file
+	// names no snapshot that is gone.
+	s.srv.ok("snapshot", "delete", "web@2", "--force")
+	if b, err := os.ReadFile(filepath.Join(s.srv.store, "pins.json")); err != nil || strings.Contains(string(b), "snapshot_id") {
+		t.Errorf("pins.json after a forced delete: %v\n%s", err, b)
+	}
 }

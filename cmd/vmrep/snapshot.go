@@ -179,7 +179,7 @@ func newSnapshotDeleteCmd(a *app) *cobra.Command {
 		Long: `Deletes exactly the snapshot named: VG@N, or VG@latest spelt out. A snapshot
 that a replica this daemon wrote is at, or the last one pushed to a
 replication server, is what the next delta or push builds on: deleting it
-needs --force.`,
+needs --force, as does deleting one pinned with vmrep snapshot pin.`,
 		Example: `  vmrep snapshot delete web@1
   vmrep snapshot delete web@latest
   vmrep snapshot delete web@3 --force   # even though a replica is at it`,
@@ -199,6 +199,6 @@ needs --force.`,
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&force, "force", false, "delete even a snapshot a known replica or replication target builds on")
+	cmd.Flags().BoolVar(&force, "force", false, "delete even a snapshot a known replica or replication target builds on, or a pinned one")
 	return cmd
 }
