@@ -88,6 +88,9 @@ type Snapshot struct {
 	Parent  string           `json:"parent,omitempty"`
 	Created time.Time        `json:"created"`
 	Volumes []VolumeSnapshot `json:"volumes"`
+	// Pin is set in list and show answers for a snapshot pinned with
+	// snapshot pin.
+	Pin *SnapshotPin `json:"pin,omitempty"`
 }
 
 // RestoreRequest is the body of POST /v1/restore.

@@ -46,3 +46,21 @@ func (c *Client) Restore(ctx context.Context, req api.RestoreRequest) (api.Job, 
 func (c *Client) Verify(ctx context.Context, req api.VerifyRequest) (api.Job, error) {
 	return call[api.Job](ctx, c, http.MethodPost, "/v1/verify", req)
 }
+
+// Forget applies a retention policy to a volume group's snapshots and,
+// unless req.DryRun, deletes those it removes.
+func (c *Client) Forget(ctx context.Context, vg string, req api.ForgetRequest) (api.ForgetResult, error) {
+	return call[api.ForgetResult](ctx, c, http.MethodPost, "/v1/vgs/"+url.PathEscape(vg)+"/forget", req)
+}
+
+// PinSnapshot pins a snapshot (seq is a number or "latest") so that forget
+// keeps it and delete needs force; it returns the snapshot with its pin.
+func (c *Client) PinSnapshot(ctx context.Context, vg, seq, note string) (api.Snapshot, error) {
+	return call[api.Snapshot](ctx, c, http.MethodPost, snapPath(vg)+"/"+url.PathEscape(seq)+"/pin", api.PinRequest{Note: note})
+}
+
+// UnpinSnapshot removes a snapshot's pin; a snapshot not pinned is
+// api.CodeNotFound.
+func (c *Client) UnpinSnapshot(ctx context.Context, vg, seq string) error {
+	return c.do(ctx, http.MethodDelete, snapPath(vg)+"/"+url.PathEscape(seq)+"/pin", nil, nil)
+}

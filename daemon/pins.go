@@ -53,12 +53,17 @@ type replicaRegistry struct {
 	mu   struct {
 		sync.Mutex
 		data registryData
+		// writing counts the replicas being written at each snapshot
+		// ("vgid/snapshotid"), in memory only: a materialize that has not
+		// recorded its replica yet still needs its snapshot.
+		writing map[string]int
 	}
 }
 
 func newReplicaRegistry(storeDir string, log *slog.Logger) *replicaRegistry {
 	g := &replicaRegistry{path: filepath.Join(storeDir, replicasFile), log: log}
 	g.mu.data = registryData{Replicas: map[string]knownReplica{}}
+	g.mu.writing = map[string]int{}
 	b, err := os.ReadFile(g.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return g
@@ -110,6 +115,28 @@ func (g *replicaRegistry) pushed(to string, sn volume.Snapshot) {
 	g.saveLocked()
 }
 
+// writingReplica marks sn as the snapshot a replica is being written at
+// until the returned func is called.
+func (g *replicaRegistry) writingReplica(sn volume.Snapshot) (done func()) {
+	key := sn.VGID + "/" + sn.ID
+	g.mu.Lock()
+	g.mu.writing[key]++
+	g.mu.Unlock()
+	return func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.mu.writing[key]--; g.mu.writing[key] <= 0 {
+			delete(g.mu.writing, key)
+		}
+	}
+}
+
+func (g *replicaRegistry) isWriting(sn volume.Snapshot) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.mu.writing[sn.VGID+"/"+sn.ID] > 0
+}
+
 func (g *replicaRegistry) saveLocked() {
 	b, err := json.MarshalIndent(g.mu.data, "", "  ")
 	if err == nil {
@@ -131,12 +158,14 @@ func (g *replicaRegistry) snapshot() registryData {
 	return d
 }
 
-// snapshotPins says why sn should not be deleted without --force: it is
-// the current snapshot of a replica this daemon wrote (whose state file
-// still names it: a replica that is gone or moved on pins nothing), or the
-// newest snapshot pushed to a replication server. Schedules do not exist
-// yet; when they do, the last snapshot a schedule still needs is added
-// here.
+// snapshotPins says why sn must not be deleted without --force nor by
+// forget: it is the current snapshot of a replica this daemon wrote (whose
+// state file still names it: a replica that is gone or moved on pins
+// nothing) or is writing now (a materialize on a replication server), the
+// newest snapshot pushed to a replication server, or pinned with
+// `snapshot pin` (pinned.go). When the pins file could not be read every
+// snapshot is pinned, so that a damaged file never lets forget remove what
+// the user pinned.
 func (s *Server) snapshotPins(ctx context.Context, vgName string, sn volume.Snapshot) []string {
 	d := s.known.snapshot()
 	var why []string
@@ -157,10 +186,18 @@ func (s *Server) snapshotPins(ctx context.Context, vgName string, sn volume.Snap
 		}
 		why = append(why, "replica "+dir+" is at it")
 	}
+	if s.known.isWriting(sn) {
+		why = append(why, "a replica is being written at it")
+	}
 	for _, t := range d.Targets {
 		if t.VGID == sn.VGID && t.SnapshotID == sn.ID {
 			why = append(why, fmt.Sprintf("it is the last snapshot of %q pushed to %s", vgName, t.To))
 		}
+	}
+	if err := s.pins.err(); err != nil {
+		why = append(why, "pinned snapshots are unknown: "+err.Error())
+	} else if e, ok := s.pins.lookup(sn); ok {
+		why = append(why, e.reason())
 	}
 	return why
 }

@@ -53,6 +53,12 @@ func (rs *ReplicationServer) materialize(w http.ResponseWriter, r *http.Request)
 		return err
 	}
 	defer release()
+	// A forget on this server must keep sn from the moment a replica is
+	// being written at it, before replicaWritten records it.
+	defer rs.s.known.writingReplica(sn)()
+	if _, err := rs.s.cat.GetSnapshot(ctx, sn.VGID, sn.Seq); err != nil {
+		return fmt.Errorf("materialize: %w", err) // forgotten before the mark
+	}
 	st, how, err := rs.writeReplica(ctx, sn, dir)
 	if err != nil {
 		return err

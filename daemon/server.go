@@ -47,6 +47,7 @@ type Server struct {
 	replicas dirLocks
 	mounts   *mountTable      // FUSE mounts, see mounts.go
 	known    *replicaRegistry // replicas written and targets pushed to, see pins.go
+	pins     *pinStore        // snapshots pinned with snapshot pin, see pinned.go
 	lvm      *capture.LVM     // temporary LVM snapshots, see lvm.go
 
 	httpSrv *http.Server
@@ -84,6 +85,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	removeStateTemps(storeDir, cfg.Logger)
 	s.known = newReplicaRegistry(storeDir, cfg.Logger)
+	s.pins = newPinStore(storeDir)
+	if err := s.pins.err(); err != nil {
+		cfg.Logger.Error("every snapshot counts as pinned until this is fixed", "err", err)
+	}
 	// Mounts a killed daemon left behind are cleaned and served again.
 	s.mounts = newMountTable(storeDir, s.cat, cfg.Store, cfg.Logger)
 	s.mounts.restore(base)

@@ -23,7 +23,7 @@ func (s *Server) listSnapshots(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]api.Snapshot, len(snaps))
 	for i, sn := range snaps {
-		out[i] = toAPISnapshot(sn)
+		out[i] = s.withPin(sn)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -49,13 +49,14 @@ func (s *Server) getSnapshot(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toAPISnapshot(sn))
+	writeJSON(w, http.StatusOK, s.withPin(sn))
 	return nil
 }
 
 // deleteSnapshot deletes the one snapshot {seq} names. A snapshot a
-// replica or a replication target builds on (snapshotPins) is deleted only
-// with ?force=true.
+// replica or a replication target builds on, or one pinned with snapshot
+// pin (snapshotPins), is deleted only with ?force=true; its pin goes with
+// it.
 func (s *Server) deleteSnapshot(w http.ResponseWriter, r *http.Request) error {
 	vg, sn, err := s.lookupSnapshot(r)
 	if err != nil {
@@ -73,6 +74,11 @@ func (s *Server) deleteSnapshot(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := s.cat.DeleteSnapshot(r.Context(), vg.ID, sn.Seq); err != nil {
 		return err
+	}
+	if _, err := s.pins.unpin(sn); err != nil {
+		// The pin names a snapshot ID no other snapshot has: a stale one
+		// pins nothing.
+		s.log.Warn("removing the pin of a deleted snapshot", "snapshot", sn.Name(), "err", err)
 	}
 	s.log.Info("snapshot deleted", "snapshot", sn.Name(), "id", sn.ID, "force", force)
 	w.WriteHeader(http.StatusNoContent)

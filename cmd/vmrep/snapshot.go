@@ -14,13 +14,16 @@ func newSnapshotCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "snapshot",
 		Aliases: []string{"snap"},
-		Short:   "Create, list, show and delete snapshots (named VG@N or VG@latest)",
+		Short:   "Create, list, show, delete, forget and pin snapshots (named VG@N or VG@latest)",
 		Example: `  vmrep snapshot create web
   vmrep snapshot list web
   vmrep snapshot show web@latest
-  vmrep snapshot delete web@1`,
+  vmrep snapshot delete web@1
+  vmrep snapshot forget web --keep-last 3 --keep-daily 7 --dry-run
+  vmrep snapshot pin web@2 --note "before the upgrade"`,
 	}
-	cmd.AddCommand(newSnapshotCreateCmd(a), newSnapshotListCmd(a), newSnapshotShowCmd(a), newSnapshotDeleteCmd(a))
+	cmd.AddCommand(newSnapshotCreateCmd(a), newSnapshotListCmd(a), newSnapshotShowCmd(a), newSnapshotDeleteCmd(a),
+		newSnapshotForgetCmd(a), newSnapshotPinCmd(a), newSnapshotUnpinCmd(a))
 	return cmd
 }
 
@@ -84,19 +87,30 @@ func newSnapshotListCmd(a *app) *cobra.Command {
 				return a.emit(snaps)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SNAPSHOT\tID\tCREATED\tSIZE\tDATA\tNEW\tDEDUP")
+			fmt.Fprintln(tw, "SNAPSHOT\tID\tCREATED\tSIZE\tDATA\tNEW\tDEDUP\tPINNED")
 			for _, s := range snaps {
 				var size, data, added int64
 				for _, v := range s.Volumes {
 					size, data, added = size+v.Size, data+v.DataBytes, added+v.NewBytes
 				}
-				fmt.Fprintf(tw, "%s@%d\t%s\t%s\t%s\t%s\t%s\t%s\n", s.VGName, s.Seq, s.ID,
+				fmt.Fprintf(tw, "%s@%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.VGName, s.Seq, s.ID,
 					s.Created.Local().Format("2006-01-02 15:04:05"), humanBytes(size), humanBytes(data),
-					humanBytes(added), dedup(data, added))
+					humanBytes(added), dedup(data, added), pinColumn(s.Pin))
 			}
 			return tw.Flush()
 		},
 	}
+}
+
+// pinColumn says whether and why a snapshot is pinned.
+func pinColumn(p *api.SnapshotPin) string {
+	switch {
+	case p == nil:
+		return "-"
+	case p.Note == "":
+		return "yes"
+	}
+	return "yes: " + p.Note
 }
 
 // dedup is the share of a snapshot's data the store already had.
@@ -131,6 +145,9 @@ func newSnapshotShowCmd(a *app) *cobra.Command {
 			if s.Parent != "" {
 				fmt.Fprintf(a.stdout, "parent %s\n", s.Parent)
 			}
+			if s.Pin != nil {
+				fmt.Fprintf(a.stdout, "pinned %s\n", pinColumn(s.Pin))
+			}
 			return a.printSnapshotVolumes(s)
 		},
 	}
@@ -162,7 +179,7 @@ func newSnapshotDeleteCmd(a *app) *cobra.Command {
 		Long: `Deletes exactly the snapshot named: VG@N, or VG@latest spelt out. A snapshot
 that a replica this daemon wrote is at, or the last one pushed to a
 replication server, is what the next delta or push builds on: deleting it
-needs --force.`,
+needs --force, as does deleting one pinned with vmrep snapshot pin.`,
 		Example: `  vmrep snapshot delete web@1
   vmrep snapshot delete web@latest
   vmrep snapshot delete web@3 --force   # even though a replica is at it`,
@@ -182,6 +199,6 @@ needs --force.`,
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&force, "force", false, "delete even a snapshot a known replica or replication target builds on")
+	cmd.Flags().BoolVar(&force, "force", false, "delete even a snapshot a known replica or replication target builds on, or a pinned one")
 	return cmd
 }
