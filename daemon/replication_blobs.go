@@ -115,10 +115,14 @@ func receiveBlobs(ctx context.Context, bw storedWriter, body io.Reader) (api.Rep
 			}
 		}
 	})
+	// Workers store every frame that arrived whole, even once the stream
+	// broke or the sender went away (both cancel contexts): those blobs are
+	// checked and a resumed send need not repeat them.
+	sctx := context.WithoutCancel(ctx)
 	for range max(1, runtime.GOMAXPROCS(0)) {
 		g.Go(func() error {
 			for f := range frames {
-				err := storeFrame(gctx, bw, f, &stored)
+				err := storeFrame(sctx, bw, f, &stored)
 				blobs.Add(1)
 				bytes.Add(int64(f.raw))
 				frameBufs.Put(f.data)
