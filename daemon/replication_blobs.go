@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -19,6 +20,11 @@ import (
 
 // maxBlobStreamBytes bounds one blob stream; a sender splits larger sends.
 const maxBlobStreamBytes = 8 << 30
+
+// streamFlushEvery is how often a blob stream's blobs are made durable
+// while it runs (full packs are sealed sooner): a server killed mid-stream
+// loses at most that much of it, which the resumed send repeats.
+const streamFlushEvery = 5 * time.Second
 
 // blobFrame is one received blob on its way to a worker: its raw bytes,
 // or its stored form when codec is not api.CodecNone.
@@ -54,7 +60,26 @@ func (rs *ReplicationServer) blobs(w http.ResponseWriter, r *http.Request) error
 	ctx := r.Context()
 	bw := rs.s.store.NewWriter()
 	defer bw.Close()
+	stop := make(chan struct{})
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		tick := time.NewTicker(streamFlushEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if err := bw.Flush(context.WithoutCancel(ctx)); err != nil {
+					rs.s.log.Error("flushing a blob stream", "remote", r.RemoteAddr, "err", err)
+				}
+			}
+		}
+	}()
 	res, err := receiveBlobs(ctx, bw, http.MaxBytesReader(w, r.Body, maxBlobStreamBytes))
+	close(stop)
+	<-flushed
 	// A dropped connection cancels ctx; what arrived is flushed regardless.
 	if ferr := bw.Flush(context.WithoutCancel(ctx)); err == nil && ferr != nil {
 		err = fmt.Errorf("flushing received blobs: %w", ferr)
