@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/internal/reliability"
 )
 
 // compressibleImage writes size bytes of text-like data: words drawn at
@@ -241,12 +242,15 @@ func (p *cutProxy) serve(c net.Conn) {
 // there), checks after each cut that the server lists no snapshot whose
 // blobs it lacks, then runs again: the rerun sends only what the server
 // did not keep, and the server's copy is byte-identical to the source.
-// VMREP_RELIABILITY=full makes 20 cuts, else 4.
-func TestReplicateResumesAfterCuts(t *testing.T) {
-	cuts := 4
-	if os.Getenv("VMREP_RELIABILITY") == "full" {
-		cuts = 20
-	}
+// `make reliability` makes 20 cuts, a plain run 4; one in four kills the
+// server instead of dropping the connection.
+func TestReliabilityReplicateCuts(t *testing.T) {
+	cuts := reliability.Size(4, 20)
+	rr := reliability.Start(t, "replication cuts", "cut a replication at a random byte (connection dropped, or the server "+
+		"SIGKILLed there), check the server lists no snapshot whose blobs it lacks, rerun, compare the server's copy byte for byte")
+	rr.Size = fmt.Sprintf("%d cuts", cuts)
+	rr.Bad["snapshots listed without their blobs"] = 0
+	rr.Bad["differing copies"] = 0
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 15))
@@ -269,6 +273,7 @@ func TestReplicateResumesAfterCuts(t *testing.T) {
 
 	proxy := newCutProxy(t, addr)
 	var saved int64
+	resumed := 0
 	for i := range cuts {
 		seq := fmt.Sprint(i + 2)
 		off := rng.Int64N((size-change)/4096) * 4096
@@ -302,6 +307,7 @@ func TestReplicateResumesAfterCuts(t *testing.T) {
 		var vr api.VerifyResult
 		srv.okJSONResult(&vr, "verify")
 		if len(vr.Problems) != 0 {
+			rr.Bad["snapshots listed without their blobs"]++
 			t.Fatalf("after cut %d (%d bytes, kill=%v): %v", i, budget, kill, vr.Problems)
 		}
 		snaps, err := srv.client(t).ListSnapshots(t.Context(), "web")
@@ -328,16 +334,22 @@ func TestReplicateResumesAfterCuts(t *testing.T) {
 			t.Fatalf("cut %d after %d bytes (kill=%v): the rerun sent %d bytes, more than %d", i, budget, kill, again.SentBytes, bound)
 		}
 		if failed {
+			resumed++
 			saved += max(0, change-again.SentBytes)
 		}
 		t.Logf("round %d: failed=%v kill=%v after %d bytes; rerun sent %d bytes (%d blobs), skipped %d blobs",
 			i, cut, kill, budget, again.SentBytes, again.SentBlobs, again.SkippedBlobs)
 		got := filepath.Join(srv.dir, "got.img")
 		srv.ok("restore", "web@"+seq, "--volume", "db", "-o", got)
-		sameFile(t, got, want)
+		if err := sameBytes(got, want); err != nil {
+			rr.Bad["differing copies"]++
+			t.Fatalf("round %d: the server's web@%s: %v", i, seq, err)
+		}
 		os.Remove(got)
 	}
 	srv.ok("restore", "web@"+fmt.Sprint(cuts+1), "--volume", "boot", "-o", filepath.Join(srv.dir, "boot.img"))
 	sameFile(t, filepath.Join(srv.dir, "boot.img"), boot)
-	t.Logf("reruns skipped about %d bytes that reached the server before a cut", saved)
+	rr.Figures["failed runs resumed"] = fmt.Sprint(resumed)
+	rr.Figures["bytes the reruns did not send again"] = fmt.Sprint(saved)
+	t.Logf("%d runs resumed; reruns skipped about %d bytes that reached the server before a cut", resumed, saved)
 }
