@@ -127,7 +127,15 @@ type cutProxy struct {
 		conns  []net.Conn
 		cut    bool
 		onCut  func()
+		bytes  int64 // client bytes passed on, all connections
 	}
+}
+
+// bytes is how many client bytes the proxy has passed on.
+func (p *cutProxy) bytes() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mu.bytes
 }
 
 func newCutProxy(t *testing.T, target string) *cutProxy {
@@ -213,6 +221,7 @@ func (p *cutProxy) serve(c net.Conn) {
 				p.mu.budget -= int64(pass)
 				cut = p.mu.budget == 0
 			}
+			p.mu.bytes += int64(pass)
 			if cut {
 				// Under the lock, so that disarm sees the kill done.
 				p.mu.cut = true
