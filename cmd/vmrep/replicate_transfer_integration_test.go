@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/internal/reliability"
 )
 
@@ -64,6 +68,36 @@ func TestReplicateCompressed(t *testing.T) {
 		}
 		if snaps, err := srv.client(t).ListSnapshots(t.Context(), "web"); err == nil && len(snaps) != 0 {
 			t.Fatalf("a refused --limit sent something: %+v", snaps)
+		}
+	})
+
+	t.Run("compressed blob not matching its id", func(t *testing.T) {
+		raw := newReplRaw(t, pki, addr)
+		good, bad := compressibleBytes(rand.New(rand.NewPCG(1, 1)), 64<<10), compressibleBytes(rand.New(rand.NewPCG(2, 2)), 64<<10)
+		enc, err := zstd.NewWriter(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, f := range map[string]api.BlobFrame{
+			"other bytes": {Type: uint8(blob.Chunk), Codec: api.CodecZstd, ID: blob.Sum(good), Raw: uint32(len(bad)), Data: enc.EncodeAll(bad, nil)},
+			"not zstd":    {Type: uint8(blob.Chunk), Codec: api.CodecZstd, ID: blob.Sum(good), Raw: uint32(len(good)), Data: good[:1000]},
+			"wrong raw":   {Type: uint8(blob.Chunk), Codec: api.CodecZstd, ID: blob.Sum(good), Raw: uint32(len(good) - 1), Data: enc.EncodeAll(good, nil)},
+		} {
+			stream := api.AppendBlobStreamEnd(api.AppendStoredFrame(api.AppendStoredStreamPrefix(nil), f))
+			if code, e := raw.post(api.ReplBlobsPath, stream); code != http.StatusBadRequest || e.Code != api.CodeInvalid {
+				t.Errorf("%s: %d %+v", name, code, e)
+			}
+		}
+		if m := raw.missing(blob.Sum(good), blob.Sum(bad)); len(m) != 2 {
+			t.Fatalf("a refused blob was stored: missing %v", m)
+		}
+		// The same blob, well formed, is taken.
+		f := api.BlobFrame{Type: uint8(blob.Chunk), Codec: api.CodecZstd, ID: blob.Sum(good), Raw: uint32(len(good)), Data: enc.EncodeAll(good, nil)}
+		if code, e := raw.post(api.ReplBlobsPath, api.AppendBlobStreamEnd(api.AppendStoredFrame(api.AppendStoredStreamPrefix(nil), f))); code != http.StatusOK {
+			t.Fatalf("good compressed frame: %d %+v", code, e)
+		}
+		if m := raw.missing(blob.Sum(good)); len(m) != 0 {
+			t.Fatalf("good compressed frame not stored")
 		}
 	})
 
