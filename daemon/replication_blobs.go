@@ -60,26 +60,11 @@ func (rs *ReplicationServer) blobs(w http.ResponseWriter, r *http.Request) error
 	ctx := r.Context()
 	bw := rs.s.store.NewWriter()
 	defer bw.Close()
-	stop := make(chan struct{})
-	flushed := make(chan struct{})
-	go func() {
-		defer close(flushed)
-		tick := time.NewTicker(streamFlushEvery)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				if err := bw.Flush(context.WithoutCancel(ctx)); err != nil {
-					rs.s.log.Error("flushing a blob stream", "remote", r.RemoteAddr, "err", err)
-				}
-			}
-		}
-	}()
+	stop := flushEvery(context.WithoutCancel(ctx), bw, streamFlushEvery, func(err error) {
+		rs.s.log.Error("flushing a blob stream", "remote", r.RemoteAddr, "err", err)
+	})
 	res, err := receiveBlobs(ctx, bw, http.MaxBytesReader(w, r.Body, maxBlobStreamBytes))
-	close(stop)
-	<-flushed
+	stop()
 	// A dropped connection cancels ctx; what arrived is flushed regardless.
 	if ferr := bw.Flush(context.WithoutCancel(ctx)); err == nil && ferr != nil {
 		err = fmt.Errorf("flushing received blobs: %w", ferr)
@@ -100,6 +85,33 @@ func (rs *ReplicationServer) blobs(w http.ResponseWriter, r *http.Request) error
 	rs.s.log.Debug("blob stream stored", "remote", r.RemoteAddr, "blobs", res.Blobs, "bytes", res.Bytes, "new", res.Stored)
 	writeJSON(w, http.StatusOK, res)
 	return nil
+}
+
+// flushEvery flushes w every d until the returned stop is called; stop
+// waits for a flush under way. A failed flush is passed to fail (the
+// store keeps the error, so the final Flush reports it too).
+func flushEvery(ctx context.Context, w interface{ Flush(context.Context) error }, d time.Duration, fail func(error)) (stop func()) {
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(d)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+				if err := w.Flush(ctx); err != nil {
+					fail(err)
+				}
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+	}
 }
 
 // receiveBlobs reads frames in one goroutine and verifies and stores them
