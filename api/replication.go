@@ -34,6 +34,10 @@ type ReplicateRequest struct {
 	CAPEM       string `json:"ca_pem,omitempty"`      // trust these roots instead of the system's
 	ServerName  string `json:"server_name,omitempty"` // TLS name to check; default the host of To
 	Materialize string `json:"materialize,omitempty"` // replica directory on the server, under its replica root
+	// Limit bounds the rate of the blob streams on the wire, in any form
+	// the daemon's rate parser reads ("200Mbit", "50MiB/s"); empty or
+	// "unlimited" is no limit. A bad value is refused with CodeInvalid.
+	Limit string `json:"limit,omitempty"`
 }
 
 // ReplicateResult is the result of a replicate job.
@@ -43,12 +47,13 @@ type ReplicateResult struct {
 	VGID         string         `json:"vg_id"`
 	SnapshotID   string         `json:"snapshot_id"`
 	Seq          uint64         `json:"seq"`
-	Blobs        int64          `json:"blobs"`         // distinct pages and chunks the snapshot names
-	SentBlobs    int64          `json:"sent_blobs"`    // the server lacked them
-	SentBytes    int64          `json:"sent_bytes"`    // raw bytes of the blobs sent
-	SkippedBlobs int64          `json:"skipped_blobs"` // the server had them
-	WireBytes    int64          `json:"wire_bytes"`    // bytes of blob streams, framing included
-	Committed    bool           `json:"committed"`     // false when the server already held the snapshot
+	Blobs        int64          `json:"blobs"`           // distinct pages and chunks the snapshot names
+	SentBlobs    int64          `json:"sent_blobs"`      // the server lacked them
+	SentBytes    int64          `json:"sent_bytes"`      // raw bytes of the blobs sent
+	SkippedBlobs int64          `json:"skipped_blobs"`   // the server had them
+	WireBytes    int64          `json:"wire_bytes"`      // bytes of blob streams, framing included, blobs in their stored (compressed) form
+	Limit        string         `json:"limit,omitempty"` // the rate limit the streams ran under, as "200Mbit/s"; absent when none
+	Committed    bool           `json:"committed"`       // false when the server already held the snapshot
 	Replica      *ReplicaResult `json:"replica,omitempty"`
 }
 

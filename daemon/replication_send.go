@@ -10,11 +10,14 @@ import (
 	"github.com/vmrep/vmrep/client"
 	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/volume"
+	"github.com/vmrep/vmrep/internal/bandwidth"
 )
 
 // maxStreamSend cuts a send into several blob streams, well under the
-// server's bound, so a broken connection costs at most one stream.
-const maxStreamSend = 1 << 30
+// server's bound. The server flushes what a stream brought when it ends,
+// cut or not, and seals full packs as they fill, so a broken connection or
+// a killed server costs at most the tail of one stream.
+const maxStreamSend = 256 << 20
 
 // sendBlob is one page or chunk the snapshot names; size is known for
 // chunks (the manifest says) and learnt for pages when read.
@@ -35,40 +38,61 @@ func (s *Server) replicate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	opts, e := replicateOptions(req)
+	if e != nil {
+		return e
+	}
 	rm, e := newRemote(req)
 	if e != nil {
 		return e
 	}
 	return s.startJob(w, r, api.JobReplicate, sn.Name()+" to "+req.To, func(ctx context.Context, j *job) (any, error) {
-		return s.runReplicate(ctx, j, rm, vg, sn, req.Materialize)
+		res, err := s.runReplicate(ctx, j, rm, vg, sn, opts)
+		if err != nil {
+			return nil, err
+		}
+		return res, nil
 	}, rm.Close)
 }
 
-func (s *Server) runReplicate(ctx context.Context, j *job, rm *client.Client, vg volume.VG, sn volume.Snapshot, materialize string) (any, error) {
+// runReplicate sends snapshot sn of vg to the server rm, as job j: the VG
+// record, the blobs the server lacks (in their stored form, through the
+// options' limiter), then the snapshot record. A run cut at any moment
+// can simply be run again: the server keeps the blobs it checked, answers
+// only the missing ones, and commits the record only once all are durable.
+func (s *Server) runReplicate(ctx context.Context, j *job, rm *client.Client, vg volume.VG, sn volume.Snapshot, opts ReplicateOptions) (api.ReplicateResult, error) {
 	res := api.ReplicateResult{Snapshot: sn.Name(), To: rm.Addr(), VGID: sn.VGID, SnapshotID: sn.ID, Seq: sn.Seq}
+	tx := &transfer{lim: opts.limiter(), streamBytes: opts.StreamBytes}
+	if tx.streamBytes <= 0 {
+		tx.streamBytes = maxStreamSend
+	}
+	if tx.lim != nil {
+		res.Limit = tx.lim.Rate().String()
+	}
+	materialize := opts.Materialize
 	j.progress("vg", 0, 0, "sending volume group "+vg.Name)
 	rv := api.ReplVG{ID: vg.ID, Name: vg.Name, Created: vg.Created, NextSeq: vg.NextSeq, Volumes: make([]api.Volume, len(vg.Volumes))}
 	for i, v := range vg.Volumes {
 		rv.Volumes[i] = api.Volume{ID: v.ID, Name: v.Name, Role: string(v.Role), Size: v.Size, Format: v.Format}
 	}
 	if err := rm.PutReplVG(ctx, rv); err != nil {
-		return nil, err
+		return res, err
 	}
 	blobs, err := s.snapshotBlobs(ctx, j, sn)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	res.Blobs = int64(len(blobs))
 	for start := 0; start < len(blobs); start += api.MaxMissingBatch {
 		batch := blobs[start:min(start+api.MaxMissingBatch, len(blobs))]
-		if err := s.sendBatch(ctx, j, rm, batch, &res); err != nil {
-			return nil, err
+		if err := s.sendBatch(ctx, j, rm, tx, batch, &res); err != nil {
+			return res, err
 		}
 	}
 	j.progress("commit", res.SentBytes, res.SentBytes, fmt.Sprintf("committing %s", sn.Name()))
 	sr, err := rm.PutReplSnapshot(ctx, toAPISnapshot(sn))
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	res.Committed = sr.Committed
 	s.known.pushed(rm.Addr(), sn)
@@ -76,11 +100,11 @@ func (s *Server) runReplicate(ctx context.Context, j *job, rm *client.Client, vg
 		j.progress("materialize", 0, 0, "writing the replica on the server")
 		rep, err := rm.ReplMaterialize(ctx, api.ReplReplicaRequest{VGID: sn.VGID, Seq: sn.Seq, Dir: materialize})
 		if err != nil {
-			return nil, err
+			return res, err
 		}
 		res.Replica = &rep
 	}
-	j.progress("done", res.SentBytes, res.SentBytes, fmt.Sprintf("%d blobs sent, %d skipped", res.SentBlobs, res.SkippedBlobs))
+	j.progress("done", res.SentBytes, res.SentBytes, sendMessage(&res, res.SentBlobs, res.SentBytes, res.WireBytes))
 	return res, nil
 }
 
@@ -122,9 +146,21 @@ func (s *Server) snapshotBlobs(ctx context.Context, j *job, sn volume.Snapshot) 
 	return out, nil
 }
 
+// transfer is what the blob streams of one run share.
+type transfer struct {
+	lim         *bandwidth.Limiter
+	streamBytes int64
+}
+
+// sendMessage is the progress line of a send: blobs and logical bytes so
+// far beside the bytes they took on the wire.
+func sendMessage(res *api.ReplicateResult, blobs, logical, wire int64) string {
+	return fmt.Sprintf("%d blobs sent (%d bytes, %d on the wire), %d skipped", blobs, logical, wire, res.SkippedBlobs)
+}
+
 // sendBatch asks the server which blobs of batch it lacks and streams
 // those, read (and verified) from the local store.
-func (s *Server) sendBatch(ctx context.Context, j *job, rm *client.Client, batch []sendBlob, res *api.ReplicateResult) error {
+func (s *Server) sendBatch(ctx context.Context, j *job, rm *client.Client, tx *transfer, batch []sendBlob, res *api.ReplicateResult) error {
 	ids := make([]byte, 0, len(batch)*32)
 	for _, b := range batch {
 		ids = append(ids, b.id[:]...)
@@ -145,7 +181,7 @@ func (s *Server) sendBatch(ctx context.Context, j *job, rm *client.Client, batch
 	res.SkippedBlobs += int64(len(batch) - len(want))
 	total += res.SentBytes
 	for len(want) > 0 {
-		n, err := s.sendStream(ctx, j, rm, want, total, res)
+		n, err := s.sendStream(ctx, j, rm, tx, want, total, res)
 		if err != nil {
 			return err
 		}
@@ -154,27 +190,30 @@ func (s *Server) sendBatch(ctx context.Context, j *job, rm *client.Client, batch
 	return nil
 }
 
-// sendStream streams blobs from the head of want until the stream reaches
-// maxStreamSend bytes, and returns how many it sent.
-func (s *Server) sendStream(ctx context.Context, j *job, rm *client.Client, want []sendBlob, total int64, res *api.ReplicateResult) (int, error) {
+// sendStream streams blobs from the head of want, each in its stored
+// (compressed) form, until the stream reaches the transfer's stream bound,
+// and returns how many it sent. The limiter paces the stream's bytes as
+// the HTTP request reads them.
+func (s *Server) sendStream(ctx context.Context, j *job, rm *client.Client, tx *transfer, want []sendBlob, total int64, res *api.ReplicateResult) (int, error) {
 	pr, pw := io.Pipe()
 	sent := 0
 	var sentBytes, wire int64
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		frame := api.AppendBlobStreamPrefix(nil)
+		frame := api.AppendStoredStreamPrefix(nil)
 		var buf []byte
-		var err error
 		for _, b := range want {
-			if wire >= maxStreamSend {
+			if wire >= tx.streamBytes {
 				break
 			}
-			if buf, err = s.store.Get(ctx, b.id, buf[:0]); err != nil {
+			st, err := s.store.GetStored(ctx, b.id, buf[:0])
+			if err != nil {
 				pw.CloseWithError(fmt.Errorf("reading %s %s to send: %w", b.typ, b.id, err))
 				return
 			}
-			frame = api.AppendBlobFrame(frame, uint8(b.typ), b.id, buf)
+			buf = st.Data
+			frame = api.AppendStoredFrame(frame, api.BlobFrame{Type: uint8(b.typ), Codec: uint8(st.Codec), ID: b.id, Raw: st.Raw, Data: st.Data})
 			if _, err = pw.Write(frame); err != nil {
 				pw.CloseWithError(err)
 				return
@@ -182,15 +221,15 @@ func (s *Server) sendStream(ctx context.Context, j *job, rm *client.Client, want
 			wire += int64(len(frame))
 			frame = frame[:0]
 			sent++
-			sentBytes += int64(len(buf))
+			sentBytes += int64(st.Raw)
 			n := res.SentBytes + sentBytes
-			j.progress("send", n, max(total, n), fmt.Sprintf("%d blobs sent, %d skipped", res.SentBlobs+int64(sent), res.SkippedBlobs))
+			j.progress("send", n, max(total, n), sendMessage(res, res.SentBlobs+int64(sent), n, res.WireBytes+wire))
 		}
-		_, err = pw.Write(api.AppendBlobStreamEnd(frame))
+		_, err := pw.Write(api.AppendBlobStreamEnd(frame))
 		wire += int64(len(frame)) + 1
 		pw.CloseWithError(err)
 	}()
-	br, err := rm.ReplBlobs(ctx, pr)
+	br, err := rm.ReplBlobs(ctx, tx.lim.Reader(ctx, pr))
 	pr.CloseWithError(io.ErrClosedPipe) // ends the writer if the request failed early
 	<-done
 	if err != nil {

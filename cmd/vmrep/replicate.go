@@ -8,12 +8,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/internal/bandwidth"
 )
 
 func newReplicateCmd(a *app) *cobra.Command {
-	var to, tokenFile, caFile, serverName, materialize string
+	var to, tokenFile, caFile, serverName, materialize, limit string
 	cmd := &cobra.Command{
-		Use:   "replicate VG@N --to HOST:PORT --token-file FILE [--ca CA.pem] [--materialize DIR]",
+		Use:   "replicate VG@N --to HOST:PORT --token-file FILE [--ca CA.pem] [--materialize DIR] [--limit RATE]",
 		Short: "Send a snapshot to a replication server (a vmrepd with --listen)",
 		Long: `The local daemon sends the volume group record (identifiers unchanged), asks
 the server which pages and chunks of the snapshot it lacks, streams those
@@ -24,10 +25,17 @@ sends nothing; after an earlier snapshot only the changed chunks travel.
 The connection is TLS (trusting --ca, or the system roots) with the bearer
 token read from --token-file. With --materialize the server also writes the
 snapshot into a replica directory under its --replica-root, moving an
-existing replica forward with a delta.`,
+existing replica forward with a delta.
+
+Blobs travel in their stored, compressed form; the result reports the
+logical bytes sent beside the bytes on the wire. --limit bounds the rate on
+the wire ("200Mbit", "50MiB/s", "unlimited"). A run cut short (connection
+lost, either side stopped) is resumed by running it again: what the server
+already stored is not sent again.`,
 		Example: `  vmrep replicate web@1 --to repl.example.net:7443 --token-file token --ca ca.pem
   vmrep replicate web@2 --to 10.0.0.5:7443 --token-file token --ca ca.pem --materialize web
-  vmrep replicate web@latest --to 10.0.0.5:7443 --token-file token --json`,
+  vmrep replicate web@latest --to 10.0.0.5:7443 --token-file token --json
+  vmrep replicate web@latest --to 10.0.0.5:7443 --token-file token --ca ca.pem --limit 200Mbit`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			if to == "" || tokenFile == "" {
@@ -36,7 +44,14 @@ existing replica forward with a delta.`,
 			if _, _, err := parseRef(argv[0]); err != nil {
 				return err
 			}
-			req := api.ReplicateRequest{Snapshot: argv[0], To: to, ServerName: serverName, Materialize: materialize}
+			if limit != "" {
+				r, err := bandwidth.ParseRate(limit)
+				if err != nil {
+					return usagef("--limit: %v", err)
+				}
+				limit = r.String()
+			}
+			req := api.ReplicateRequest{Snapshot: argv[0], To: to, ServerName: serverName, Materialize: materialize, Limit: limit}
 			tok, err := os.ReadFile(tokenFile)
 			if err != nil {
 				return fmt.Errorf("--token-file: %w", err)
@@ -64,8 +79,8 @@ existing replica forward with a delta.`,
 			if !r.Committed {
 				state = "already there"
 			}
-			fmt.Fprintf(a.stdout, "%s to %s: %s; %d of %d blobs sent (%s), %d skipped\n",
-				r.Snapshot, r.To, state, r.SentBlobs, r.Blobs, humanBytes(r.SentBytes), r.SkippedBlobs)
+			fmt.Fprintf(a.stdout, "%s to %s: %s; %d of %d blobs sent (%s, %s on the wire), %d skipped\n",
+				r.Snapshot, r.To, state, r.SentBlobs, r.Blobs, humanBytes(r.SentBytes), humanBytes(r.WireBytes), r.SkippedBlobs)
 			if r.Replica != nil {
 				fmt.Fprintf(a.stdout, "replica %s on the server:\n", r.Replica.Dir)
 				return a.printReplica(*r.Replica)
@@ -77,6 +92,7 @@ existing replica forward with a delta.`,
 	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file holding the server's bearer token")
 	cmd.Flags().StringVar(&caFile, "ca", "", "PEM file of the CA to trust for the server's certificate (default: system roots)")
 	cmd.Flags().StringVar(&serverName, "server-name", "", "name to check in the server's certificate (default: the host of --to)")
+	cmd.Flags().StringVar(&limit, "limit", "", `bound the rate on the wire, e.g. "200Mbit" or "50MiB/s" (default: unlimited)`)
 	cmd.Flags().StringVar(&materialize, "materialize", "", "also write a replica into this directory, relative to the server's replica root")
 	return cmd
 }

@@ -37,26 +37,10 @@ func (s *Store) put(ctx context.Context, w *Writer, t blob.Type, id blob.ID, dat
 	if len(data) > blob.MaxSize {
 		return false, &blob.Error{ID: id, Type: t, Err: fmt.Errorf("put: %d bytes exceeds the %d-byte limit", len(data), blob.MaxSize)}
 	}
-	if err := ctx.Err(); err != nil {
+	skip, gen, err := s.putCheck(ctx, w, t, id)
+	if skip || err != nil {
 		return false, err
 	}
-	s.mu.Lock()
-	pending := s.pendingLocked(w, id)
-	gen, err := s.mu.gen, s.mu.err
-	s.mu.Unlock()
-	if err != nil {
-		return false, fmt.Errorf("put %s %s: store failed earlier: %w", t, id, err)
-	}
-	if err := s.writable(); err != nil {
-		return false, fmt.Errorf("put %s %s: %w", t, id, err)
-	}
-	if pending {
-		return false, nil
-	}
-	if ok, err := s.indexHas(id); err != nil || ok {
-		return false, err
-	}
-
 	bp := recPool.Get().(*[]byte)
 	defer recPool.Put(bp)
 	rec, flags := s.encodeRecord((*bp)[:0], data)
@@ -64,6 +48,33 @@ func (s *Store) put(ctx context.Context, w *Writer, t blob.Type, id blob.ID, dat
 	e := PackEntry{ID: id, Type: t, Flags: flags, Stored: uint32(len(rec) - blobHeaderSize), Raw: uint32(len(data))}
 	putBlobHeader(rec, t, flags, e.Raw, e.Stored, id)
 	return s.appendBlob(ctx, w, rec, e, gen, true)
+}
+
+// putCheck checks a Put of blob id before it encodes anything: skip is
+// true when the store already holds id, pending or committed; gen is the
+// index generation the check saw.
+func (s *Store) putCheck(ctx context.Context, w *Writer, t blob.Type, id blob.ID) (skip bool, gen uint64, err error) {
+	if t != blob.Chunk && t != blob.Page {
+		return false, 0, &blob.Error{ID: id, Type: t, Err: fmt.Errorf("put: unknown blob type")}
+	}
+	if err := ctx.Err(); err != nil {
+		return false, 0, err
+	}
+	s.mu.Lock()
+	pending := s.pendingLocked(w, id)
+	gen, err = s.mu.gen, s.mu.err
+	s.mu.Unlock()
+	if err != nil {
+		return false, 0, fmt.Errorf("put %s %s: store failed earlier: %w", t, id, err)
+	}
+	if err := s.writable(); err != nil {
+		return false, 0, fmt.Errorf("put %s %s: %w", t, id, err)
+	}
+	if pending {
+		return true, gen, nil
+	}
+	ok, err := s.indexHas(id)
+	return ok, gen, err
 }
 
 // encodeRecord appends a blob header placeholder and the stored bytes.

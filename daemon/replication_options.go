@@ -1,0 +1,49 @@
+package daemon
+
+import (
+	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/internal/bandwidth"
+)
+
+// ReplicateOptions are the choices of one replication run beside the
+// snapshot and the server. The replicate endpoint fills them from its
+// request; a scheduled run fills them from its schedule and calls
+// runReplicate with them.
+type ReplicateOptions struct {
+	// Materialize, when set, has the server write the snapshot into this
+	// replica directory under its replica root once it is committed.
+	Materialize string
+	// Limit bounds the bytes of the blob streams on the wire (the
+	// compressed frames, before TLS), by a token bucket with
+	// bandwidth.DefaultBurst; bandwidth.Unlimited is no limit.
+	Limit bandwidth.Rate
+	// Limiter, when set, is used instead of one made from Limit, so that
+	// several runs can share one budget.
+	Limiter *bandwidth.Limiter
+	// StreamBytes bounds the wire bytes of one blob stream; 0 is
+	// maxStreamSend. The server makes a stream's blobs durable when it
+	// ends, so this bounds what a run cut at any moment sends again.
+	StreamBytes int64
+}
+
+// limiter returns the limiter the run's blob streams go through; nil is
+// no limit.
+func (o ReplicateOptions) limiter() *bandwidth.Limiter {
+	if o.Limiter != nil {
+		return o.Limiter
+	}
+	return bandwidth.NewLimiter(o.Limit, 0, nil)
+}
+
+// replicateOptions reads the options of a replicate request.
+func replicateOptions(req api.ReplicateRequest) (ReplicateOptions, *api.Error) {
+	o := ReplicateOptions{Materialize: req.Materialize}
+	if req.Limit != "" {
+		r, err := bandwidth.ParseRate(req.Limit)
+		if err != nil {
+			return o, api.Errorf(api.CodeInvalid, "limit: %v", err)
+		}
+		o.Limit = r
+	}
+	return o, nil
+}
