@@ -134,9 +134,8 @@ func (g *replicaRegistry) snapshot() registryData {
 // snapshotPins says why sn should not be deleted without --force: it is
 // the current snapshot of a replica this daemon wrote (whose state file
 // still names it: a replica that is gone or moved on pins nothing), or the
-// newest snapshot pushed to a replication server. Schedules do not exist
-// yet; when they do, the last snapshot a schedule still needs is added
-// here.
+// newest snapshot pushed to a replication server, or the base a
+// schedule's next delta will be exported from.
 func (s *Server) snapshotPins(ctx context.Context, vgName string, sn volume.Snapshot) []string {
 	d := s.known.snapshot()
 	var why []string
@@ -162,7 +161,7 @@ func (s *Server) snapshotPins(ctx context.Context, vgName string, sn volume.Snap
 			why = append(why, fmt.Sprintf("it is the last snapshot of %q pushed to %s", vgName, t.To))
 		}
 	}
-	return why
+	return append(why, s.sched.pins(sn)...)
 }
 
 func pinText(why []string) string { return strings.Join(why, "; ") }
