@@ -175,8 +175,8 @@ func (sc *scheduler) setLastSnapshot(e *scheduleEntry, snap string) {
 	sc.saveLocked()
 }
 
-// finished records how a run went and wakes the loop, which arms a retry
-// after a failure.
+// finished records how a run went; after a failure it wakes the loop,
+// which arms the retry.
 func (sc *scheduler) finished(e *scheduleEntry, jobID string, start time.Time, err error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
@@ -203,9 +203,8 @@ func (sc *scheduler) finished(e *scheduleEntry, jobID string, start time.Time, e
 	if sc.mu.entries[e.rec.VGID] == e {
 		sc.saveLocked()
 	}
-	select {
-	case e.wake <- struct{}{}:
-	default:
+	if err != nil {
+		e.wakeLocked() // to arm the retry; after a good run the next slot is armed already
 	}
 }
 
