@@ -77,6 +77,7 @@ func TestScheduleCommands(t *testing.T) {
 	if out := d.ok("schedule", "list"); !strings.Contains(out, "delta into "+deltas) || !strings.Contains(out, "last=4,daily=7,within=2d") {
 		t.Errorf("schedule list text:\n%s", out)
 	}
+	sc = api.Schedule{} // omitted (empty) fields must not keep the last decode's values
 	d.okJSON(&sc, "schedule", "pause", "db")
 	if !sc.Paused || sc.Status.NextRun != nil {
 		t.Errorf("paused: %+v", sc)
@@ -92,6 +93,7 @@ func TestScheduleCommands(t *testing.T) {
 	if len(list) != 2 || !list[0].Paused || list[1].Keep != "last=4,daily=7,within=2d" {
 		t.Fatalf("schedules after a restart: %+v", list)
 	}
+	sc = api.Schedule{}
 	d.okJSON(&sc, "schedule", "resume", "db")
 	if sc.Paused || sc.Status.NextRun == nil {
 		t.Errorf("resumed: %+v", sc)
@@ -108,6 +110,7 @@ func TestScheduleCommands(t *testing.T) {
 	d.ok("schedule", "set", "web", "--every", "1m", "--keep-last", "1")
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
+		sc = api.Schedule{}
 		d.okJSON(&sc, "schedule", "show", "web")
 		if sc.Status.RunsOK >= 1 && sc.Status.Running == "" {
 			break
