@@ -56,8 +56,21 @@ func (s *Server) setSchedule(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// lookupSchedule finds the schedule of {name}; the caller holds sc.mu.
-func (s *Server) lookupScheduleLocked(vg volume.VG) (*scheduleEntry, error) {
+// lookupScheduleLocked finds the schedule {name} names: by the name or ID
+// its VG had when it was set, so that the schedule of a VG deleted since
+// can still be shown and deleted; else by the VG as it is now (renamed).
+// The caller holds sc.mu.
+func (s *Server) lookupScheduleLocked(r *http.Request) (*scheduleEntry, error) {
+	name := r.PathValue("name")
+	for _, ent := range s.sched.mu.entries {
+		if ent.rec.VG == name || ent.rec.VGID == name {
+			return ent, nil
+		}
+	}
+	vg, err := s.lookupVG(r)
+	if err != nil {
+		return nil, err
+	}
 	ent, ok := s.sched.mu.entries[vg.ID]
 	if !ok {
 		return nil, api.Errorf(api.CodeNotFound, "volume group %s has no schedule", vg.Name)
@@ -99,17 +112,14 @@ func (s *Server) resumeSchedule(w http.ResponseWriter, r *http.Request) error {
 // withSchedule answers the schedule of {name} after change (nil: none),
 // which runs under the scheduler's lock and is recorded.
 func (s *Server) withSchedule(w http.ResponseWriter, r *http.Request, change func(*scheduleEntry)) error {
-	vg, err := s.lookupVG(r)
-	if err != nil {
-		return err
-	}
 	sc := s.sched
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	ent, err := s.lookupScheduleLocked(vg)
+	ent, err := s.lookupScheduleLocked(r)
 	if err != nil {
 		return err
 	}
+	vg := volume.VG{ID: ent.rec.VGID, Name: ent.rec.VG}
 	if change != nil {
 		change(ent)
 		sc.nextLocked(ent)
@@ -126,17 +136,14 @@ func (s *Server) withSchedule(w http.ResponseWriter, r *http.Request, change fun
 // deleteSchedule ends the schedule of {name}; a run in progress finishes
 // as a job.
 func (s *Server) deleteSchedule(w http.ResponseWriter, r *http.Request) error {
-	vg, err := s.lookupVG(r)
-	if err != nil {
-		return err
-	}
 	sc := s.sched
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	ent, err := s.lookupScheduleLocked(vg)
+	ent, err := s.lookupScheduleLocked(r)
 	if err != nil {
 		return err
 	}
+	vg := volume.VG{ID: ent.rec.VGID, Name: ent.rec.VG}
 	ent.cancel()
 	delete(sc.mu.entries, vg.ID)
 	if err := sc.saveAllLocked(); err != nil {

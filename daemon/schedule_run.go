@@ -20,7 +20,7 @@ func (s *Server) runScheduled(ctx context.Context, j *job, vgID string, spec api
 	var res api.ScheduleRunResult
 	vg, err := s.cat.GetVG(ctx, vgID)
 	if err != nil {
-		return res, err
+		return res, fmt.Errorf("the schedule's volume group (delete the schedule if the group is gone): %w", err)
 	}
 	if e := s.checkVGSources(vg); e != nil {
 		return res, e

@@ -57,9 +57,11 @@ func parseScheduleSpec(req api.ScheduleRequest) (time.Duration, *retention.Polic
 	case req.ReplicateTo == "" && (req.Token != "" || req.CAPEM != "" || req.ServerName != "" || req.Materialize != "" || req.Limit != ""):
 		return 0, nil, api.Errorf(api.CodeInvalid, "token, CA, server name, materialize and limit need a replication target")
 	case req.ReplicateTo != "":
-		if _, e := newRemote(api.ReplicateRequest{To: req.ReplicateTo, Token: req.Token, CAPEM: req.CAPEM, ServerName: req.ServerName}); e != nil {
+		rm, e := newRemote(api.ReplicateRequest{To: req.ReplicateTo, Token: req.Token, CAPEM: req.CAPEM, ServerName: req.ServerName})
+		if e != nil {
 			return 0, nil, e
 		}
+		rm.Close() // built to check the request only
 	}
 	if req.Limit != "" {
 		if _, err := bandwidth.ParseRate(req.Limit); err != nil {

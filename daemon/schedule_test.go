@@ -356,6 +356,13 @@ func TestScheduleSurvivesRestart(t *testing.T) {
 	if !strings.Contains(string(b), "secret") {
 		t.Errorf("the token was not kept")
 	}
+	// The schedule of a VG deleted since is still shown and deleted.
+	if err := d2.cl.DeleteVG(ctx, "db", true); err != nil {
+		t.Fatal(err)
+	}
+	if sc, err := d2.cl.GetSchedule(ctx, "db"); err != nil || sc.VG != "db" {
+		t.Fatalf("schedule of a deleted VG: %+v, %v", sc, err)
+	}
 	if err := d2.cl.DeleteSchedule(ctx, "db"); err != nil {
 		t.Fatal(err)
 	}
