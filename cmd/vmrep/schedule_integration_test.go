@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,4 +133,47 @@ func TestScheduleCommands(t *testing.T) {
 		t.Errorf("schedule show after a run:\n%s", out)
 	}
 	d.ok("schedule", "delete", "web")
+}
+
+// TestScheduleReplicates runs a one-minute schedule that replicates to a
+// real replication server with --materialize and keeps the last snapshot:
+// the run's snapshot is on the server and in its replica, and the older
+// local snapshot, which no replica or target needs, is removed.
+func TestScheduleReplicates(t *testing.T) {
+	s := newReplSetup(t)
+	s.src.ok("schedule", "set", "web", "--every", "1m", "--replicate-to", s.addr, "--token-file", s.pki.tokenFile,
+		"--ca", s.pki.caFile, "--materialize", "web", "--keep-last", "1")
+	var sc api.Schedule
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		sc = api.Schedule{}
+		s.src.okJSON(&sc, "schedule", "show", "web")
+		if sc.Status.RunsOK >= 1 && sc.Status.Running == "" {
+			break
+		}
+		if sc.Status.RunsFailed > 0 || time.Now().After(deadline) {
+			t.Fatalf("no good run: %+v\n%s", sc.Status, s.src.log)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.src.ok("schedule", "pause", "web")
+	if sc.Status.LastSnapshot != "web@2" || sc.Status.Removed != 1 {
+		t.Errorf("after the run: %+v", sc.Status)
+	}
+	var j api.Job
+	var res api.ScheduleRunResult
+	s.src.okJSON(&j, "jobs", "show", sc.Status.LastJob)
+	if err := json.Unmarshal(j.Result, &res); err != nil {
+		t.Fatalf("the run's result %s: %v", j.Result, err)
+	}
+	if res.Snapshot != "web@2" || res.Replicate == nil || !res.Replicate.Committed || res.Replicate.Replica == nil ||
+		len(res.Removed) != 1 || res.Removed[0] != "web@1" {
+		t.Errorf("the run's result: %+v", res)
+	}
+	var local, remote []api.Snapshot
+	s.src.okJSON(&local, "snapshot", "list", "web")
+	s.srv.okJSON(&remote, "snapshot", "list", "web")
+	if len(local) != 1 || local[0].Seq != 2 || len(remote) != 1 || remote[0].ID != local[0].ID {
+		t.Errorf("local snapshots %+v, on the server %+v", local, remote)
+	}
 }
