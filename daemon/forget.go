@@ -64,7 +64,7 @@ func policyOf(req api.ForgetRequest) (retention.Policy, error) {
 //
 // Times are bucketed in the daemon's local time zone.
 func (s *Server) Forget(ctx context.Context, vgName string, p retention.Policy, dryRun bool) (api.ForgetResult, error) {
-	return s.forgetAt(ctx, vgName, p, dryRun, time.Now())
+	return s.forgetAt(ctx, vgName, p, dryRun, s.clock.Now())
 }
 
 // forgetAt is Forget at the time now, for a caller that runs on an
@@ -86,6 +86,13 @@ func (s *Server) forgetAt(ctx context.Context, vgName string, p retention.Policy
 		return api.ForgetResult{}, e
 	}
 	defer unlock()
+	return s.forgetLocked(ctx, vg, p, dryRun, now)
+}
+
+// forgetLocked is forget for a caller that holds vg's writer lock: the
+// route above, and a schedule's run after its snapshot. Buckets are days
+// and hours of now's location (the daemon's local time on the real clock).
+func (s *Server) forgetLocked(ctx context.Context, vg volume.VG, p retention.Policy, dryRun bool, now time.Time) (api.ForgetResult, error) {
 	snaps, err := s.cat.ListSnapshots(ctx, vg.ID)
 	if err != nil {
 		return api.ForgetResult{}, err
@@ -96,7 +103,7 @@ func (s *Server) forgetAt(ctx context.Context, vgName string, p retention.Policy
 		bySeq[sn.Seq] = sn
 		in[i] = retention.Snapshot{Seq: sn.Seq, Time: sn.Created, Pins: s.snapshotPins(ctx, vg.Name, sn)}
 	}
-	keep, remove, err := retention.Apply(in, p, now, time.Local)
+	keep, remove, err := retention.Apply(in, p, now, now.Location())
 	if err != nil {
 		return api.ForgetResult{}, api.Errorf(api.CodeInvalid, "%v", err)
 	}

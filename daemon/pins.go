@@ -162,8 +162,9 @@ func (g *replicaRegistry) snapshot() registryData {
 // forget: it is the current snapshot of a replica this daemon wrote (whose
 // state file still names it: a replica that is gone or moved on pins
 // nothing) or is writing now (a materialize on a replication server), the
-// newest snapshot pushed to a replication server, or pinned with
-// `snapshot pin` (pinned.go). When the pins file could not be read every
+// newest snapshot pushed to a replication server, the base a schedule's
+// next delta will be exported from, or pinned with `snapshot pin`
+// (pinned.go). When the pins file could not be read every
 // snapshot is pinned, so that a damaged file never lets forget remove what
 // the user pinned.
 func (s *Server) snapshotPins(ctx context.Context, vgName string, sn volume.Snapshot) []string {
@@ -199,7 +200,7 @@ func (s *Server) snapshotPins(ctx context.Context, vgName string, sn volume.Snap
 	} else if e, ok := s.pins.lookup(sn); ok {
 		why = append(why, e.reason())
 	}
-	return why
+	return append(why, s.sched.pins(sn)...)
 }
 
 func pinText(why []string) string { return strings.Join(why, "; ") }

@@ -20,6 +20,7 @@ import (
 	"github.com/vmrep/vmrep/engine/ingest"
 	"github.com/vmrep/vmrep/engine/replica"
 	"github.com/vmrep/vmrep/engine/volume"
+	"github.com/vmrep/vmrep/internal/clock"
 	"github.com/vmrep/vmrep/stackgen"
 )
 
@@ -32,6 +33,8 @@ type Config struct {
 	AllowGroup int
 	// JobHistory bounds how many finished jobs are remembered; default 100.
 	JobHistory int
+	// Clock drives the schedules and dates snapshots; default clock.Real.
+	Clock clock.Clock
 }
 
 // Server serves the API for one open store.
@@ -49,6 +52,8 @@ type Server struct {
 	known    *replicaRegistry // replicas written and targets pushed to, see pins.go
 	pins     *pinStore        // snapshots pinned with snapshot pin, see pinned.go
 	lvm      *capture.LVM     // temporary LVM snapshots, see lvm.go
+	clock    clock.Clock
+	sched    *scheduler // schedules, see schedule_runner.go
 
 	httpSrv *http.Server
 	base    context.Context
@@ -59,6 +64,9 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
 	}
 	ing, err := ingest.New(cfg.Store.Config().Chunker, nil)
 	if err != nil {
@@ -72,9 +80,10 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		store: cfg.Store, storeDir: storeDir, cat: volume.NewCatalog(cfg.Store),
 		ingest: ing, log: cfg.Logger,
-		auth: authorizer{allowGroup: cfg.AllowGroup, log: cfg.Logger},
-		jobs: newJobManager(cfg.JobHistory, cfg.Logger),
-		base: base, stop: stop,
+		auth:  authorizer{allowGroup: cfg.AllowGroup, log: cfg.Logger},
+		jobs:  newJobManager(cfg.JobHistory, cfg.Logger),
+		clock: cfg.Clock,
+		base:  base, stop: stop,
 	}
 	s.httpSrv = &http.Server{
 		Handler:           s.auth.middleware(s.routes()),
@@ -94,6 +103,8 @@ func New(cfg Config) (*Server, error) {
 	s.mounts.restore(base)
 	// LVM snapshots a killed daemon left behind are removed.
 	s.lvm = s.startLVM(base)
+	// Schedules start last: their runs use all of the above.
+	s.sched = newScheduler(s, cfg.Clock, storeDir, cfg.Logger)
 	return s, nil
 }
 
@@ -117,6 +128,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		defer wg.Done()
 		shutErr = s.httpSrv.Shutdown(ctx)
 	}()
+	s.sched.shutdown() // no new runs; the running ones are jobs
 	s.jobs.shutdown()
 	s.mounts.unmountAll()
 	s.stop() // ends event streams and other open requests

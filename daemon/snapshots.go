@@ -68,11 +68,22 @@ func (s *Server) deleteSnapshot(w http.ResponseWriter, r *http.Request) error {
 		return e
 	}
 	defer unlock()
-	if why := s.snapshotPins(r.Context(), vg.Name, sn); len(why) > 0 && !force {
+	if err := s.removeSnapshot(r.Context(), vg, sn, force); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// removeSnapshot deletes sn unless a pin (snapshotPins) holds it and
+// force is not given: what `snapshot delete` and a schedule's retention
+// both do. The caller holds the VG's writer lock.
+func (s *Server) removeSnapshot(ctx context.Context, vg volume.VG, sn volume.Snapshot, force bool) error {
+	if why := s.snapshotPins(ctx, vg.Name, sn); len(why) > 0 && !force {
 		return api.Errorf(api.CodeConflict, "snapshot %s is still needed: %s; delete it anyway with --force",
 			sn.Name(), pinText(why))
 	}
-	if err := s.cat.DeleteSnapshot(r.Context(), vg.ID, sn.Seq); err != nil {
+	if err := s.cat.DeleteSnapshot(ctx, vg.ID, sn.Seq); err != nil {
 		return err
 	}
 	if _, err := s.pins.unpin(sn); err != nil {
@@ -81,7 +92,6 @@ func (s *Server) deleteSnapshot(w http.ResponseWriter, r *http.Request) error {
 		s.log.Warn("removing the pin of a deleted snapshot", "snapshot", sn.Name(), "err", err)
 	}
 	s.log.Info("snapshot deleted", "snapshot", sn.Name(), "id", sn.ID, "force", force)
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
@@ -98,15 +108,8 @@ func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	for _, v := range vg.Volumes {
-		if _, e := s.checkSource("volume "+v.Name, v.Source); e != nil {
-			return e
-		}
-		// A file truncated to nothing since the VG was created is far more
-		// likely a mistake than a disk that lost all its data.
-		if fi, err := os.Stat(v.Source); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
-			return api.Errorf(api.CodeInvalid, "volume %s: %s is empty (0 bytes); a volume needs data", v.Name, v.Source)
-		}
+	if e := s.checkVGSources(vg); e != nil {
+		return e
 	}
 	unlock, e := s.writers.tryLock(vg.ID, vg.Name, "a snapshot")
 	if e != nil {
@@ -117,7 +120,32 @@ func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request) error {
 	}, unlock)
 }
 
+// checkVGSources checks the sources of vg's volumes before a snapshot.
+func (s *Server) checkVGSources(vg volume.VG) *api.Error {
+	for _, v := range vg.Volumes {
+		if _, e := s.checkSource("volume "+v.Name, v.Source); e != nil {
+			return e
+		}
+		// A file truncated to nothing since the VG was created is far more
+		// likely a mistake than a disk that lost all its data.
+		if fi, err := os.Stat(v.Source); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+			return api.Errorf(api.CodeInvalid, "volume %s: %s is empty (0 bytes); a volume needs data", v.Name, v.Source)
+		}
+	}
+	return nil
+}
+
 func (s *Server) runSnapshot(ctx context.Context, j *job, vg volume.VG, full bool) (any, error) {
+	sn, err := s.takeSnapshot(ctx, j, vg, full)
+	if err != nil {
+		return nil, err
+	}
+	return toAPISnapshot(sn), nil
+}
+
+// takeSnapshot captures vg (hooks, LVM snapshots) and records a snapshot,
+// dated by the server's clock. The caller holds the VG's writer lock.
+func (s *Server) takeSnapshot(ctx context.Context, j *job, vg volume.VG, full bool) (volume.Snapshot, error) {
 	plan := capture.Plan{VG: vg.Name, VGID: vg.ID, Hooks: vg.Hooks, LVM: vg.LVMSnapshot,
 		Log: func(line string) { s.log.Info("capture", "vg", vg.Name, "job", j.id, "msg", line) }}
 	for _, v := range vg.Volumes {
@@ -135,6 +163,7 @@ func (s *Server) runSnapshot(ctx context.Context, j *job, vg volume.VG, full boo
 			Pages: s.store,
 			Full:  full,
 			Log:   plan.Log,
+			Now:   s.clock.Now,
 		}
 		w := s.store.NewWriter()
 		defer w.Close()
@@ -143,14 +172,14 @@ func (s *Server) runSnapshot(ctx context.Context, j *job, vg volume.VG, full boo
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return volume.Snapshot{}, err
 	}
 	var total int64
 	for _, v := range sn.Volumes {
 		total += v.Size
 	}
 	j.progress("ingest", total, total, "recorded "+sn.Name())
-	return toAPISnapshot(sn), nil
+	return sn, nil
 }
 
 // resolveRef finds the snapshot a "vg@seq" reference names, answering the

@@ -37,6 +37,13 @@ func privilegeSteps(d *testDaemon, out string) []routeStep {
 		{route: "POST /v1/vgs/{name}/forget", method: "POST", path: "/v1/vgs/web/forget", body: `{"last":5,"dry_run":true}`},
 		{route: "POST /v1/diff", method: "POST", path: "/v1/diff", body: `{"base":"web@1","target":"web@2"}`, member: true},
 		{route: "POST /v1/verify", method: "POST", path: "/v1/verify", body: `{"read_data":true}`, member: true},
+		// A daily schedule, deleted a few steps on: it never runs here.
+		{route: "PUT /v1/schedules/{name}", method: "PUT", path: "/v1/schedules/web", body: `{"every":"24h","keep":"last=2"}`},
+		{route: "GET /v1/schedules", method: "GET", path: "/v1/schedules", member: true},
+		{route: "GET /v1/schedules/{name}", method: "GET", path: "/v1/schedules/web", member: true},
+		{route: "POST /v1/schedules/{name}/pause", method: "POST", path: "/v1/schedules/web/pause"},
+		{route: "POST /v1/schedules/{name}/resume", method: "POST", path: "/v1/schedules/web/resume"},
+		{route: "DELETE /v1/schedules/{name}", method: "DELETE", path: "/v1/schedules/web"},
 		{route: "GET /v1/jobs", method: "GET", path: "/v1/jobs", member: true},
 		{route: "GET /v1/jobs/{id}", method: "GET", path: "/v1/jobs/{mjob}", member: true},
 		{route: "GET /v1/jobs/{id}/events", method: "GET", path: "/v1/jobs/{mjob}/events", member: true},
