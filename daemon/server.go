@@ -20,6 +20,7 @@ import (
 	"github.com/vmrep/vmrep/engine/ingest"
 	"github.com/vmrep/vmrep/engine/replica"
 	"github.com/vmrep/vmrep/engine/volume"
+	"github.com/vmrep/vmrep/internal/clock"
 	"github.com/vmrep/vmrep/stackgen"
 )
 
@@ -32,6 +33,7 @@ type Config struct {
 	AllowGroup int
 	// JobHistory bounds how many finished jobs are remembered; default 100.
 	JobHistory int
+	Clock      clock.Clock // the time status measures ages with; nil: clock.Real{}
 }
 
 // Server serves the API for one open store.
@@ -49,6 +51,10 @@ type Server struct {
 	known    *replicaRegistry // replicas written and targets pushed to, see pins.go
 	pins     *pinStore        // snapshots pinned with snapshot pin, see pinned.go
 	lvm      *capture.LVM     // temporary LVM snapshots, see lvm.go
+	clock    clock.Clock
+	// scheduleInfo, when set, tells status the replication schedule of a
+	// VG (by ID); nil or false: the VG has none and status shows none.
+	scheduleInfo func(vgID string) (api.StatusSchedule, bool)
 
 	httpSrv *http.Server
 	base    context.Context
@@ -68,8 +74,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("daemon: store directory: %w", err)
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
 	base, stop := context.WithCancel(context.Background())
-	s := &Server{
+	s := &Server{clock: cfg.Clock,
 		store: cfg.Store, storeDir: storeDir, cat: volume.NewCatalog(cfg.Store),
 		ingest: ing, log: cfg.Logger,
 		auth: authorizer{allowGroup: cfg.AllowGroup, log: cfg.Logger},
@@ -84,6 +93,7 @@ func New(cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	removeStateTemps(storeDir, cfg.Logger)
+	s.jobs.persistTo(storeDir)
 	s.known = newReplicaRegistry(storeDir, cfg.Logger)
 	s.pins = newPinStore(storeDir)
 	if err := s.pins.err(); err != nil {
