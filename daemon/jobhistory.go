@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/internal/durable"
@@ -46,6 +48,13 @@ func (m *jobManager) persistTo(storeDir string) {
 	defer m.mu.Unlock()
 	for _, p := range past {
 		v := p.Job
+		// New IDs continue after the past ones, so that an ID names one
+		// job even across a restart within the same second.
+		if i := strings.LastIndexByte(v.ID, '-'); i >= 0 {
+			if n, err := strconv.ParseUint(v.ID[i+1:], 10, 64); err == nil && n > m.seq.Load() {
+				m.seq.Store(n)
+			}
+		}
 		if v.ID == "" || !api.Final(v.State) || m.mu.jobs[v.ID] != nil {
 			continue
 		}
