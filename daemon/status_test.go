@@ -248,3 +248,40 @@ func historyHas(t *testing.T, dir, id string) bool {
 	b, err := os.ReadFile(filepath.Join(dir, jobsFile))
 	return err == nil && strings.Contains(string(b), `"`+id+`"`)
 }
+
+// TestRegistryOldFormat: a replicas.json written before targets had times
+// still loads, and status takes the snapshot's time from the catalog.
+func TestRegistryOldFormat(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	dir := t.TempDir()
+	s, vg := forgetFixture(t, dir, []time.Time{t0})
+	sn, err := s.cat.GetSnapshot(context.Background(), vg.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := `{"replicas":{},"targets":[{"to":"srv:1","vg_id":"` + vg.ID + `","snapshot_id":"` + sn.ID + `","seq":1}]}`
+	if err := os.WriteFile(filepath.Join(s.storeDir, replicasFile), []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := newReplicaRegistry(s.storeDir, slog.New(slog.DiscardHandler))
+	if d := g.snapshot(); len(d.Targets) != 1 || d.Targets[0].SnapshotID != sn.ID || !d.Targets[0].Created.IsZero() {
+		t.Fatalf("old registry: %+v", d)
+	}
+	s.known = g
+	s.clock = clock.NewFake(t0.Add(time.Minute))
+	vgs, _ := s.cat.ListVGs(context.Background())
+	rep, err := s.status(context.Background(), vgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := rep.VGs[0].Targets[0]
+	if !tg.Snapshot.Created.Equal(t0) || tg.LagSeconds != 60 || tg.Pushed != nil {
+		t.Fatalf("status of an old entry: %+v", tg)
+	}
+	// The next push writes the times.
+	g.pushed("srv:1", sn, t0.Add(time.Minute))
+	b, err := os.ReadFile(filepath.Join(s.storeDir, replicasFile))
+	if err != nil || !strings.Contains(string(b), `"created"`) || !strings.Contains(string(b), `"pushed"`) {
+		t.Fatalf("registry after a push: %s %v", b, err)
+	}
+}
