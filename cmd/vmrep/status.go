@@ -111,17 +111,14 @@ func (a *app) printStatus(rep api.StatusReport) {
 
 // ago is a duration rounded for a person: 42s, 5m10s, 3h2m, 2d4h.
 func ago(d time.Duration) string {
-	if d < 0 {
-		d = 0
-	}
+	d = max(d, 0)
 	switch {
-	case d < time.Minute:
-		return d.Round(time.Second).String()
 	case d < time.Hour:
-		return strings.TrimSuffix(d.Round(time.Second).String(), "0s")
+		return d.Round(time.Second).String()
 	case d < 48*time.Hour:
-		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+		d = d.Round(time.Minute)
+		return fmt.Sprintf("%dh%dm", d/time.Hour, (d%time.Hour)/time.Minute)
 	}
 	days := d / (24 * time.Hour)
-	return fmt.Sprintf("%dd%dh", days, (d-days*24*time.Hour)/time.Hour)
+	return fmt.Sprintf("%dd%dh", days, (d%(24*time.Hour))/time.Hour)
 }

@@ -137,6 +137,7 @@ func TestStatus(t *testing.T) {
 	}
 	checkLag(t, tg, now, sn1) // the target still holds web@1
 	const maxChunk = 256 << 10
+	t.Logf("backlog after writing %d bytes: %d", written, tg.BacklogBytes)
 	if tg.BacklogBytes < written || tg.BacklogBytes > written+2*maxChunk {
 		t.Fatalf("backlog %d bytes after writing %d (want within 2 chunks of %d above)", tg.BacklogBytes, written, maxChunk)
 	}
@@ -194,6 +195,10 @@ func TestStatus(t *testing.T) {
 	}
 	if out := src.ok("status", "big"); !strings.Contains(out, "transfer: "+seen[0].JobID) || !strings.Contains(out, "ETA") {
 		t.Fatalf("status table during a transfer:\n%s", out)
+	} else {
+		last := seen[len(seen)-1]
+		t.Logf("transfer under --limit 16Mbit: %d polls, %d -> %d bytes, rate %.0f B/s, ETA %.1f s; table:\n%s",
+			len(seen), seen[0].DoneBytes, last.DoneBytes, last.RateBytes, *last.ETASeconds, out)
 	}
 	if err := <-ran; err != nil {
 		t.Fatalf("slow replicate: %v", err)
