@@ -285,3 +285,36 @@ func TestRegistryOldFormat(t *testing.T) {
 		t.Fatalf("registry after a push: %s %v", b, err)
 	}
 }
+
+// TestJobHistoryByteBound: jobsFile stays under maxJobsFileBytes by
+// dropping the oldest jobs, and keeps the newest.
+func TestJobHistoryByteBound(t *testing.T) {
+	dir := t.TempDir()
+	m := newJobManager(1000, slog.New(slog.DiscardHandler))
+	m.persistTo(dir)
+	big := strings.Repeat("x", 40<<10)
+	var last string
+	for range 40 { // 40 x 40 KiB: over the bound
+		j, err := m.start("test", "web", func(context.Context, *job) (any, error) { return map[string]string{"pad": big}, nil }, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		follow(j)
+		last = j.id
+	}
+	m.shutdown() // waits for the last retire and its write
+	b, err := os.ReadFile(filepath.Join(dir, jobsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > maxJobsFileBytes+1 {
+		t.Fatalf("jobs file of %d bytes, over the %d bound", len(b), maxJobsFileBytes)
+	}
+	m2 := newJobManager(1000, slog.New(slog.DiscardHandler))
+	m2.persistTo(dir)
+	defer m2.shutdown()
+	got := m2.list()
+	if len(got) == 0 || len(got) >= 40 || got[len(got)-1].ID != last {
+		t.Fatalf("%d jobs kept; want fewer than 40 ending with %s: %v", len(got), last, got)
+	}
+}
