@@ -114,6 +114,9 @@ type jobManager struct {
 	wg      sync.WaitGroup
 	ctx     context.Context
 	stop    context.CancelFunc
+	// historyPath is jobsFile (jobhistory.go); empty: history in memory only.
+	historyPath string
+	saveMu      sync.Mutex
 
 	mu struct {
 		sync.Mutex
@@ -170,7 +173,11 @@ func (m *jobManager) startJob(kind, target string, owner int, exclusive bool, fn
 		return nil, api.Errorf(api.CodeBusy, "%s is already %s; one is enough", kind, m.exclusiveLocked())
 	}
 	ctx, cancel := context.WithCancel(m.ctx)
-	j := &job{id: fmt.Sprintf("job-%d-%d", time.Now().Unix()%1_000_000, m.seq.Add(1)), kind: kind, target: target,
+	id := fmt.Sprintf("job-%d-%d", time.Now().Unix()%1_000_000, m.seq.Add(1))
+	for m.mu.jobs[id] != nil { // a job of the history (jobhistory.go) has it
+		id = fmt.Sprintf("job-%d-%d", time.Now().Unix()%1_000_000, m.seq.Add(1))
+	}
+	j := &job{id: id, kind: kind, target: target,
 		owner: owner, started: time.Now().UTC(), cancel: cancel}
 	j.mu.notify = make(chan struct{})
 	m.mu.jobs[j.id] = j
@@ -211,7 +218,7 @@ func (m *jobManager) run(ctx context.Context, w *waiter, fn func(ctx context.Con
 	} else {
 		m.log.Info("job ended", "job", j.id, "kind", j.kind, "target", j.target, "state", v.State)
 	}
-	m.retire(j.id)
+	m.retireAndSave(j.id)
 }
 
 // retire moves a finished job into the bounded history.
@@ -223,6 +230,12 @@ func (m *jobManager) retire(id string) {
 		delete(m.mu.jobs, m.mu.finished[0])
 		m.mu.finished = m.mu.finished[1:]
 	}
+}
+
+// retireAndSave retires the job and writes the history (jobhistory.go).
+func (m *jobManager) retireAndSave(id string) {
+	m.retire(id)
+	m.saveHistory()
 }
 
 func (m *jobManager) get(id string) (*job, bool) {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vmrep/vmrep/engine/replica"
 	"github.com/vmrep/vmrep/engine/volume"
@@ -38,6 +39,10 @@ type knownTarget struct {
 	VGID       string `json:"vg_id"`
 	SnapshotID string `json:"snapshot_id"`
 	Seq        uint64 `json:"seq"`
+	// Created is when the snapshot was taken, Pushed when the push
+	// ended; both zero in entries an older daemon wrote.
+	Created time.Time `json:"created,omitzero"`
+	Pushed  time.Time `json:"pushed,omitzero"`
 }
 
 type registryData struct {
@@ -99,10 +104,10 @@ func (g *replicaRegistry) replicaWritten(dir string, st *replica.State) {
 
 // pushed records that sn reached the replication server to, unless a
 // later snapshot of the VG already did.
-func (g *replicaRegistry) pushed(to string, sn volume.Snapshot) {
+func (g *replicaRegistry) pushed(to string, sn volume.Snapshot, now time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	t := knownTarget{To: to, VGID: sn.VGID, SnapshotID: sn.ID, Seq: sn.Seq}
+	t := knownTarget{To: to, VGID: sn.VGID, SnapshotID: sn.ID, Seq: sn.Seq, Created: sn.Created, Pushed: now.UTC()}
 	i := slices.IndexFunc(g.mu.data.Targets, func(k knownTarget) bool { return k.To == to && k.VGID == sn.VGID })
 	switch {
 	case i < 0:

@@ -78,6 +78,8 @@ func (s *Server) routeTable() []route {
 		{"POST /v1/export", A, "exporting a volume image", s.export},
 		{"POST /v1/replicate", A, "replicating a snapshot", s.replicate},
 		{"GET /v1/mounts", M, "listing mounts", s.listMounts},
+		{"GET /v1/status", M, "showing the status", s.listStatus},
+		{"GET /v1/status/{name}", M, "showing a volume group's status", s.getStatus},
 		{"POST /v1/mounts", A, "mounting the store", s.mount},
 		{"POST /v1/mounts/unmount", A, "unmounting the store", s.unmount},
 		{"GET /v1/schedules", M, "listing schedules", s.listSchedules},

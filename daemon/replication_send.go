@@ -95,7 +95,7 @@ func (s *Server) runReplicate(ctx context.Context, j *job, rm *client.Client, vg
 		return res, err
 	}
 	res.Committed = sr.Committed
-	s.known.pushed(rm.Addr(), sn)
+	s.known.pushed(rm.Addr(), sn, s.clock.Now())
 	if materialize != "" {
 		j.progress("materialize", 0, 0, "writing the replica on the server")
 		rep, err := rm.ReplMaterialize(ctx, api.ReplReplicaRequest{VGID: sn.VGID, Seq: sn.Seq, Dir: materialize})

@@ -170,3 +170,21 @@ func (sc *scheduler) pins(sn volume.Snapshot) []string {
 	}
 	return why
 }
+
+// statusOf is the schedule of the VG with ID vgID as `vmrep status` shows
+// it; false when the VG has none.
+func (sc *scheduler) statusOf(vgID string) (api.StatusSchedule, bool) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	ent, ok := sc.mu.entries[vgID]
+	if !ok {
+		return api.StatusSchedule{}, false
+	}
+	v := ent.rec.view()
+	out := api.StatusSchedule{Every: v.Every, Paused: v.Paused, NextRun: v.Status.NextRun,
+		LastRun: v.Status.LastRun, LastResult: v.Status.LastResult}
+	if v.Status.LastResult == api.RunFailed {
+		out.LastError = v.Status.LastError // schedule show keeps it after good runs too
+	}
+	return out, true
+}

@@ -33,7 +33,8 @@ type Config struct {
 	AllowGroup int
 	// JobHistory bounds how many finished jobs are remembered; default 100.
 	JobHistory int
-	// Clock drives the schedules and dates snapshots; default clock.Real.
+	// Clock drives the schedules, dates snapshots and is the time status
+	// measures ages with; default clock.Real.
 	Clock clock.Clock
 }
 
@@ -54,6 +55,9 @@ type Server struct {
 	lvm      *capture.LVM     // temporary LVM snapshots, see lvm.go
 	clock    clock.Clock
 	sched    *scheduler // schedules, see schedule_runner.go
+	// scheduleInfo, when set, tells status the replication schedule of a
+	// VG (by ID); nil or false: the VG has none and status shows none.
+	scheduleInfo func(vgID string) (api.StatusSchedule, bool)
 
 	httpSrv *http.Server
 	base    context.Context
@@ -93,6 +97,7 @@ func New(cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	removeStateTemps(storeDir, cfg.Logger)
+	s.jobs.persistTo(storeDir)
 	s.known = newReplicaRegistry(storeDir, cfg.Logger)
 	s.pins = newPinStore(storeDir)
 	if err := s.pins.err(); err != nil {
@@ -105,6 +110,7 @@ func New(cfg Config) (*Server, error) {
 	s.lvm = s.startLVM(base)
 	// Schedules start last: their runs use all of the above.
 	s.sched = newScheduler(s, cfg.Clock, storeDir, cfg.Logger)
+	s.scheduleInfo = s.sched.statusOf
 	return s, nil
 }
 

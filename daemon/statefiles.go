@@ -9,7 +9,7 @@ import (
 
 // stateFiles are the daemon's own files in the store directory, each
 // replaced whole through a hidden temporary file and a rename.
-var stateFiles = []string{replicasFile, pinsFile, mountsFile, lvmStateFile, schedulesFile}
+var stateFiles = []string{replicasFile, pinsFile, mountsFile, lvmStateFile, schedulesFile, jobsFile}
 
 // removeStateTemps removes the temporary files of state files that a
 // daemon killed between writing one and renaming it left in storeDir.

@@ -24,7 +24,7 @@ func TestNewRemovesStateTemps(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	left := []string{".replicas.json.tmp-2087574212", ".mounts.json.tmp-1", ".lvm-snapshots.json.tmp-7"}
+	left := []string{".replicas.json.tmp-2087574212", ".mounts.json.tmp-1", ".lvm-snapshots.json.tmp-7", ".jobs.json.tmp-3"}
 	kept := []string{".notes.tmp-1", "replicas.json.tmp-1"}
 	for _, n := range append(left, kept...) {
 		if err := os.WriteFile(filepath.Join(dir, n), []byte("[{"), 0o600); err != nil {

@@ -41,6 +41,8 @@ func TestBadRequests(t *testing.T) {
 		{"inside store", []string{"vg", "create", "st", "--boot", filepath.Join(d.store, "config")}, "inside the store"},
 		{"two boots", []string{"vg", "create", "two", "--boot", boot, "--data", "boot=" + boot}, `two volumes named "boot"`},
 		{"unknown snapshot delete", []string{"snapshot", "delete", "web@7"}, "snapshot web@7 does not exist"},
+		{"unknown vg status", []string{"status", "nope"}, `volume group "nope": not found`},
+		{"malformed vg status", []string{"status", "bad@name"}, "invalid volume group name"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -69,6 +69,8 @@ func privilegeSteps(d *testDaemon, out string) []routeStep {
 			"target": "oci", "out": o("server-stack"), "name": "vmrep-server", "port": 7443})},
 		{route: "POST /v1/replicate", method: "POST", path: "/v1/replicate", body: `{"snapshot":"web@1","to":"127.0.0.1:1","token":"x"}`, jobMayFail: true},
 		{route: "GET /v1/mounts", method: "GET", path: "/v1/mounts", member: true},
+		{route: "GET /v1/status", method: "GET", path: "/v1/status", member: true},
+		{route: "GET /v1/status/{name}", method: "GET", path: "/v1/status/web", member: true},
 		{route: "POST /v1/mounts", method: "POST", path: "/v1/mounts", body: jsonBody(map[string]any{"dir": o("mnt"), "allow_other": true})},
 		{route: "POST /v1/mounts/unmount", method: "POST", path: "/v1/mounts/unmount", body: jsonBody(map[string]string{"dir": o("mnt")})},
 		{route: "DELETE /v1/vgs/{name}/snapshots/{seq}", method: "DELETE", path: "/v1/vgs/web/snapshots/2?force=true"}, // a replica made above is at web@2
