@@ -204,13 +204,14 @@ func jobVG(target string) string {
 	return target
 }
 
-// transferStatus is the oldest replicate job of the VG named vgName that
-// is running or queued; nil when there is none.
+// transferStatus is the oldest replicate job, or scheduled run (which
+// replicates after its snapshot; its phase says which step it is at), of
+// the VG named vgName that is running or queued; nil when there is none.
 func (s *Server) transferStatus(vgName string) *api.StatusTransfer {
 	s.jobs.mu.Lock()
 	var found *job
 	for _, j := range s.jobs.mu.jobs {
-		if j.kind != api.JobReplicate || jobVG(j.target) != vgName {
+		if (j.kind != api.JobReplicate && j.kind != api.JobSchedule) || jobVG(j.target) != vgName {
 			continue
 		}
 		if found == nil || j.started.Before(found.started) || (j.started.Equal(found.started) && j.id < found.id) {

@@ -1,0 +1,301 @@
+package daemon
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/internal/clock"
+)
+
+// testTLS is a CA and a certificate for 127.0.0.1 signed by it.
+func testTLS(t *testing.T) (*tls.Config, string) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "vmrep test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "vmrep replication"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return &tls.Config{Certificates: []tls.Certificate{cert}}, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}))
+}
+
+// cutProxy forwards TCP connections to a replication server. Armed with
+// n, it cuts every connection once n bytes have gone upstream since it was
+// armed, then disarms: a connection dropped in the middle of a transfer.
+type cutProxy struct {
+	ln    net.Listener
+	to    string
+	left  atomic.Int64 // bytes before the cut; <= 0: not armed
+	cuts  atomic.Int64
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newCutProxy(t *testing.T, to string) *cutProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, to: to}
+	go p.accept()
+	t.Cleanup(func() { ln.Close(); p.cutAll() })
+	return p
+}
+
+func (p *cutProxy) accept() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.Dial("tcp", p.to)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, c, up)
+		p.mu.Unlock()
+		go func() { _, _ = io.Copy(c, up); c.Close() }()
+		go p.upstream(c, up)
+	}
+}
+
+func (p *cutProxy) upstream(c, up net.Conn) {
+	defer up.Close()
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			if p.left.Load() > 0 && p.left.Add(-int64(n)) <= 0 {
+				p.cuts.Add(1)
+				p.cutAll()
+				return
+			}
+			if _, werr := up.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *cutProxy) cutAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// startReplTarget is a second daemon with its replication listener, on the
+// real clock: the server side of a schedule's replication.
+func startReplTarget(t *testing.T, dir, token string, tc *tls.Config) string {
+	t.Helper()
+	ctx := context.Background()
+	storeDir := filepath.Join(dir, "store")
+	if err := cas.Init(ctx, storeDir, cas.DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	store, err := cas.Open(ctx, storeDir, cas.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{Store: store, AllowGroup: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := srv.NewReplicationServer(ReplicationConfig{TLS: tc, Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = rs.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = rs.Shutdown(ctx)
+		_ = srv.Shutdown(ctx)
+		_ = store.Close()
+	})
+	return ln.Addr().String()
+}
+
+// changeImage overwrites n random bytes of the VG's image at a random
+// 64 KiB-aligned offset, so that every run has new data to send.
+func changeImage(t *testing.T, path string, n int) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	var r [1]byte
+	_, _ = rand.Read(r[:])
+	off := (int64(r[0]) << 16) % max(fi.Size()-int64(n)+1, 1)
+	if _, err := f.WriteAt(b, off&^(64<<10-1)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// targetLag is the status of web's one replication target.
+func (d *schedDaemon) targetLag(t *testing.T) api.TargetStatus {
+	t.Helper()
+	rep, err := d.cl.VGStatus(context.Background(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.VGs) != 1 || len(rep.VGs[0].Targets) != 1 {
+		t.Fatalf("status: want one VG with one target, got %+v", rep.VGs)
+	}
+	return rep.VGs[0].Targets[0]
+}
+
+// A simulated day of a 15-minute schedule that replicates to a real
+// replication server and applies retention: status' lag is never above
+// one interval (the fake clock stands still while a run runs, so the run
+// time is 0); one run is cut in the middle of its transfer, fails, is
+// retried a minute later without sending again what the server stored,
+// and the lag recovers.
+func TestScheduleReplicatedDayLag(t *testing.T) {
+	dir := t.TempDir()
+	tc, caPEM := testTLS(t)
+	const token = "0123456789abcdef0123456789abcdef"
+	proxy := newCutProxy(t, startReplTarget(t, filepath.Join(dir, "target"), token, tc))
+	d := startSchedDaemon(t, filepath.Join(dir, "src"), clock.NewFake(day0))
+	ctx := context.Background()
+	d.createVG("web", "")
+	img := filepath.Join(d.dir, "web.img")
+	if _, err := d.cl.SetSchedule(ctx, "web", api.ScheduleRequest{Every: "15m", ReplicateTo: proxy.ln.Addr().String(),
+		Token: token, CAPEM: caPEM, Keep: "last=4"}); err != nil {
+		t.Fatal(err)
+	}
+	const interval = 15 * time.Minute
+	const cutAt = 40
+	runResult := func(id string) api.ScheduleRunResult {
+		j, err := d.cl.GetJob(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r api.ScheduleRunResult
+		if err := json.Unmarshal(j.Result, &r); err != nil {
+			t.Fatalf("job %s result %s: %v", id, j.Result, err)
+		}
+		return r
+	}
+	ok := int64(0)
+	for i := 1; i <= 96; i++ {
+		slot := day0.Add(time.Duration(i) * interval)
+		if i > 1 {
+			// The lag is largest just before a run: the target holds the
+			// snapshot of the last run.
+			if lag := d.targetLag(t).LagSeconds; lag > interval.Seconds() {
+				t.Fatalf("before run %d: lag %.0f s, above one interval", i, lag)
+			}
+		}
+		if i != cutAt {
+			changeImage(t, img, 64<<10)
+			d.fireNext(slot)
+			ok++
+			d.waitFor("web", fmt.Sprintf("done with run %d", i), func(s api.Schedule) bool { return s.Status.RunsOK == ok && idle(s) })
+			if lag := d.targetLag(t); lag.LagSeconds != 0 || lag.BacklogBytes != 0 {
+				t.Fatalf("after run %d: lag %.0f s, backlog %d bytes; want 0 and 0", i, lag.LagSeconds, lag.BacklogBytes)
+			}
+			continue
+		}
+		// The whole image changes, and the connection drops after a third
+		// of it went upstream.
+		changeImage(t, img, 1<<20)
+		proxy.left.Store(350 << 10)
+		d.fireNext(slot)
+		sc := d.waitFor("web", "failed", func(s api.Schedule) bool { return s.Status.RunsFailed == 1 && idle(s) })
+		if proxy.cuts.Load() != 1 {
+			t.Fatalf("run %d failed without the cut: %s", i, sc.Status.LastError)
+		}
+		if lag := d.targetLag(t); lag.LagSeconds != interval.Seconds() || lag.BacklogBytes < 1<<20 {
+			t.Fatalf("after the cut: lag %.0f s, backlog %d; want one interval and the whole image", lag.LagSeconds, lag.BacklogBytes)
+		}
+		// The retry, a minute later, sends what the server does not have.
+		d.fireNext(slot.Add(time.Minute))
+		ok++
+		sc = d.waitFor("web", "retried", func(s api.Schedule) bool { return s.Status.RunsOK == ok && idle(s) })
+		r := runResult(sc.Status.LastJob)
+		if r.Replicate == nil || r.Replicate.SentBytes >= 1<<20 {
+			t.Fatalf("the retry sent %+v; want less than the image, part of it reached the server before the cut", r.Replicate)
+		}
+		if lag := d.targetLag(t); lag.LagSeconds != 0 || lag.BacklogBytes != 0 {
+			t.Fatalf("after the retry: lag %.0f s, backlog %d; want it recovered", lag.LagSeconds, lag.BacklogBytes)
+		}
+	}
+	sc, err := d.cl.GetSchedule(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 95 regular runs and the retry: 96 snapshots, the newest on the target.
+	if st := sc.Status; st.RunsOK != 96 || st.RunsFailed != 1 || st.LastSnapshot != "web@97" {
+		t.Fatalf("after the day: %+v", st)
+	}
+	if got := d.targetLag(t).Snapshot.Name; got != "web@97" {
+		t.Fatalf("target holds %s, want web@97", got)
+	}
+	snaps, err := d.cl.ListSnapshots(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snaps) != 4 || snaps[len(snaps)-1].Seq != 97 {
+		t.Fatalf("retention last=4 left %d snapshots, newest @%d", len(snaps), snaps[len(snaps)-1].Seq)
+	}
+}
