@@ -225,8 +225,10 @@ func TestScheduleReplicatedDayLag(t *testing.T) {
 	}
 	const interval = 15 * time.Minute
 	const cutAt = 40
+	// runResult waits for the run's job to end: the schedule records the
+	// run as the job's work returns, a moment before the job is final.
 	runResult := func(id string) api.ScheduleRunResult {
-		j, err := d.cl.GetJob(ctx, id)
+		j, err := d.cl.Wait(ctx, id, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
