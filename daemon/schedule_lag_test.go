@@ -220,7 +220,7 @@ func TestScheduleReplicatedDayLag(t *testing.T) {
 	d.createVG("web", "")
 	img := filepath.Join(d.dir, "web.img")
 	if _, err := d.cl.SetSchedule(ctx, "web", api.ScheduleRequest{Every: "15m", ReplicateTo: proxy.ln.Addr().String(),
-		Token: token, CAPEM: caPEM, Keep: "last=4"}); err != nil {
+		Token: token, CAPEM: caPEM, Keep: "last=4", Limit: "10Gbit"}); err != nil {
 		t.Fatal(err)
 	}
 	const interval = 15 * time.Minute
@@ -278,6 +278,9 @@ func TestScheduleReplicatedDayLag(t *testing.T) {
 		if r.Replicate == nil || r.Replicate.SentBytes >= 1<<20 {
 			t.Fatalf("the retry sent %+v; want less than the image, part of it reached the server before the cut", r.Replicate)
 		}
+		if r.Replicate.Limit != "10Gbit/s" {
+			t.Errorf("the run's replication ran under limit %q, want the schedule's 10Gbit/s", r.Replicate.Limit)
+		}
 		if lag := d.targetLag(t); lag.LagSeconds != 0 || lag.BacklogBytes != 0 {
 			t.Fatalf("after the retry: lag %.0f s, backlog %d; want it recovered", lag.LagSeconds, lag.BacklogBytes)
 		}
@@ -292,6 +295,15 @@ func TestScheduleReplicatedDayLag(t *testing.T) {
 	}
 	if got := d.targetLag(t).Snapshot.Name; got != "web@97" {
 		t.Fatalf("target holds %s, want web@97", got)
+	}
+	rep, err := d.cl.VGStatus(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := day0.Add(97 * interval)
+	if s := rep.VGs[0].Schedule; s == nil || s.Every != "15m0s" || s.Paused || s.NextRun == nil || !s.NextRun.Equal(next) ||
+		s.LastResult != api.RunOK || s.LastError != "" || s.LastRun == nil {
+		t.Errorf("status schedule %+v, want every 15m, next run %v, last run ok", s, next)
 	}
 	snaps, err := d.cl.ListSnapshots(ctx, "web")
 	if err != nil {
