@@ -44,7 +44,9 @@ test-unit:
 # the repository root, where it builds bench/cmd/vmrepbench.
 BENCH_SIZE ?= 8G
 bench: deps build
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./engine/...
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./engine/... ./internal/pipeline/ ./internal/zero/
+	$(GO) test -run '^$$' -bench Limiter -benchtime 1x ./internal/bandwidth/ -args -limit-duration=30s
+	VMREP_BENCH_LIMIT=30 $(GO) test -count=1 -run TestBenchReplicateLimit -v ./cmd/vmrep/ | grep -E 'limit|achieved|^(ok|FAIL|---)'
 	cd bench/chunkers && $(GO) test -run '^$$' -bench . -benchtime 3x
 	$(GO) -C bench/harness build -o $(CURDIR)/$(BIN)/benchharness .
 	BENCH_SIZE=$(BENCH_SIZE) $(BIN)/benchharness -out bench/results
@@ -57,6 +59,7 @@ bench-smoke:
 		$(GO) -C bench/harness build -o "$$bin/benchharness" . && \
 		"$$bin/benchharness" -smoke -out "$$out" >/dev/null && \
 		"$$bin/benchharness" -check "$$out"
+	@VMREP_BENCH_LIMIT=3 $(GO) test -count=1 -run TestBenchReplicateLimit ./cmd/vmrep/ >/dev/null && echo "bench-smoke: replicate --limit ok"
 
 demo: deps build
 	@scripts/demo.sh
