@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -52,19 +50,9 @@ already stored is not sent again.`,
 				limit = r.String()
 			}
 			req := api.ReplicateRequest{Snapshot: argv[0], To: to, ServerName: serverName, Materialize: materialize, Limit: limit}
-			tok, err := os.ReadFile(tokenFile)
-			if err != nil {
-				return fmt.Errorf("--token-file: %w", err)
-			}
-			if req.Token = strings.TrimSpace(string(tok)); req.Token == "" {
-				return fmt.Errorf("--token-file %s is empty", tokenFile)
-			}
-			if caFile != "" {
-				ca, err := os.ReadFile(caFile)
-				if err != nil {
-					return fmt.Errorf("--ca: %w", err)
-				}
-				req.CAPEM = string(ca)
+			var err error
+			if req.Token, req.CAPEM, err = readRemoteSecrets(tokenFile, caFile); err != nil {
+				return err
 			}
 			a.startingJob()
 			j, err := a.cl.Replicate(cmd.Context(), req)

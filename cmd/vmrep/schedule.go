@@ -75,7 +75,8 @@ again replaces it and keeps its record.`,
 			if req.ReplicateTo != "" && tokenFile == "" {
 				return usagef("--replicate-to needs --token-file")
 			}
-			if err := readRemoteSecrets(&req, tokenFile, caFile); err != nil {
+			var err error
+			if req.Token, req.CAPEM, err = readRemoteSecrets(tokenFile, caFile); err != nil {
 				return err
 			}
 			if req.DeltaDir != "" {
@@ -127,26 +128,27 @@ again replaces it and keeps its record.`,
 	return cmd
 }
 
-// readRemoteSecrets reads the token and CA files into req, as replicate
-// does: the daemon never opens them.
-func readRemoteSecrets(req *api.ScheduleRequest, tokenFile, caFile string) error {
+// readRemoteSecrets reads a replication server's token and CA files, as
+// replicate and schedule set do: the daemon never opens them. An empty
+// name reads nothing.
+func readRemoteSecrets(tokenFile, caFile string) (token, caPEM string, err error) {
 	if tokenFile != "" {
 		tok, err := os.ReadFile(tokenFile)
 		if err != nil {
-			return fmt.Errorf("--token-file: %w", err)
+			return "", "", fmt.Errorf("--token-file: %w", err)
 		}
-		if req.Token = strings.TrimSpace(string(tok)); req.Token == "" {
-			return fmt.Errorf("--token-file %s is empty", tokenFile)
+		if token = strings.TrimSpace(string(tok)); token == "" {
+			return "", "", fmt.Errorf("--token-file %s is empty", tokenFile)
 		}
 	}
 	if caFile != "" {
 		ca, err := os.ReadFile(caFile)
 		if err != nil {
-			return fmt.Errorf("--ca: %w", err)
+			return "", "", fmt.Errorf("--ca: %w", err)
 		}
-		req.CAPEM = string(ca)
+		caPEM = string(ca)
 	}
-	return nil
+	return token, caPEM, nil
 }
 
 func newScheduleListCmd(a *app) *cobra.Command {
