@@ -74,9 +74,10 @@ func (m *jobManager) persistTo(storeDir string) {
 	}
 }
 
-// saveHistory writes the finished jobs to jobsFile. Writes are serialized
-// so that the file never goes back to an older list.
-func (m *jobManager) saveHistory() {
+// saveHistory writes the finished jobs to jobsFile, the one with ID
+// ending as ended (its end is not visible yet). Writes are serialized so
+// that the file never goes back to an older list.
+func (m *jobManager) saveHistory(ending string, ended api.Job) {
 	if m.historyPath == "" {
 		return
 	}
@@ -92,7 +93,11 @@ func (m *jobManager) saveHistory() {
 	}
 	m.mu.Unlock()
 	for _, j := range js {
-		past = append(past, pastJob{Job: j.view(), Owner: j.owner})
+		v := j.view()
+		if j.id == ending {
+			v = ended
+		}
+		past = append(past, pastJob{Job: v, Owner: j.owner})
 	}
 	b, err := json.Marshal(past)
 	for err == nil && len(b) > maxJobsFileBytes && len(past) > 0 {

@@ -63,23 +63,48 @@ func (j *job) changedLocked() {
 	j.mu.notify = make(chan struct{})
 }
 
-func (j *job) finish(result any, err error) {
+// outcome is how a job ended, before it is visible.
+type outcome struct {
+	state    string
+	err      *api.Error
+	result   []byte
+	finished time.Time
+}
+
+// outcomeOf turns what the job's work returned into its final state.
+func (j *job) outcomeOf(result any, err error) outcome {
 	raw, merr := json.Marshal(result)
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.mu.finished = time.Now().UTC()
+	o := outcome{finished: time.Now().UTC()}
 	switch {
 	case err == nil && merr != nil:
-		j.mu.state, j.mu.err = api.StateFailed, api.Errorf(api.CodeInternal, "encoding result: %v", merr)
+		o.state, o.err = api.StateFailed, api.Errorf(api.CodeInternal, "encoding result: %v", merr)
 	case err == nil:
-		j.mu.state = api.StateDone
+		o.state = api.StateDone
 	case errors.Is(err, context.Canceled):
-		j.mu.state, j.mu.err = api.StateCanceled, api.Errorf(api.CodeCanceled, "job %s was canceled", j.id)
+		o.state, o.err = api.StateCanceled, api.Errorf(api.CodeCanceled, "job %s was canceled", j.id)
 	default:
-		j.mu.state, j.mu.err = api.StateFailed, toAPIError(err)
+		o.state, o.err = api.StateFailed, toAPIError(err)
 	}
 	if result != nil && merr == nil {
-		j.mu.result = raw
+		o.result = raw
+	}
+	return o
+}
+
+// viewAs is the job as the API will show it once it ended with o.
+func (j *job) viewAs(o outcome) api.Job {
+	v := j.view()
+	v.State, v.Error, v.Result, v.Finished = o.state, o.err, o.result, &o.finished
+	return v
+}
+
+// finish makes the job's end visible and wakes those who follow it.
+func (j *job) finish(o outcome) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.mu.state, j.mu.err, j.mu.finished = o.state, o.err, o.finished
+	if o.result != nil {
+		j.mu.result = o.result
 	}
 	j.changedLocked()
 }
@@ -211,14 +236,17 @@ func (m *jobManager) run(ctx context.Context, w *waiter, fn func(ctx context.Con
 		release()
 	}
 	m.leave(w)
-	j.finish(res, err)
+	// The history is on disk before the end is visible, so that a client
+	// that saw the job end finds the daemon done writing for it.
+	o := j.outcomeOf(res, err)
+	m.retireAndSave(j, o)
+	j.finish(o)
 	v := j.view()
 	if err != nil {
 		m.log.Warn("job ended", "job", j.id, "kind", j.kind, "target", j.target, "state", v.State, "err", err)
 	} else {
 		m.log.Info("job ended", "job", j.id, "kind", j.kind, "target", j.target, "state", v.State)
 	}
-	m.retireAndSave(j.id)
 }
 
 // retire moves a finished job into the bounded history.
@@ -232,10 +260,11 @@ func (m *jobManager) retire(id string) {
 	}
 }
 
-// retireAndSave retires the job and writes the history (jobhistory.go).
-func (m *jobManager) retireAndSave(id string) {
-	m.retire(id)
-	m.saveHistory()
+// retireAndSave retires j, which ends with o, and writes the history
+// (jobhistory.go).
+func (m *jobManager) retireAndSave(j *job, o outcome) {
+	m.retire(j.id)
+	m.saveHistory(j.id, j.viewAs(o))
 }
 
 func (m *jobManager) get(id string) (*job, bool) {
