@@ -53,15 +53,24 @@ func (s *Store) Get(ctx context.Context, id blob.ID, buf []byte) ([]byte, error)
 // it between the lookup and the read (reads run beside gc), and the read
 // follows it.
 func (s *Store) readBlob(ctx context.Context, id blob.ID, loc Location, buf []byte) ([]byte, error) {
-	out, err := s.readAt(ctx, id, loc, buf)
+	return followMoved(ctx, s, id, loc, func(loc Location) ([]byte, error) { return s.readAt(ctx, id, loc, buf) })
+}
+
+// followMoved runs read at loc and, when loc's pack is gone but the index
+// now places blob id in another pack, once more at the new place: a sweep
+// moved the blob between the lookup and the read. Other errors, and a
+// blob still indexed in the pack that failed, stand.
+func followMoved[T any](ctx context.Context, s *Store, id blob.ID, loc Location, read func(Location) (T, error)) (T, error) {
+	out, err := read(loc)
 	if err == nil || !errors.Is(err, blob.ErrNotFound) {
 		return out, err
 	}
 	now, lerr := s.Lookup(ctx, id)
 	if lerr != nil || now.Pack == loc.Pack {
-		return nil, err
+		var zero T
+		return zero, err
 	}
-	return s.readAt(ctx, id, now, buf)
+	return read(now)
 }
 
 // readAt reads, decompresses and checks the blob at loc.

@@ -2,7 +2,6 @@ package cas
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -65,16 +64,7 @@ func (s *Store) GetStored(ctx context.Context, id blob.ID, buf []byte) (Stored, 
 	if err != nil {
 		return Stored{}, err
 	}
-	st, err := s.readStoredAt(ctx, id, loc, buf)
-	if err == nil || !errors.Is(err, blob.ErrNotFound) {
-		return st, err
-	}
-	// A sweep may have moved the blob between the lookup and the read.
-	now, lerr := s.Lookup(ctx, id)
-	if lerr != nil || now.Pack == loc.Pack {
-		return Stored{}, err
-	}
-	return s.readStoredAt(ctx, id, now, buf)
+	return followMoved(ctx, s, id, loc, func(loc Location) (Stored, error) { return s.readStoredAt(ctx, id, loc, buf) })
 }
 
 func (s *Store) readStoredAt(ctx context.Context, id blob.ID, loc Location, buf []byte) (Stored, error) {
