@@ -18,7 +18,8 @@ func (s *Server) applyRetention(ctx context.Context, vg volume.VG, p retention.P
 	var removed []string
 	for _, d := range res.Remove {
 		if d.Removed {
-			removed = append(removed, fmt.Sprintf("%s@%d", vg.Name, d.Seq))
+			sn := volume.Snapshot{VGName: vg.Name, Seq: d.Seq}
+			removed = append(removed, sn.Name())
 		}
 	}
 	if err != nil {
