@@ -43,6 +43,7 @@ var onlyImports = map[string][]string{
 	"internal/version":   {},
 	"internal/pipeline":  {},
 	"internal/zero":      {},
+	"internal/testpki":   {},
 	"engine/blob":        {},
 	"engine/retention":   {},
 	"internal/clock":     {},
