@@ -44,6 +44,7 @@ var onlyImports = map[string][]string{
 	"internal/pipeline":  {},
 	"internal/zero":      {},
 	"internal/testpki":   {},
+	"internal/cutproxy":  {},
 	"engine/blob":        {},
 	"engine/retention":   {},
 	"internal/clock":     {},

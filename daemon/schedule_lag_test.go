@@ -6,18 +6,16 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/internal/clock"
+	"github.com/vmrep/vmrep/internal/cutproxy"
 	"github.com/vmrep/vmrep/internal/testpki"
 )
 
@@ -25,78 +23,6 @@ import (
 func testTLS(t *testing.T) (*tls.Config, string) {
 	k := testpki.New(t)
 	return &tls.Config{Certificates: []tls.Certificate{k.Cert}}, string(k.CAPEM)
-}
-
-// cutProxy forwards TCP connections to a replication server. Armed with
-// n, it cuts every connection once n bytes have gone upstream since it was
-// armed, then disarms: a connection dropped in the middle of a transfer.
-type cutProxy struct {
-	ln    net.Listener
-	to    string
-	left  atomic.Int64 // bytes before the cut; <= 0: not armed
-	cuts  atomic.Int64
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func newCutProxy(t *testing.T, to string) *cutProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln, to: to}
-	go p.accept()
-	t.Cleanup(func() { ln.Close(); p.cutAll() })
-	return p
-}
-
-func (p *cutProxy) accept() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", p.to)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, c, up)
-		p.mu.Unlock()
-		go func() { _, _ = io.Copy(c, up); c.Close() }()
-		go p.upstream(c, up)
-	}
-}
-
-func (p *cutProxy) upstream(c, up net.Conn) {
-	defer up.Close()
-	buf := make([]byte, 16<<10)
-	for {
-		n, err := c.Read(buf)
-		if n > 0 {
-			if p.left.Load() > 0 && p.left.Add(-int64(n)) <= 0 {
-				p.cuts.Add(1)
-				p.cutAll()
-				return
-			}
-			if _, werr := up.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (p *cutProxy) cutAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
 }
 
 // startReplTarget is a second daemon with its replication listener, on the
@@ -181,12 +107,13 @@ func TestScheduleReplicatedDayLag(t *testing.T) {
 	dir := t.TempDir()
 	tc, caPEM := testTLS(t)
 	const token = "0123456789abcdef0123456789abcdef"
-	proxy := newCutProxy(t, startReplTarget(t, filepath.Join(dir, "target"), token, tc))
+	target := startReplTarget(t, filepath.Join(dir, "target"), token, tc)
+	proxy := cutproxy.New(t, target)
 	d := startSchedDaemon(t, filepath.Join(dir, "src"), clock.NewFake(day0))
 	ctx := context.Background()
 	d.createVG("web", "")
 	img := filepath.Join(d.dir, "web.img")
-	if _, err := d.cl.SetSchedule(ctx, "web", api.ScheduleRequest{Every: "15m", ReplicateTo: proxy.ln.Addr().String(),
+	if _, err := d.cl.SetSchedule(ctx, "web", api.ScheduleRequest{Every: "15m", ReplicateTo: proxy.Addr(),
 		Token: token, CAPEM: caPEM, Keep: "last=4", Limit: "10Gbit"}); err != nil {
 		t.Fatal(err)
 	}
@@ -228,10 +155,10 @@ func TestScheduleReplicatedDayLag(t *testing.T) {
 		// The whole image changes, and the connection drops after a third
 		// of it went upstream.
 		changeImage(t, img, 1<<20)
-		proxy.left.Store(350 << 10)
+		proxy.Arm(350<<10, nil)
 		d.fireNext(slot)
 		sc := d.waitFor("web", "failed", func(s api.Schedule) bool { return s.Status.RunsFailed == 1 && idle(s) })
-		if proxy.cuts.Load() != 1 {
+		if !proxy.Disarm(target) {
 			t.Fatalf("run %d failed without the cut: %s", i, sc.Status.LastError)
 		}
 		if lag := d.targetLag(t); lag.LagSeconds != interval.Seconds() || lag.BacklogBytes < 1<<20 {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/vmrep/vmrep/internal/cutproxy"
 )
 
 // TestBenchReplicateLimit measures `replicate --limit` on loopback: for
@@ -48,7 +50,7 @@ func TestBenchReplicateLimit(t *testing.T) {
 	for _, rate := range rates {
 		pki := newReplPKI(t, t.TempDir())
 		srv, addr := newReplServer(t, pki)
-		proxy := newCutProxy(t, addr)
+		proxy := cutproxy.New(t, addr)
 		ticks := make(chan struct{})
 		var at []time.Time
 		var total []int64
@@ -57,19 +59,19 @@ func TestBenchReplicateLimit(t *testing.T) {
 			deadline := time.Now().Add(time.Duration(secs)*time.Second + 20*time.Second)
 			var first time.Time
 			for now := range time.Tick(100 * time.Millisecond) {
-				n := proxy.bytes()
+				n := proxy.Bytes()
 				at, total = append(at, now), append(total, n)
 				if first.IsZero() && n > 1<<20 {
 					first = now
 				}
 				if (!first.IsZero() && now.Sub(first) >= time.Duration(secs)*time.Second) || now.After(deadline) {
-					proxy.arm(0, nil) // ends the run
-					proxy.closeAll()
+					proxy.Arm(0, nil) // ends the run
+					proxy.CloseAll()
 					return
 				}
 			}
 		}()
-		r := src.vmrep("replicate", "web@1", "--to", proxy.addr(), "--token-file", pki.tokenFile, "--ca", pki.caFile, "--limit", rate.flag)
+		r := src.vmrep("replicate", "web@1", "--to", proxy.Addr(), "--token-file", pki.tokenFile, "--ca", pki.caFile, "--limit", rate.flag)
 		<-ticks
 		// From two seconds after the stream began to the end of the window.
 		i0 := 0

@@ -3,22 +3,20 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/engine/blob"
+	"github.com/vmrep/vmrep/internal/cutproxy"
 	"github.com/vmrep/vmrep/internal/reliability"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // compressibleImage writes size bytes of text-like data: words drawn at
@@ -149,137 +147,6 @@ func TestReplicateCompressed(t *testing.T) {
 	}
 }
 
-// cutProxy forwards TCP connections to a target and, once armed, cuts
-// every connection after a budget of bytes from the client, calling onCut
-// first (to kill the server instead).
-type cutProxy struct {
-	ln net.Listener
-	mu struct {
-		sync.Mutex
-		target string
-		budget int64 // client bytes still allowed; < 0: no limit
-		conns  []net.Conn
-		cut    bool
-		onCut  func()
-		bytes  int64 // client bytes passed on, all connections
-	}
-}
-
-// bytes is how many client bytes the proxy has passed on.
-func (p *cutProxy) bytes() int64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.mu.bytes
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln}
-	p.mu.target, p.mu.budget = target, -1
-	t.Cleanup(func() { ln.Close(); p.closeAll() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.serve(c)
-		}
-	}()
-	return p
-}
-
-func (p *cutProxy) addr() string { return p.ln.Addr().String() }
-
-// arm cuts after budget more client bytes, calling onCut (if any) first.
-func (p *cutProxy) arm(budget int64, onCut func()) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.mu.budget, p.mu.cut, p.mu.onCut = budget, false, onCut
-}
-
-// disarm lets everything through to target from now on, and reports
-// whether a cut happened since arm (its onCut has returned).
-func (p *cutProxy) disarm(target string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	cut := p.mu.cut
-	p.mu.budget, p.mu.cut, p.mu.onCut, p.mu.target = -1, false, nil, target
-	return cut
-}
-
-func (p *cutProxy) closeAll() {
-	p.mu.Lock()
-	conns := p.mu.conns
-	p.mu.conns = nil
-	p.mu.Unlock()
-	for _, c := range conns {
-		c.Close()
-	}
-}
-
-func (p *cutProxy) serve(c net.Conn) {
-	p.mu.Lock()
-	target := p.mu.target
-	if p.mu.cut {
-		p.mu.Unlock()
-		c.Close()
-		return
-	}
-	p.mu.conns = append(p.mu.conns, c)
-	p.mu.Unlock()
-	up, err := net.Dial("tcp", target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	p.mu.conns = append(p.mu.conns, up)
-	p.mu.Unlock()
-	go func() { io.Copy(c, up); c.Close() }()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := c.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			if p.mu.cut {
-				p.mu.Unlock()
-				break
-			}
-			pass, cut := n, false
-			if p.mu.budget >= 0 {
-				pass = int(min(int64(n), p.mu.budget))
-				p.mu.budget -= int64(pass)
-				cut = p.mu.budget == 0
-			}
-			p.mu.bytes += int64(pass)
-			if cut {
-				// Under the lock, so that disarm sees the kill done.
-				p.mu.cut = true
-				up.Write(buf[:pass])
-				if p.mu.onCut != nil {
-					p.mu.onCut()
-				}
-				p.mu.Unlock()
-				p.closeAll()
-				return
-			}
-			p.mu.Unlock()
-			if _, werr := up.Write(buf[:pass]); werr != nil {
-				break
-			}
-		}
-		if err != nil {
-			break
-		}
-	}
-	up.Close()
-	c.Close()
-}
-
 // TestReplicateResumesAfterCuts cuts replications at random moments (the
 // connection dropped after a random number of bytes, or the server killed
 // there), checks after each cut that the server lists no snapshot whose
@@ -314,7 +181,7 @@ func TestReliabilityReplicateCuts(t *testing.T) {
 	var r api.ReplicateResult
 	src.okJSONResult(&r, "replicate", "web@1", "--to", addr, "--token-file", pki.tokenFile, "--ca", pki.caFile)
 
-	proxy := newCutProxy(t, addr)
+	proxy := cutproxy.New(t, addr)
 	var saved int64
 	resumed := 0
 	for i := range cuts {
@@ -333,13 +200,13 @@ func TestReliabilityReplicateCuts(t *testing.T) {
 		if kill {
 			onCut = func() { srv.kill() }
 		}
-		proxy.arm(budget, onCut)
-		cutRun := push(proxy.addr(), "web@"+seq)
-		cut := proxy.disarm(addr)
+		proxy.Arm(budget, onCut)
+		cutRun := push(proxy.Addr(), "web@"+seq)
+		cut := proxy.Disarm(addr)
 		if kill && cut {
 			srv.start()
 			addr = replAddr(t, srv)
-			proxy.disarm(addr)
+			proxy.Disarm(addr)
 		}
 		// A cut may also come after the run, on a connection left open.
 		failed := cutRun.code != 0
@@ -362,7 +229,7 @@ func TestReliabilityReplicateCuts(t *testing.T) {
 		}
 
 		var again api.ReplicateResult
-		src.okJSONResult(&again, "replicate", "web@"+seq, "--to", proxy.addr(), "--token-file", pki.tokenFile, "--ca", pki.caFile)
+		src.okJSONResult(&again, "replicate", "web@"+seq, "--to", proxy.Addr(), "--token-file", pki.tokenFile, "--ca", pki.caFile)
 		// What reached the server before the connection was cut, less the
 		// handshakes and requests before the stream (64 KiB), the blob cut
 		// in half (256 KiB) and a TLS record, stays there: the rerun does
