@@ -107,8 +107,13 @@ func parseUnit(unit string) (mult int64, bits bool, err error) {
 	case strings.HasSuffix(u, "B"):
 		u = u[:len(u)-1]
 	case strings.HasSuffix(u, "b"):
+		// Ambiguous only with a prefix we know; the hint then repeats
+		// that prefix, which keeps the message one plain line.
 		p := u[:len(u)-1]
-		return 0, false, fmt.Errorf("ambiguous unit %q: write %sbit for bits or %sB for bytes", unit, p, p)
+		if _, ok := prefix(p); ok {
+			return 0, false, fmt.Errorf("ambiguous unit %q: write %sbit for bits or %sB for bytes", unit, p, p)
+		}
+		return 0, false, fmt.Errorf("unknown unit %q (want bit, kbit, Mbit, Gbit, B, kB, MB, MiB, GB, GiB, ...)", unit)
 	default:
 		// a bare prefix: binary bytes, as curl and rsync read "1G"
 		if m, ok := binaryPrefix[strings.ToLower(u)+"i"]; ok {
