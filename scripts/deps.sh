@@ -20,11 +20,28 @@ declare -A want=(
   [hyperfine]=hyperfine
   [openssl]=openssl
   [fsfreeze]=util-linux
+  [flock]=util-linux
+  [sfdisk]=fdisk
+  [debootstrap]=debootstrap
+  [extlinux]=extlinux
+  [qemu-system-x86_64]=qemu-system-x86
+)
+
+# files -> Debian package: what the sample VM (scripts/sample-vm.sh) and
+# `vmrep launch` need besides commands
+declare -A wantfile=(
+  [/usr/lib/syslinux/mbr/mbr.bin]=syslinux-common
+  [/usr/share/keyrings/debian-archive-keyring.gpg]=debian-archive-keyring
+  [/usr/share/OVMF/OVMF_CODE_4M.fd]=ovmf
+  [/usr/share/seabios/bios-256k.bin]=seabios
 )
 
 missing=()
 for cmd in "${!want[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/sbin/$cmd" ] || missing+=("${want[$cmd]}")
+done
+for f in "${!wantfile[@]}"; do
+  [ -e "$f" ] || missing+=("${wantfile[$f]}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
@@ -56,3 +73,7 @@ fi
 if [ -x scripts/install-minio.sh ]; then
   scripts/install-minio.sh
 fi
+
+# The bootable sample VM the boot tests and the demo replicate (a cache,
+# built once per recipe; a minute or two the first time).
+scripts/sample-vm.sh >/dev/null
