@@ -60,6 +60,7 @@ func (s *Server) routeTable() []route {
 		{"POST /v1/vgs/{name}/snapshots", M, "creating a snapshot", s.createSnapshot},
 		{"GET /v1/vgs/{name}/snapshots/{seq}", M, "showing a snapshot", s.getSnapshot},
 		{"DELETE /v1/vgs/{name}/snapshots/{seq}", A, "deleting a snapshot", s.deleteSnapshot},
+		{"POST /v1/vgs/{name}/cutover", A, "cutting a volume group over", s.cutover},
 		{"POST /v1/vgs/{name}/forget", A, "forgetting snapshots", s.forgetVG},
 		{"POST /v1/vgs/{name}/snapshots/{seq}/pin", A, "pinning a snapshot", s.pinSnapshot},
 		{"DELETE /v1/vgs/{name}/snapshots/{seq}/pin", A, "unpinning a snapshot", s.unpinSnapshot},

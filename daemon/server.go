@@ -52,6 +52,7 @@ type Server struct {
 	mounts   *mountTable      // FUSE mounts, see mounts.go
 	known    *replicaRegistry // replicas written and targets pushed to, see pins.go
 	pins     *pinStore        // snapshots pinned with snapshot pin, see pinned.go
+	cutovers *cutoverStore    // volume groups cut over, see cutovers.go
 	lvm      *capture.LVM     // temporary LVM snapshots, see lvm.go
 	clock    clock.Clock
 	sched    *scheduler // schedules, see schedule_runner.go
@@ -109,6 +110,10 @@ func New(cfg Config) (*Server, error) {
 	// LVM snapshots a killed daemon left behind are removed.
 	s.lvm = s.startLVM(base)
 	// Schedules start last: their runs use all of the above.
+	s.cutovers = newCutoverStore(storeDir)
+	if err := s.cutovers.err(); err != nil {
+		cfg.Logger.Error("cutovers", "err", err)
+	}
 	s.sched = newScheduler(s, cfg.Clock, storeDir, cfg.Logger)
 	s.scheduleInfo = s.sched.statusOf
 	return s, nil
