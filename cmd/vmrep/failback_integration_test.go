@@ -8,9 +8,11 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/internal/testdisk"
@@ -270,5 +272,68 @@ func TestReplicaCreateAt(t *testing.T) {
 
 	if help := d.ok("replica", "create", "--help"); !strings.Contains(help, "vmrep replica create --at web@1 --dir replica/") {
 		t.Errorf("replica create --help has no --at example:\n%s", help)
+	}
+}
+
+// TestReplicaCreateAtKilled kills the daemon while replica create --at
+// writes, after the apply's journal is down: running the same command
+// again exports the same delta (the journal names it by digest), finishes
+// the apply and leaves the replica at the target.
+func TestReplicaCreateAtKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ingests and rewrites a 256 MiB volume")
+	}
+	d := newDaemon(t)
+	img := filepath.Join(d.dir, "big.img")
+	writeImage(t, img, 256<<20, 31)
+	d.ok("vg", "create", "big", "--boot", img)
+	d.ok("snapshot", "create", "big")
+	at1 := fileSHA256(t, img)
+	writeImage(t, img, 256<<20, 32) // 128 MiB of other random data
+	d.ok("snapshot", "create", "big")
+	var vg api.VG
+	d.okJSON(&vg, "vg", "show", "big")
+	rep := filepath.Join(d.dir, "replica")
+	d.ok("replica", "create", "big@2", "--dir", rep)
+
+	cli := exec.Command(filepath.Join(binDir, "vmrep"), "--socket", d.socket, "replica", "create", "--at", "big@1", "--dir", rep)
+	if err := cli.Start(); err != nil {
+		t.Fatal(err)
+	}
+	journal := filepath.Join(rep, "applying.json")
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if _, err := os.Stat(journal); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the apply wrote no journal")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	d.kill()
+	cli.Wait()
+	b, err := os.ReadFile(filepath.Join(rep, "state.json"))
+	if err != nil || !strings.Contains(string(b), `"seq": 2`) {
+		t.Fatalf("the apply finished before the kill (state %s, %v); the change is too small for this machine", b, err)
+	}
+	if _, err := os.Stat(journal); err != nil {
+		t.Fatalf("killed mid-apply, the journal is gone: %v", err)
+	}
+
+	d.start()
+	var mv api.ReplicaMoveResult
+	d.okJSONResult(&mv, "replica", "create", "--at", "big@1", "--dir", rep)
+	if mv.How != api.MovedByDelta || mv.Seq != 1 {
+		t.Fatalf("--at after the kill: %+v", mv)
+	}
+	if got := fileSHA256(t, filepath.Join(rep, vg.Volumes[0].ID+".img")); got != at1 {
+		t.Fatalf("replica after the rerun: sha256 %s, want %s (big@1)", got, at1)
+	}
+	if _, err := os.Stat(journal); !os.IsNotExist(err) {
+		t.Errorf("the journal is still there after the rerun: %v", err)
+	}
+	if checks, code := verifyReplicaJSON(t, d, rep); code != 0 {
+		t.Fatalf("replica verify: exit %d, %+v", code, checks)
 	}
 }
