@@ -12,9 +12,10 @@ import (
 func newReplicaCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "replica",
-		Short: "Create, show and verify replicas: volume files plus a state file naming their snapshot",
+		Short: "Create, move, show and verify replicas: volume files plus a state file naming their snapshot",
 		Example: `  vmrep replica create web@1 --dir replica/
   vmrep delta apply d.vmdelta --replica replica/
+  vmrep replica create --at web@1 --dir replica/
   vmrep replica show replica/
   vmrep replica verify replica/`,
 	}
@@ -35,7 +36,7 @@ can be created one at a time. Deltas then move the replica forward.
 
 A directory that already holds a replica at another snapshot, or of
 another volume group, is refused unless --force: writing web@1 over a
-replica at web@3 would roll the VM's disks back.
+replica at web@3 would roll the VM's disks back. --at moves it instead.
 
 With --at, a replica in DIR at another snapshot of the volume group is
 moved to VG@N, forward or back (failback), by the one delta between the
@@ -89,7 +90,7 @@ longer holds, is refused unless --force, which rewrites it whole.`,
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "replica directory (created if absent)")
 	cmd.Flags().StringVar(&vol, "volume", "", "only this volume (name or ID)")
-	cmd.Flags().StringVar(&at, "at", "", "move the replica in DIR to this snapshot `VG@N` by one delta")
+	cmd.Flags().StringVar(&at, "at", "", "move the replica in DIR to snapshot `VG@N`, forward or back, by one delta")
 	cmd.Flags().BoolVar(&force, "force", false, "write over a replica at another snapshot or of another volume group")
 	return cmd
 }
