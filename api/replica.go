@@ -81,6 +81,11 @@ type ReplicaRequest struct {
 	// it back or forward) or of another volume group; without it such a
 	// create is refused.
 	Force bool `json:"force,omitempty"`
+	// At moves a replica already in Dir to Snapshot by one delta from the
+	// snapshot it holds, forward or back (replica create --at); the job's
+	// result is a ReplicaMoveResult. A Dir without a replica is written
+	// whole, as without At.
+	At bool `json:"at,omitempty"`
 }
 
 // ReplicaVolume is one volume file of a replica.

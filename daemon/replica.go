@@ -29,6 +29,9 @@ func (s *Server) createReplica(w http.ResponseWriter, r *http.Request) error {
 	if e := s.checkDir("replica", req.Dir, false); e != nil {
 		return e
 	}
+	if req.At {
+		return s.createReplicaAt(w, r, sn, req)
+	}
 	unlock, e := s.replicas.tryLock(req.Dir, "a replica create")
 	if e == nil && !req.Force {
 		if e = checkReplicaTarget(r.Context(), req.Dir, sn); e != nil {
@@ -39,11 +42,15 @@ func (s *Server) createReplica(w http.ResponseWriter, r *http.Request) error {
 		return e
 	}
 	return s.startJob(w, r, api.JobReplica, sn.Name()+" to "+req.Dir, func(ctx context.Context, j *job) (any, error) {
-		return s.runReplica(ctx, j, sn, req)
+		res, err := s.runReplica(ctx, j, sn, req)
+		if err != nil {
+			return nil, err
+		}
+		return res, nil
 	}, unlock)
 }
 
-func (s *Server) runReplica(ctx context.Context, j *job, sn volume.Snapshot, req api.ReplicaRequest) (any, error) {
+func (s *Server) runReplica(ctx context.Context, j *job, sn volume.Snapshot, req api.ReplicaRequest) (api.ReplicaResult, error) {
 	// CreateReplica restores volumes one after the other; the bar covers
 	// them all, so each volume's progress is offset by those before it.
 	var total int64
@@ -63,7 +70,7 @@ func (s *Server) runReplica(ctx context.Context, j *job, sn volume.Snapshot, req
 	st, err := replica.CreateReplica(ctx, s.store, sn, req.Dir, replica.ReplicaOptions{
 		Volume: req.Volume, Replace: req.Force, Chunker: s.chunkerParams(), Restore: restore.Options{Progress: progress}})
 	if err != nil {
-		return nil, err
+		return api.ReplicaResult{}, err
 	}
 	s.known.replicaWritten(req.Dir, st)
 	j.progress("restore", total, total, "replica at "+sn.Name())

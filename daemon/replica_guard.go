@@ -39,8 +39,12 @@ func checkReplicaTarget(ctx context.Context, dir string, sn volume.Snapshot) *ap
 		if v.Seq < sn.Seq {
 			how = "rewrite it whole (a delta moves it forward)"
 		}
-		return api.Errorf(api.CodeConflict, "%s is at %s@%d; creating %s there would %s; add --force",
-			who, st.VGName, v.Seq, sn.Name(), how)
+		hint := "add --force"
+		if st.SnapshotID != "" { // --at moves a replica whose volumes are at one snapshot
+			hint = "--at " + sn.Name() + " moves it there by one delta, or add --force"
+		}
+		return api.Errorf(api.CodeConflict, "%s is at %s@%d; creating %s there would %s; %s",
+			who, st.VGName, v.Seq, sn.Name(), how, hint)
 	}
 	return nil
 }

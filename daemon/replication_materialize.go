@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 
 	"github.com/vmrep/vmrep/api"
-	"github.com/vmrep/vmrep/engine/delta"
-	"github.com/vmrep/vmrep/engine/delta/build"
 	"github.com/vmrep/vmrep/engine/replica"
 	"github.com/vmrep/vmrep/engine/volume"
 )
@@ -89,24 +86,12 @@ func (rs *ReplicationServer) writeReplica(ctx context.Context, sn volume.Snapsho
 	return st, "full", err
 }
 
-// applyDelta exports the delta base..target into a temporary file beside
-// the replica and applies it, so only changed ranges are written.
+// applyDelta moves the replica from base to target by their delta, so
+// only changed ranges are written.
 func (rs *ReplicationServer) applyDelta(ctx context.Context, base, target volume.Snapshot, dir string) (*replica.State, error) {
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".vmrep-delta-")
+	_, st, err := rs.s.moveReplica(ctx, base, target, dir, replica.ApplyOptions{}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("materialize %s: %w", target.Name(), err)
 	}
-	defer os.RemoveAll(tmp)
-	path := filepath.Join(tmp, "d.vmdelta")
-	if _, err := build.Export(ctx, rs.s.store, base, target, delta.FileSink(path), build.ExportOptions{}); err != nil {
-		return nil, fmt.Errorf("materialize %s: %w", target.Name(), err)
-	}
-	rd, err := delta.Open(ctx, path)
-	if err != nil {
-		return nil, fmt.Errorf("materialize %s: %w", target.Name(), err)
-	}
-	if _, err := replica.Apply(ctx, rd, dir, replica.ApplyOptions{}); err != nil {
-		return nil, fmt.Errorf("materialize %s: %w", target.Name(), err)
-	}
-	return replica.ReadState(ctx, dir)
+	return st, nil
 }

@@ -65,7 +65,7 @@ func TestReplicaCreateRefusesRollback(t *testing.T) {
 		}
 	}
 	refused([]string{"replica", "create", "web@1", "--dir", rep},
-		"replica "+rep+" is at web@3; creating web@1 there would roll it back; add --force")
+		"replica "+rep+" is at web@3; creating web@1 there would roll it back; --at web@1 moves it there by one delta, or add --force")
 	refused([]string{"replica", "create", "web@2", "--dir", rep, "--volume", "boot"}, "add --force")
 	if treeHash(t, rep) != before {
 		t.Fatal("a refused replica create changed the replica")

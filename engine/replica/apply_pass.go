@@ -158,10 +158,12 @@ func prepass(ctx context.Context, rd *delta.Reader, vols []*applyVol, jr *journa
 			c.Skipped += n
 		case t.f.NoBase || got == t.f.BaseHash:
 			c.Written += n
+			c.ChangedBytes += t.f.Span
 			decided[w] = append(decided[w], decision{t.seq, frameWrite})
 		case jr.covers(v.vh.ID):
 			c.Written += n
 			c.Repaired += n
+			c.ChangedBytes += t.f.Span
 			decided[w] = append(decided[w], decision{t.seq, frameRepair})
 		default:
 			return fmt.Errorf("%w: volume %q bytes %d..%d (%d records) match neither the base nor the target; nothing was written",
@@ -182,6 +184,7 @@ func prepass(ctx context.Context, rd *delta.Reader, vols []*applyVol, jr *journa
 		sum.Skipped += c.Skipped
 		sum.Written += c.Written
 		sum.Repaired += c.Repaired
+		sum.ChangedBytes += c.ChangedBytes
 	}
 	return p, err
 }
