@@ -100,11 +100,15 @@ func (s *Server) runCutover(ctx context.Context, j *job, vg volume.VG, from volu
 	res.Snapshot = sn.Name()
 	step("snapshot", "took "+sn.Name()+hookNote(vg), true)
 
-	moved, err := s.moveReplica(ctx, j, req.Replica, from, sn)
+	defer s.known.writingReplica(sn)()
+	sum, st, err := s.moveReplica(ctx, from, sn, req.Replica, replica.ApplyOptions{}, func(phase, msg string) {
+		j.progress(phase, 0, 0, msg)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("cutover %s: final delta %s → %s: %w", vg.Name, from.Name(), sn.Name(), err)
 	}
-	step("apply", moved, true)
+	s.known.replicaWritten(req.Replica, st)
+	step("apply", fmt.Sprintf("delta %s → %s applied: wrote %d bytes", from.Name(), sn.Name(), sum.ChangedBytes), true)
 
 	if _, err := s.runVerifyReplica(ctx, j, req.Replica); err != nil {
 		return nil, fmt.Errorf("cutover %s: %w", vg.Name, err)
