@@ -44,7 +44,8 @@ var topLevel = []string{"terraform", "provider", "variable", "output", "locals",
 // skipped) as one module and returns every problem, ordered by position.
 // A file that is not valid HCL is an error.
 func (c *Checker) Check(files map[string][]byte) ([]Problem, error) {
-	m := &module{c: c, resources: map[string]*declared{}, variables: map[string]cty.Type{}, locals: map[string]hclsyntax.Expression{}}
+	m := &module{c: c, resources: map[string]*declared{}, variables: map[string]cty.Type{},
+		locals: map[string]hclsyntax.Expression{}, sources: map[string]string{}, used: map[string]hcl.Range{}}
 	names := make([]string, 0, len(files))
 	for name := range files {
 		if strings.HasSuffix(name, ".tf") {
@@ -67,6 +68,7 @@ func (c *Checker) Check(files map[string][]byte) ([]Problem, error) {
 	for _, b := range bodies {
 		m.checkFile(b)
 	}
+	m.checkSources()
 	slices.SortFunc(m.problems, func(a, b Problem) int {
 		return cmp.Or(cmp.Compare(a.Range.Filename, b.Range.Filename),
 			cmp.Compare(a.Range.Start.Byte, b.Range.Start.Byte), cmp.Compare(a.Msg, b.Msg))
@@ -85,6 +87,8 @@ type module struct {
 	resources map[string]*declared // "TYPE.NAME", "data.TYPE.NAME"
 	variables map[string]cty.Type
 	locals    map[string]hclsyntax.Expression
+	sources   map[string]string    // required_providers: local name to source
+	used      map[string]hcl.Range // local names of providers with a schema, where first used
 	problems  []Problem
 }
 
@@ -137,6 +141,8 @@ func (m *module) declare(file *hclsyntax.Body) {
 			for name, a := range b.Body.Attributes {
 				m.locals[name] = a.Expr
 			}
+		case b.Type == "terraform":
+			m.declareSources(b.Body)
 		}
 	}
 }
@@ -196,6 +202,7 @@ func (m *module) checkResource(b *hclsyntax.Block, where string) {
 		}
 		return
 	}
+	m.use(local, b.LabelRanges[0])
 	s := p.Resources[typ]
 	if data {
 		s = p.DataSources[typ]
@@ -228,7 +235,67 @@ func (m *module) checkProvider(b *hclsyntax.Block, where string) {
 		}
 		return
 	}
+	m.use(b.Labels[0], b.LabelRanges[0])
 	m.checkBody(b.Body, p.Config, where, providerMeta, b.TypeRange)
+}
+
+func (m *module) use(local string, rng hcl.Range) {
+	if _, ok := m.used[local]; !ok && local != "terraform" {
+		m.used[local] = rng
+	}
+}
+
+// declareSources records the sources in required_providers; the short
+// form `name = "version"` leaves the source at its default.
+func (m *module) declareSources(tf *hclsyntax.Body) {
+	for _, rp := range tf.Blocks {
+		if rp.Type != "required_providers" {
+			continue
+		}
+		for name, a := range rp.Body.Attributes {
+			v, diags := a.Expr.Value(nil)
+			if diags.HasErrors() || !v.IsWhollyKnown() || v.IsNull() || !v.Type().IsObjectType() || !v.Type().HasAttribute("source") {
+				continue
+			}
+			if src := v.GetAttr("source"); src.Type() == cty.String && !src.IsNull() {
+				m.sources[name] = src.AsString()
+			}
+		}
+	}
+}
+
+// checkSources checks that each provider the module uses with a schema
+// is required from the source the schema was taken from: without a
+// required_providers entry tofu looks for hashicorp/NAME.
+func (m *module) checkSources() {
+	for _, local := range sortedKeys(m.used) {
+		p := m.c.Providers[local]
+		src, ok := m.sources[local]
+		if !ok {
+			src = "hashicorp/" + local
+		}
+		if !sameProvider(src, p.Source) {
+			how := "its required_providers entry names"
+			if !ok {
+				how = "with no required_providers entry tofu installs"
+			}
+			m.problem(m.used[local], "terraform.required_providers."+local,
+				"provider %q has the schema of %s, but %s %q", local, p.Source, how, src)
+		}
+	}
+}
+
+// sameProvider compares provider source addresses by namespace and type;
+// the registry host does not change the provider.
+func sameProvider(a, b string) bool {
+	tail := func(s string) string {
+		parts := strings.Split(strings.ToLower(s), "/")
+		if len(parts) > 2 {
+			parts = parts[len(parts)-2:]
+		}
+		return strings.Join(parts, "/")
+	}
+	return tail(a) == tail(b)
 }
 
 func keys(res, data map[string]*Block, isData bool) []string {
@@ -243,13 +310,11 @@ func keys(res, data map[string]*Block, isData bool) []string {
 	return out
 }
 
-// suggest returns `; did you mean "x"?` for the closest of names within
-// an edit distance of 2 (3 for long names), or "".
+// suggest returns `; did you mean "x"?` for the closest of names, when it
+// is within an edit distance of a third of name's length (at least 2), or
+// "".
 func suggest(name string, names []string) string {
-	best, bestD := "", 3
-	if len(name) > 12 {
-		bestD = 4
-	}
+	best, bestD := "", max(2, len(name)/3)+1
 	slices.Sort(names)
 	for _, n := range names {
 		if d := editDistance(name, n); d < bestD {

@@ -61,14 +61,15 @@ func (m *module) refsInDynamic(c *hclsyntax.Block, where string, scope []string)
 			iter = t.RootName()
 		}
 	}
-	for _, name := range []string{"for_each", "labels"} {
+	inner := append(slices.Clip(scope), iter)
+	// for_each is read in the enclosing scope, labels once per element.
+	for name, sc := range map[string][]string{"for_each": scope, "labels": inner} {
 		if a, ok := c.Body.Attributes[name]; ok {
 			for _, t := range a.Expr.Variables() {
-				m.checkRef(t, where+"."+name, scope)
+				m.checkRef(t, where+"."+name, sc)
 			}
 		}
 	}
-	inner := append(slices.Clip(scope), iter)
 	for _, cc := range c.Body.Blocks {
 		m.refsInBlock(cc, where, inner)
 	}
