@@ -92,6 +92,8 @@ func TestOCISchemaCatchesMutations(t *testing.T) {
 			want: `ignore_changes names "size_in_gb", which the resource does not have; did you mean "size_in_gbs"?`},
 		{name: "unknown provisioner argument", stack: "oci-delta", file: FileMain, anchor: `resource "terraform_data" "vol-bbbbbbbbbbbbbbbb-hydrate"`, old: "command     =", repl: "commands =",
 			want: `provisioner.local-exec.commands: unsupported argument "commands"; did you mean "command"?`},
+		{name: "provider from another source", stack: "oci-server", file: FileVersions, anchor: "", old: `"oracle/oci"`, repl: `"hashicorp/oci"`,
+			want: `provider "oci" has the schema of registry.opentofu.org/oracle/oci, but its required_providers entry names "hashicorp/oci"`},
 		{name: "meta-arguments, lifecycle and dynamic blocks are allowed", stack: "oci-first", anchor: instance, old: "  shape_config {",
 			repl: "  provider   = oci\n  depends_on = [oci_core_image.vol-aaaaaaaaaaaaaaaa]\n" +
 				"  lifecycle {\n    ignore_changes        = [defined_tags, source_details]\n    create_before_destroy = true\n" +

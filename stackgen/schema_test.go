@@ -1,6 +1,7 @@
 package stackgen
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -9,9 +10,12 @@ import (
 	"github.com/vmrep/vmrep/stackgen/tfschema"
 )
 
-// ociSchemaFile is the real oracle/oci provider's schema (see its
-// README.md for where it comes from).
-var ociSchemaFile = filepath.Join("testdata", "oci-provider-8.28.0", "schema.json.gz")
+// ociSchemaVersion is the version of the real oracle/oci provider whose
+// schema is in ociSchemaFile (see the README.md beside it for where it
+// comes from).
+const ociSchemaVersion = "8.28.0"
+
+var ociSchemaFile = filepath.Join("testdata", "oci-provider-"+ociSchemaVersion, "schema.json.gz")
 
 const ociSource = "registry.opentofu.org/oracle/oci"
 
@@ -81,6 +85,18 @@ func TestOCIStacksFitProviderSchema(t *testing.T) {
 		}
 		if len(ps) > 0 {
 			t.Errorf("%s does not fit the oracle/oci 8.28.0 schema:%s", name, problemLines(ps))
+		}
+	}
+}
+
+// TestOCIProviderPinnedToCheckedSchema keeps the stacks' version
+// constraint on the provider version whose schema they are checked
+// against, so tofu never installs an older one the check did not see.
+func TestOCIProviderPinnedToCheckedSchema(t *testing.T) {
+	want := fmt.Sprintf(`version = ">= %s, < 9.0.0"`, ociSchemaVersion)
+	for name, files := range ociStacks(t) {
+		if !strings.Contains(string(files[FileVersions]), want) {
+			t.Errorf("%s/%s does not hold %s:\n%s", name, FileVersions, want, files[FileVersions])
 		}
 	}
 }
