@@ -3,10 +3,13 @@ package stackgen
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/vmrep/vmrep/stackgen/tfschema"
 )
 
@@ -87,6 +90,16 @@ func TestOCIStacksFitProviderSchema(t *testing.T) {
 			t.Errorf("%s does not fit the oracle/oci 8.28.0 schema:%s", name, problemLines(ps))
 		}
 	}
+	// The check above saw every resource type the VG stacks are made of.
+	for _, name := range []string{"oci-first", "oci-delta"} {
+		main := string(ociStacks(t)[name][FileMain])
+		for _, typ := range []string{"oci_objectstorage_object", "oci_core_image", "oci_core_instance",
+			"oci_core_volume", "oci_core_volume_attachment", "oci_core_volume_group"} {
+			if !strings.Contains(main, fmt.Sprintf("resource %q", typ)) {
+				t.Errorf("%s: main.tf has no %s", name, typ)
+			}
+		}
+	}
 }
 
 // TestOCIProviderPinnedToCheckedSchema keeps the stacks' version
@@ -98,5 +111,55 @@ func TestOCIProviderPinnedToCheckedSchema(t *testing.T) {
 		if !strings.Contains(string(files[FileVersions]), want) {
 			t.Errorf("%s/%s does not hold %s:\n%s", name, FileVersions, want, files[FileVersions])
 		}
+	}
+}
+
+// TestServerTemplateVariables checks that the templatefile call of the
+// server stack passes every variable its cloud-init template reads (tofu
+// fails the plan otherwise) and nothing it does not read.
+func TestServerTemplateVariables(t *testing.T) {
+	files := ociStacks(t)["oci-server"]
+	f, diags := hclsyntax.ParseConfig(files[FileMain], FileMain, hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	var passed []string
+	calls := 0
+	hclsyntax.VisitAll(f.Body.(*hclsyntax.Body), func(n hclsyntax.Node) hcl.Diagnostics {
+		call, ok := n.(*hclsyntax.FunctionCallExpr)
+		if !ok || call.Name != "templatefile" || len(call.Args) != 2 {
+			return nil
+		}
+		calls++
+		obj, ok := call.Args[1].(*hclsyntax.ObjectConsExpr)
+		if !ok {
+			t.Fatalf("templatefile's variables are not an object constructor")
+		}
+		for _, it := range obj.Items {
+			k, diags := it.KeyExpr.Value(nil)
+			if diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			passed = append(passed, k.AsString())
+		}
+		return nil
+	})
+	if calls != 1 {
+		t.Fatalf("main.tf calls templatefile %d times, want 1", calls)
+	}
+	tmpl, diags := hclsyntax.ParseTemplate(files[FileCloudInit], FileCloudInit, hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	var read []string
+	for _, v := range tmpl.Variables() {
+		if !slices.Contains(read, v.RootName()) {
+			read = append(read, v.RootName())
+		}
+	}
+	slices.Sort(read)
+	slices.Sort(passed)
+	if !slices.Equal(read, passed) {
+		t.Fatalf("cloud-init reads %q, templatefile passes %q", read, passed)
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // meta lists what a block takes besides its schema's arguments and blocks.
@@ -58,12 +59,16 @@ func (m *module) checkBody(body *hclsyntax.Body, s *Block, where string, mt *met
 		a := body.Attributes[name]
 		at := where + "." + name
 		if mt != nil && slices.Contains(mt.attrs, name) {
+			m.checkMetaArgument(a, at)
 			continue
 		}
 		if attr, ok := s.Attributes[name]; ok {
 			if attr.ComputedOnly() {
 				m.problem(a.NameRange, at, "%s is computed by the provider (computed, not optional) and cannot be set", name)
 				continue
+			}
+			if attr.Deprecated {
+				m.problem(a.NameRange, at, "%s is deprecated in the provider's schema", name)
 			}
 			m.checkType(a.Expr, attr.Type, at, a.NameRange)
 			continue
@@ -222,6 +227,37 @@ func (m *module) checkMetaBlock(b *hclsyntax.Block, s *Block, at string, mt *met
 		m.checkBody(b.Body, p, at, provisionerMeta, b.TypeRange)
 		m.checkKeyword(b.Body, "when", at, "create", "destroy")
 		m.checkKeyword(b.Body, "on_failure", at, "continue", "fail")
+	}
+}
+
+// checkMetaArgument checks the values of count, depends_on and alias;
+// for_each takes a map or a set, which no single type says.
+func (m *module) checkMetaArgument(a *hclsyntax.Attribute, at string) {
+	switch a.Name {
+	case "count":
+		m.checkType(a.Expr, cty.Number, at, a.NameRange)
+	case "alias":
+		if v, diags := a.Expr.Value(nil); diags.HasErrors() || v.Type() != cty.String {
+			m.problem(a.NameRange, at, "alias takes a constant string")
+		}
+	case "depends_on":
+		exprs, diags := hcl.ExprList(a.Expr)
+		if diags.HasErrors() {
+			m.problem(a.NameRange, at, "depends_on takes a list of references to resources, data sources or modules")
+			return
+		}
+		for _, e := range exprs {
+			t, diags := hcl.AbsTraversalForExpr(e)
+			if diags.HasErrors() {
+				m.problem(e.Range(), at, "depends_on takes references, not expressions")
+				continue
+			}
+			if d, rest := m.resolve(t); d != nil && len(rest) > 0 {
+				if _, ok := rest[0].(hcl.TraverseAttr); ok {
+					m.problem(e.Range(), at, "depends_on names a whole resource or data source, not one of its attributes")
+				}
+			}
+		}
 	}
 }
 

@@ -24,6 +24,8 @@ const testSchema = `{
             "tags":   {"type": ["map", "string"], "optional": true, "computed": true},
             "ids":    {"type": ["set", "string"], "optional": true},
             "serial": {"type": "string", "computed": true},
+            "old":    {"type": "string", "optional": true, "deprecated": true},
+            "fancy":  {"nested_type": {"attributes": {"a": {"type": "string", "optional": true}}, "nesting_mode": "single"}, "optional": true},
             "id":     {"type": "string", "optional": true, "computed": true}
           },
           "block_types": {
@@ -71,8 +73,9 @@ data "toy_shelf" "s" {
   name = "shelf"
 }
 resource "toy_box" "one" {
-  name = "one"
-  size = var.n
+  name  = "one"
+  size  = var.n
+  fancy = { a = "x" }
   tags = { "k-1" = "v", k2 = "${var.n}" }
   ids  = data.toy_shelf.s.boxes
   lid {
@@ -145,14 +148,14 @@ func TestCheckFindsProblems(t *testing.T) {
 		{"string that is no number", `len = "12"`, `len = "twelve"`, "hinge.pin.len: number is required, but the value is a string"},
 		{"map given a list", `tags = { "k-1" = "v", k2 = "${var.n}" }`, `tags = ["v"]`, "tags: map of string is required, but the value is a tuple"},
 		{"template for a set", "ids  = data.toy_shelf.s.boxes", `ids = "${var.n}-x"`, "ids: set of string is required, but the expression is a string"},
-		{"computed-only", "  size = var.n\n", "  serial = \"x\"\n", "serial is computed by the provider"},
+		{"computed-only", "  size  = var.n\n", "  serial = \"x\"\n", "serial is computed by the provider"},
 		{"count and for_each", "  count = 2\n", "  count = 2\n  for_each = {}\n", "count and for_each cannot both be set"},
 		{"counted resource read without an index", "input = toy_box.many[0].serial", "input = toy_box.many.serial",
 			"toy_box.many has count or for_each: index it before reading an attribute"},
 		{"single resource indexed", "ids   = [toy_box.one.id, toy_box.one.serial]", "ids = [toy_box.one[0].id]",
 			"toy_box.one has neither count nor for_each, so it takes no index"},
 		{"data source attribute", "ids  = data.toy_shelf.s.boxes", "ids = data.toy_shelf.s.boxs", `data.toy_shelf.s has no attribute "boxs" (not in the schema of toy_shelf); did you mean "boxes"?`},
-		{"undeclared variable", "size = var.n", "size = var.m", "reference to undeclared variable var.m"},
+		{"undeclared variable", "size  = var.n", "size = var.m", "reference to undeclared variable var.m"},
 		{"undeclared local", "local.names[count.index]", "local.nams[count.index]", "reference to undeclared local value local.nams"},
 		{"dynamic iterator out of scope", "side = tostring(h.value)", "side = tostring(hinge.value)", "reference to hinge.value, which the module does not declare"},
 		{"dynamic without content", "    content {\n      width = 2\n    }\n", "", "a dynamic block needs exactly one content block, found 0"},
@@ -168,6 +171,11 @@ func TestCheckFindsProblems(t *testing.T) {
 			`provider "toy" has the schema of example.com/acme/toy, but its required_providers entry names "other/toy"`},
 		{"provider without a source", `toy = { source = "acme/toy" }`, ``,
 			`provider "toy" has the schema of example.com/acme/toy, but with no required_providers entry tofu installs "hashicorp/toy"`},
+		{"deprecated argument", "  size  = var.n\n", "  old = \"x\"\n", "resource.toy_box.one.old: old is deprecated in the provider's schema"},
+		{"count of the wrong type", "count = 2", "count = \"two\"", "resource.toy_box.many.count: number is required"},
+		{"depends_on an attribute", "  input = toy_box.many[0].serial", "  depends_on = [toy_box.one.id]\n  input = 1",
+			"depends_on names a whole resource or data source, not one of its attributes"},
+		{"depends_on an expression", "  input = toy_box.many[0].serial", "  depends_on = [\"toy_box.one\"]\n  input = 1", "depends_on takes references"},
 		{"data source lifecycle", "  name = \"shelf\"\n", "  name = \"shelf\"\n  lifecycle {\n    prevent_destroy = true\n  }\n", `data.toy_shelf.s.lifecycle.prevent_destroy: unsupported argument "prevent_destroy"`},
 	}
 	c := toyChecker(t)

@@ -99,9 +99,30 @@ func Load(r io.Reader) (map[string]*Provider, error) {
 			}
 			p.DataSources[name] = e.Block
 		}
+		fillTypes(p.Config)
+		for _, b := range p.Resources {
+			fillTypes(b)
+		}
+		for _, b := range p.DataSources {
+			fillTypes(b)
+		}
 		out[src] = p
 	}
 	return out, nil
+}
+
+// fillTypes gives an attribute without a type (one described by
+// nested_type, which the plugin framework writes) any type, so it is
+// checked for presence but not for its value's type.
+func fillTypes(b *Block) {
+	for _, a := range b.Attributes {
+		if a.Type == cty.NilType {
+			a.Type = cty.DynamicPseudoType
+		}
+	}
+	for _, nb := range b.BlockTypes {
+		fillTypes(&nb.Block)
+	}
 }
 
 // LoadFile is Load on a file; a name ending in .gz is gunzipped first.
