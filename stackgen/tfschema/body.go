@@ -132,11 +132,28 @@ func (m *module) checkBody(body *hclsyntax.Body, s *Block, where string, mt *met
 		if !dynamic[name] && len(bs) < nb.MinItems {
 			m.problem(hdr, where, "missing required block %q: at least %d needed, %d found", name, nb.MinItems, len(bs))
 		}
+		if nb.NestingMode == NestingMap {
+			m.checkKeys(bs, where+"."+name)
+		}
 	}
 }
 
-// checkLabels checks that a map-nested block has one unique label (its
-// key) and that blocks of other modes have none.
+// checkKeys reports a key used twice among map-nested blocks.
+func (m *module) checkKeys(bs []*hclsyntax.Block, at string) {
+	seen := map[string]bool{}
+	for _, b := range bs {
+		if len(b.Labels) != 1 {
+			continue
+		}
+		if seen[b.Labels[0]] {
+			m.problem(b.LabelRanges[0], at, "key %q used by two %s blocks", b.Labels[0], b.Type)
+		}
+		seen[b.Labels[0]] = true
+	}
+}
+
+// checkLabels checks that a map-nested block has one label (its key) and
+// that blocks of other modes have none.
 func (m *module) checkLabels(b *hclsyntax.Block, nb *NestedBlock, at string) {
 	want := 0
 	if nb.NestingMode == NestingMap {

@@ -141,6 +141,7 @@ func TestCheckFindsProblems(t *testing.T) {
 		{"single block twice", "  lid {\n    color = \"red\"\n  }\n", "  lid {\n    color = \"red\"\n  }\n  lid {\n    color = \"blue\"\n  }\n",
 			"resource.toy_box.one.lid: 2 lid blocks, but at most 1 allowed (nesting single)"},
 		{"map block without its key", "slot \"b\" {}", "slot {}", "a slot block (nesting map) takes 1 labels, found 0"},
+		{"map block key twice", "slot \"b\" {}", "slot \"a\" {}", `resource.toy_box.one.slot: key "a" used by two slot blocks`},
 		{"list block with a label", "  rule {}", "  rule \"x\" {}", "a rule block (nesting set, at most 2) takes 0 labels, found 1"},
 		{"set over max_items", "  rule {}", "  rule {}\n  rule {}\n  rule {}", "3 rule blocks, but at most 2 allowed"},
 		{"min_items", "  hinge {\n    pin {\n      len = \"12\"\n    }\n  }\n", "", `resource.toy_box.one: missing required block "hinge"`},

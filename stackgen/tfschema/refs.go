@@ -18,9 +18,10 @@ var skipRefs = map[string][]string{
 	"variable":    {"type"},
 }
 
-// noRefs lists the top-level blocks whose contents are not expressions
-// that refer to the module's objects (or are module calls, not checked).
-var noRefs = []string{"terraform", "moved", "import", "removed", "module"}
+// noRefs lists the top-level blocks whose references are not checked:
+// their contents are addresses rather than expressions, or they are module
+// calls, or (check) they declare scoped data sources of their own.
+var noRefs = []string{"terraform", "moved", "import", "removed", "module", "check"}
 
 // refsInBlock checks every reference in b: variables and locals are
 // declared, resources and data sources are declared, indexed exactly when
