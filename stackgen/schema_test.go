@@ -2,6 +2,7 @@ package stackgen
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -40,32 +41,53 @@ func ociChecker(t *testing.T) *tfschema.Checker {
 	return &tfschema.Checker{Providers: map[string]*tfschema.Provider{"oci": p}}
 }
 
-// ociStacks returns every stack the oci target writes in these tests, by
-// name: the first stack, a delta stack, a stack of a boot volume alone
-// and the replication server's stack.
+// ociStacks returns the files of every stack the oci target writes in
+// these tests, by name, as Write and WriteServer (what the daemon runs for
+// `vmrep stack generate` and `vmrep server stack`) leave them on disk: the
+// first stack, the delta stack written over it, a stack of a boot volume
+// alone and the replication server's stack.
 func ociStacks(t *testing.T) map[string]map[string][]byte {
 	t.Helper()
-	bootOnly := func() Plan {
-		p := firstPlan()
-		p.Snapshot.Volumes = p.Snapshot.Volumes[:1]
-		return p
-	}
-	out := map[string]map[string][]byte{}
-	for name, plan := range map[string]func() Plan{"oci-first": firstPlan, "oci-delta": deltaPlan, "oci-boot-only": bootOnly} {
-		files, err := Generate(plan(), TargetOCI)
+	read := func(dir string) map[string][]byte {
+		entries, err := os.ReadDir(dir)
 		if err != nil {
-			t.Fatalf("%s: %v", name, err)
+			t.Fatal(err)
 		}
-		out[name] = map[string][]byte{}
-		for fn, f := range files {
-			out[name][fn] = f.Bytes()
+		files := map[string][]byte{}
+		for _, e := range entries {
+			if e.Type().IsRegular() {
+				b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				files[e.Name()] = b
+			}
 		}
+		return files
 	}
-	server, err := GenerateServer(ServerStack{Name: "vmrep-repl", Port: 7443}, TargetOCI)
-	if err != nil {
+	write := func(dir string, p Plan) map[string][]byte {
+		if err := Write(dir, p, TargetOCI); err != nil {
+			t.Fatalf("Write %s: %v", p.Ref, err)
+		}
+		return read(dir)
+	}
+	bootOnly := firstPlan()
+	bootOnly.Snapshot.Volumes = bootOnly.Snapshot.Volumes[:1]
+	vgDir, bootDir, serverDir := t.TempDir(), t.TempDir(), t.TempDir()
+	out := map[string]map[string][]byte{
+		"oci-first":     write(vgDir, firstPlan()),
+		"oci-delta":     write(vgDir, deltaPlan()),
+		"oci-boot-only": write(bootDir, bootOnly),
+	}
+	if _, err := WriteServer(serverDir, ServerStack{Name: "vmrep-repl", Port: 7443}, TargetOCI); err != nil {
 		t.Fatal(err)
 	}
-	out["oci-server"] = server
+	out["oci-server"] = read(serverDir)
+	for name, files := range out {
+		if len(files[FileMain]) == 0 || len(files[FileVersions]) == 0 {
+			t.Fatalf("%s: no %s or %s written", name, FileMain, FileVersions)
+		}
+	}
 	return out
 }
 
@@ -81,7 +103,8 @@ func problemLines(ps []tfschema.Problem) string {
 // the real provider's schema.
 func TestOCIStacksFitProviderSchema(t *testing.T) {
 	c := ociChecker(t)
-	for name, files := range ociStacks(t) {
+	stacks := ociStacks(t)
+	for name, files := range stacks {
 		ps, err := c.Check(files)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -92,7 +115,7 @@ func TestOCIStacksFitProviderSchema(t *testing.T) {
 	}
 	// The check above saw every resource type the VG stacks are made of.
 	for _, name := range []string{"oci-first", "oci-delta"} {
-		main := string(ociStacks(t)[name][FileMain])
+		main := string(stacks[name][FileMain])
 		for _, typ := range []string{"oci_objectstorage_object", "oci_core_image", "oci_core_instance",
 			"oci_core_volume", "oci_core_volume_attachment", "oci_core_volume_group"} {
 			if !strings.Contains(main, fmt.Sprintf("resource %q", typ)) {
