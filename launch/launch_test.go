@@ -1,0 +1,104 @@
+package launch
+
+import (
+	"context"
+	"crypto/sha256"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestArgs(t *testing.T) {
+	o := Options{Volumes: []Volume{{ID: "vol-00000000000000aa", Path: "/r/boot,1.img"}, {ID: "vol-00000000000000bb", Path: "/r/data.img"}},
+		Overlay: true, Name: "vmrep test /r"}
+	o.defaults()
+	vm := &vmConfig{dir: "/tmp/vm", opts: &o}
+	a := strings.Join(vm.args(AccelTCG), " ")
+	for _, want := range []string{
+		"-accel tcg", "-no-reboot", "-boot strict=on,reboot-timeout=1000",
+		"file=/tmp/vm/vol0.qcow2,format=qcow2,if=none,id=vol0",
+		"virtio-blk-pci,drive=vol0,serial=vol-00000000000000aa,bootindex=0",
+		"virtio-blk-pci,drive=vol1,serial=vol-00000000000000bb ",
+		"isa-debugcon,iobase=0x402,chardev=fwlog",
+		"name=org.qemu.guest_agent.0",
+	} {
+		if !strings.Contains(a+" ", want) {
+			t.Errorf("args lack %q:\n%s", want, a)
+		}
+	}
+	o.Overlay = false
+	a = strings.Join(vm.args(AccelKVM), " ")
+	if !strings.Contains(a, "file=/r/boot,,1.img,format=raw") {
+		t.Errorf("real launch: boot volume not raw with its comma escaped:\n%s", a)
+	}
+	if strings.Contains(a, "serial=vol-00000000000000bb,bootindex") {
+		t.Error("the data volume is a boot device")
+	}
+}
+
+func TestConsoleTail(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "console.log")
+	if err := os.WriteFile(p, []byte("a\r\n\x1b[0;32m  OK  \x1b[0m] Reached\nhost login: "), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lt := newLogTail(p, 2)
+	var seen []string
+	lt.poll(func(l string) bool { seen = append(seen, l); return false })
+	if want := []string{"a", "  OK  ] Reached", "host login:"}; !slices.Equal(seen, want) {
+		t.Errorf("lines = %q, want %q", seen, want)
+	}
+	if got, want := lt.lines(), []string{"  OK  ] Reached", "host login:"}; !slices.Equal(got, want) {
+		t.Errorf("tail = %q, want %q", got, want)
+	}
+	if !DefaultReady.MatchString("host login:") || !DefaultReady.MatchString("[  OK  ] Reached target multi-user.target - Multi-User System.") {
+		t.Error("DefaultReady misses a login prompt or the multi-user target")
+	}
+}
+
+func sum(t *testing.T, p string) [32]byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256.Sum256(b)
+}
+
+// TestBootUnbootableDisk boots a disk with no boot sector: the firmware's
+// "No bootable device" fails the launch at once (not at the timeout), the
+// image is unchanged and nothing of the VM is left.
+func TestBootUnbootableDisk(t *testing.T) {
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("qemu-system-x86_64 is not installed (scripts/deps.sh installs it)")
+	}
+	dir := t.TempDir()
+	img := filepath.Join(dir, "blank.img")
+	if err := os.WriteFile(img, make([]byte, 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := sum(t, img)
+	tmp := t.TempDir()
+	res, err := Test(context.Background(), Options{
+		Volumes: []Volume{{ID: "vol-0000000000000001", Path: img}}, TempDir: tmp, Timeout: 5 * time.Minute,
+		Progress: func(m string) { t.Log(m) }})
+	t.Logf("result: %+v", res)
+	if !IsFailure(err) {
+		t.Fatalf("launch of a blank disk: err = %v, want a Failure", err)
+	}
+	if !strings.Contains(res.Reason, "No bootable device") && !strings.Contains(res.Reason, "Boot failed") {
+		t.Errorf("reason %q names no firmware failure", res.Reason)
+	}
+	if res.Accel == "" || res.Firmware != FirmwareBIOS {
+		t.Errorf("accel %q firmware %q", res.Accel, res.Firmware)
+	}
+	if sum(t, img) != before {
+		t.Error("the image changed")
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("the VM's directory is left: %v", left)
+	}
+}
