@@ -92,15 +92,18 @@ func (in *Instance) kill(ctx context.Context) {
 	default:
 	}
 	qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	quitting := false
 	if q, err := dialQMP(qctx, in.vm.path("qmp.sock")); err == nil {
-		_ = q.quit()
+		quitting = q.quit() == nil
 		q.Close()
 	}
 	cancel()
-	select {
-	case <-in.exited:
-		return
-	case <-time.After(5 * time.Second):
+	if quitting {
+		select {
+		case <-in.exited:
+			return
+		case <-time.After(5 * time.Second):
+		}
 	}
 	_ = syscall.Kill(-in.cmd.Process.Pid, syscall.SIGKILL)
 	<-in.exited

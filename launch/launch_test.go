@@ -3,11 +3,14 @@ package launch
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -97,6 +100,104 @@ func TestBootUnbootableDisk(t *testing.T) {
 	}
 	if sum(t, img) != before {
 		t.Error("the image changed")
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("the VM's directory is left: %v", left)
+	}
+}
+
+// readyDisk writes a 1 MiB disk whose boot sector prints "vmrep-test:
+// ready" on COM1 and then loops: a guest that boots in well under a
+// second, even under TCG.
+func readyDisk(t *testing.T, path string) {
+	t.Helper()
+	code := []byte{
+		0xfc,       // cld
+		0x31, 0xc0, // xor ax, ax
+		0x8e, 0xd8, // mov ds, ax
+		0xba, 0xf8, 0x03, // mov dx, 0x3f8
+		0xbe, 0x15, 0x7c, // mov si, 0x7c15 (msg)
+		0xac,       // next: lodsb
+		0x84, 0xc0, // test al, al
+		0x74, 0x03, // jz done
+		0xee,       // out dx, al
+		0xeb, 0xf8, // jmp next
+		0xeb, 0xfe, // done: jmp done
+	}
+	b := make([]byte, 1<<20)
+	copy(b, code)
+	copy(b[len(code):], "vmrep-test: ready\r\n\x00")
+	b[510], b[511] = 0x55, 0xaa
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBootRealAndStop boots a disk for real (no overlay): it is ready,
+// runs until Stop, and Stop kills QEMU and removes the VM's directory.
+func TestBootRealAndStop(t *testing.T) {
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("qemu-system-x86_64 is not installed (scripts/deps.sh installs it)")
+	}
+	img := filepath.Join(t.TempDir(), "ready.img")
+	readyDisk(t, img)
+	tmp := t.TempDir()
+	in, res, err := Boot(context.Background(), Options{
+		Volumes: []Volume{{ID: "vol-0000000000000001", Path: img}}, TempDir: tmp, Timeout: 5 * time.Minute,
+		Ready: regexp.MustCompile(`^vmrep-test: ready$`), Progress: func(m string) { t.Log(m) }})
+	if err != nil {
+		t.Fatalf("boot: %v (%+v)", err, res)
+	}
+	t.Logf("ready after %.2f s under %s", res.BootSeconds, res.Accel)
+	if !res.Ready || res.ReadyLine != "vmrep-test: ready" || res.Overlay || res.PID != in.PID() {
+		t.Errorf("result %+v", res)
+	}
+	if err := syscall.Kill(in.PID(), 0); err != nil {
+		t.Errorf("QEMU is not running after Boot: %v", err)
+	}
+	if c := in.Console(5); len(c) == 0 || c[len(c)-1] != "vmrep-test: ready" {
+		t.Errorf("console %q", c)
+	}
+	if err := in.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !isClosed(in.Exited()) {
+		t.Error("QEMU has not exited after Stop")
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("the VM's directory is left: %v", left)
+	}
+}
+
+// TestBootCanceled cancels a boot while the guest spins silently: QEMU is
+// killed and the error is the context's.
+func TestBootCanceled(t *testing.T) {
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("qemu-system-x86_64 is not installed (scripts/deps.sh installs it)")
+	}
+	img := filepath.Join(t.TempDir(), "ready.img")
+	readyDisk(t, img)
+	tmp := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var pid int
+	started := make(chan struct{})
+	go func() {
+		<-started
+		cancel()
+	}()
+	_, res, err := Boot(ctx, Options{
+		Volumes: []Volume{{ID: "vol-0000000000000001", Path: img}}, TempDir: tmp, Timeout: 5 * time.Minute,
+		Ready: regexp.MustCompile(`never printed`), Progress: func(m string) {
+			if strings.HasPrefix(m, "booting") {
+				close(started)
+			}
+		}})
+	pid = res.PID
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled boot: err %v", err)
+	}
+	if pid == 0 || syscall.Kill(pid, 0) == nil {
+		t.Errorf("QEMU %d still runs after a canceled boot", pid)
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("the VM's directory is left: %v", left)

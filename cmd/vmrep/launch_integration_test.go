@@ -27,13 +27,20 @@ func needQEMU(t *testing.T) {
 	}
 }
 
-// spinningDisk writes a 1 MiB disk whose boot sector is a loop (jmp $)
-// with the boot signature: the firmware boots it and the guest runs
-// forever without a word on its console.
-func spinningDisk(t *testing.T, path string) {
+// readyDisk writes a 1 MiB disk whose boot sector prints "vmrep-test:
+// ready" on COM1 and then loops: the firmware boots it in well under a
+// second, even under TCG, and the guest then runs silently forever.
+func readyDisk(t *testing.T, path string) {
 	t.Helper()
+	code := []byte{
+		0xfc, 0x31, 0xc0, 0x8e, 0xd8, // cld; xor ax, ax; mov ds, ax
+		0xba, 0xf8, 0x03, 0xbe, 0x15, 0x7c, // mov dx, 0x3f8; mov si, 0x7c15 (the text)
+		0xac, 0x84, 0xc0, 0x74, 0x03, 0xee, 0xeb, 0xf8, // next: lodsb; test al, al; jz done; out dx, al; jmp next
+		0xeb, 0xfe, // done: jmp done
+	}
 	b := make([]byte, 1<<20)
-	b[0], b[1] = 0xeb, 0xfe
+	copy(b, code)
+	copy(b[len(code):], "vmrep-test: ready\r\n\x00")
 	b[510], b[511] = 0x55, 0xaa
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
@@ -78,8 +85,8 @@ func launchReplicaOf(t *testing.T, d *testDaemon, vg, boot, data, rep string) ap
 func TestLaunchWithoutReadiness(t *testing.T) {
 	needQEMU(t)
 	d := newDaemon(t)
-	boot, data := filepath.Join(d.dir, "spin.img"), filepath.Join(d.dir, "data.img")
-	spinningDisk(t, boot)
+	boot, data := filepath.Join(d.dir, "boot.img"), filepath.Join(d.dir, "data.img")
+	readyDisk(t, boot)
 	writeImage(t, data, 1<<20, 7)
 	rep := filepath.Join(d.dir, "replica")
 	launchReplicaOf(t, d, "spin", boot, data, rep)
@@ -93,18 +100,23 @@ func TestLaunchWithoutReadiness(t *testing.T) {
 		t.Errorf("launch without --test: exit %d, want 2 (usage)", r.code)
 	}
 
+	// The guest's line is no login prompt: the default pattern times out.
 	r = d.vmrep("launch", "--test", "spin@1", "--replica", rep, "--timeout", "5s", "--accel", "tcg")
 	if r.code != 1 || !strings.Contains(r.stderr, "not ready after 5s") || strings.Count(r.stderr, "\n") != 1 {
 		t.Errorf("launch of a silent guest: exit %d, stderr %q; want 1 and one line saying it was not ready", r.code, r.stderr)
 	}
-	if !strings.Contains(r.stdout, "NOT READY") || !strings.Contains(r.stdout, "console (last 0 lines)") ||
-		!strings.Contains(r.stdout, "Booting from Hard Disk") {
+	if !strings.Contains(r.stdout, "NOT READY") || !strings.Contains(r.stdout, "console (last 1 lines)") ||
+		!strings.Contains(r.stdout, "  vmrep-test: ready") || !strings.Contains(r.stdout, "Booting from Hard Disk") {
 		t.Errorf("launch report lacks the verdict, the console or the firmware log:\n%s", r.stdout)
+	}
+	r = d.vmrep("launch", "--test", "spin@1", "--replica", rep, "--ready", "^vmrep-test: ready$")
+	if r.code != 0 || !strings.Contains(r.stdout, "spin@1 in "+rep+": ready after") || !strings.Contains(r.stdout, "ready line: vmrep-test: ready") {
+		t.Errorf("launch with --ready: exit %d\nstdout:\n%s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 
 	// The CLI killed mid-boot: the daemon owns the VM.
 	cmd := exec.Command(filepath.Join(binDir, "vmrep"), "--socket", d.socket, "launch", "--test", "spin@1",
-		"--replica", rep, "--timeout", "300s", "--accel", "tcg")
+		"--replica", rep, "--timeout", "300s", "--accel", "tcg", "--ready", "never printed")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
