@@ -214,11 +214,16 @@ func TestLaunchSampleVM(t *testing.T) {
 	before := treeHash(t, rep)
 
 	var res api.LaunchResult
-	d.okJSONResult(&res, "launch", "--test", "vg@1", "--replica", rep, "--timeout", "300s",
+	// The sample's own readiness line comes once /data is mounted (its
+	// fstab entry is nofail, so a login prompt may come first).
+	d.okJSONResult(&res, "launch", "--test", "vg@1", "--replica", rep, "--timeout", "300s", "--ready", "vmrep-sample: ready",
 		"--check", "cat /data/hello.txt", "--check", "cat /sys/block/vdb/serial")
 	t.Logf("ready after %.1f s under %s (%s), firmware %s: %q", res.BootSeconds, res.Accel, res.AccelNote, res.Firmware, res.ReadyLine)
 	if !res.Ready || res.Mode != "test" || len(res.Checks) != 2 {
 		t.Fatalf("launch result: %+v", res)
+	}
+	if !strings.Contains(res.ReadyLine, "data="+dataID) {
+		t.Errorf("ready line %q does not name the data volume %s", res.ReadyLine, dataID)
 	}
 	if res.Checks[0].Stdout != string(hello) {
 		t.Errorf("hello.txt read in the guest: %q, on the host: %q", res.Checks[0].Stdout, hello)
