@@ -50,7 +50,8 @@ var onlyImports = map[string][]string{
 	"internal/clock":     {},
 	"internal/bandwidth": {"internal/clock"},
 	// launch boots image files in QEMU; the daemon hands it the files.
-	"launch": {},
+	"launch":          {},
+	"internal/testvm": {},
 }
 
 // within reports whether pkg is the package rule names or, for a rule

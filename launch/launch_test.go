@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vmrep/vmrep/internal/testvm"
 )
 
 func TestArgs(t *testing.T) {
@@ -106,29 +108,9 @@ func TestBootUnbootableDisk(t *testing.T) {
 	}
 }
 
-// readyDisk writes a 1 MiB disk whose boot sector prints "vmrep-test:
-// ready" on COM1 and then loops: a guest that boots in well under a
-// second, even under TCG.
 func readyDisk(t *testing.T, path string) {
 	t.Helper()
-	code := []byte{
-		0xfc,       // cld
-		0x31, 0xc0, // xor ax, ax
-		0x8e, 0xd8, // mov ds, ax
-		0xba, 0xf8, 0x03, // mov dx, 0x3f8
-		0xbe, 0x15, 0x7c, // mov si, 0x7c15 (msg)
-		0xac,       // next: lodsb
-		0x84, 0xc0, // test al, al
-		0x74, 0x03, // jz done
-		0xee,       // out dx, al
-		0xeb, 0xf8, // jmp next
-		0xeb, 0xfe, // done: jmp done
-	}
-	b := make([]byte, 1<<20)
-	copy(b, code)
-	copy(b[len(code):], "vmrep-test: ready\r\n\x00")
-	b[510], b[511] = 0x55, 0xaa
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	if err := testvm.ReadyDisk(path); err != nil {
 		t.Fatal(err)
 	}
 }

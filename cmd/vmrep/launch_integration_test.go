@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/internal/testvm"
 )
 
 // needQEMU fails the test when QEMU is missing: a boot test that skips
@@ -27,22 +28,11 @@ func needQEMU(t *testing.T) {
 	}
 }
 
-// readyDisk writes a 1 MiB disk whose boot sector prints "vmrep-test:
-// ready" on COM1 and then loops: the firmware boots it in well under a
-// second, even under TCG, and the guest then runs silently forever.
+// readyDisk writes a disk whose guest prints "vmrep-test: ready" on its
+// console at once and then runs silently forever.
 func readyDisk(t *testing.T, path string) {
 	t.Helper()
-	code := []byte{
-		0xfc, 0x31, 0xc0, 0x8e, 0xd8, // cld; xor ax, ax; mov ds, ax
-		0xba, 0xf8, 0x03, 0xbe, 0x15, 0x7c, // mov dx, 0x3f8; mov si, 0x7c15 (the text)
-		0xac, 0x84, 0xc0, 0x74, 0x03, 0xee, 0xeb, 0xf8, // next: lodsb; test al, al; jz done; out dx, al; jmp next
-		0xeb, 0xfe, // done: jmp done
-	}
-	b := make([]byte, 1<<20)
-	copy(b, code)
-	copy(b[len(code):], "vmrep-test: ready\r\n\x00")
-	b[510], b[511] = 0x55, 0xaa
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	if err := testvm.ReadyDisk(path); err != nil {
 		t.Fatal(err)
 	}
 }
