@@ -223,8 +223,9 @@ func boot(ctx context.Context, o *Options, dir string, res *Result) (*Instance, 
 	}
 }
 
-// kvmUsable reports why /dev/kvm cannot be used, or nil.
-func kvmUsable() error {
+// kvmUsable reports why /dev/kvm cannot be used, or nil; a variable so a
+// test can claim KVM where the machine has none.
+var kvmUsable = func() error {
 	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
 	if err != nil {
 		return err

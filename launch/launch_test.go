@@ -185,3 +185,47 @@ func TestBootCanceled(t *testing.T) {
 		t.Errorf("the VM's directory is left: %v", left)
 	}
 }
+
+// TestBootFallsBackToTCG runs an emulator that fails under KVM the way
+// nested KVM fails on real-mode code: auto boots again under TCG and says
+// why in the result.
+func TestBootFallsBackToTCG(t *testing.T) {
+	real, err := exec.LookPath("qemu-system-x86_64")
+	if err != nil {
+		t.Skip("qemu-system-x86_64 is not installed (scripts/deps.sh installs it)")
+	}
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "qemu")
+	script := "#!/bin/sh\ncase \" $* \" in *\" -accel kvm \"*)\n" +
+		"\techo 'KVM internal error. Suberror: 1' >&2; echo 'emulation failure' >&2; exec sleep 600;;\nesac\n" +
+		"exec " + real + " \"$@\"\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	saved := kvmUsable
+	kvmUsable = func() error { return nil }
+	defer func() { kvmUsable = saved }()
+	img := filepath.Join(dir, "ready.img")
+	readyDisk(t, img)
+	tmp := t.TempDir()
+	res, err := Test(context.Background(), Options{
+		Volumes: []Volume{{ID: "vol-0000000000000001", Path: img}}, TempDir: tmp, Timeout: 5 * time.Minute, QEMU: fake,
+		Ready: regexp.MustCompile("^" + testvm.ReadyLine + "$"), Progress: func(m string) { t.Log(m) }})
+	if err != nil {
+		t.Fatalf("boot: %v (%+v)", err, res)
+	}
+	if res.Accel != AccelTCG || !strings.Contains(res.AccelNote, "KVM failed") || !strings.Contains(res.AccelNote, "KVM internal error") || !res.Ready {
+		t.Errorf("result: accel %q, note %q, ready %v; want TCG after KVM's internal error", res.Accel, res.AccelNote, res.Ready)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("the VM's directory is left: %v", left)
+	}
+
+	// Asked for KVM only, the same failure fails the launch.
+	res, err = Test(context.Background(), Options{
+		Volumes: []Volume{{ID: "vol-0000000000000001", Path: img}}, TempDir: tmp, Timeout: 5 * time.Minute, QEMU: fake,
+		Accel: AccelKVM, Ready: regexp.MustCompile("^" + testvm.ReadyLine + "$")})
+	if !IsFailure(err) || !strings.Contains(res.Reason, "KVM failed") || res.Accel != AccelKVM {
+		t.Errorf("--accel kvm on a failing KVM: err %v, result %+v", err, res)
+	}
+}
