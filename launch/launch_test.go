@@ -229,3 +229,37 @@ func TestBootFallsBackToTCG(t *testing.T) {
 		t.Errorf("--accel kvm on a failing KVM: err %v, result %+v", err, res)
 	}
 }
+
+// TestBootUEFI boots a disk with an EFI system partition (MBR type 0xEF)
+// but nothing to boot on it: OVMF is chosen, with a private variable
+// store, and starting its shell fails the launch at once.
+func TestBootUEFI(t *testing.T) {
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("qemu-system-x86_64 is not installed (scripts/deps.sh installs it)")
+	}
+	if _, _, ok := findOVMF("/usr/share/OVMF"); !ok {
+		t.Skip("OVMF is not installed (Debian package ovmf; scripts/deps.sh installs it)")
+	}
+	img := filepath.Join(t.TempDir(), "esp.img")
+	b := make([]byte, 4<<20)
+	b[446+4] = 0xef
+	b[446+8], b[446+12] = 8, 64 // LBA 8, 64 sectors
+	b[510], b[511] = 0x55, 0xaa
+	if err := os.WriteFile(img, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := sum(t, img)
+	res, err := Test(context.Background(), Options{
+		Volumes: []Volume{{ID: "vol-0000000000000001", Path: img}}, TempDir: t.TempDir(), Timeout: 5 * time.Minute,
+		Progress: func(m string) { t.Log(m) }})
+	t.Logf("after %.1f s: %s; console %q", res.BootSeconds, res.Reason, res.Console)
+	if res.Firmware != FirmwareUEFI {
+		t.Errorf("firmware %q, want uefi", res.Firmware)
+	}
+	if !IsFailure(err) || !strings.Contains(res.Reason, "EFI Internal Shell") {
+		t.Errorf("boot of an empty ESP: err %v, want a Failure naming the UEFI shell", err)
+	}
+	if sum(t, img) != before {
+		t.Error("the image changed")
+	}
+}

@@ -74,7 +74,8 @@ func (t *logTail) lines() []string {
 var (
 	kvmFailure      = regexp.MustCompile(`(?i)KVM internal error|emulation failure|kvm run failed|KVM: entry failed|failed to initialize kvm|Could not access KVM`)
 	firmwareFailure = regexp.MustCompile(`No bootable device|Boot failed|No bootable option or device was found`)
-	guestFailure    = regexp.MustCompile(`Kernel panic|No bootable option or device was found|Boot failed`)
+	// OVMF that found no operating system starts its built-in shell.
+	guestFailure = regexp.MustCompile(`Kernel panic|No bootable option or device was found|Boot failed|starting Boot[0-9A-F]+ "EFI Internal Shell"`)
 )
 
 // attempt boots once under accel and watches until the guest is ready,
