@@ -155,6 +155,26 @@ func TestLaunchWithoutReadiness(t *testing.T) {
 	if len(vms) != 0 {
 		t.Errorf("test launches left instances: %+v", vms)
 	}
+
+	// The daemon killed mid-boot: QEMU dies with it (Pdeathsig).
+	cmd = exec.Command(filepath.Join(binDir, "vmrep"), "--socket", d.socket, "launch", "--test", "spin@1",
+		"--replica", rep, "--timeout", "300s", "--accel", "tcg", "--ready", "never printed")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	for len(qemuFor(t, rep)) == 0 {
+		time.Sleep(100 * time.Millisecond)
+	}
+	d.kill()
+	for deadline := time.Now().Add(time.Minute); len(qemuFor(t, rep)) != 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("QEMU %v outlived the killed daemon by a minute", qemuFor(t, rep))
+		}
+	}
+	if treeHash(t, rep) != before {
+		t.Error("a test launch changed the replica")
+	}
 }
 
 // sampleVM builds (or finds cached) the sample VM and returns its boot
