@@ -160,6 +160,7 @@ func (s *Server) launchReplica(ctx context.Context, req api.LaunchRequest, progr
 		res.Volumes = append(res.Volumes, v.ID)
 	}
 	p.opts.Progress = progress
+	launch.RemoveStale(os.TempDir())
 	started := time.Now()
 	in, lr, err := launch.Boot(ctx, p.opts)
 	fillLaunchResult(&res, lr)

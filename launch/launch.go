@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -157,7 +159,7 @@ func Boot(ctx context.Context, o Options) (*Instance, Result, error) {
 		res.Reason = err.Error()
 		return nil, res, err
 	}
-	dir, err := os.MkdirTemp(o.TempDir, "vmrep-vm-")
+	dir, err := os.MkdirTemp(o.TempDir, dirPrefix+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		res.Reason = "launch: " + err.Error()
 		return nil, res, fmt.Errorf("launch: %w", err)
@@ -231,4 +233,30 @@ var kvmUsable = func() error {
 		return err
 	}
 	return f.Close()
+}
+
+// dirPrefix starts the name of a VM's private directory, followed by the
+// owner's PID: RemoveStale knows a dead owner's from a live one's.
+const dirPrefix = "vmrep-vm-"
+
+// RemoveStale removes from tempDir the VM directories (overlays, logs)
+// that a process that no longer runs left, as a daemon killed mid-launch
+// does; its QEMU died with it (Pdeathsig). Directories of live processes,
+// other daemons' included, are left alone.
+func RemoveStale(tempDir string) {
+	ents, err := os.ReadDir(tempDir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), dirPrefix)
+		pid, _, ok2 := strings.Cut(rest, "-")
+		n, err := strconv.Atoi(pid)
+		if !ok || !ok2 || err != nil || n <= 0 || !e.IsDir() {
+			continue
+		}
+		if syscall.Kill(n, 0) == syscall.ESRCH {
+			os.RemoveAll(filepath.Join(tempDir, e.Name()))
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -261,5 +262,27 @@ func TestBootUEFI(t *testing.T) {
 	}
 	if sum(t, img) != before {
 		t.Error("the image changed")
+	}
+}
+
+func TestRemoveStale(t *testing.T) {
+	tmp := t.TempDir()
+	// A PID far above pid_max's default runs nothing.
+	dead := filepath.Join(tmp, dirPrefix+"999999999-1")
+	live := filepath.Join(tmp, dirPrefix+strconv.Itoa(os.Getpid())+"-2")
+	other := filepath.Join(tmp, "vmrep-vm-notapid")
+	for _, d := range []string{dead, live, other} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	RemoveStale(tmp)
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Errorf("a dead owner's directory is left: %v", err)
+	}
+	for _, d := range []string{live, other} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s was removed: %v", d, err)
+		}
 	}
 }

@@ -166,6 +166,7 @@ func TestLaunchWithoutReadiness(t *testing.T) {
 	for len(qemuFor(t, rep)) == 0 {
 		time.Sleep(100 * time.Millisecond)
 	}
+	daemonPID := d.cmd.Process.Pid
 	d.kill()
 	for deadline := time.Now().Add(time.Minute); len(qemuFor(t, rep)) != 0; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -174,6 +175,16 @@ func TestLaunchWithoutReadiness(t *testing.T) {
 	}
 	if treeHash(t, rep) != before {
 		t.Error("a test launch changed the replica")
+	}
+	// The next daemon's launch removes the killed one's VM directory.
+	stale, _ := filepath.Glob(filepath.Join(os.TempDir(), "vmrep-vm-"+strconv.Itoa(daemonPID)+"-*"))
+	if len(stale) == 0 {
+		t.Fatal("the killed daemon left no VM directory: the test no longer tests its removal")
+	}
+	d.start()
+	d.ok("launch", "--test", "spin@1", "--replica", rep, "--ready", "^vmrep-test: ready$")
+	if left, _ := filepath.Glob(filepath.Join(os.TempDir(), "vmrep-vm-"+strconv.Itoa(daemonPID)+"-*")); len(left) != 0 {
+		t.Errorf("the killed daemon's VM directories are left: %v", left)
 	}
 }
 
