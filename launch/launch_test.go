@@ -286,3 +286,31 @@ func TestRemoveStale(t *testing.T) {
 		}
 	}
 }
+
+func TestFailurePatterns(t *testing.T) {
+	for _, l := range []string{
+		"[    1.234567] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)",
+		"Could not find kernel image: /boot/vmlinuz-6.1.0-28-cloud-amd64",
+		"grub rescue>",
+		"Gave up waiting for root file system device.  Common problems:",
+		`BdsDxe: starting Boot0002 "EFI Internal Shell" from Fv(7CB8BDC9-F8EB-4F34-AAEA-3EE4AF6516A1)`,
+	} {
+		if !guestFailure.MatchString(l) {
+			t.Errorf("console line %q is not a failure", l)
+		}
+	}
+	for _, l := range []string{"[  OK  ] Reached target multi-user.target - Multi-User System.", "vmrep-sample login:",
+		`BdsDxe: failed to load Boot0001 "UEFI Misc Device" from PciRoot(0x0)/Pci(0x2,0x0): Not Found`} {
+		if guestFailure.MatchString(l) {
+			t.Errorf("console line %q is a failure", l)
+		}
+	}
+	for _, l := range []string{"Boot failed: not a bootable disk", "No bootable device."} {
+		if !firmwareFailure.MatchString(l) {
+			t.Errorf("firmware line %q is not a failure", l)
+		}
+	}
+	if !kvmFailure.MatchString("KVM internal error. Suberror: 1") || !kvmFailure.MatchString("emulation failure") {
+		t.Error("KVM's internal error is not a KVM failure")
+	}
+}

@@ -74,8 +74,12 @@ func (t *logTail) lines() []string {
 var (
 	kvmFailure      = regexp.MustCompile(`(?i)KVM internal error|emulation failure|kvm run failed|KVM: entry failed|failed to initialize kvm|Could not access KVM`)
 	firmwareFailure = regexp.MustCompile(`No bootable device|Boot failed|No bootable option or device was found`)
-	// OVMF that found no operating system starts its built-in shell.
-	guestFailure = regexp.MustCompile(`Kernel panic|No bootable option or device was found|Boot failed|starting Boot[0-9A-F]+ "EFI Internal Shell"`)
+	// Console lines after which no guest comes up by itself: a kernel
+	// panic; OVMF that found no operating system starting its built-in
+	// shell; SYSLINUX without its kernel; GRUB's rescue prompt; an
+	// initramfs that found no root filesystem.
+	guestFailure = regexp.MustCompile(`Kernel panic|No bootable option or device was found|Boot failed|` +
+		`starting Boot[0-9A-F]+ "EFI Internal Shell"|Could not find kernel image|grub rescue>|Gave up waiting for root`)
 )
 
 // attempt boots once under accel and watches until the guest is ready,
