@@ -53,6 +53,9 @@ and the console's last lines and exits 1.`,
   vmrep launch stop vm-1`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if snap == "" && dir == "" { // a bare group prints its help
+				return cmd.Help()
+			}
 			if snap == "" || dir == "" {
 				return usagef("--test VG@N and --replica DIR are required (only test launches are run from here)")
 			}
