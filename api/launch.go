@@ -30,6 +30,8 @@ type LaunchRequest struct {
 	Ready   string        `json:"ready,omitempty"`   // a regular expression; empty: a login prompt or systemd's multi-user target
 	Accel   string        `json:"accel,omitempty"`   // auto (empty), kvm or tcg
 	Checks  []string      `json:"checks,omitempty"`  // shell commands run in the guest, through its agent, after readiness
+	// MemoryMiB is the guest's memory; 0: 512.
+	MemoryMiB int `json:"memory_mib,omitempty"`
 }
 
 // LaunchCheck is one command run in the guest.

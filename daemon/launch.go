@@ -110,12 +110,15 @@ func (s *Server) launchPlan(ctx context.Context, req api.LaunchRequest) (launchP
 	default:
 		return p, api.Errorf(api.CodeInvalid, "launch: accelerator %q: want auto, kvm or tcg", req.Accel)
 	}
+	if req.MemoryMiB < 0 || req.MemoryMiB > 1<<20 {
+		return p, api.Errorf(api.CodeInvalid, "launch: memory %d MiB: want 1 to %d", req.MemoryMiB, 1<<20)
+	}
 	if req.Timeout < 0 {
 		return p, api.Errorf(api.CodeInvalid, "launch: negative timeout %s", req.Timeout)
 	}
 	p.snapshot = at
 	p.opts = launch.Options{Volumes: p.volumes, Overlay: req.Test, Name: "vmrep " + at + " " + req.Dir,
-		Accel: req.Accel, Timeout: req.Timeout, Ready: ready, Checks: req.Checks}
+		Accel: req.Accel, Timeout: req.Timeout, Ready: ready, Checks: req.Checks, MemoryMiB: req.MemoryMiB}
 	return p, nil
 }
 

@@ -108,3 +108,16 @@ func (in *Instance) kill(ctx context.Context) {
 	_ = syscall.Kill(-in.cmd.Process.Pid, syscall.SIGKILL)
 	<-in.exited
 }
+
+// setRebootAction tells QEMU what a guest reboot does from now on
+// ("reset" or "shutdown", QMP set-action).
+func (in *Instance) setRebootAction(action string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	q, err := dialQMP(ctx, in.vm.path("qmp.sock"))
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	return q.call(time.Now().Add(5*time.Second), "set-action", map[string]any{"reboot": action}, nil)
+}

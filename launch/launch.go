@@ -176,6 +176,13 @@ func Boot(ctx context.Context, o Options) (*Instance, Result, error) {
 		}
 		return nil, res, err
 	}
+	if !o.Overlay {
+		// -no-reboot made a reset during the boot a failure; a VM launched
+		// for real that reboots later must come back up, not end.
+		if err := in.setRebootAction("reset"); err != nil {
+			o.Progress("QEMU kept -no-reboot (a guest reboot ends the VM): " + err.Error())
+		}
+	}
 	return in, res, nil
 }
 

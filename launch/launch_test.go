@@ -141,6 +141,26 @@ func TestBootRealAndStop(t *testing.T) {
 	if c := in.Console(5); len(c) == 0 || c[len(c)-1] != "vmrep-test: ready" {
 		t.Errorf("console %q", c)
 	}
+	// Launched for real, a guest reboot resets the VM instead of ending it.
+	q, err := dialQMP(context.Background(), in.vm.path("qmp.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.call(time.Now().Add(10*time.Second), "system_reset", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	q.Close()
+	for n := 0; n < 2; time.Sleep(50 * time.Millisecond) { // the line again: it booted again
+		if isClosed(in.Exited()) {
+			t.Fatal("a guest reboot ended the VM")
+		}
+		n = 0
+		for _, l := range in.Console(10) {
+			if l == "vmrep-test: ready" {
+				n++
+			}
+		}
+	}
 	if err := in.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}

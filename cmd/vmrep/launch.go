@@ -15,6 +15,7 @@ import (
 func newLaunchCmd(a *app) *cobra.Command {
 	var snap, dir, ready, accel string
 	var timeout time.Duration
+	var memory int
 	var checks []string
 	cmd := &cobra.Command{
 		Use:   "launch --test VG@N --replica DIR [--timeout 2m] [--ready REGEX] [--check CMD]...",
@@ -67,6 +68,9 @@ and the console's last lines and exits 1.`,
 			default:
 				return usagef("--accel %q: want auto, kvm or tcg", accel)
 			}
+			if memory <= 0 {
+				return usagef("--memory %d: want a positive number of MiB", memory)
+			}
 			if timeout <= 0 {
 				return usagef("--timeout %s: want a positive duration", timeout)
 			}
@@ -76,7 +80,7 @@ and the console's last lines and exits 1.`,
 			}
 			a.startingJob()
 			j, err := a.cl.Launch(cmd.Context(), api.LaunchRequest{Dir: abs, Snapshot: snap, Test: true,
-				Timeout: timeout, Ready: ready, Accel: accel, Checks: checks})
+				Timeout: timeout, Ready: ready, Accel: accel, Checks: checks, MemoryMiB: memory})
 			if err != nil {
 				return err
 			}
@@ -96,6 +100,7 @@ and the console's last lines and exits 1.`,
 	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long the guest has to become ready")
 	cmd.Flags().StringVar(&ready, "ready", "", "readiness pattern on the serial console (default: a login prompt or systemd's multi-user target)")
 	cmd.Flags().StringVar(&accel, "accel", api.AccelAuto, "accelerator: auto, kvm or tcg")
+	cmd.Flags().IntVar(&memory, "memory", 512, "the guest's memory in MiB")
 	cmd.Flags().StringArrayVar(&checks, "check", nil, "command to run in the guest after readiness (repeatable)")
 	cmd.AddCommand(newLaunchListCmd(a), newLaunchStopCmd(a))
 	return cmd
