@@ -15,10 +15,11 @@ type CutoverRequest struct {
 	// DryRun checks what can be checked and lists the steps, changing
 	// nothing.
 	DryRun bool `json:"dry_run,omitempty"`
-	// Launch options, as for POST /v1/launch.
-	Timeout string `json:"timeout,omitempty"`
-	Ready   string `json:"ready,omitempty"`
-	Accel   string `json:"accel,omitempty"`
+	// Launch options, as in LaunchRequest.
+	Timeout   time.Duration `json:"timeout,omitempty"`
+	Ready     string        `json:"ready,omitempty"`
+	Accel     string        `json:"accel,omitempty"`
+	MemoryMiB int           `json:"memory_mib,omitempty"`
 }
 
 // CutoverStep is one step of a cutover, in order.

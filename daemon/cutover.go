@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/engine/replica"
@@ -51,9 +52,12 @@ func (s *Server) cutover(w http.ResponseWriter, r *http.Request) error {
 		return api.Errorf(api.CodeConflict, "the replica in %s is at %s@%d, which is no longer in the store: the final delta needs it; recreate the replica (vmrep replica create %s@latest --dir %s --force)",
 			req.Replica, vg.Name, st.Seq, vg.Name, req.Replica)
 	}
-	lopts, e := s.launchOptions(api.LaunchRequest{Replica: req.Replica, Timeout: req.Timeout, Ready: req.Ready, Accel: req.Accel})
-	if e != nil {
-		return e
+	// The launch options are checked now, on the replica as it is, so a
+	// bad pattern fails before the snapshot rather than after.
+	lreq := api.LaunchRequest{Dir: req.Replica, Snapshot: from.Name(), Timeout: req.Timeout, Ready: req.Ready,
+		Accel: req.Accel, MemoryMiB: req.MemoryMiB}
+	if _, err := s.launchPlan(r.Context(), lreq); err != nil {
+		return err
 	}
 	if e := s.checkVGSources(vg); e != nil {
 		return e
@@ -67,12 +71,24 @@ func (s *Server) cutover(w http.ResponseWriter, r *http.Request) error {
 		unlockReplica()
 		return e
 	}
-	return s.startJob(w, r, api.JobCutover, vg.Name+" to "+req.Replica, func(ctx context.Context, j *job) (any, error) {
-		return s.runCutover(ctx, j, vg, from, req, lopts)
-	}, func() { unlockVG(); unlockReplica() })
+	// The replica's lock passes to the VM a cutover launches, which holds
+	// it while it runs; every other end of the job releases it here.
+	var handed atomic.Bool
+	err = s.startJob(w, r, api.JobCutover, vg.Name+" to "+req.Replica, func(ctx context.Context, j *job) (any, error) {
+		return s.runCutover(ctx, j, vg, from, req, lreq, func() func() { handed.Store(true); return unlockReplica })
+	}, func() {
+		unlockVG()
+		if !handed.Load() {
+			unlockReplica()
+		}
+	})
+	return err
 }
 
-func (s *Server) runCutover(ctx context.Context, j *job, vg volume.VG, from volume.Snapshot, req api.CutoverRequest, lopts launchOptions) (any, error) {
+// runCutover is the cutover job; handOver gives the replica's lock to the
+// launch, which releases it when the VM stops or fails to boot.
+func (s *Server) runCutover(ctx context.Context, j *job, vg volume.VG, from volume.Snapshot, req api.CutoverRequest,
+	lreq api.LaunchRequest, handOver func() func()) (any, error) {
 	res := api.CutoverResult{VG: vg.Name, Replica: req.Replica, DryRun: req.DryRun, From: from.Name()}
 	step := func(name, detail string, done bool) {
 		res.Steps = append(res.Steps, api.CutoverStep{Name: name, Detail: detail, Done: done})
@@ -88,7 +104,7 @@ func (s *Server) runCutover(ctx context.Context, j *job, vg volume.VG, from volu
 		step("snapshot", hook+", then take the final snapshot (next: "+next+")", false)
 		step("apply", "apply the delta "+from.Name()+" → final snapshot to "+req.Replica+", journaled", false)
 		step("verify", "check that every volume of "+req.Replica+" equals the final snapshot", false)
-		step("launch", "launch "+req.Replica+" for real (not on an overlay) and wait for readiness ("+lopts.describe()+"); the VM keeps running, owned by vmrepd", false)
+		step("launch", "launch "+req.Replica+" for real (not on an overlay) and wait for readiness; the VM keeps running, owned by vmrepd", false)
 		step("mark", "mark "+vg.Name+" cut over: its schedule stops and "+req.Replica+" is no longer written by vmrep", false)
 		return res, nil
 	}
@@ -115,12 +131,13 @@ func (s *Server) runCutover(ctx context.Context, j *job, vg volume.VG, from volu
 	}
 	step("verify", req.Replica+" equals "+sn.Name(), true)
 
-	lr, err := s.launchReal(ctx, j, sn, lopts)
+	lreq.Snapshot = sn.Name()
+	lr, err := s.launchReplica(ctx, lreq, func(msg string) { j.progress("boot", 0, 0, msg) }, handOver())
 	res.Launch = &lr
 	if err != nil {
-		return res, fmt.Errorf("cutover %s: the replica at %s did not boot: %w", vg.Name, sn.Name(), err)
+		return res, fmt.Errorf("cutover %s: %w", vg.Name, err)
 	}
-	step("launch", fmt.Sprintf("ready after %.1fs (%s, %s)", lr.BootSeconds, lr.Accel, lr.Firmware), true)
+	step("launch", fmt.Sprintf("ready after %.1fs (%s, %s); running as instance %s (vmrep launch list)", lr.BootSeconds, lr.Accel, lr.Firmware, lr.Instance), true)
 
 	rec := cutoverRecord{VGID: vg.ID, VGName: vg.Name, Snapshot: sn.Name(), SnapshotID: sn.ID, Replica: req.Replica, At: s.clock.Now().UTC()}
 	if err := s.cutovers.mark(rec); err != nil {

@@ -56,6 +56,7 @@ type Server struct {
 	lvm      *capture.LVM     // temporary LVM snapshots, see lvm.go
 	clock    clock.Clock
 	sched    *scheduler // schedules, see schedule_runner.go
+	vms      vmTable    // VMs run from replicas, see instances.go
 	// scheduleInfo, when set, tells status the replication schedule of a
 	// VG (by ID); nil or false: the VG has none and status shows none.
 	scheduleInfo func(vgID string) (api.StatusSchedule, bool)
@@ -142,6 +143,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.sched.shutdown() // no new runs; the running ones are jobs
 	s.jobs.shutdown()
 	s.mounts.unmountAll()
+	s.vms.stopAll()
 	s.stop() // ends event streams and other open requests
 	wg.Wait()
 	if shutErr != nil {

@@ -10,10 +10,12 @@ import (
 )
 
 func newCutoverCmd(a *app) *cobra.Command {
-	var dir, timeout, ready, accel string
+	var dir, ready, accel string
+	var timeout time.Duration
+	var memory int
 	var dryRun bool
 	cmd := &cobra.Command{
-		Use:   "cutover VG --replica DIR [--dry-run] [--timeout 300s] [--ready REGEX]",
+		Use:   "cutover VG --replica DIR [--dry-run] [--timeout 5m] [--ready REGEX]",
 		Short: "Final sync into a replica and launch it for real: the VM moves to the replica",
 		Long: `Moves the VM onto its replica, in five steps, each reported as it ends:
 
@@ -40,10 +42,16 @@ replica and prints the steps without doing any.`,
 			if dir == "" {
 				return usagef("--replica DIR is required")
 			}
-			if timeout != "" {
-				if _, err := time.ParseDuration(timeout); err != nil {
-					return usagef("--timeout %q: %v", timeout, err)
-				}
+			if timeout < 0 {
+				return usagef("--timeout %s: want a positive duration", timeout)
+			}
+			if memory < 0 {
+				return usagef("--memory %d: want a positive number of MiB", memory)
+			}
+			switch accel {
+			case "", api.AccelAuto, api.AccelKVM, api.AccelTCG:
+			default:
+				return usagef("--accel %q: want auto, kvm or tcg", accel)
 			}
 			abs, err := absPath(dir)
 			if err != nil {
@@ -51,7 +59,7 @@ replica and prints the steps without doing any.`,
 			}
 			a.startingJob()
 			j, err := a.cl.Cutover(cmd.Context(), argv[0], api.CutoverRequest{Replica: abs, DryRun: dryRun,
-				Timeout: timeout, Ready: ready, Accel: accel})
+				Timeout: timeout, Ready: ready, Accel: accel, MemoryMiB: memory})
 			if err != nil {
 				return err
 			}
@@ -65,9 +73,10 @@ replica and prints the steps without doing any.`,
 	}
 	cmd.Flags().StringVar(&dir, "replica", "", "the replica directory the VM moves to")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check and print the steps; change nothing")
-	cmd.Flags().StringVar(&timeout, "timeout", "", "how long the launch may take to readiness (default as vmrep launch)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "how long the launch may take to readiness (default as vmrep launch: 2m)")
 	cmd.Flags().StringVar(&ready, "ready", "", "readiness pattern on the serial console (default as vmrep launch)")
 	cmd.Flags().StringVar(&accel, "accel", "", "auto, kvm or tcg (default auto)")
+	cmd.Flags().IntVar(&memory, "memory", 0, "the guest's memory in MiB (default 512)")
 	return cmd
 }
 
@@ -81,6 +90,6 @@ func (a *app) printCutover(r api.CutoverResult) {
 		fmt.Fprintf(a.stdout, "  %d. %-8s %s\n", i+1, s.Name, s.Detail)
 	}
 	if l := r.Launch; l != nil && !r.DryRun {
-		fmt.Fprintf(a.stdout, "the VM runs under vmrepd (%s, %s); its console log: %s\n", l.Accel, l.Firmware, l.ConsoleLog)
+		fmt.Fprintf(a.stdout, "the VM runs under vmrepd as instance %s (vmrep launch list; vmrep launch stop %s)\n", l.Instance, l.Instance)
 	}
 }
