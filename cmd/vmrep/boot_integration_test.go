@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"go/build"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/internal/testdisk"
+	"github.com/vmrep/vmrep/internal/tofutest"
 )
 
 // The boot tests replicate the sample VM (scripts/sample-vm.sh: Debian with
@@ -152,5 +155,151 @@ func TestBootReplica(t *testing.T) {
 	}
 	if got := checkOutput(t, res, stamp); got != "VM1\n" {
 		t.Errorf("failback to VM1 %s: %q", stamp, got)
+	}
+}
+
+// TestCutover: a dry run changes nothing and lists the steps; the cutover
+// runs the pre-snapshot hook, takes the final snapshot, moves the replica
+// there by one delta, verifies it, boots it for real (the VM keeps
+// running under the daemon) and marks the VG cut over: the schedule stops,
+// status says so, and the live replica is refused to every writer.
+func TestCutover(t *testing.T) {
+	d := newDaemon(t)
+	boot, data := sampleCopy(t, d.dir)
+	marker := filepath.Join(d.dir, "quiesced")
+	d.ok("vg", "create", "vm", "--boot", boot, "--data", "data="+data, "--pre-snapshot", "date >> "+marker)
+	d.ok("snapshot", "create", "vm")
+	replica := filepath.Join(d.dir, "replica")
+	d.ok("replica", "create", "vm@1", "--dir", replica)
+	deltas := filepath.Join(d.dir, "deltas")
+	if err := os.Mkdir(deltas, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d.ok("schedule", "set", "vm", "--every", "1h", "--delta-dir", deltas)
+	os.Remove(marker)
+
+	at1 := treeHash(t, replica)
+	var dry api.CutoverResult
+	d.okJSONResult(&dry, "cutover", "vm", "--replica", replica, "--dry-run")
+	if !dry.DryRun || dry.From != "vm@1" || dry.Snapshot != "vm@2" || len(dry.Steps) != 5 {
+		t.Fatalf("dry run: %+v", dry)
+	}
+	for _, s := range dry.Steps {
+		if s.Done {
+			t.Errorf("dry run did step %+v", s)
+		}
+	}
+	out := d.ok("cutover", "vm", "--replica", replica, "--dry-run")
+	for _, want := range []string{"would:", "1. snapshot", "pre-snapshot hook", "5. mark"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run output lacks %q:\n%s", want, out)
+		}
+	}
+	var snaps []api.Snapshot
+	d.okJSON(&snaps, "snapshot", "list", "vm")
+	if _, err := os.Stat(marker); err == nil || len(snaps) != 1 || treeHash(t, replica) != at1 {
+		t.Fatalf("the dry run changed something: hook ran %v, %d snapshots, replica changed %v",
+			err == nil, len(snaps), treeHash(t, replica) != at1)
+	}
+
+	setHello(t, data, "hello at cutover")
+	var res api.CutoverResult
+	d.okJSONResult(&res, "cutover", "vm", "--replica", replica, "--timeout", "600s")
+	t.Logf("cutover: %+v", res.Steps)
+	if res.From != "vm@1" || res.Snapshot != "vm@2" || len(res.Steps) != 5 || res.Launch == nil || res.Launch.Instance == "" {
+		t.Fatalf("cutover result: %+v", res)
+	}
+	for _, s := range res.Steps {
+		if !s.Done {
+			t.Errorf("step not done: %+v", s)
+		}
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Error("the cutover did not run the pre-snapshot hook")
+	}
+	var vms []api.Instance
+	d.okJSON(&vms, "launch", "list")
+	if len(vms) != 1 || vms[0].ID != res.Launch.Instance || vms[0].Dir != replica || vms[0].Snapshot != "vm@2" || !vms[0].Running {
+		t.Fatalf("instances after the cutover: %+v", vms)
+	}
+
+	var st api.StatusReport
+	d.okJSON(&st, "status", "vm")
+	if c := st.VGs[0].CutOver; c == nil || c.Snapshot != "vm@2" || c.Replica != replica {
+		t.Errorf("status after the cutover: %+v", st.VGs[0].CutOver)
+	}
+	if sc := st.VGs[0].Schedule; sc == nil || sc.NextRun != nil {
+		t.Errorf("the schedule still has a next run after the cutover: %+v", sc)
+	}
+	if out := d.ok("status", "vm"); !strings.Contains(out, "CUT OVER") || !strings.Contains(out, "stopped by the cutover") {
+		t.Errorf("status text does not say the VG was cut over:\n%s", out)
+	}
+	for _, refused := range [][]string{
+		{"cutover", "vm", "--replica", replica},
+		{"replica", "create", "--at", "vm@1", "--dir", replica},
+		{"schedule", "resume", "vm"},
+	} {
+		r := d.vmrep(refused...)
+		if r.code != 1 || !strings.Contains(r.stderr, "cut over") || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("vmrep %v after the cutover: exit %d, stderr %q; want 1 and one line saying it was cut over", refused, r.code, r.stderr)
+		}
+	}
+
+	d.ok("launch", "stop", res.Launch.Instance)
+	d.okJSON(&vms, "launch", "list")
+	if len(vms) != 0 {
+		t.Errorf("instances after stop: %+v", vms)
+	}
+}
+
+// TestStackLaunchTest applies local stacks with launch_test = true: the
+// sample VM's replica boots and the apply succeeds; a VG whose boot sector
+// is zeroed replicates fine but its test launch fails, which fails the
+// apply with vmrep's reason and leaves the launch step to run again.
+func TestStackLaunchTest(t *testing.T) {
+	gobin := filepath.Join(build.Default.GOPATH, "bin")
+	t.Setenv("PATH", os.Getenv("PATH")+string(os.PathListSeparator)+gobin)
+	testdisk.Need(t, "tofu")
+	bin, err := exec.LookPath("tofu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDaemon(t)
+	boot, data := sampleCopy(t, d.dir)
+	d.ok("vg", "create", "vm", "--boot", boot, "--data", "data="+data)
+	d.ok("snapshot", "create", "vm")
+	cfg := tofutest.WriteCLIConfig(t)
+	tr := &tofuRun{t: t, bin: bin,
+		env: []string{"TF_CLI_CONFIG_FILE=" + cfg, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1", "TF_INPUT=0"},
+		vars: map[string]string{"vmrep_bin": filepath.Join(binDir, "vmrep"), "socket": d.socket,
+			"replica_dir": filepath.Join(d.dir, "replica"), "launch_test": "true", "launch_timeout": "600s"}}
+	stack := filepath.Join(d.dir, "stack")
+	d.ok("stack", "generate", "vm@1", "--target", "local", "--out", stack)
+	tr.initValidate(stack)
+	out := tr.ok(stack, "apply", "-auto-approve", "-no-color")
+	if !strings.Contains(out, "terraform_data.launch_test[0]") || !strings.Contains(out, "ready after") {
+		t.Errorf("the apply did not run the test launch:\n%s", out)
+	}
+
+	// A boot volume with a zeroed boot sector.
+	f, err := os.OpenFile(boot, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt(make([]byte, 512), 0)
+	f.Close()
+	d.ok("snapshot", "create", "vm")
+	tr.vars["replica_dir"] = filepath.Join(d.dir, "replica-broken")
+	broken := filepath.Join(d.dir, "stack-broken")
+	d.ok("stack", "generate", "vm@2", "--target", "local", "--out", broken)
+	tr.initValidate(broken)
+	out, code := tr.run(broken, "apply", "-auto-approve", "-no-color")
+	if code == 0 || !strings.Contains(out, "did not boot") && !strings.Contains(out, "Boot failed") {
+		t.Fatalf("apply of a replica that does not boot: exit %d, want a failure naming the boot failure\n%s", code, out)
+	}
+	// The replica itself was made; only the launch step is left to retry.
+	out, code = tr.run(broken, "plan", "-detailed-exitcode", "-no-color")
+	if code != 2 || !strings.Contains(out, "terraform_data.launch_test[0]") || strings.Contains(out, "terraform_data.snapshot will") {
+		t.Errorf("plan after the failed launch: exit %d, want 2 with only the launch step to redo\n%s", code, out)
 	}
 }
