@@ -20,9 +20,6 @@ import (
 // under KVM where it works, else TCG. They read files from inside the
 // running guest through --check.
 
-// bootPartOffset is where the sample's root partition starts.
-const bootPartOffset = 1 << 20
-
 // sampleCopy copies the sample VM's two volumes (sampleVM) into dir,
 // sparsely, so that the test may change them.
 func sampleCopy(t *testing.T, dir string) (boot, data string) {
@@ -58,6 +55,7 @@ func setHello(t *testing.T, data, content string) {
 func setStamp(t *testing.T, boot, content string) {
 	t.Helper()
 	mnt := t.TempDir()
+	// The root partition starts at 1 MiB (scripts/sample-vm.sh).
 	if b, err := exec.Command("mount", "-o", "loop,offset=1048576", boot, mnt).CombinedOutput(); err != nil {
 		t.Fatalf("mount %s: %v\n%s", boot, err, b)
 	}
