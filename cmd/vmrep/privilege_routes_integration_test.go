@@ -67,6 +67,9 @@ func privilegeSteps(d *testDaemon, out string) []routeStep {
 		// fails the test launch at once, a failed job.
 		{route: "POST /v1/launch", method: "POST", path: "/v1/launch", body: jsonBody(map[string]any{
 			"dir": o("replica"), "snapshot": "web@2", "test": true, "accel": "tcg"}), jobMayFail: true},
+		// A dry run: checked and listed, nothing done.
+		{route: "POST /v1/vgs/{name}/cutover", method: "POST", path: "/v1/vgs/web/cutover", body: jsonBody(map[string]any{
+			"replica": o("replica"), "dry_run": true})},
 		{route: "GET /v1/instances", method: "GET", path: "/v1/instances", member: true},
 		{route: "DELETE /v1/instances/{id}", method: "DELETE", path: "/v1/instances/vm-0", status: http.StatusNotFound},
 		{route: "POST /v1/stacks", method: "POST", path: "/v1/stacks", body: jsonBody(map[string]string{
