@@ -96,10 +96,18 @@ func (s *Server) runCutover(ctx context.Context, j *job, vg volume.VG, from volu
 	}
 	if req.DryRun {
 		hook := "no pre-snapshot hook is set"
-		if vg.Hooks.Pre != "" {
-			hook = "run the pre-snapshot hook " + quoteCmd(vg.Hooks.Pre)
+		if pre := preHook(vg); pre != "" {
+			hook = "run the pre-snapshot hook " + quoteCmd(pre)
 		}
-		next := fmt.Sprintf("%s@%d", vg.Name, from.Seq+1)
+		snaps, err := s.cat.ListSnapshots(ctx, vg.ID)
+		if err != nil {
+			return nil, err
+		}
+		last := from.Seq
+		for _, sn := range snaps {
+			last = max(last, sn.Seq)
+		}
+		next := fmt.Sprintf("%s@%d", vg.Name, last+1)
 		res.Snapshot = next
 		step("snapshot", hook+", then take the final snapshot (next: "+next+")", false)
 		step("apply", "apply the delta "+from.Name()+" → final snapshot to "+req.Replica+", journaled", false)
@@ -150,10 +158,19 @@ func (s *Server) runCutover(ctx context.Context, j *job, vg volume.VG, from volu
 }
 
 func hookNote(vg volume.VG) string {
-	if vg.Hooks.Pre == "" {
-		return " (no pre-snapshot hook set)"
+	if pre := preHook(vg); pre != "" {
+		return " after the pre-snapshot hook " + quoteCmd(pre)
 	}
-	return " after the pre-snapshot hook " + quoteCmd(vg.Hooks.Pre)
+	return " (no pre-snapshot hook set)"
+}
+
+// preHook is vg's pre-snapshot command; "" when it has none (Hooks is nil
+// for a VG created without hooks).
+func preHook(vg volume.VG) string {
+	if vg.Hooks == nil {
+		return ""
+	}
+	return vg.Hooks.Pre
 }
 
 func quoteCmd(c string) string { return fmt.Sprintf("%q", c) }

@@ -200,6 +200,15 @@ func TestCutover(t *testing.T) {
 			err == nil, len(snaps), treeHash(t, replica) != at1)
 	}
 
+	// A VG without hooks has its dry run too (its Hooks record is nil).
+	d.ok("vg", "create", "plain", "--boot", boot)
+	d.ok("snapshot", "create", "plain")
+	plain := filepath.Join(d.dir, "plain-replica")
+	d.ok("replica", "create", "plain@1", "--dir", plain)
+	if out := d.ok("cutover", "plain", "--replica", plain, "--dry-run"); !strings.Contains(out, "no pre-snapshot hook is set") {
+		t.Errorf("dry run of a VG without hooks:\n%s", out)
+	}
+
 	setHello(t, data, "hello at cutover")
 	var res api.CutoverResult
 	d.okJSONResult(&res, "cutover", "vm", "--replica", replica, "--timeout", "600s")

@@ -87,7 +87,7 @@ func (a *app) printCutover(r api.CutoverResult) {
 		fmt.Fprintf(a.stdout, "cut over %s to %s: %s → %s\n", r.VG, r.Replica, r.From, r.Snapshot)
 	}
 	for i, s := range r.Steps {
-		fmt.Fprintf(a.stdout, "  %d. %-8s %s\n", i+1, s.Name, s.Detail)
+		fmt.Fprintf(a.stdout, "  %d. %-9s%s\n", i+1, s.Name, s.Detail)
 	}
 	if l := r.Launch; l != nil && !r.DryRun {
 		fmt.Fprintf(a.stdout, "the VM runs under vmrepd as instance %s (vmrep launch list; vmrep launch stop %s)\n", l.Instance, l.Instance)
