@@ -39,8 +39,8 @@ type scheduleRecord struct {
 	// RPO is where the schedule stands against Spec.RPO (schedule_rpo.go);
 	// absent in records written before RPOs existed.
 	RPO   rpoRecord         `json:"rpo,omitzero"`
-	every   time.Duration       // Spec.Every, parsed
-	keep    *retention.Policy   // Spec.Keep, parsed; nil keeps all
+	every time.Duration     // Spec.Every, parsed
+	keep  *retention.Policy // Spec.Keep, parsed; nil keeps all
 }
 
 // parseScheduleSpec checks a request and returns its interval and policy.
