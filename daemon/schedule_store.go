@@ -36,11 +36,9 @@ type scheduleRecord struct {
 	Paused  bool                `json:"paused"`
 	Created time.Time           `json:"created"`
 	Status  api.ScheduleStatus  `json:"status"`
-	// RPO is where the schedule stands against Spec.RPO (schedule_rpo.go);
-	// absent in records written before RPOs existed.
-	RPO   rpoRecord         `json:"rpo,omitzero"`
-	every time.Duration     // Spec.Every, parsed
-	keep  *retention.Policy // Spec.Keep, parsed; nil keeps all
+	RPO     rpoRecord           `json:"rpo,omitzero"` // see schedule_rpo.go; absent in older records
+	every   time.Duration       // Spec.Every, parsed
+	keep    *retention.Policy   // Spec.Keep, parsed; nil keeps all
 }
 
 // parseScheduleSpec checks a request and returns its interval and policy.
