@@ -45,11 +45,12 @@ func (s *Server) setSchedule(w http.ResponseWriter, r *http.Request) error {
 		if rec.Spec.DeltaDir != req.DeltaDir {
 			rec.Status.LastSnapshot = "" // a new directory starts with a base
 		}
-		if rec.Spec.DeltaDir != req.DeltaDir || rec.Spec.ReplicateTo != req.ReplicateTo {
-			rec.RPO.Delivered = time.Time{} // a new destination holds nothing yet
+		if rec.Spec.DeltaDir != req.DeltaDir || rec.Spec.ReplicateTo != req.ReplicateTo || rec.RPO.From.IsZero() {
+			// A new destination holds nothing yet; the same one set again
+			// goes on counting (setting it again does not clear a breach).
+			rec.RPO.Delivered, rec.RPO.From = time.Time{}, now.UTC()
 		}
 		rec.VG, rec.Spec, rec.every, rec.keep, rec.Anchor = vg.Name, req, every, keep, scheduleAnchor(now, req.At)
-		rec.RPO.From = now.UTC()
 		ent.lastSlot = now
 		sc.nextLocked(ent)
 		sc.checkRPOLocked(ent)

@@ -28,8 +28,8 @@ type rpoRecord struct {
 	// Delivered is when the newest snapshot a run of the schedule
 	// delivered to its destination was taken.
 	Delivered time.Time `json:"delivered,omitzero"`
-	// From is when the schedule was last set: the lag counts from it
-	// until a snapshot is delivered.
+	// From is when the schedule was set to its destination: the lag
+	// counts from it until a snapshot is delivered there.
 	From time.Time `json:"from,omitzero"`
 	// BreachedSince is when the lag passed the RPO; zero while it has not.
 	BreachedSince time.Time `json:"breached_since,omitzero"`
@@ -70,7 +70,8 @@ func (rec *scheduleRecord) rpo() time.Duration {
 
 // rpoPointLocked is when the newest snapshot at rec's destination was
 // taken: the last one a run delivered, or a later one a replication to
-// the schedule's server pushed; before any, when the schedule was set.
+// the schedule's server pushed; before any, when the schedule was set to
+// that destination.
 func (sc *scheduler) rpoPointLocked(rec *scheduleRecord) time.Time {
 	p := rec.RPO.Delivered
 	if to := rec.Spec.ReplicateTo; to != "" && sc.s.known != nil {

@@ -261,3 +261,43 @@ func TestScheduleRPOPoint(t *testing.T) {
 		t.Errorf("record %s, %v", b, err)
 	}
 }
+
+// Before anything reaches the destination the lag counts from when the
+// schedule was set to it: setting it again as it was goes on counting (a
+// breach stays), setting it to a new destination starts again.
+func TestScheduleRPOSetAgain(t *testing.T) {
+	d := startSchedDaemon(t, t.TempDir(), clock.NewFake(day0))
+	ctx := context.Background()
+	d.createVG("web", "")
+	req := api.ScheduleRequest{Every: "24h", RPO: "1m"}
+	if _, err := d.cl.SetSchedule(ctx, "web", req); err != nil {
+		t.Fatal(err)
+	}
+	d.fireNext(day0.Add(time.Minute + time.Nanosecond))
+	breached := func(want bool) {
+		t.Helper()
+		sc, err := d.cl.GetSchedule(ctx, "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := sc.RPOState; st == nil || st.Breached != want {
+			t.Fatalf("rpo state %+v, want breached %v", st, want)
+		}
+	}
+	breached(true)
+	d.clk.Advance(time.Hour)
+	if _, err := d.cl.SetSchedule(ctx, "web", req); err != nil {
+		t.Fatal(err)
+	}
+	breached(true)
+	dir := filepath.Join(d.dir, "deltas")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	req.DeltaDir = dir
+	if _, err := d.cl.SetSchedule(ctx, "web", req); err != nil {
+		t.Fatal(err)
+	}
+	breached(false)
+	d.waitNext(d.clk.Now().Add(time.Minute + time.Nanosecond))
+}

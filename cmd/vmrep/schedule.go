@@ -65,8 +65,8 @@ again replaces it and keeps its record.
 --rpo sets a recovery point objective (a duration of at least a minute):
 the schedule's lag is the age of the newest snapshot that reached its
 destination (the replication server, the delta directory; the store for a
-snapshot-only schedule), counted from when the schedule was set until the
-first one does. When the lag passes the RPO, vmrepd logs one warning, sets
+snapshot-only schedule), counted from when the schedule was set to that
+destination until the first one gets there. When the lag passes the RPO, vmrepd logs one warning, sets
 vmrep_rpo_breached{vg} to 1 on its /metrics and "vmrep status" says
 BREACHED; when a snapshot reaches the destination again it logs once and
 clears. --on-rpo-breach CMD is run by vmrepd (sh -c, as root, at most a
