@@ -73,7 +73,9 @@ clears. --on-rpo-breach CMD is run by vmrepd (sh -c, as root, at most a
 minute, its output in vmrepd's log) once at the breach with
 VMREP_EVENT=breach and once at the recovery with VMREP_EVENT=clear, with
 VMREP_VG, VMREP_VG_ID, VMREP_RPO_SECONDS and VMREP_LAG_SECONDS set. The
-state is kept with the schedule: a daemon restart does not fire again.`,
+state is kept with the schedule: a daemon restart does not fire again.
+Before a run gets through the lag is the interval plus the run's time, so
+give the RPO room above --every (e.g. --every 15m --rpo 30m).`,
 		Example: `  vmrep schedule set web --every 15m --keep-last 4 --keep-hourly 24
   vmrep schedule set web --every 1h --delta-dir /srv/deltas --keep-daily 7
   vmrep schedule set web --every 24h --at 02:00 --replicate-to 10.0.0.5:7443 --token-file token --ca ca.pem --materialize web
