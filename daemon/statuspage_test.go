@@ -119,7 +119,7 @@ func TestStatusPage(t *testing.T) {
 		`data-kind="snapshot" data-state="running" data-phase="ingest" data-done="3145728" data-total="12582912"`,
 		`<progress class="job-progress" max="12582912" value="3145728">25%</progress>`,
 		`3 MiB of 12 MiB (25%)`,
-		`&lt;b&gt;dr&lt;/b&gt;:7443`,        // the target, escaped
+		`&lt;b&gt;dr&lt;/b&gt;:7443`,           // the target, escaped
 		`dial &lt;tcp&gt;: connection refused`, // the failed job, escaped
 		`<svg class="chart lag" data-chart="lag"`,
 		`<svg class="chart stored" data-chart="stored"`,
