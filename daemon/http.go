@@ -12,7 +12,6 @@ import (
 // as a bearer token (Prometheus' authorization) or as the password of
 // HTTP basic authentication (a browser's prompt; any user name).
 func (s *Server) HTTPHandler(token string) http.Handler {
-	s.startLagHistory() // the status page charts it
 	m := http.NewServeMux()
 	m.Handle("GET /metrics", s.metricsHandler())
 	m.HandleFunc("GET /{$}", s.statusPage)

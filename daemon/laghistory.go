@@ -291,9 +291,11 @@ func (s *Server) lagReadings(ctx context.Context) ([]lagReading, error) {
 	return out, nil
 }
 
-// startLagHistory starts the lag recorder once; the status page, which
-// charts it, calls it. Shutdown stops it.
-func (s *Server) startLagHistory() {
+// StartLagHistory starts the lag recorder, once, for the status page's
+// chart; vmrepd calls it with --http. Shutdown stops it. (Not started by
+// New: its minute timer would sit among the schedules' on a test's fake
+// clock.)
+func (s *Server) StartLagHistory() {
 	s.lagOnce.Do(func() {
 		r := newLagRecorder(filepath.Join(s.storeDir, lagHistoryFile), s.clock, s.lagReadings, s.log)
 		ctx, stop := context.WithCancel(s.base)
@@ -309,7 +311,7 @@ func (s *Server) startLagHistory() {
 	})
 }
 
-// lagHistory is the recorder, nil before startLagHistory.
+// lagHistory is the recorder, nil before StartLagHistory.
 func (s *Server) lagHistory() *lagRecorder {
 	s.lagMu.Lock()
 	defer s.lagMu.Unlock()

@@ -50,7 +50,7 @@ func pageFixture(t *testing.T) (*Server, *clock.Fake, func()) {
 	// the page shows as an error.
 	s.known.pushed("<b>dr</b>:7443", snaps[1], t0.Add(13*time.Hour))
 
-	s.startLagHistory()
+	s.StartLagHistory()
 	rec := s.lagHistory()
 	rec.mu.Lock()
 	var pts []lagPoint
