@@ -230,3 +230,37 @@ func TestChartScales(t *testing.T) {
 		}
 	}
 }
+
+// The schedule and cut-over parts of the page, with text that needs
+// escaping.
+func TestStatusPageScheduleAndCutover(t *testing.T) {
+	s, fc, release := pageFixture(t)
+	defer release()
+	now := fc.Now()
+	next, last := now.Add(15*time.Minute), now.Add(-45*time.Minute)
+	s.scheduleInfo = func(string) (api.StatusSchedule, bool) {
+		return api.StatusSchedule{Every: "1h", NextRun: &next, LastRun: &last, LastResult: api.RunFailed,
+			LastError: `pre-snapshot hook "<fsfreeze>" failed`}, true
+	}
+	vgs, err := s.cat.ListVGs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cutovers.mark(cutoverRecord{VGID: vgs[0].ID, VGName: "web", Snapshot: "web@2", Replica: "/srv/replicas/<web>",
+		At: now.Add(-2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	_, page := getPage(t, s.HTTPHandler(""), http.MethodGet)
+	for _, want := range []string{
+		`<td data-label="Next run">in 15m</td>`, // overview
+		`<time datetime="` + next.Format(time.RFC3339) + `">in 15m</time>`,
+		`<td data-label="Last run">45m ago</td>`,
+		`<span class="state failed">failed</span><div class="msg error">pre-snapshot hook &#34;&lt;fsfreeze&gt;&#34; failed</div>`,
+		`<h2>web <span class="state cut-over">cut-over</span></h2>`,
+		`Cut over 2h ago to the replica <code>/srv/replicas/&lt;web&gt;</code> at web@2`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+}
