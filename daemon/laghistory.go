@@ -195,7 +195,10 @@ func (r *lagRecorder) sample(ctx context.Context) {
 		s.VG = x.VG
 		s.Samples = append(s.Samples, lagPoint{At: now.Unix(), Lag: x.Lag, Backlog: x.Backlog})
 	}
-	r.trimLocked(now)
+	if !r.trimLocked(now) && len(rs) == 0 {
+		r.mu.Unlock() // nothing to record: no write each minute for nothing
+		return
+	}
 	b, err := json.Marshal(lagHistoryData{Version: 1, Series: r.sortedLocked()})
 	r.mu.Unlock()
 	if err == nil {
@@ -206,9 +209,11 @@ func (r *lagRecorder) sample(ctx context.Context) {
 }
 
 // trimLocked drops samples older than lagKeep before now (and after it:
-// a clock set back), beyond lagMaxSamples, and empty series.
-func (r *lagRecorder) trimLocked(now time.Time) {
+// a clock set back), beyond lagMaxSamples, and empty series; it says
+// whether it dropped any.
+func (r *lagRecorder) trimLocked(now time.Time) bool {
 	from, to := now.Add(-lagKeep).Unix(), now.Unix()
+	dropped := false
 	for k, s := range r.mu.series {
 		kept := s.Samples[:0]
 		for _, p := range s.Samples {
@@ -219,11 +224,13 @@ func (r *lagRecorder) trimLocked(now time.Time) {
 		if n := len(kept) - lagMaxSamples; n > 0 {
 			kept = kept[n:]
 		}
+		dropped = dropped || len(kept) != len(s.Samples)
 		s.Samples = kept
 		if len(kept) == 0 {
 			delete(r.mu.series, k)
 		}
 	}
+	return dropped
 }
 
 // saved logs an error saving the history, once until it changes.

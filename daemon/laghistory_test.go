@@ -225,3 +225,18 @@ func TestLagRecorderDamagedFile(t *testing.T) {
 		})
 	}
 }
+
+// With no target to sample, the recorder writes nothing.
+func TestLagRecorderIdle(t *testing.T) {
+	path := filepath.Join(t.TempDir(), lagHistoryFile)
+	fc := clock.NewFake(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
+	var src fakeLag
+	r := newLagRecorder(path, fc, src.read, slog.New(slog.DiscardHandler))
+	runRecorder(t, r)
+	for range 3 {
+		tick(t, fc)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("history written with nothing to record: %v", err)
+	}
+}
