@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"image/png"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -222,4 +224,22 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Fatal("the cancelled replicate succeeded")
 	}
 	phone.waitFor("no job running", `!document.querySelector('#jobs tr.job') && document.querySelector('#jobs').textContent.includes('No job is running')`, time.Minute)
+
+	// A restart keeps the lag history: web's chart, which without it would
+	// be one dot (the lag now), is still a line from the push's sample.
+	if _, err := os.Stat(filepath.Join(src.store, "lag-history.json")); err != nil {
+		t.Fatalf("no lag history in the store: %v", err)
+	}
+	src.stop()
+	src.start()
+	res, err := http.Get(statusPageURL(t, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	_, web, _ := strings.Cut(string(body), `<section class="vg" id="vg-web"`)
+	if res.StatusCode != http.StatusOK || !strings.Contains(web, `<polyline class="line s0"`) {
+		t.Fatalf("after a restart: %s, web's section:\n%s", res.Status, web)
+	}
 }
