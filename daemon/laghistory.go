@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -193,7 +194,8 @@ func (r *lagRecorder) sample(ctx context.Context) {
 			r.mu.series[k] = s
 		}
 		s.VG = x.VG
-		s.Samples = append(s.Samples, lagPoint{At: now.Unix(), Lag: x.Lag, Backlog: x.Backlog})
+		// Whole seconds: plenty for a day's chart, and a smaller file.
+		s.Samples = append(s.Samples, lagPoint{At: now.Unix(), Lag: math.Round(x.Lag), Backlog: x.Backlog})
 	}
 	if !r.trimLocked(now) && len(rs) == 0 {
 		r.mu.Unlock() // nothing to record: no write each minute for nothing
