@@ -60,6 +60,11 @@ type Server struct {
 	// scheduleInfo, when set, tells status the replication schedule of a
 	// VG (by ID); nil or false: the VG has none and status shows none.
 	scheduleInfo func(vgID string) (api.StatusSchedule, bool)
+	// lag history for the status page's charts, see laghistory.go
+	lagOnce sync.Once
+	lagMu   sync.Mutex
+	lag     *lagRecorder
+	lagStop func()
 
 	httpSrv *http.Server
 	base    context.Context
@@ -144,6 +149,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.jobs.shutdown()
 	s.mounts.unmountAll()
 	s.vms.stopAll()
+	s.stopLagHistory()
 	s.stop() // ends event streams and other open requests
 	wg.Wait()
 	if shutErr != nil {
