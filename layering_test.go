@@ -49,6 +49,7 @@ var onlyImports = map[string][]string{
 	"engine/retention":   {},
 	"internal/clock":     {},
 	"internal/bandwidth": {"internal/clock"},
+	"stackgen/tfschema":  {},
 }
 
 // within reports whether pkg is the package rule names or, for a rule

@@ -7,8 +7,11 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// ociProvider pins the provider the oci target is written for.
-var ociProvider = [3]string{"oci", "oracle/oci", ">= 6.0.0"}
+// ociProvider pins the provider the oci target is written for: from the
+// version whose schema the tests check every oci stack against
+// (testdata/oci-provider-8.28.0) up to the next major version, which may
+// drop or rename arguments.
+var ociProvider = [3]string{"oci", "oracle/oci", ">= 8.28.0, < 9.0.0"}
 
 // ociGB converts a volume size to whole GB for OCI: rounded up, and never
 // below the 50 GB OCI requires of a block or boot volume. The volume inside

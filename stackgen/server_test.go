@@ -70,27 +70,6 @@ func TestServerSensitiveVariables(t *testing.T) {
 	}
 }
 
-// TestServerOCISchema checks the server stack against the provider schema.
-func TestServerOCISchema(t *testing.T) {
-	s := loadSchema(t)
-	files, err := GenerateServer(ServerStack{Name: "vmrep-repl", Port: 7443}, TargetOCI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, src := range files {
-		if !strings.HasSuffix(name, ".tf") {
-			continue
-		}
-		bad, err := schemaViolations(s, name, src)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if len(bad) > 0 {
-			t.Errorf("%s: names not in the oci schema: %v", name, bad)
-		}
-	}
-}
-
 func TestServerRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
