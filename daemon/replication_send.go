@@ -98,7 +98,7 @@ func (s *Server) runReplicate(ctx context.Context, j *job, rm *client.Client, vg
 	s.known.pushed(rm.Addr(), sn, s.clock.Now())
 	if materialize != "" {
 		j.progress("materialize", 0, 0, "writing the replica on the server")
-		rep, err := rm.ReplMaterialize(ctx, api.ReplReplicaRequest{VGID: sn.VGID, Seq: sn.Seq, Dir: materialize})
+		rep, err := rm.ReplMaterialize(ctx, api.ReplReplicaRequest{VGID: sn.VGID, Seq: sn.Seq, Dir: materialize, Devices: opts.Devices})
 		if err != nil {
 			return res, err
 		}
