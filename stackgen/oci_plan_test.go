@@ -2,6 +2,10 @@ package stackgen
 
 import (
 	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -134,5 +138,28 @@ func TestOCIDeltaPlanTouchesOnlyChangedVolumes(t *testing.T) {
 		if strings.HasPrefix(addr, "oci_core_image.") || strings.HasPrefix(addr, "oci_objectstorage_") {
 			t.Errorf("the stack still has %s", addr)
 		}
+	}
+}
+
+// TestOCIVolumeScript: Write puts oci-volumes.sh beside an oci stack, and
+// it parses as a POSIX shell script.
+func TestOCIVolumeScript(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	dir := t.TempDir()
+	if err := Write(dir, firstPlan(), TargetOCI); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(sh, "-n", filepath.Join(dir, FileVolumeScript)).CombinedOutput(); err != nil {
+		t.Fatalf("sh -n %s: %v\n%s", FileVolumeScript, err, out)
+	}
+	local := t.TempDir()
+	if err := Write(local, firstPlan(), TargetLocal); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(local, FileVolumeScript)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a local stack has %s: %v", FileVolumeScript, err)
 	}
 }
