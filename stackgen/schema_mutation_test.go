@@ -1,6 +1,7 @@
 package stackgen
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -35,6 +36,7 @@ func TestOCISchemaCatchesMutations(t *testing.T) {
 	tests := []struct {
 		name, stack, file string
 		anchor, old, repl string
+		vars              string // appended to variables.tf
 		want              string // a problem's text holds this
 		wantNot           bool   // the edit is valid: no problem at all
 	}{
@@ -87,6 +89,7 @@ func TestOCISchemaCatchesMutations(t *testing.T) {
 			want: `shape_configs(dynamic): unsupported block type "shape_configs"; did you mean "shape_config"?`},
 		{name: "dynamic block content with a bad argument", stack: "oci-first", anchor: instance, old: "  shape_config {",
 			repl: "  dynamic \"launch_volume_attachments\" {\n    for_each = var.extra\n    iterator = v\n    content {\n      type = \"paravirtualized\"\n      volume = v.value\n    }\n  }\n  shape_config {",
+			vars: "\nvariable \"extra\" {}\n",
 			want: `launch_volume_attachments(dynamic).volume: unsupported argument "volume"`},
 		{name: "lifecycle ignoring an unknown argument", stack: "oci-delta", anchor: volB, old: "  size_in_gbs", repl: "  lifecycle {\n    ignore_changes = [size_in_gb]\n  }\n  size_in_gbs",
 			want: `ignore_changes names "size_in_gb", which the resource does not have; did you mean "size_in_gbs"?`},
@@ -117,9 +120,7 @@ func TestOCISchemaCatchesMutations(t *testing.T) {
 				t.Fatalf("the edit does not apply to %s/%s any more: %q after %q", tc.stack, file, tc.old, tc.anchor)
 			}
 			files[file] = []byte(src)
-			if tc.name == "dynamic block content with a bad argument" {
-				files[FileVariables] = append(files[FileVariables], "\nvariable \"extra\" {}\n"...)
-			}
+			files[FileVariables] = append(slices.Clip(files[FileVariables]), tc.vars...)
 			ps, err := c.Check(files)
 			if err != nil {
 				t.Fatalf("Check: %v", err)
