@@ -48,6 +48,7 @@ write_files:
       Wants=network-online.target
       [Service]
       EnvironmentFile=/etc/vmrep/s3.env
+      ExecStartPre=/bin/mkdir -p /dev/oracleoci
       ExecStart=/usr/local/bin/vmrepd --store /var/lib/vmrep/store --backend ${backend} --listen 0.0.0.0:${port} --tls-cert /etc/vmrep/tls.crt --tls-key /etc/vmrep/tls.key --token-file /etc/vmrep/token --replica-root /var/lib/vmrep/replicas --device-root /dev/oracleoci
       Restart=on-failure
       [Install]

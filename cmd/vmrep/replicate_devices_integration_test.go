@@ -164,4 +164,24 @@ func TestReplicateDevices(t *testing.T) {
 		t.Errorf("swapped device: %+v", d)
 	}
 	sameDevice(t, fresh, data, vg.Volumes[1].Size)
+
+	// web@3 into yet another fresh device under the name: the state says
+	// web@2, so the delta web@2..web@3 is tried; its ranges hold neither
+	// web@2's nor web@3's bytes, so it is refused before any write, and
+	// the volume is written whole.
+	patchFile(t, data, 5<<20, testdisk.Content(rng, 0, 64<<10))
+	src.ok("snapshot", "create", "web")
+	fresh2 := loopDevice(t, vg.Volumes[1].Size)
+	if err := os.Remove(links["db"]); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(fresh2, links["db"]); err != nil {
+		t.Fatal(err)
+	}
+	var r5 api.ReplicateResult
+	src.okJSONResult(&r5, append(base(addr, "web@3"), "--materialize", "web", "--device", bind("db", links["db"]))...)
+	if d := r5.Replica.Devices[0]; d.How != api.DeviceFull || !d.Verified || !strings.Contains(d.Note, "delta refused") {
+		t.Errorf("device not at the delta's base: %+v", d)
+	}
+	sameDevice(t, fresh2, data, vg.Volumes[1].Size)
 }
