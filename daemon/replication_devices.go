@@ -259,3 +259,22 @@ func (d *deviceDeltas) close() {
 		f()
 	}
 }
+
+// refuseBoundDevices refuses a materialize without devices into a replica
+// whose volumes an earlier request bound to entries of the device root:
+// those entries are checked (a block device, not in use) only when a
+// request names them, so a request that does not must not write through
+// the links it left.
+func (rs *ReplicationServer) refuseBoundDevices(sn volume.Snapshot, dir string) *api.Error {
+	if rs.devRoot == "" {
+		return nil
+	}
+	for _, v := range sn.Volumes {
+		target, err := os.Readlink(replica.VolumePath(dir, v.VolumeID))
+		if err == nil && filepath.Dir(filepath.Clean(target)) == rs.devRoot {
+			return api.Errorf(api.CodeConflict, "volume %s of replica %s is bound to device %s; name its devices (replicate --device) to write it",
+				v.Name, filepath.Base(dir), target)
+		}
+	}
+	return nil
+}

@@ -65,6 +65,9 @@ func (rs *ReplicationServer) materialize(w http.ResponseWriter, r *http.Request)
 	if binds != nil {
 		return rs.materializeDevices(w, r, sn, req.Dir, dir, binds)
 	}
+	if e := rs.refuseBoundDevices(sn, dir); e != nil {
+		return e
+	}
 	st, how, err := rs.writeReplica(ctx, sn, dir)
 	if err != nil {
 		return err

@@ -126,6 +126,11 @@ func TestReplicateDevices(t *testing.T) {
 	for _, v := range vg.Volumes {
 		sameDevice(t, devs[v.Name], want1[v.Name], v.Size)
 	}
+	// A request that names no device does not write through the links
+	// a device request left (their checks are made only when named).
+	if r := src.vmrep(append(base(addr, "web@1"), "--materialize", "web")...); r.code != 1 || !strings.Contains(r.stderr, "is bound to device") {
+		t.Errorf("materialize without devices into a device replica: exit %d, %q", r.code, r.stderr)
+	}
 
 	// web@2: the data image changes; only db is bound, boot is not touched.
 	rng := rand.New(rand.NewPCG(4, 17))
