@@ -46,8 +46,8 @@ esac
 // TestTenancyRehearsal rehearses the tenancy flow of the oci target on
 // this machine (design.md, "The tenancy flow"): block volumes are files
 // behind loop devices, object storage is MinIO, the replication server is
-// a second vmrepd (on loopback, not in a network namespace) with its store
-// in the bucket and a device root; the hydration and power steps are read
+// a second vmrepd in a network namespace of its own (loopback where one
+// cannot be made) with its store in the bucket and a device root; the hydration and power steps are read
 // from the stacks `vmrep stack generate --target oci` writes and run as
 // OpenTofu would, with only the attach/detach command replaced by a shim.
 // VM1 is hydrated by the first stack, VM2 by the delta stack in place:
@@ -68,6 +68,7 @@ type tenancy struct {
 	volFile, ids    map[string]string // by volume name
 	ocids           map[string]string // OCI resource address → OCID
 	vars            map[string]cty.Value
+	netns           bool // the server runs in a network namespace of its own
 }
 
 // fakeOCID is the OCID the fake oci provider gives a resource of type typ
@@ -82,7 +83,12 @@ func newTenancy(t *testing.T) *tenancy {
 	mc := testminio.Start(t, "vmrep-tenancy")
 	t.Setenv("VMREP_S3_ACCESS_KEY", mc.AccessKey)
 	t.Setenv("VMREP_S3_SECRET_KEY", mc.SecretKey)
-	backend := "s3://" + mc.Bucket + "/store?endpoint=" + mc.Endpoint + "&secure=false"
+	ns := newServerNetns(t)
+	endpoint := mc.Endpoint
+	if ns != nil {
+		endpoint = ns.forward(t, mc.Endpoint)
+	}
+	backend := "s3://" + mc.Bucket + "/store?endpoint=" + endpoint + "&secure=false"
 
 	tn := &tenancy{t: t, src: newDaemon(t), volFile: map[string]string{}, ids: map[string]string{}}
 	pki := newReplPKI(t, t.TempDir())
@@ -90,9 +96,24 @@ func newTenancy(t *testing.T) *tenancy {
 	if err := os.Mkdir(tn.devRoot, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var addr string
-	tn.srv, addr = newReplServer(t, pki, "--replica-root", filepath.Join(t.TempDir(), "replicas"),
-		"--device-root", tn.devRoot, "--backend", backend)
+	serverFlags := []string{"--tls-cert", pki.certFile, "--tls-key", pki.keyFile, "--token-file", pki.tokenFile,
+		"--replica-root", filepath.Join(t.TempDir(), "replicas"), "--device-root", tn.devRoot, "--backend", backend}
+	serverName := ""
+	if ns != nil {
+		// Its own host: reached at its address, its certificate (made for
+		// localhost) checked under that name.
+		tn.srv = ns.newDaemonIn(t, append([]string{"--listen", ns.nsIP + ":0"}, serverFlags...)...)
+		serverName = "localhost"
+	} else {
+		tn.srv = newDaemon(t, append([]string{"--listen", "127.0.0.1:0"}, serverFlags...)...)
+	}
+	addr := replAddr(t, tn.srv)
+	tn.netns = ns != nil
+	if tn.netns {
+		t.Logf("replication server at %s in network namespace %s", addr, ns.name)
+	} else {
+		t.Logf("replication server at %s on loopback", addr)
+	}
 
 	tn.boot, tn.data = s3SourceImages(t, tn.src)
 	logs := filepath.Join(tn.src.dir, "web-logs.img")
@@ -129,7 +150,7 @@ func newTenancy(t *testing.T) *tenancy {
 	}
 	tn.vars = map[string]cty.Value{
 		"server_address": cty.StringVal(addr), "server_token_file": cty.StringVal(pki.tokenFile),
-		"server_ca_file": cty.StringVal(pki.caFile), "server_name": cty.StringVal(""),
+		"server_ca_file": cty.StringVal(pki.caFile), "server_name": cty.StringVal(serverName),
 		"server_instance_ocid": cty.StringVal("ocid1.instance.rehearsal.server"),
 		"server_device_root":   cty.StringVal(tn.devRoot),
 		"vmrep_bin":            cty.StringVal(filepath.Join(binDir, "vmrep")), "socket": cty.StringVal(tn.src.socket),
