@@ -26,6 +26,9 @@ type VGStatus struct {
 	LastError *StatusError `json:"last_error,omitempty"`
 	// Schedule is the VG's replication schedule; absent when it has none.
 	Schedule *StatusSchedule `json:"schedule,omitempty"`
+	// CutOver says the VG was cut over to a replica (vmrep cutover); its
+	// schedule no longer runs. Absent before.
+	CutOver *CutoverStatus `json:"cut_over,omitempty"`
 }
 
 // StatusSnapshot names one snapshot and when it was taken.

@@ -116,6 +116,9 @@ func (s *Server) applyDelta(w http.ResponseWriter, r *http.Request) error {
 	if e == nil {
 		e = s.checkDir("replica", req.Replica, true)
 	}
+	if e == nil {
+		e = s.cutovers.refuseLive(req.Replica)
+	}
 	if e != nil {
 		return e
 	}

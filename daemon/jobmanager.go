@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -228,7 +229,7 @@ func (m *jobManager) run(ctx context.Context, w *waiter, fn func(ctx context.Con
 	var res any
 	var err error
 	if m.await(ctx, w) {
-		res, err = fn(ctx, j)
+		res, err = m.guard(ctx, j, fn)
 	} else {
 		err = ctx.Err()
 	}
@@ -247,6 +248,20 @@ func (m *jobManager) run(ctx context.Context, w *waiter, fn func(ctx context.Con
 	} else {
 		m.log.Info("job ended", "job", j.id, "kind", j.kind, "target", j.target, "state", v.State)
 	}
+}
+
+// guard runs fn and turns a panic in it into the job's error: a bug in
+// one job fails that job, with its stack in the daemon's log, instead of
+// taking down the daemon with every other job, mount and VM it runs.
+func (m *jobManager) guard(ctx context.Context, j *job, fn func(ctx context.Context, j *job) (any, error)) (res any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			m.log.Error("job panicked: a bug in vmrepd", "job", j.id, "kind", j.kind, "target", j.target,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			res, err = nil, fmt.Errorf("internal error in vmrepd, a bug (the daemon's log has the stack): %v", p)
+		}
+	}()
+	return fn(ctx, j)
 }
 
 // retire moves a finished job into the bounded history.

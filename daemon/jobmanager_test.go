@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -137,5 +138,34 @@ func TestCanceledJobCode(t *testing.T) {
 	// A request canceled under a handler maps the same way.
 	if e := toAPIError(fmt.Errorf("reading: %w", context.Canceled)); e.Code != api.CodeCanceled || api.Status(e.Code) == http.StatusInternalServerError {
 		t.Errorf("canceled request: code %q, status %d", e.Code, api.Status(e.Code))
+	}
+}
+
+// A job that panics fails with an internal error; the daemon goes on and
+// its lock (release) is given back.
+func TestJobPanicFailsTheJob(t *testing.T) {
+	m := newJobManager(2, slog.New(slog.DiscardHandler))
+	released := false
+	j, err := m.start("test", "x", func(ctx context.Context, j *job) (any, error) {
+		var p *struct{ n int }
+		return p.n, nil
+	}, func() { released = true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := follow(j)
+	last := evs[len(evs)-1]
+	if last.State != api.StateFailed || last.Error == nil || !strings.Contains(last.Error.Message, "internal error in vmrepd") {
+		t.Fatalf("last event of a panicking job: %+v", last)
+	}
+	if !released {
+		t.Error("the panicking job's release was not called")
+	}
+	j2, err := m.start("test", "y", func(ctx context.Context, j *job) (any, error) { return 1, nil }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evs := follow(j2); evs[len(evs)-1].State != api.StateDone {
+		t.Errorf("a job after the panic: %+v", evs[len(evs)-1])
 	}
 }

@@ -29,6 +29,9 @@ func (s *Server) createReplica(w http.ResponseWriter, r *http.Request) error {
 	if e := s.checkDir("replica", req.Dir, false); e != nil {
 		return e
 	}
+	if e := s.cutovers.refuseLive(req.Dir); e != nil {
+		return e
+	}
 	if req.At {
 		return s.createReplicaAt(w, r, sn, req)
 	}

@@ -102,6 +102,11 @@ func (s *Server) pauseSchedule(w http.ResponseWriter, r *http.Request) error {
 // resumeSchedule resumes at the next slot from now: the slots missed while
 // paused are not caught up.
 func (s *Server) resumeSchedule(w http.ResponseWriter, r *http.Request) error {
+	if vg, err := s.lookupVG(r); err == nil {
+		if rec, cut := s.cutovers.get(vg.ID); cut {
+			return api.Errorf(api.CodeConflict, "%s was cut over to %s (%s): its schedule stays stopped; delete it", vg.Name, rec.Replica, rec.Snapshot)
+		}
+	}
 	return s.withSchedule(w, r, func(ent *scheduleEntry) {
 		if ent.rec.Paused {
 			ent.rec.Paused, ent.lastSlot = false, s.sched.clock.Now()

@@ -85,7 +85,7 @@ func (sc *scheduler) shutdown() {
 // false while paused.
 func (sc *scheduler) nextLocked(e *scheduleEntry) (time.Time, bool) {
 	rec := e.rec
-	if rec.Paused {
+	if _, cut := sc.s.cutovers.get(rec.VGID); rec.Paused || cut {
 		rec.Status.NextRun = nil
 		return time.Time{}, false
 	}
@@ -234,6 +234,17 @@ func (sc *scheduler) saveAllLocked() error {
 		return fmt.Errorf("recording the schedules in %s: %w", sc.path, err)
 	}
 	return nil
+}
+
+// wakeVG makes the loop of vgID's schedule, if it has one, compute its
+// next run again (after a cutover: none).
+func (sc *scheduler) wakeVG(vgID string) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if e := sc.mu.entries[vgID]; e != nil {
+		sc.nextLocked(e)
+		e.wakeLocked()
+	}
 }
 
 // wakeLocked makes e's loop compute its next run again.

@@ -52,9 +52,11 @@ type Server struct {
 	mounts   *mountTable      // FUSE mounts, see mounts.go
 	known    *replicaRegistry // replicas written and targets pushed to, see pins.go
 	pins     *pinStore        // snapshots pinned with snapshot pin, see pinned.go
+	cutovers *cutoverStore    // volume groups cut over, see cutovers.go
 	lvm      *capture.LVM     // temporary LVM snapshots, see lvm.go
 	clock    clock.Clock
 	sched    *scheduler // schedules, see schedule_runner.go
+	vms      vmTable    // VMs run from replicas, see instances.go
 	// scheduleInfo, when set, tells status the replication schedule of a
 	// VG (by ID); nil or false: the VG has none and status shows none.
 	scheduleInfo func(vgID string) (api.StatusSchedule, bool)
@@ -109,6 +111,10 @@ func New(cfg Config) (*Server, error) {
 	// LVM snapshots a killed daemon left behind are removed.
 	s.lvm = s.startLVM(base)
 	// Schedules start last: their runs use all of the above.
+	s.cutovers = newCutoverStore(storeDir)
+	if err := s.cutovers.err(); err != nil {
+		cfg.Logger.Error("cutovers", "err", err)
+	}
 	s.sched = newScheduler(s, cfg.Clock, storeDir, cfg.Logger)
 	s.scheduleInfo = s.sched.statusOf
 	return s, nil
@@ -137,6 +143,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.sched.shutdown() // no new runs; the running ones are jobs
 	s.jobs.shutdown()
 	s.mounts.unmountAll()
+	s.vms.stopAll()
 	s.stop() // ends event streams and other open requests
 	wg.Wait()
 	if shutErr != nil {

@@ -79,6 +79,9 @@ func (s *Server) status(ctx context.Context, vgs []volume.VG) (api.StatusReport,
 				st.Schedule = &sc
 			}
 		}
+		if rec, cut := s.cutovers.get(vg.ID); cut && s.cutovers.err() == nil {
+			st.CutOver = rec.toAPI()
+		}
 		out.VGs = append(out.VGs, st)
 	}
 	return out, nil

@@ -5,7 +5,8 @@
 # replication: diff, a replica at web@1 moved to web@2 by a delta, the
 # OpenTofu stacks for both (applied when tofu is installed), a QCOW2
 # export checked with qemu-img, the FUSE view, a replication server that
-# receives both snapshots over TLS, and garbage collection.
+# receives both snapshots over TLS, the bootable sample VM replicated,
+# changed and booted from its replica in QEMU, and garbage collection.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -209,6 +210,26 @@ kill -TERM "$SERVER_PID"
 wait "$SERVER_PID" || true
 SERVER_PID=
 # ---- end of replication server ----------------------------------------------
+
+# ---- a replica that boots --------------------------------------------------
+step "the sample VM (Debian, SYSLINUX, a data volume at /data): replicated, changed, booted from the replica"
+SAMPLE=$("$ROOT/scripts/sample-vm.sh")
+cp --sparse=always "$SAMPLE/boot.img" vm-boot.img
+cp --sparse=always "$SAMPLE/data.img" vm-data.img
+run "$BIN/vmrep" vg create vm --boot vm-boot.img --data data=vm-data.img
+run "$BIN/vmrep" snapshot create vm
+run "$BIN/vmrep" replica create vm@1 --dir vm-replica
+printf 'hello from VM2\n' >hello.txt
+debugfs -w -R "rm hello.txt" vm-data.img >/dev/null 2>&1
+debugfs -w -R "write hello.txt hello.txt" vm-data.img >/dev/null 2>&1
+echo "data volume: /hello.txt now says 'hello from VM2'"
+run "$BIN/vmrep" snapshot create vm
+run "$BIN/vmrep" replica create --at vm@2 --dir vm-replica
+run "$BIN/vmrep" launch --test vm@2 --replica vm-replica --ready 'vmrep-sample: ready' --timeout 5m \
+	--check 'cat /data/hello.txt' --check 'cat /sys/block/vdb/serial' | tee launch.out
+grep -q '^  hello from VM2$' launch.out || { echo "demo: the booted replica does not show VM2's file" >&2; exit 1; }
+echo "the replica booted, and the guest reads VM2's file from its data volume"
+# ---- end of a replica that boots ---------------------------------------------
 
 step "delete web@1 and collect what no snapshot needs any more"
 run "$BIN/vmrep" snapshot delete web@1

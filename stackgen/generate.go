@@ -142,13 +142,16 @@ func vmrepExec(b *hclwrite.Body, args hclwrite.Tokens, volID string, env []hclwr
 	}
 }
 
-// variable appends a variable block of type string, or number when def
-// is a number. A cty.NilVal def makes the variable required.
+// variable appends a variable block of type string, or number or bool
+// when def is one. A cty.NilVal def makes the variable required.
 func variable(b *hclwrite.Body, name, desc string, def cty.Value) {
 	v := b.AppendNewBlock("variable", []string{name}).Body()
 	typ := "string"
 	if def != cty.NilVal && def.Type() == cty.Number {
 		typ = "number"
+	}
+	if def != cty.NilVal && def.Type() == cty.Bool {
+		typ = "bool"
 	}
 	v.SetAttributeTraversal("type", traversal(typ))
 	v.SetAttributeValue("description", cty.StringVal(desc))

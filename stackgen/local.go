@@ -61,11 +61,36 @@ func generateLocal(p Plan, files map[string]*hclwrite.File) error {
 	dependsOn(s, steps)
 	s.AppendNewline()
 	driftConditions(s, p)
+	main.AppendNewline()
+	launchTest(main, p)
 
-	commonVariables(files[FileVariables].Body(), p, cty.StringVal(DefaultReplicaDir(p.VGName)))
+	vars := files[FileVariables].Body()
+	commonVariables(vars, p, cty.StringVal(DefaultReplicaDir(p.VGName)))
+	variable(vars, "launch_test", "After apply, boot the replica on copy-on-write overlays (vmrep launch --test) and fail the apply when it does not reach readiness.", cty.False)
+	variable(vars, "launch_timeout", "How long the test launch may take to readiness.", cty.StringVal("300s"))
 	localOutputs(files[FileOutputs].Body(), p)
 	versions(files[FileVersions].Body(), [][3]string{Provider})
 	return nil
+}
+
+// launchTest emits the test launch of the replica once it reached the
+// snapshot, when var.launch_test is true: vmrep launch --test boots it on
+// overlays (the replica is not written) and exits non-zero when it does
+// not reach readiness, which fails the apply and leaves this resource
+// tainted, so the next apply launches again. A new snapshot replaces it.
+func launchTest(b *hclwrite.Body, p Plan) {
+	r := b.AppendNewBlock("resource", []string{"terraform_data", "launch_test"}).Body()
+	r.SetAttributeRaw("count", code(`var.launch_test ? 1 : 0`))
+	r.SetAttributeRaw("triggers_replace", ref("terraform_data", snapshotResource, "output"))
+	dependsOn(r, []hclwrite.Tokens{ref("terraform_data", snapshotResource)})
+	r.AppendNewline()
+	prov := r.AppendNewBlock("provisioner", []string{"local-exec"}).Body()
+	prov.SetAttributeRaw("interpreter", hclwrite.TokensForFunctionCall("concat",
+		tuple(ref("var", "vmrep_bin"), str("launch"), str("--test"), str(p.snapRef()), str("--replica"), ref("var", "replica_dir")),
+		ref("local", "vmrep_flags"),
+		tuple(str("--timeout")),
+	))
+	prov.SetAttributeRaw("command", ref("var", "launch_timeout"))
 }
 
 // DefaultReplicaDir is where a local stack keeps the replica when

@@ -63,6 +63,15 @@ func privilegeSteps(d *testDaemon, out string) []routeStep {
 		{route: "POST /v1/deltas/show", method: "POST", path: "/v1/deltas/show", body: jsonBody(map[string]string{"delta": o("d.vmdelta")})},
 		{route: "POST /v1/deltas/apply", method: "POST", path: "/v1/deltas/apply", body: jsonBody(map[string]string{
 			"delta": o("d.vmdelta"), "replica": o("replica")})},
+		// The replica (now at web@2) holds no bootable disk: QEMU's firmware
+		// fails the test launch at once, a failed job.
+		{route: "POST /v1/launch", method: "POST", path: "/v1/launch", body: jsonBody(map[string]any{
+			"dir": o("replica"), "snapshot": "web@2", "test": true, "accel": "tcg"}), jobMayFail: true},
+		// A dry run: checked and listed, nothing done.
+		{route: "POST /v1/vgs/{name}/cutover", method: "POST", path: "/v1/vgs/web/cutover", body: jsonBody(map[string]any{
+			"replica": o("replica"), "dry_run": true})},
+		{route: "GET /v1/instances", method: "GET", path: "/v1/instances", member: true},
+		{route: "DELETE /v1/instances/{id}", method: "DELETE", path: "/v1/instances/vm-0", status: http.StatusNotFound},
 		{route: "POST /v1/stacks", method: "POST", path: "/v1/stacks", body: jsonBody(map[string]string{
 			"snapshot": "web@1", "target": "local", "out": o("stack")})},
 		{route: "POST /v1/server-stacks", method: "POST", path: "/v1/server-stacks", body: jsonBody(map[string]any{

@@ -71,7 +71,7 @@ func newRoot(a *app) *cobra.Command {
 	root.AddCommand(newVGCmd(a), newSnapshotCmd(a), newRestoreCmd(a), newVerifyCmd(a), newJobsCmd(a),
 		newDiffCmd(a), newReplicaCmd(a), newDeltaCmd(a), newStackCmd(a), newExportCmd(a), newGCCmd(a),
 		newMountCmd(a), newMountsCmd(a), newUmountCmd(a))
-	root.AddCommand(newReplicateCmd(a), newServerCmd(a), newScheduleCmd(a), newStatusCmd(a))
+	root.AddCommand(newReplicateCmd(a), newServerCmd(a), newScheduleCmd(a), newStatusCmd(a), newLaunchCmd(a), newCutoverCmd(a))
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	refuseUnknownSubcommands(root)

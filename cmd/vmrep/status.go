@@ -60,6 +60,10 @@ func (a *app) printStatus(rep api.StatusReport) {
 				ago(rep.Time.Sub(vg.LastSnapshot.Created)))
 		}
 		fmt.Fprintf(a.stdout, "%s: last snapshot %s\n", vg.Name, last)
+		if c := vg.CutOver; c != nil {
+			fmt.Fprintf(a.stdout, "  CUT OVER at %s to %s (%s): no further scheduled replication\n",
+				c.At.Local().Format(time.DateTime), c.Replica, c.Snapshot)
+		}
 		if len(vg.Targets) == 0 {
 			fmt.Fprintln(a.stdout, "  not replicated")
 		} else {
@@ -92,7 +96,9 @@ func (a *app) printStatus(rep api.StatusReport) {
 		}
 		if sc := vg.Schedule; sc != nil {
 			line := "  schedule: every " + sc.Every
-			if sc.Paused {
+			if vg.CutOver != nil {
+				line += ", stopped by the cutover"
+			} else if sc.Paused {
 				line += ", paused"
 			}
 			if sc.NextRun != nil {

@@ -20,6 +20,7 @@ type options struct {
 	allowGroup string
 	socketMode string // hidden: tests open the socket to other uids
 	tcp        tcpOptions
+	http       httpOptions
 	backend    string // s3://bucket/prefix?endpoint=…; "" keeps packs in the store directory
 	compress   string // compression of a store created now
 }
@@ -67,6 +68,9 @@ existing volume groups. The log goes to stderr.`,
 			if err := o.tcp.check(); err != nil {
 				return usageError{err}
 			}
+			if err := o.http.check(); err != nil {
+				return usageError{err}
+			}
 			return run(*o, logOut)
 		},
 	}
@@ -80,6 +84,7 @@ existing volume groups. The log goes to stderr.`,
 	fs.StringVar(&o.compress, "compression", "zstd", "`codec` of a store created now: zstd (smaller), s2 (faster to write), none; an existing store keeps its own")
 	fs.StringVar(&o.backend, "backend", "", "keep packs and records in this S3 `URL` (s3://bucket/prefix?endpoint=host:port&secure=false); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
 	o.tcp.register(cmd)
+	o.http.register(cmd)
 	fs.SortFlags = false
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	return cmd

@@ -77,6 +77,14 @@ func run(o options, logOut io.Writer) error {
 			return err
 		}
 	}
+	stopHTTP := func(context.Context) {}
+	if o.http.addr != "" {
+		if stopHTTP, err = startHTTP(srv, o.http, log); err != nil {
+			stopRepl(context.Background())
+			ln.Close()
+			return err
+		}
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("vmrepd listening", "socket", o.socket, "store", o.store, "pid", os.Getpid())
@@ -89,6 +97,7 @@ func run(o options, logOut io.Writer) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	stopRepl(sctx)
+	stopHTTP(sctx)
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown", "err", err)
 	}

@@ -96,3 +96,14 @@ resource "terraform_data" "snapshot" {
     }
   }
 }
+
+resource "terraform_data" "launch_test" {
+  count            = var.launch_test ? 1 : 0
+  triggers_replace = terraform_data.snapshot.output
+  depends_on       = [terraform_data.snapshot]
+
+  provisioner "local-exec" {
+    interpreter = concat([var.vmrep_bin, "launch", "--test", "web@2", "--replica", var.replica_dir], local.vmrep_flags, ["--timeout"])
+    command     = var.launch_timeout
+  }
+}

@@ -16,3 +16,15 @@ variable "replica_dir" {
   default     = "../replica-web"
 }
 
+variable "launch_test" {
+  type        = bool
+  description = "After apply, boot the replica on copy-on-write overlays (vmrep launch --test) and fail the apply when it does not reach readiness."
+  default     = false
+}
+
+variable "launch_timeout" {
+  type        = string
+  description = "How long the test launch may take to readiness."
+  default     = "300s"
+}
+
