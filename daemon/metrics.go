@@ -19,5 +19,6 @@ func (s *Server) metricsHandler() http.Handler {
 		ConstLabels: prometheus.Labels{"version": version.String()}})
 	info.Set(1)
 	reg.MustRegister(info)
+	reg.MustRegister(rpoCollector{s.sched}) // metrics_rpo.go
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 }
