@@ -108,4 +108,7 @@ type ReplicaResult struct {
 	SnapshotID string          `json:"snapshot_id,omitempty"` // set when every volume is at one snapshot
 	Seq        uint64          `json:"seq,omitempty"`
 	Volumes    []ReplicaVolume `json:"volumes"`
+	// Devices says, for a materialize into block devices, how each device
+	// was written; absent otherwise.
+	Devices []DeviceWrite `json:"devices,omitempty"`
 }

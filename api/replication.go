@@ -34,6 +34,9 @@ type ReplicateRequest struct {
 	CAPEM       string `json:"ca_pem,omitempty"`      // trust these roots instead of the system's
 	ServerName  string `json:"server_name,omitempty"` // TLS name to check; default the host of To
 	Materialize string `json:"materialize,omitempty"` // replica directory on the server, under its replica root
+	// Devices, with Materialize, has the server write these volumes (by
+	// ID) into these block devices of its own (ReplReplicaRequest.Devices).
+	Devices map[string]string `json:"devices,omitempty"`
 	// Limit bounds the rate of the blob streams on the wire, in any form
 	// the daemon's rate parser reads ("200Mbit", "50MiB/s"); empty or
 	// "unlimited" is no limit. A bad value is refused with CodeInvalid.
@@ -93,4 +96,8 @@ type ReplReplicaRequest struct {
 	VGID string `json:"vg_id"`
 	Seq  uint64 `json:"seq"`
 	Dir  string `json:"dir"` // relative to the server's replica root
+	// Devices binds volume IDs to block devices on the server (paths
+	// inside its --device-root): only these volumes are written, each into
+	// its device. Empty: every volume, as files (or existing links) in Dir.
+	Devices map[string]string `json:"devices,omitempty"`
 }

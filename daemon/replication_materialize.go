@@ -40,6 +40,12 @@ func (rs *ReplicationServer) materialize(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return fmt.Errorf("materialize: %w", err)
 	}
+	var binds []deviceBind
+	if len(req.Devices) > 0 {
+		if binds, err = rs.checkDevices(sn, req.Devices); err != nil {
+			return err
+		}
+	}
 	unlock, e := rs.s.replicas.tryLock(dir, "a replication materialize")
 	if e != nil {
 		return e
@@ -56,6 +62,12 @@ func (rs *ReplicationServer) materialize(w http.ResponseWriter, r *http.Request)
 	if _, err := rs.s.cat.GetSnapshot(ctx, sn.VGID, sn.Seq); err != nil {
 		return fmt.Errorf("materialize: %w", err) // forgotten before the mark
 	}
+	if binds != nil {
+		return rs.materializeDevices(w, r, sn, req.Dir, dir, binds)
+	}
+	if e := rs.refuseBoundDevices(sn, dir); e != nil {
+		return e
+	}
 	st, how, err := rs.writeReplica(ctx, sn, dir)
 	if err != nil {
 		return err
@@ -63,6 +75,27 @@ func (rs *ReplicationServer) materialize(w http.ResponseWriter, r *http.Request)
 	rs.s.known.replicaWritten(dir, st)
 	rs.s.log.Info("replica materialized", "snapshot", sn.Name(), "dir", dir, "how", how, "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, toAPIReplica(req.Dir, st))
+	return nil
+}
+
+// materializeDevices writes the bound volumes of sn into their devices,
+// under the replica's lock and the hold materialize already took.
+func (rs *ReplicationServer) materializeDevices(w http.ResponseWriter, r *http.Request, sn volume.Snapshot, rel, dir string, binds []deviceBind) error {
+	if err := bindDevices(dir, binds); err != nil {
+		return err
+	}
+	st, writes, err := rs.writeDevices(r.Context(), sn, dir, binds)
+	if err != nil {
+		return err
+	}
+	rs.s.known.replicaWritten(dir, st)
+	for _, d := range writes {
+		rs.s.log.Info("volume materialized into a device", "snapshot", sn.Name(), "volume", d.VolumeID, "device", d.Device,
+			"how", d.How, "written", d.WrittenBytes, "remote", r.RemoteAddr)
+	}
+	res := toAPIReplica(rel, st)
+	res.Devices = writes
+	writeJSON(w, http.StatusOK, res)
 	return nil
 }
 

@@ -13,6 +13,9 @@ type ReplicateOptions struct {
 	// Materialize, when set, has the server write the snapshot into this
 	// replica directory under its replica root once it is committed.
 	Materialize string
+	// Devices, with Materialize, binds volume IDs to block devices on the
+	// server: only those volumes are written, each into its device.
+	Devices map[string]string
 	// Limit bounds the bytes of the blob streams on the wire (the
 	// compressed frames, before TLS), by a token bucket with
 	// bandwidth.DefaultBurst; bandwidth.Unlimited is no limit.
@@ -37,7 +40,10 @@ func (o ReplicateOptions) limiter() *bandwidth.Limiter {
 
 // replicateOptions reads the options of a replicate request.
 func replicateOptions(req api.ReplicateRequest) (ReplicateOptions, *api.Error) {
-	o := ReplicateOptions{Materialize: req.Materialize}
+	o := ReplicateOptions{Materialize: req.Materialize, Devices: req.Devices}
+	if len(req.Devices) > 0 && req.Materialize == "" {
+		return o, api.Errorf(api.CodeInvalid, "devices go with materialize: they are where the server writes the replica's volumes")
+	}
 	if req.Limit != "" {
 		r, err := bandwidth.ParseRate(req.Limit)
 		if err != nil {

@@ -100,7 +100,7 @@ func (s *Server) runReplicate(ctx context.Context, j *job, rm *client.Client, vg
 	s.lagHistory().poke() // the lag chart shows the drop at once
 	if materialize != "" {
 		j.progress("materialize", 0, 0, "writing the replica on the server")
-		rep, err := rm.ReplMaterialize(ctx, api.ReplReplicaRequest{VGID: sn.VGID, Seq: sn.Seq, Dir: materialize})
+		rep, err := rm.ReplMaterialize(ctx, api.ReplReplicaRequest{VGID: sn.VGID, Seq: sn.Seq, Dir: materialize, Devices: opts.Devices})
 		if err != nil {
 			return res, err
 		}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -27,6 +28,10 @@ type ReplicationConfig struct {
 	// ReplicaRoot is the only directory materialize may write under; empty
 	// refuses materialize.
 	ReplicaRoot string
+	// DeviceRoot is the only directory whose entries materialize may
+	// write as block devices (on OCI, /dev/oracleoci); empty refuses
+	// materialize into devices.
+	DeviceRoot string
 }
 
 // ReplicationServer serves the replication endpoints, and only them, on a
@@ -36,6 +41,7 @@ type ReplicationServer struct {
 	s        *Server
 	tokenSum [sha256.Size]byte
 	root     string
+	devRoot  string
 	httpSrv  *http.Server
 }
 
@@ -60,7 +66,20 @@ func (s *Server) NewReplicationServer(cfg ReplicationConfig) (*ReplicationServer
 		}
 		root = real
 	}
-	rs := &ReplicationServer{s: s, tokenSum: sha256.Sum256([]byte(tok)), root: root}
+	devRoot := cfg.DeviceRoot
+	if devRoot != "" {
+		if !filepath.IsAbs(devRoot) {
+			return nil, fmt.Errorf("replication listener: device root %q is not an absolute path", devRoot)
+		}
+		devRoot = filepath.Clean(devRoot)
+		if fi, err := os.Stat(devRoot); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("replication listener: device root %s is not a directory", devRoot)
+		}
+		if root == "" {
+			return nil, errors.New("replication listener: a device root needs a replica root, which keeps the replicas' state")
+		}
+	}
+	rs := &ReplicationServer{s: s, tokenSum: sha256.Sum256([]byte(tok)), root: root, devRoot: devRoot}
 	tc := cfg.TLS.Clone()
 	if tc.MinVersion < tls.VersionTLS12 {
 		tc.MinVersion = tls.VersionTLS12

@@ -73,21 +73,23 @@ func readmeLocal(p Plan) string {
 
 func readmeOCI(p Plan) string {
 	var b strings.Builder
-	b.WriteString("Provider `oracle/oci`. Export the boot volume first (`vmrep export " + p.snapRef() +
-		" --volume boot --format qcow2 -o boot.qcow2`) and set `boot_image_path`.\n\n" +
-		"- The boot QCOW2 is uploaded to Object Storage, named by its manifest digest, imported as an image, and an instance is launched from it. " +
-		"A boot volume that changed gets a new object and image, which replaces the instance.\n" +
-		"- Each data volume is an `oci_core_volume` sized from its manifest: the size rounded up to whole GB and never below 50 GB, " +
-		"the smallest volume OCI creates. It is attached paravirtualized to the instance and the data volumes form one volume group.\n" +
-		"- Hydration runs on the replication server, the machine that runs `tofu apply` and holds the replica in `replica_dir`: " +
-		"a `terraform_data` step per data volume runs vmrep with `OCI_VOLUME_ID` set to the block volume. " +
-		"The attachment waits for it.\n" +
-		"- Every resource carries freeform tags `vmrep-vg`, `vmrep-snapshot` and, for a volume, `vmrep-volume` and `vmrep-manifest`; " +
-		"objects carry them as metadata and attachments in their display name, because OCI gives those no tags.\n")
+	b.WriteString("Provider `oracle/oci`. The volumes are written in your tenancy by a vmrep replication server " +
+		"(`vmrep server stack --target oci`): set `server_address`, `server_instance_ocid`, `server_token_file` (and " +
+		"`server_ca_file`) from it, and `boot_seed_volume_ocid` to its output `boot_volume_id`. design.md, \"The tenancy flow\", " +
+		"says why each step is there.\n\n" +
+		"- Each volume is OCI block storage sized from its manifest (whole GB, never below 50 GB): the boot volume an " +
+		"`oci_core_boot_volume` cloned from `boot_seed_volume_ocid`, each data volume an `oci_core_volume`.\n" +
+		"- Per volume, in VG order, a `terraform_data` hydration step attaches it to the server at `/dev/oracleoci/oraclevd<x>`, " +
+		"runs `vmrep replicate " + p.snapRef() + " --materialize " + p.VGID + " --device VOLUME-ID=PATH` here (your vmrepd sends what " +
+		"the server lacks into its bucket; the server writes the volume from there into the device and reads it back) and detaches it. " +
+		"Attach, detach, stop and start run `" + FileVolumeScript + "` (the OCI CLI) unless `volume_command` names another command.\n" +
+		"- The instance boots from the boot volume; the data volumes are attached to it, and all volumes form one volume group.\n" +
+		"- `terraform_data." + powerName(p.VGID) + "` stops the instance before a later stack writes a volume and starts it after.\n")
 	if p.Delta != nil {
-		b.WriteString("\nWrite this delta stack over the previous stack's directory so it shares its state. The plan then shows " +
-			"resized volumes as in-place updates, added volumes as creations, one new delta object per changed data volume " +
-			"and the hydration steps that run `vmrep delta apply` on the replication server. An added volume replaces the volume group.\n")
+		b.WriteString("\nWrite this delta stack over the previous stack's directory so it shares its state. The plan replaces " +
+			"the hydration step (and the instance attachment) of each volume whose manifest changed, and the power step; " +
+			"the server moves those volumes to " + p.snapRef() + " by the delta, in place. The instance, the volumes and " +
+			"the volume group are not replaced.\n")
 	}
 	return b.String()
 }

@@ -51,7 +51,7 @@ func TestOCISchemaCatchesMutations(t *testing.T) {
 		{name: "block at the wrong level", stack: "oci-first", anchor: instance, old: "    subnet_id = var.subnet_ocid\n",
 			repl: "    subnet_id = var.subnet_ocid\n    shape_config {\n      ocpus = 1\n    }\n",
 			want: `resource.oci_core_instance.vg-0123456789abcdef.create_vnic_details.shape_config: unsupported block type "shape_config"`},
-		{name: "argument at the wrong level", stack: "oci-first", anchor: instance, old: "    source_type             = \"image\"\n", repl: "",
+		{name: "argument at the wrong level", stack: "oci-first", anchor: instance, old: "    source_type = \"bootVolume\"\n", repl: "",
 			want: `resource.oci_core_instance.vg-0123456789abcdef.source_details: missing required argument "source_type"`},
 		{name: "missing required argument", stack: "oci-delta", anchor: volB, old: "  availability_domain = var.availability_domain\n", repl: "",
 			want: `resource.oci_core_volume.vol-bbbbbbbbbbbbbbbb: missing required argument "availability_domain"`},
@@ -71,11 +71,11 @@ func TestOCISchemaCatchesMutations(t *testing.T) {
 			want: `data source oci_core_volume_atachments does not exist in provider registry.opentofu.org/oracle/oci; did you mean "oci_core_volume_attachments"?`},
 		{name: "resource of a provider without a schema", stack: "oci-first", anchor: "", old: "locals {", repl: "resource \"null_resource\" \"x\" {}\n\nlocals {",
 			want: `resource type null_resource: provider "null" has no schema here`},
-		{name: "literal of the wrong type", stack: "oci-delta", anchor: volB, old: "size_in_gbs         = 80", repl: "size_in_gbs = [80]",
+		{name: "literal of the wrong type", stack: "oci-delta", anchor: volB, old: "size_in_gbs         = \"80\"", repl: "size_in_gbs = [80]",
 			want: "size_in_gbs: string is required, but the value is a tuple"},
 		{name: "bool literal for a number", stack: "oci-first", anchor: instance, old: "ocpus         = var.ocpus", repl: "ocpus = true",
 			want: "shape_config.ocpus: number is required, but the value is a bool"},
-		{name: "expression of the wrong type", stack: "oci-delta", anchor: vg, old: "volume_ids = [oci_core_volume.vol-bbbbbbbbbbbbbbbb.id, oci_core_volume.vol-dddddddddddddddd.id]",
+		{name: "expression of the wrong type", stack: "oci-delta", anchor: vg, old: "volume_ids = [oci_core_boot_volume.vol-aaaaaaaaaaaaaaaa.id, oci_core_volume.vol-bbbbbbbbbbbbbbbb.id, oci_core_volume.vol-dddddddddddddddd.id]",
 			repl: "volume_ids = oci_core_volume.vol-bbbbbbbbbbbbbbbb.id",
 			want: "source_details.volume_ids: set of string is required, but the expression is a string"},
 		{name: "variable of the wrong type", stack: "oci-first", anchor: instance, old: "display_name        = \"web\"", repl: "defined_tags = var.ocpus",
@@ -97,8 +97,8 @@ func TestOCISchemaCatchesMutations(t *testing.T) {
 			want: `provisioner.local-exec.commands: unsupported argument "commands"; did you mean "command"?`},
 		{name: "provider from another source", stack: "oci-server", file: FileVersions, anchor: "", old: `"oracle/oci"`, repl: `"hashicorp/oci"`,
 			want: `provider "oci" has the schema of registry.opentofu.org/oracle/oci, but its required_providers entry names "hashicorp/oci"`},
-		{name: "meta-arguments, lifecycle and dynamic blocks are allowed", stack: "oci-first", anchor: instance, old: "  shape_config {",
-			repl: "  provider   = oci\n  depends_on = [oci_core_image.vol-aaaaaaaaaaaaaaaa]\n" +
+		{name: "meta-arguments, lifecycle and dynamic blocks are allowed", stack: "oci-delta", anchor: instance, old: "  shape_config {",
+			repl: "  provider   = oci\n  depends_on = [oci_core_boot_volume.vol-aaaaaaaaaaaaaaaa]\n" +
 				"  lifecycle {\n    ignore_changes        = [defined_tags, source_details]\n    create_before_destroy = true\n" +
 				"    precondition {\n      condition     = var.ocpus > 0\n      error_message = \"ocpus\"\n    }\n  }\n" +
 				"  dynamic \"launch_volume_attachments\" {\n    for_each = toset([\"a\"])\n    content {\n      type      = \"paravirtualized\"\n" +

@@ -116,7 +116,7 @@ func TestOCIStacksFitProviderSchema(t *testing.T) {
 	// The check above saw every resource type the VG stacks are made of.
 	for _, name := range []string{"oci-first", "oci-delta"} {
 		main := string(stacks[name][FileMain])
-		for _, typ := range []string{"oci_objectstorage_object", "oci_core_image", "oci_core_instance",
+		for _, typ := range []string{"oci_core_boot_volume", "oci_core_instance",
 			"oci_core_volume", "oci_core_volume_attachment", "oci_core_volume_group"} {
 			if !strings.Contains(main, fmt.Sprintf("resource %q", typ)) {
 				t.Errorf("%s: main.tf has no %s", name, typ)

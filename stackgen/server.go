@@ -18,7 +18,9 @@ const FileCloudInit = "cloud-init.tftpl"
 // listener. Its store keeps only the Pebble index on the instance: packs and
 // records go to the stack's bucket through OCI Object Storage's
 // S3-compatible endpoint, so snapshots land in object storage first and
-// materialize then copies them into block storage.
+// materialize then copies them into block storage: into the block volumes
+// a VG stack attaches to the instance, named by their consistent device
+// paths under /dev/oracleoci (--device-root), and nothing else.
 const cloudInit = `#cloud-config
 write_files:
   - path: /etc/vmrep/tls.crt
@@ -46,7 +48,8 @@ write_files:
       Wants=network-online.target
       [Service]
       EnvironmentFile=/etc/vmrep/s3.env
-      ExecStart=/usr/local/bin/vmrepd --store /var/lib/vmrep/store --backend ${backend} --listen 0.0.0.0:${port} --tls-cert /etc/vmrep/tls.crt --tls-key /etc/vmrep/tls.key --token-file /etc/vmrep/token --replica-root /var/lib/vmrep/replicas
+      ExecStartPre=/bin/mkdir -p /dev/oracleoci
+      ExecStart=/usr/local/bin/vmrepd --store /var/lib/vmrep/store --backend ${backend} --listen 0.0.0.0:${port} --tls-cert /etc/vmrep/tls.crt --tls-key /etc/vmrep/tls.key --token-file /etc/vmrep/token --replica-root /var/lib/vmrep/replicas --device-root /dev/oracleoci
       Restart=on-failure
       [Install]
       WantedBy=multi-user.target
@@ -110,6 +113,10 @@ func GenerateServer(s ServerStack, target string) (map[string][]byte, error) {
 	sd := in.AppendNewBlock("source_details", nil).Body()
 	sd.SetAttributeValue("source_type", cty.StringVal("image"))
 	sd.SetAttributeRaw("source_id", ref("var", "image_ocid"))
+	// VG stacks attach volumes at /dev/oracleoci/oraclevd<x> and name those
+	// paths to vmrepd.
+	lo := in.AppendNewBlock("launch_options", nil).Body()
+	lo.SetAttributeValue("is_consistent_volume_naming_enabled", cty.True)
 	tmplArgs := []hclwrite.ObjectAttrTokens{
 		{Name: hclwrite.TokensForIdentifier("tls_cert_pem"), Value: ref("var", "tls_cert_pem")},
 		{Name: hclwrite.TokensForIdentifier("tls_key_pem"), Value: ref("var", "tls_key_pem")},
@@ -134,7 +141,9 @@ func GenerateServer(s ServerStack, target string) (map[string][]byte, error) {
 		hclwrite.TokensForFunctionCall("format", str("%s:%d"), ref("oci_core_instance", "server", "public_ip"), hclwrite.TokensForValue(cty.NumberIntVal(int64(s.Port)))))
 	output(ob, "private_address", "HOST:PORT inside the VCN.",
 		hclwrite.TokensForFunctionCall("format", str("%s:%d"), ref("oci_core_instance", "server", "private_ip"), hclwrite.TokensForValue(cty.NumberIntVal(int64(s.Port)))))
-	output(ob, "instance_id", "OCID of the replication server's instance.", ref("oci_core_instance", "server", "id"))
+	output(ob, "instance_id", "OCID of the replication server's instance: a VG stack's server_instance_ocid.", ref("oci_core_instance", "server", "id"))
+	output(ob, "boot_volume_id", "OCID of the server's boot volume: a VG stack's boot_seed_volume_ocid (its boot volume starts as a clone of it).",
+		ref("oci_core_instance", "server", "boot_volume_id"))
 	output(ob, "bucket", "Object Storage bucket of the server's packs.", ref("oci_objectstorage_bucket", "packs", "name"))
 	output(ob, "backend", "vmrepd --backend of the server: its store in the bucket.", backendURL())
 	versions(vers.Body(), [][3]string{ociProvider})

@@ -66,6 +66,11 @@ func Write(dir string, p Plan, target string) error {
 			return err
 		}
 	}
+	if target == TargetOCI {
+		if err := writeFileAtomic(filepath.Join(dir, FileVolumeScript), []byte(volumeScript)); err != nil {
+			return err
+		}
+	}
 	rec, err := json.MarshalIndent(stackRecord{Format: planFormat, Target: target, Plan: p}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("stackgen: encode %s: %w", FilePlan, err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -11,8 +12,9 @@ import (
 
 func newReplicateCmd(a *app) *cobra.Command {
 	var to, tokenFile, caFile, serverName, materialize, limit string
+	var devices []string
 	cmd := &cobra.Command{
-		Use:   "replicate VG@N --to HOST:PORT --token-file FILE [--ca CA.pem] [--materialize DIR] [--limit RATE]",
+		Use:   "replicate VG@N --to HOST:PORT --token-file FILE [--ca CA.pem] [--materialize DIR [--device VOLUME-ID=PATH]...] [--limit RATE]",
 		Short: "Send a snapshot to a replication server (a vmrepd with --listen)",
 		Long: `The local daemon sends the volume group record (identifiers unchanged), asks
 the server which pages and chunks of the snapshot it lacks, streams those
@@ -23,7 +25,14 @@ sends nothing; after an earlier snapshot only the changed chunks travel.
 The connection is TLS (trusting --ca, or the system roots) with the bearer
 token read from --token-file. With --materialize the server also writes the
 snapshot into a replica directory under its --replica-root, moving an
-existing replica forward with a delta.
+existing replica forward with a delta. --device VOLUME-ID=PATH (repeated)
+has the server write only those volumes, each into a block device of its
+own, PATH being an entry of its --device-root (on OCI a consistent device
+path, /dev/oracleoci/oraclevdb, of a volume attached to the server): a
+device that holds an earlier snapshot of the volume is moved forward in
+place by the delta, any other is written whole, and every device is read
+back against the snapshot before the command succeeds. The server refuses
+paths outside its device root and devices that are in use.
 
 Blobs travel in their stored, compressed form; the result reports the
 logical bytes sent beside the bytes on the wire. --limit bounds the rate on
@@ -33,6 +42,8 @@ already stored is not sent again.`,
 		Example: `  vmrep replicate web@1 --to repl.example.net:7443 --token-file token --ca ca.pem
   vmrep replicate web@2 --to 10.0.0.5:7443 --token-file token --ca ca.pem --materialize web
   vmrep replicate web@latest --to 10.0.0.5:7443 --token-file token --json
+  vmrep replicate web@2 --to 10.0.0.5:7443 --token-file token --ca ca.pem --materialize web \
+    --device vol-0123456789abcdef=/dev/oracleoci/oraclevdb
   vmrep replicate web@latest --to 10.0.0.5:7443 --token-file token --ca ca.pem --limit 200Mbit`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
@@ -50,6 +61,22 @@ already stored is not sent again.`,
 				limit = r.String()
 			}
 			req := api.ReplicateRequest{Snapshot: argv[0], To: to, ServerName: serverName, Materialize: materialize, Limit: limit}
+			if len(devices) > 0 {
+				if materialize == "" {
+					return usagef("--device goes with --materialize")
+				}
+				req.Devices = make(map[string]string, len(devices))
+				for _, d := range devices {
+					id, path, ok := strings.Cut(d, "=")
+					if !ok || id == "" || path == "" {
+						return usagef("--device %q: want VOLUME-ID=PATH", d)
+					}
+					if _, dup := req.Devices[id]; dup {
+						return usagef("--device: volume %s named twice", id)
+					}
+					req.Devices[id] = path
+				}
+			}
 			var err error
 			if req.Token, req.CAPEM, err = readRemoteSecrets(tokenFile, caFile); err != nil {
 				return err
@@ -71,7 +98,16 @@ already stored is not sent again.`,
 				r.Snapshot, r.To, state, r.SentBlobs, r.Blobs, humanBytes(r.SentBytes), humanBytes(r.WireBytes), r.SkippedBlobs)
 			if r.Replica != nil {
 				fmt.Fprintf(a.stdout, "replica %s on the server:\n", r.Replica.Dir)
-				return a.printReplica(*r.Replica)
+				if err := a.printReplica(*r.Replica); err != nil {
+					return err
+				}
+				for _, d := range r.Replica.Devices {
+					fmt.Fprintf(a.stdout, "device %s: volume %s (%s) %s", d.Device, d.Name, d.VolumeID, d.How)
+					if d.How == api.DeviceDelta {
+						fmt.Fprintf(a.stdout, " from %s@%d", r.Replica.VGName, d.From)
+					}
+					fmt.Fprintf(a.stdout, ", %s written, verified\n", humanBytes(d.WrittenBytes))
+				}
 			}
 			return nil
 		},
@@ -82,5 +118,6 @@ already stored is not sent again.`,
 	cmd.Flags().StringVar(&serverName, "server-name", "", "name to check in the server's certificate (default: the host of --to)")
 	cmd.Flags().StringVar(&limit, "limit", "", `bound the rate on the wire, e.g. "200Mbit" or "50MiB/s" (default: unlimited)`)
 	cmd.Flags().StringVar(&materialize, "materialize", "", "also write a replica into this directory, relative to the server's replica root")
+	cmd.Flags().StringArrayVar(&devices, "device", nil, "with --materialize: write volume VOLUME-ID=PATH into the server's block device PATH (an entry of its --device-root); repeatable")
 	return cmd
 }

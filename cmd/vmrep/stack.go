@@ -32,8 +32,13 @@ and vmrep's own provider, which make deps puts in tofu's local mirror, so
 tofu init and apply work offline; the replica goes to ../replica-VG next to
 the stack unless replica_dir is set, and every plan fails when the replica
 or the delta drifted from what the stack made. Target oci describes the
-same volume group as Oracle Cloud resources. The stack names each volume by its
-ID and the manifest and delta digests it applies; see its README.md.`,
+same volume group as Oracle Cloud resources written by a replication server
+in the tenancy (vmrep server stack): block volumes attached to the server,
+written there by vmrep replicate --materialize --device, detached, and an
+instance booting from them; write a delta stack over the first one's
+directory and it moves only the changed volumes, in place. The stack names
+each volume by its ID and the manifest and delta digests it applies; see
+its README.md.`,
 		Example: `  vmrep stack generate web@1 --target local --out stack-v1/
   vmrep stack generate web@1..web@2 --delta d.vmdelta --target local --out stack-v2/
   vmrep stack generate web@1 --target oci --out oci-v1/ --json`,

@@ -23,6 +23,7 @@ type tcpOptions struct {
 	tlsKey      string
 	tokenFile   string
 	replicaRoot string
+	deviceRoot  string
 }
 
 func (t *tcpOptions) register(cmd *cobra.Command) {
@@ -32,14 +33,15 @@ func (t *tcpOptions) register(cmd *cobra.Command) {
 	fs.StringVar(&t.tlsKey, "tls-key", "", "PEM private key `file` of the replication listener")
 	fs.StringVar(&t.tokenFile, "token-file", "", "`file` holding the bearer token replication clients must present")
 	fs.StringVar(&t.replicaRoot, "replica-root", "", "`directory` under which replication clients may materialize replicas")
+	fs.StringVar(&t.deviceRoot, "device-root", "", "`directory` whose entries (links to block devices, e.g. /dev/oracleoci) replication clients may have materialize write; nothing else is written as a device")
 }
 
 // check refuses a TCP listener that would be anything less than TLS with
 // a token, and TLS or token flags that would be silently ignored.
 func (t *tcpOptions) check() error {
 	if t.listen == "" {
-		if t.tlsCert != "" || t.tlsKey != "" || t.tokenFile != "" || t.replicaRoot != "" {
-			return errors.New("--tls-cert, --tls-key, --token-file and --replica-root only go with --listen")
+		if t.tlsCert != "" || t.tlsKey != "" || t.tokenFile != "" || t.replicaRoot != "" || t.deviceRoot != "" {
+			return errors.New("--tls-cert, --tls-key, --token-file, --replica-root and --device-root only go with --listen")
 		}
 		return nil
 	}
@@ -78,7 +80,7 @@ func startReplication(srv *daemon.Server, t tcpOptions, log *slog.Logger) (func(
 	}
 	rs, err := srv.NewReplicationServer(daemon.ReplicationConfig{
 		TLS:   &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-		Token: token, ReplicaRoot: t.replicaRoot,
+		Token: token, ReplicaRoot: t.replicaRoot, DeviceRoot: t.deviceRoot,
 	})
 	if err != nil {
 		return nil, err

@@ -5,38 +5,139 @@ provider "oci" {
 }
 
 locals {
-  vmrep_flags = var.socket == "" ? [] : ["--socket", var.socket]
+  vmrep_flags    = var.socket == "" ? [] : ["--socket", var.socket]
+  volume_command = length(var.volume_command) > 0 ? var.volume_command : ["sh", format("%s/oci-volumes.sh", path.module)]
+  server_flags   = concat(["--to", var.server_address, "--token-file", var.server_token_file], var.server_ca_file == "" ? [] : ["--ca", var.server_ca_file], var.server_name == "" ? [] : ["--server-name", var.server_name])
 }
 
-resource "oci_objectstorage_object" "vol-aaaaaaaaaaaaaaaa" {
-  bucket       = var.bucket
-  namespace    = var.namespace
-  object       = "vmrep/vg-0123456789abcdef/vol-aaaaaaaaaaaaaaaa-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.qcow2"
-  source       = var.boot_image_path
-  content_type = "application/octet-stream"
-  metadata = {
-    "vmrep-vg"       = "vg-0123456789abcdef"
-    "vmrep-volume"   = "vol-aaaaaaaaaaaaaaaa"
-    "vmrep-manifest" = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-  }
-}
-
-resource "oci_core_image" "vol-aaaaaaaaaaaaaaaa" {
-  compartment_id = var.compartment_ocid
-  display_name   = "web-boot"
-  launch_mode    = "PARAVIRTUALIZED"
+resource "oci_core_boot_volume" "vol-aaaaaaaaaaaaaaaa" {
+  availability_domain = var.availability_domain
+  compartment_id      = var.compartment_ocid
+  display_name        = "web-boot"
+  size_in_gbs         = "50"
   freeform_tags = {
-    "vmrep-vg"       = "vg-0123456789abcdef"
-    "vmrep-volume"   = "vol-aaaaaaaaaaaaaaaa"
-    "vmrep-snapshot" = "snap-2222222222222222"
-    "vmrep-manifest" = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    "vmrep-vg"     = "vg-0123456789abcdef"
+    "vmrep-volume" = "vol-aaaaaaaaaaaaaaaa"
   }
-  image_source_details {
-    source_type       = "objectStorageTuple"
-    namespace_name    = var.namespace
-    bucket_name       = var.bucket
-    object_name       = oci_objectstorage_object.vol-aaaaaaaaaaaaaaaa.object
-    source_image_type = "QCOW2"
+  source_details {
+    type = "bootVolume"
+    id   = var.boot_seed_volume_ocid
+  }
+}
+
+resource "terraform_data" "vol-aaaaaaaaaaaaaaaa-hydrate" {
+  triggers_replace = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+  depends_on       = [oci_core_boot_volume.vol-aaaaaaaaaaaaaaaa]
+
+  provisioner "local-exec" {
+    interpreter = concat(local.volume_command, ["boot-detach", oci_core_instance.vg-0123456789abcdef.id])
+    command     = oci_core_boot_volume.vol-aaaaaaaaaaaaaaaa.id
+    environment = {
+      VMREP_OCI_COMPARTMENT         = var.compartment_ocid
+      VMREP_OCI_AVAILABILITY_DOMAIN = var.availability_domain
+    }
+  }
+  provisioner "local-exec" {
+    interpreter = concat(local.volume_command, ["attach", var.server_instance_ocid, oci_core_boot_volume.vol-aaaaaaaaaaaaaaaa.id])
+    command     = format("%s/oraclevdb", var.server_device_root)
+    environment = {
+      VMREP_OCI_COMPARTMENT         = var.compartment_ocid
+      VMREP_OCI_AVAILABILITY_DOMAIN = var.availability_domain
+    }
+  }
+  provisioner "local-exec" {
+    interpreter = concat([var.vmrep_bin], local.vmrep_flags, ["replicate", "web@2"], local.server_flags, ["--materialize", "vg-0123456789abcdef", "--device"])
+    command     = format("vol-aaaaaaaaaaaaaaaa=%s", format("%s/oraclevdb", var.server_device_root))
+  }
+  provisioner "local-exec" {
+    interpreter = concat(local.volume_command, ["detach", var.server_instance_ocid])
+    command     = oci_core_boot_volume.vol-aaaaaaaaaaaaaaaa.id
+    environment = {
+      VMREP_OCI_COMPARTMENT         = var.compartment_ocid
+      VMREP_OCI_AVAILABILITY_DOMAIN = var.availability_domain
+    }
+  }
+  provisioner "local-exec" {
+    interpreter = concat(local.volume_command, ["boot-attach", oci_core_instance.vg-0123456789abcdef.id])
+    command     = oci_core_boot_volume.vol-aaaaaaaaaaaaaaaa.id
+    environment = {
+      VMREP_OCI_COMPARTMENT         = var.compartment_ocid
+      VMREP_OCI_AVAILABILITY_DOMAIN = var.availability_domain
+    }
+  }
+}
+
+resource "oci_core_volume" "vol-bbbbbbbbbbbbbbbb" {
+  availability_domain = var.availability_domain
+  compartment_id      = var.compartment_ocid
+  display_name        = "web-data"
+  size_in_gbs         = "80"
+  freeform_tags = {
+    "vmrep-vg"     = "vg-0123456789abcdef"
+    "vmrep-volume" = "vol-bbbbbbbbbbbbbbbb"
+  }
+}
+
+resource "terraform_data" "vol-bbbbbbbbbbbbbbbb-hydrate" {
+  triggers_replace = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+  depends_on       = [oci_core_volume.vol-bbbbbbbbbbbbbbbb, terraform_data.vol-aaaaaaaaaaaaaaaa-hydrate]
+
+  provisioner "local-exec" {
+    interpreter = concat(local.volume_command, ["attach", var.server_instance_ocid, oci_core_volume.vol-bbbbbbbbbbbbbbbb.id])
+    command     = format("%s/oraclevdc", var.server_device_root)
+    environment = {
+      VMREP_OCI_COMPARTMENT         = var.compartment_ocid
+      VMREP_OCI_AVAILABILITY_DOMAIN = var.availability_domain
+    }
+  }
+  provisioner "local-exec" {
+    interpreter = concat([var.vmrep_bin], local.vmrep_flags, ["replicate", "web@2"], local.server_flags, ["--materialize", "vg-0123456789abcdef", "--device"])
+    command     = format("vol-bbbbbbbbbbbbbbbb=%s", format("%s/oraclevdc", var.server_device_root))
+  }
+  provisioner "local-exec" {
+    interpreter = concat(local.volume_command, ["detach", var.server_instance_ocid])
+    command     = oci_core_volume.vol-bbbbbbbbbbbbbbbb.id
+    environment = {
+      VMREP_OCI_COMPARTMENT         = var.compartment_ocid
+      VMREP_OCI_AVAILABILITY_DOMAIN = var.availability_domain
+    }
+  }
+}
+
+resource "oci_core_volume" "vol-dddddddddddddddd" {
+  availability_domain = var.availability_domain
+  compartment_id      = var.compartment_ocid
+  display_name        = "web-logs"
+  size_in_gbs         = "50"
+  freeform_tags = {
+    "vmrep-vg"     = "vg-0123456789abcdef"
+    "vmrep-volume" = "vol-dddddddddddddddd"
+  }
+}
+
+resource "terraform_data" "vol-dddddddddddddddd-hydrate" {
+  triggers_replace = "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+  depends_on       = [oci_core_volume.vol-dddddddddddddddd, terraform_data.vol-bbbbbbbbbbbbbbbb-hydrate]
+
+  provisioner "local-exec" {
+    interpreter = concat(local.volume_command, ["attach", var.server_instance_ocid, oci_core_volume.vol-dddddddddddddddd.id])
+    command     = format("%s/oraclevdd", var.server_device_root)
+    environment = {
+      VMREP_OCI_COMPARTMENT         = var.compartment_ocid
+      VMREP_OCI_AVAILABILITY_DOMAIN = var.availability_domain
+    }
+  }
+  provisioner "local-exec" {
+    interpreter = concat([var.vmrep_bin], local.vmrep_flags, ["replicate", "web@2"], local.server_flags, ["--materialize", "vg-0123456789abcdef", "--device"])
+    command     = format("vol-dddddddddddddddd=%s", format("%s/oraclevdd", var.server_device_root))
+  }
+  provisioner "local-exec" {
+    interpreter = concat(local.volume_command, ["detach", var.server_instance_ocid])
+    command     = oci_core_volume.vol-dddddddddddddddd.id
+    environment = {
+      VMREP_OCI_COMPARTMENT         = var.compartment_ocid
+      VMREP_OCI_AVAILABILITY_DOMAIN = var.availability_domain
+    }
   }
 }
 
@@ -46,11 +147,9 @@ resource "oci_core_instance" "vg-0123456789abcdef" {
   display_name        = "web"
   shape               = var.shape
   freeform_tags = {
-    "vmrep-vg"       = "vg-0123456789abcdef"
-    "vmrep-volume"   = "vol-aaaaaaaaaaaaaaaa"
-    "vmrep-snapshot" = "snap-2222222222222222"
-    "vmrep-manifest" = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    "vmrep-vg" = "vg-0123456789abcdef"
   }
+  preserve_boot_volume = true
   shape_config {
     ocpus         = var.ocpus
     memory_in_gbs = var.memory_in_gbs
@@ -59,51 +158,8 @@ resource "oci_core_instance" "vg-0123456789abcdef" {
     subnet_id = var.subnet_ocid
   }
   source_details {
-    source_type             = "image"
-    source_id               = oci_core_image.vol-aaaaaaaaaaaaaaaa.id
-    boot_volume_size_in_gbs = 50
-  }
-}
-
-resource "oci_core_volume" "vol-bbbbbbbbbbbbbbbb" {
-  availability_domain = var.availability_domain
-  compartment_id      = var.compartment_ocid
-  display_name        = "web-data"
-  size_in_gbs         = 80
-  freeform_tags = {
-    "vmrep-vg"       = "vg-0123456789abcdef"
-    "vmrep-volume"   = "vol-bbbbbbbbbbbbbbbb"
-    "vmrep-snapshot" = "snap-2222222222222222"
-    "vmrep-manifest" = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
-  }
-}
-
-resource "oci_objectstorage_object" "vol-bbbbbbbbbbbbbbbb-delta" {
-  bucket       = var.bucket
-  namespace    = var.namespace
-  object       = "vmrep/vg-0123456789abcdef/snap-2222222222222222/vol-bbbbbbbbbbbbbbbb.vmdelta"
-  source       = var.delta_file
-  content_type = "application/octet-stream"
-  metadata = {
-    "vmrep-vg"            = "vg-0123456789abcdef"
-    "vmrep-volume"        = "vol-bbbbbbbbbbbbbbbb"
-    "vmrep-snapshot"      = "snap-2222222222222222"
-    "vmrep-base-snapshot" = "snap-1111111111111111"
-    "vmrep-manifest"      = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
-    "vmrep-delta"         = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
-  }
-}
-
-resource "terraform_data" "vol-bbbbbbbbbbbbbbbb-hydrate" {
-  triggers_replace = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
-  depends_on       = [oci_core_volume.vol-bbbbbbbbbbbbbbbb, oci_objectstorage_object.vol-bbbbbbbbbbbbbbbb-delta]
-
-  provisioner "local-exec" {
-    interpreter = concat([var.vmrep_bin], ["delta", "apply", var.delta_file, "--replica", var.replica_dir], local.vmrep_flags, ["--volume"])
-    command     = "vol-bbbbbbbbbbbbbbbb"
-    environment = {
-      OCI_VOLUME_ID = oci_core_volume.vol-bbbbbbbbbbbbbbbb.id
-    }
+    source_type = "bootVolume"
+    source_id   = oci_core_boot_volume.vol-aaaaaaaaaaaaaaaa.id
   }
 }
 
@@ -113,47 +169,8 @@ resource "oci_core_volume_attachment" "vol-bbbbbbbbbbbbbbbb" {
   volume_id       = oci_core_volume.vol-bbbbbbbbbbbbbbbb.id
   display_name    = "vmrep vg-0123456789abcdef vol-bbbbbbbbbbbbbbbb"
   depends_on      = [terraform_data.vol-bbbbbbbbbbbbbbbb-hydrate]
-}
-
-resource "oci_core_volume" "vol-dddddddddddddddd" {
-  availability_domain = var.availability_domain
-  compartment_id      = var.compartment_ocid
-  display_name        = "web-logs"
-  size_in_gbs         = 50
-  freeform_tags = {
-    "vmrep-vg"       = "vg-0123456789abcdef"
-    "vmrep-volume"   = "vol-dddddddddddddddd"
-    "vmrep-snapshot" = "snap-2222222222222222"
-    "vmrep-manifest" = "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
-  }
-}
-
-resource "oci_objectstorage_object" "vol-dddddddddddddddd-delta" {
-  bucket       = var.bucket
-  namespace    = var.namespace
-  object       = "vmrep/vg-0123456789abcdef/snap-2222222222222222/vol-dddddddddddddddd.vmdelta"
-  source       = var.delta_file
-  content_type = "application/octet-stream"
-  metadata = {
-    "vmrep-vg"            = "vg-0123456789abcdef"
-    "vmrep-volume"        = "vol-dddddddddddddddd"
-    "vmrep-snapshot"      = "snap-2222222222222222"
-    "vmrep-base-snapshot" = "snap-1111111111111111"
-    "vmrep-manifest"      = "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
-    "vmrep-delta"         = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
-  }
-}
-
-resource "terraform_data" "vol-dddddddddddddddd-hydrate" {
-  triggers_replace = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
-  depends_on       = [oci_core_volume.vol-dddddddddddddddd, oci_objectstorage_object.vol-dddddddddddddddd-delta]
-
-  provisioner "local-exec" {
-    interpreter = concat([var.vmrep_bin], ["delta", "apply", var.delta_file, "--replica", var.replica_dir], local.vmrep_flags, ["--volume"])
-    command     = "vol-dddddddddddddddd"
-    environment = {
-      OCI_VOLUME_ID = oci_core_volume.vol-dddddddddddddddd.id
-    }
+  lifecycle {
+    replace_triggered_by = [terraform_data.vol-bbbbbbbbbbbbbbbb-hydrate]
   }
 }
 
@@ -163,6 +180,9 @@ resource "oci_core_volume_attachment" "vol-dddddddddddddddd" {
   volume_id       = oci_core_volume.vol-dddddddddddddddd.id
   display_name    = "vmrep vg-0123456789abcdef vol-dddddddddddddddd"
   depends_on      = [terraform_data.vol-dddddddddddddddd-hydrate]
+  lifecycle {
+    replace_triggered_by = [terraform_data.vol-dddddddddddddddd-hydrate]
+  }
 }
 
 resource "oci_core_volume_group" "vg-0123456789abcdef" {
@@ -170,11 +190,31 @@ resource "oci_core_volume_group" "vg-0123456789abcdef" {
   compartment_id      = var.compartment_ocid
   display_name        = "web"
   freeform_tags = {
-    "vmrep-vg"       = "vg-0123456789abcdef"
-    "vmrep-snapshot" = "snap-2222222222222222"
+    "vmrep-vg" = "vg-0123456789abcdef"
   }
   source_details {
     type       = "volumeIds"
-    volume_ids = [oci_core_volume.vol-bbbbbbbbbbbbbbbb.id, oci_core_volume.vol-dddddddddddddddd.id]
+    volume_ids = [oci_core_boot_volume.vol-aaaaaaaaaaaaaaaa.id, oci_core_volume.vol-bbbbbbbbbbbbbbbb.id, oci_core_volume.vol-dddddddddddddddd.id]
   }
 }
+
+resource "terraform_data" "vg-0123456789abcdef-power" {
+  triggers_replace = "snap-2222222222222222"
+  input = {
+    instance = oci_core_instance.vg-0123456789abcdef.id
+    start    = concat(local.volume_command, ["start"])
+    stop     = concat(local.volume_command, ["stop"])
+  }
+  depends_on = [oci_core_instance.vg-0123456789abcdef, terraform_data.vol-aaaaaaaaaaaaaaaa-hydrate, terraform_data.vol-bbbbbbbbbbbbbbbb-hydrate, terraform_data.vol-dddddddddddddddd-hydrate, oci_core_volume_attachment.vol-bbbbbbbbbbbbbbbb, oci_core_volume_attachment.vol-dddddddddddddddd]
+
+  provisioner "local-exec" {
+    interpreter = self.input.start
+    command     = self.input.instance
+  }
+  provisioner "local-exec" {
+    when        = destroy
+    interpreter = self.input.stop
+    command     = self.input.instance
+  }
+}
+

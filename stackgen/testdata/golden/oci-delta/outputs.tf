@@ -3,9 +3,9 @@ output "instance_id" {
   value       = oci_core_instance.vg-0123456789abcdef.id
 }
 
-output "image_id" {
-  description = "OCID of the boot image."
-  value       = oci_core_image.vol-aaaaaaaaaaaaaaaa.id
+output "boot_volume_id" {
+  description = "OCID of the boot volume."
+  value       = oci_core_boot_volume.vol-aaaaaaaaaaaaaaaa.id
 }
 
 output "volume_ids" {

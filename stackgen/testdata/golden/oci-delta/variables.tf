@@ -10,7 +10,7 @@ variable "compartment_ocid" {
 
 variable "availability_domain" {
   type        = string
-  description = "Availability domain of the instance and its volumes."
+  description = "Availability domain of the instance, its volumes and the replication server."
 }
 
 variable "subnet_ocid" {
@@ -36,19 +36,42 @@ variable "memory_in_gbs" {
   default     = 16
 }
 
-variable "bucket" {
+variable "boot_seed_volume_ocid" {
   type        = string
-  description = "Object Storage bucket for the boot image and the deltas."
+  description = "OCID of a boot volume in the availability domain that the boot volume is cloned from before the replication server overwrites it (OCI makes boot volumes only as copies); the server stack's output boot_volume_id."
 }
 
-variable "namespace" {
+variable "server_address" {
   type        = string
-  description = "Object Storage namespace of the bucket."
+  description = "HOST:PORT of the replication server (the server stack's output address)."
 }
 
-variable "boot_image_path" {
+variable "server_instance_ocid" {
   type        = string
-  description = "QCOW2 of the boot volume at web@2, made by `vmrep export web@2 --volume boot --format qcow2 -o boot.qcow2`."
+  description = "OCID of the replication server's instance (the server stack's output instance_id); volumes are attached to it to be written."
+}
+
+variable "server_token_file" {
+  type        = string
+  description = "File holding the replication server's bearer token."
+}
+
+variable "server_ca_file" {
+  type        = string
+  description = "PEM file of the CA of the server's certificate; empty for the system roots."
+  default     = ""
+}
+
+variable "server_name" {
+  type        = string
+  description = "Name to check in the server's certificate; empty for the host of server_address."
+  default     = ""
+}
+
+variable "server_device_root" {
+  type        = string
+  description = "vmrepd --device-root of the replication server: where attached volumes appear."
+  default     = "/dev/oracleoci"
 }
 
 variable "vmrep_bin" {
@@ -59,18 +82,13 @@ variable "vmrep_bin" {
 
 variable "socket" {
   type        = string
-  description = "vmrep daemon socket; empty for vmrep's default."
+  description = "vmrep daemon socket of the source machine; empty for vmrep's default."
   default     = ""
 }
 
-variable "replica_dir" {
-  type        = string
-  description = "Directory of the replica of VG web (vg-0123456789abcdef)."
-}
-
-variable "delta_file" {
-  type        = string
-  description = "The delta from snap-1111111111111111 to snap-2222222222222222 (digest eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee)."
-  default     = "deltas/web-1-2.vmdelta"
+variable "volume_command" {
+  type        = list(string)
+  description = "Command that attaches, detaches, stops and starts (argv; a verb and its arguments follow); empty for sh oci-volumes.sh of this stack, which uses the OCI CLI."
+  default     = []
 }
 

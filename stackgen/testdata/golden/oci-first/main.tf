@@ -5,38 +5,86 @@ provider "oci" {
 }
 
 locals {
-  vmrep_flags = var.socket == "" ? [] : ["--socket", var.socket]
+  vmrep_flags    = var.socket == "" ? [] : ["--socket", var.socket]
+  volume_command = length(var.volume_command) > 0 ? var.volume_command : ["sh", format("%s/oci-volumes.sh", path.module)]
+  server_flags   = concat(["--to", var.server_address, "--token-file", var.server_token_file], var.server_ca_file == "" ? [] : ["--ca", var.server_ca_file], var.server_name == "" ? [] : ["--server-name", var.server_name])
 }
 
-resource "oci_objectstorage_object" "vol-aaaaaaaaaaaaaaaa" {
-  bucket       = var.bucket
-  namespace    = var.namespace
-  object       = "vmrep/vg-0123456789abcdef/vol-aaaaaaaaaaaaaaaa-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.qcow2"
-  source       = var.boot_image_path
-  content_type = "application/octet-stream"
-  metadata = {
-    "vmrep-vg"       = "vg-0123456789abcdef"
-    "vmrep-volume"   = "vol-aaaaaaaaaaaaaaaa"
-    "vmrep-manifest" = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-  }
-}
-
-resource "oci_core_image" "vol-aaaaaaaaaaaaaaaa" {
-  compartment_id = var.compartment_ocid
-  display_name   = "web-boot"
-  launch_mode    = "PARAVIRTUALIZED"
+resource "oci_core_boot_volume" "vol-aaaaaaaaaaaaaaaa" {
+  availability_domain = var.availability_domain
+  compartment_id      = var.compartment_ocid
+  display_name        = "web-boot"
+  size_in_gbs         = "50"
   freeform_tags = {
-    "vmrep-vg"       = "vg-0123456789abcdef"
-    "vmrep-volume"   = "vol-aaaaaaaaaaaaaaaa"
-    "vmrep-snapshot" = "snap-1111111111111111"
-    "vmrep-manifest" = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    "vmrep-vg"     = "vg-0123456789abcdef"
+    "vmrep-volume" = "vol-aaaaaaaaaaaaaaaa"
   }
-  image_source_details {
-    source_type       = "objectStorageTuple"
-    namespace_name    = var.namespace
-    bucket_name       = var.bucket
-    object_name       = oci_objectstorage_object.vol-aaaaaaaaaaaaaaaa.object
-    source_image_type = "QCOW2"
+  source_details {
+    type = "bootVolume"
+    id   = var.boot_seed_volume_ocid
+  }
+}
+
+resource "terraform_data" "vol-aaaaaaaaaaaaaaaa-hydrate" {
+  triggers_replace = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+  depends_on       = [oci_core_boot_volume.vol-aaaaaaaaaaaaaaaa]
+
+  provisioner "local-exec" {
+    interpreter = concat(local.volume_command, ["attach", var.server_instance_ocid, oci_core_boot_volume.vol-aaaaaaaaaaaaaaaa.id])
+    command     = format("%s/oraclevdb", var.server_device_root)
+    environment = {
+      VMREP_OCI_COMPARTMENT         = var.compartment_ocid
+      VMREP_OCI_AVAILABILITY_DOMAIN = var.availability_domain
+    }
+  }
+  provisioner "local-exec" {
+    interpreter = concat([var.vmrep_bin], local.vmrep_flags, ["replicate", "web@1"], local.server_flags, ["--materialize", "vg-0123456789abcdef", "--device"])
+    command     = format("vol-aaaaaaaaaaaaaaaa=%s", format("%s/oraclevdb", var.server_device_root))
+  }
+  provisioner "local-exec" {
+    interpreter = concat(local.volume_command, ["detach", var.server_instance_ocid])
+    command     = oci_core_boot_volume.vol-aaaaaaaaaaaaaaaa.id
+    environment = {
+      VMREP_OCI_COMPARTMENT         = var.compartment_ocid
+      VMREP_OCI_AVAILABILITY_DOMAIN = var.availability_domain
+    }
+  }
+}
+
+resource "oci_core_volume" "vol-bbbbbbbbbbbbbbbb" {
+  availability_domain = var.availability_domain
+  compartment_id      = var.compartment_ocid
+  display_name        = "web-data"
+  size_in_gbs         = "61"
+  freeform_tags = {
+    "vmrep-vg"     = "vg-0123456789abcdef"
+    "vmrep-volume" = "vol-bbbbbbbbbbbbbbbb"
+  }
+}
+
+resource "terraform_data" "vol-bbbbbbbbbbbbbbbb-hydrate" {
+  triggers_replace = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+  depends_on       = [oci_core_volume.vol-bbbbbbbbbbbbbbbb, terraform_data.vol-aaaaaaaaaaaaaaaa-hydrate]
+
+  provisioner "local-exec" {
+    interpreter = concat(local.volume_command, ["attach", var.server_instance_ocid, oci_core_volume.vol-bbbbbbbbbbbbbbbb.id])
+    command     = format("%s/oraclevdc", var.server_device_root)
+    environment = {
+      VMREP_OCI_COMPARTMENT         = var.compartment_ocid
+      VMREP_OCI_AVAILABILITY_DOMAIN = var.availability_domain
+    }
+  }
+  provisioner "local-exec" {
+    interpreter = concat([var.vmrep_bin], local.vmrep_flags, ["replicate", "web@1"], local.server_flags, ["--materialize", "vg-0123456789abcdef", "--device"])
+    command     = format("vol-bbbbbbbbbbbbbbbb=%s", format("%s/oraclevdc", var.server_device_root))
+  }
+  provisioner "local-exec" {
+    interpreter = concat(local.volume_command, ["detach", var.server_instance_ocid])
+    command     = oci_core_volume.vol-bbbbbbbbbbbbbbbb.id
+    environment = {
+      VMREP_OCI_COMPARTMENT         = var.compartment_ocid
+      VMREP_OCI_AVAILABILITY_DOMAIN = var.availability_domain
+    }
   }
 }
 
@@ -46,11 +94,9 @@ resource "oci_core_instance" "vg-0123456789abcdef" {
   display_name        = "web"
   shape               = var.shape
   freeform_tags = {
-    "vmrep-vg"       = "vg-0123456789abcdef"
-    "vmrep-volume"   = "vol-aaaaaaaaaaaaaaaa"
-    "vmrep-snapshot" = "snap-1111111111111111"
-    "vmrep-manifest" = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    "vmrep-vg" = "vg-0123456789abcdef"
   }
+  preserve_boot_volume = true
   shape_config {
     ocpus         = var.ocpus
     memory_in_gbs = var.memory_in_gbs
@@ -59,36 +105,10 @@ resource "oci_core_instance" "vg-0123456789abcdef" {
     subnet_id = var.subnet_ocid
   }
   source_details {
-    source_type             = "image"
-    source_id               = oci_core_image.vol-aaaaaaaaaaaaaaaa.id
-    boot_volume_size_in_gbs = 50
+    source_type = "bootVolume"
+    source_id   = oci_core_boot_volume.vol-aaaaaaaaaaaaaaaa.id
   }
-}
-
-resource "oci_core_volume" "vol-bbbbbbbbbbbbbbbb" {
-  availability_domain = var.availability_domain
-  compartment_id      = var.compartment_ocid
-  display_name        = "web-data"
-  size_in_gbs         = 61
-  freeform_tags = {
-    "vmrep-vg"       = "vg-0123456789abcdef"
-    "vmrep-volume"   = "vol-bbbbbbbbbbbbbbbb"
-    "vmrep-snapshot" = "snap-1111111111111111"
-    "vmrep-manifest" = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-  }
-}
-
-resource "terraform_data" "vol-bbbbbbbbbbbbbbbb-hydrate" {
-  triggers_replace = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-  depends_on       = [oci_core_volume.vol-bbbbbbbbbbbbbbbb]
-
-  provisioner "local-exec" {
-    interpreter = concat([var.vmrep_bin], ["replica", "create", "web@1", "--dir", var.replica_dir], local.vmrep_flags, ["--volume"])
-    command     = "vol-bbbbbbbbbbbbbbbb"
-    environment = {
-      OCI_VOLUME_ID = oci_core_volume.vol-bbbbbbbbbbbbbbbb.id
-    }
-  }
+  depends_on = [terraform_data.vol-aaaaaaaaaaaaaaaa-hydrate]
 }
 
 resource "oci_core_volume_attachment" "vol-bbbbbbbbbbbbbbbb" {
@@ -97,6 +117,9 @@ resource "oci_core_volume_attachment" "vol-bbbbbbbbbbbbbbbb" {
   volume_id       = oci_core_volume.vol-bbbbbbbbbbbbbbbb.id
   display_name    = "vmrep vg-0123456789abcdef vol-bbbbbbbbbbbbbbbb"
   depends_on      = [terraform_data.vol-bbbbbbbbbbbbbbbb-hydrate]
+  lifecycle {
+    replace_triggered_by = [terraform_data.vol-bbbbbbbbbbbbbbbb-hydrate]
+  }
 }
 
 resource "oci_core_volume_group" "vg-0123456789abcdef" {
@@ -104,11 +127,31 @@ resource "oci_core_volume_group" "vg-0123456789abcdef" {
   compartment_id      = var.compartment_ocid
   display_name        = "web"
   freeform_tags = {
-    "vmrep-vg"       = "vg-0123456789abcdef"
-    "vmrep-snapshot" = "snap-1111111111111111"
+    "vmrep-vg" = "vg-0123456789abcdef"
   }
   source_details {
     type       = "volumeIds"
-    volume_ids = [oci_core_volume.vol-bbbbbbbbbbbbbbbb.id]
+    volume_ids = [oci_core_boot_volume.vol-aaaaaaaaaaaaaaaa.id, oci_core_volume.vol-bbbbbbbbbbbbbbbb.id]
   }
 }
+
+resource "terraform_data" "vg-0123456789abcdef-power" {
+  triggers_replace = "snap-1111111111111111"
+  input = {
+    instance = oci_core_instance.vg-0123456789abcdef.id
+    start    = concat(local.volume_command, ["start"])
+    stop     = concat(local.volume_command, ["stop"])
+  }
+  depends_on = [oci_core_instance.vg-0123456789abcdef, terraform_data.vol-aaaaaaaaaaaaaaaa-hydrate, terraform_data.vol-bbbbbbbbbbbbbbbb-hydrate, oci_core_volume_attachment.vol-bbbbbbbbbbbbbbbb]
+
+  provisioner "local-exec" {
+    interpreter = self.input.start
+    command     = self.input.instance
+  }
+  provisioner "local-exec" {
+    when        = destroy
+    interpreter = self.input.stop
+    command     = self.input.instance
+  }
+}
+

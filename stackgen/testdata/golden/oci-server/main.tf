@@ -32,6 +32,9 @@ resource "oci_core_instance" "server" {
     source_type = "image"
     source_id   = var.image_ocid
   }
+  launch_options {
+    is_consistent_volume_naming_enabled = true
+  }
   metadata = {
     ssh_authorized_keys = var.ssh_public_key
     user_data = base64encode(templatefile(format("%s/cloud-init.tftpl", path.module), {

@@ -9,8 +9,13 @@ output "private_address" {
 }
 
 output "instance_id" {
-  description = "OCID of the replication server's instance."
+  description = "OCID of the replication server's instance: a VG stack's server_instance_ocid."
   value       = oci_core_instance.server.id
+}
+
+output "boot_volume_id" {
+  description = "OCID of the server's boot volume: a VG stack's boot_seed_volume_ocid (its boot volume starts as a clone of it)."
+  value       = oci_core_instance.server.boot_volume_id
 }
 
 output "bucket" {
