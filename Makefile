@@ -4,7 +4,7 @@ BIN     := bin
 GOBIN   := $(shell $(GO) env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: all build deps test test-unit test-race fuzz-smoke bench bench-smoke demo clean reliability
+.PHONY: all build deps test test-unit test-race fuzz-smoke bench bench-smoke demo clean reliability install
 
 all: build
 
@@ -16,6 +16,23 @@ build:
 
 deps:
 	@scripts/deps.sh
+
+# Installs the binaries, the systemd unit (its ExecStart pointed at
+# BINDIR) and the sample Prometheus configuration; running it again
+# installs the same files. DESTDIR stages the tree for a package.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+UNITDIR ?= /etc/systemd/system
+DOCDIR  ?= $(PREFIX)/share/doc/vmrep
+install: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(BIN)/vmrep $(BIN)/vmrepd $(DESTDIR)$(BINDIR)/
+	sed 's|/usr/local/bin/vmrepd|$(BINDIR)/vmrepd|' packaging/vmrepd.service > $(DESTDIR)$(UNITDIR)/vmrepd.service.tmp
+	chmod 0644 $(DESTDIR)$(UNITDIR)/vmrepd.service.tmp
+	mv -f $(DESTDIR)$(UNITDIR)/vmrepd.service.tmp $(DESTDIR)$(UNITDIR)/vmrepd.service
+	install -m 0644 packaging/prometheus.yml $(DESTDIR)$(DOCDIR)/
+	@if [ -z "$(DESTDIR)" ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@echo "installed; start the daemon with: systemctl enable --now vmrepd"
 
 # The whole test suite, as CI runs it.
 test: deps build

@@ -33,6 +33,13 @@ type ScheduleRequest struct {
 	// Limit is a bandwidth limit on the wire for each run's replication,
 	// "200Mbit", as replicate's.
 	Limit string `json:"limit,omitempty"`
+	// RPO is the recovery point objective, a Go duration ("30m"): the
+	// most the newest snapshot at the schedule's destination may be behind
+	// before the daemon warns; empty sets none. OnRPOBreach is a shell
+	// command run (sh -c, as root) when the lag passes RPO and again when
+	// it recovers, VMREP_EVENT=breach or clear; it needs RPO.
+	RPO         string `json:"rpo,omitempty"`
+	OnRPOBreach string `json:"on_rpo_breach,omitempty"`
 }
 
 // Schedule is a volume group's schedule and how its runs went.
@@ -49,6 +56,23 @@ type Schedule struct {
 	Paused      bool           `json:"paused"`
 	Created     time.Time      `json:"created"`
 	Status      ScheduleStatus `json:"status"`
+	// RPO and OnRPOBreach are the request's; RPOState is where the
+	// schedule stands against RPO (nil when it has none).
+	RPO         string    `json:"rpo,omitempty"`
+	OnRPOBreach string    `json:"on_rpo_breach,omitempty"`
+	RPOState    *RPOState `json:"rpo_state,omitempty"`
+}
+
+// RPOState is a schedule's lag against its recovery point objective.
+type RPOState struct {
+	RPOSeconds float64 `json:"rpo_seconds"`
+	// LagSeconds is the age of the newest snapshot that reached the
+	// schedule's destination (before the first: the time since the RPO
+	// was set).
+	LagSeconds float64 `json:"lag_seconds"`
+	Breached   bool    `json:"breached"`
+	// BreachedSince is when the lag passed the RPO; nil while it has not.
+	BreachedSince *time.Time `json:"breached_since,omitempty"`
 }
 
 // ScheduleStatus is what the daemon records of a schedule's runs.

@@ -101,4 +101,12 @@ type StatusSchedule struct {
 	LastRun    *time.Time `json:"last_run,omitempty"`
 	LastResult string     `json:"last_result,omitempty"` // RunOK or RunFailed
 	LastError  string     `json:"last_error,omitempty"`
+	// RPOSeconds is the schedule's recovery point objective, 0 when it
+	// has none; RPOLagSeconds the lag measured against it (see
+	// RPOState); RPOBreached says the lag is past it, since
+	// BreachedSince.
+	RPOSeconds    float64    `json:"rpo_seconds,omitempty"`
+	RPOLagSeconds float64    `json:"rpo_lag_seconds,omitempty"`
+	RPOBreached   bool       `json:"rpo_breached,omitempty"`
+	BreachedSince *time.Time `json:"breached_since,omitempty"`
 }

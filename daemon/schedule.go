@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/engine/volume"
@@ -37,22 +38,29 @@ func (s *Server) setSchedule(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		rec := &scheduleRecord{VGID: vg.ID, VG: vg.Name, Created: now.UTC()}
 		rec.Spec, rec.every, rec.keep, rec.Anchor = req, every, keep, scheduleAnchor(now, req.At)
+		rec.RPO.From = now.UTC()
 		ent = sc.startLocked(rec, now)
 	} else {
 		rec := ent.rec
 		if rec.Spec.DeltaDir != req.DeltaDir {
 			rec.Status.LastSnapshot = "" // a new directory starts with a base
 		}
+		if rec.Spec.DeltaDir != req.DeltaDir || rec.Spec.ReplicateTo != req.ReplicateTo || rec.RPO.From.IsZero() {
+			// A new destination holds nothing yet; the same one set again
+			// goes on counting (setting it again does not clear a breach).
+			rec.RPO.Delivered, rec.RPO.From = time.Time{}, now.UTC()
+		}
 		rec.VG, rec.Spec, rec.every, rec.keep, rec.Anchor = vg.Name, req, every, keep, scheduleAnchor(now, req.At)
 		ent.lastSlot = now
 		sc.nextLocked(ent)
+		sc.checkRPOLocked(ent)
 		ent.wakeLocked()
 	}
 	if err := sc.saveAllLocked(); err != nil {
 		return err
 	}
-	s.log.Info("schedule set", "vg", vg.Name, "every", every, "at", req.At, "to", req.ReplicateTo, "delta_dir", req.DeltaDir, "keep", req.Keep)
-	writeJSON(w, http.StatusOK, ent.rec.view())
+	s.log.Info("schedule set", "vg", vg.Name, "every", every, "at", req.At, "to", req.ReplicateTo, "delta_dir", req.DeltaDir, "keep", req.Keep, "rpo", req.RPO)
+	writeJSON(w, http.StatusOK, sc.viewLocked(ent))
 	return nil
 }
 
@@ -83,7 +91,7 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) error {
 	sc.mu.Lock()
 	out := make([]api.Schedule, 0, len(sc.mu.entries))
 	for _, ent := range sc.mu.entries {
-		out = append(out, ent.rec.view())
+		out = append(out, sc.viewLocked(ent))
 	}
 	sc.mu.Unlock()
 	slices.SortFunc(out, func(a, b api.Schedule) int { return strings.Compare(a.VG, b.VG) })
@@ -134,7 +142,7 @@ func (s *Server) withSchedule(w http.ResponseWriter, r *http.Request, change fun
 		}
 		s.log.Info("schedule changed", "vg", vg.Name, "paused", ent.rec.Paused)
 	}
-	writeJSON(w, http.StatusOK, ent.rec.view())
+	writeJSON(w, http.StatusOK, sc.viewLocked(ent))
 	return nil
 }
 
@@ -150,6 +158,9 @@ func (s *Server) deleteSchedule(w http.ResponseWriter, r *http.Request) error {
 	}
 	vg := volume.VG{ID: ent.rec.VGID, Name: ent.rec.VG}
 	ent.cancel()
+	if ent.rpoTimer != nil {
+		ent.rpoTimer.Stop()
+	}
 	delete(sc.mu.entries, vg.ID)
 	if err := sc.saveAllLocked(); err != nil {
 		return err
@@ -190,6 +201,9 @@ func (sc *scheduler) statusOf(vgID string) (api.StatusSchedule, bool) {
 		LastRun: v.Status.LastRun, LastResult: v.Status.LastResult}
 	if v.Status.LastResult == api.RunFailed {
 		out.LastError = v.Status.LastError // schedule show keeps it after good runs too
+	}
+	if st := sc.rpoStateLocked(ent.rec, sc.clock.Now()); st != nil {
+		out.RPOSeconds, out.RPOLagSeconds, out.RPOBreached, out.BreachedSince = st.RPOSeconds, st.LagSeconds, st.Breached, st.BreachedSince
 	}
 	return out, true
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/engine/retention"
@@ -17,7 +18,7 @@ import (
 // Each step takes the code path of its command. taken is told the new
 // snapshot once it is sent on, so that it becomes the next delta's base.
 func (s *Server) runScheduled(ctx context.Context, j *job, vgID string, spec api.ScheduleRequest, keep *retention.Policy,
-	lastSnap string, taken func(snap string)) (api.ScheduleRunResult, error) {
+	lastSnap string, taken func(snap string, created time.Time)) (api.ScheduleRunResult, error) {
 	var res api.ScheduleRunResult
 	vg, err := s.cat.GetVG(ctx, vgID)
 	if err != nil {
@@ -46,7 +47,7 @@ func (s *Server) runScheduled(ctx context.Context, j *job, vgID string, spec api
 			return res, err
 		}
 	}
-	taken(sn.Name())
+	taken(sn.Name(), sn.Created)
 	if keep == nil {
 		return res, nil
 	}

@@ -29,6 +29,8 @@ type scheduler struct {
 	mu struct {
 		sync.Mutex
 		entries map[string]*scheduleEntry // by VG ID
+		// rpoHooks is closed when the newest RPO hook started has ended.
+		rpoHooks chan struct{}
 	}
 }
 
@@ -44,6 +46,8 @@ type scheduleEntry struct {
 	lastSlot time.Time
 	// retryAt is when a failed run is tried again; zero: no retry due.
 	retryAt time.Time
+	// rpoTimer fires when the lag will pass the RPO; nil when none is due.
+	rpoTimer clock.Timer
 }
 
 func newScheduler(s *Server, c clock.Clock, storeDir string, log *slog.Logger) *scheduler {
@@ -69,6 +73,7 @@ func (sc *scheduler) startLocked(rec *scheduleRecord, now time.Time) *scheduleEn
 	rec.Status.Running = ""
 	sc.mu.entries[rec.VGID] = e
 	sc.nextLocked(e)
+	sc.checkRPOLocked(e)
 	sc.wg.Add(1)
 	go sc.loop(ctx, e)
 	return e
@@ -78,6 +83,13 @@ func (sc *scheduler) startLocked(rec *scheduleRecord, now time.Time) *scheduleEn
 // manager cancels and waits for.
 func (sc *scheduler) shutdown() {
 	sc.stop()
+	sc.mu.Lock()
+	for _, e := range sc.mu.entries {
+		if e.rpoTimer != nil {
+			e.rpoTimer.Stop()
+		}
+	}
+	sc.mu.Unlock()
 	sc.wg.Wait()
 }
 
@@ -152,7 +164,7 @@ func (sc *scheduler) fire(e *scheduleEntry, due, now time.Time) {
 	keep, lastSnap := rec.keep, rec.Status.LastSnapshot
 	start := sc.clock.Now()
 	j, err := sc.s.jobs.start(api.JobSchedule, rec.VG, func(ctx context.Context, j *job) (any, error) {
-		res, err := sc.s.runScheduled(ctx, j, vgID, spec, keep, lastSnap, func(snap string) { sc.setLastSnapshot(e, snap) })
+		res, err := sc.s.runScheduled(ctx, j, vgID, spec, keep, lastSnap, func(snap string, created time.Time) { sc.setLastSnapshot(e, snap, created) })
 		sc.finished(e, j.id, start, err)
 		if err != nil {
 			return nil, err
@@ -168,12 +180,15 @@ func (sc *scheduler) fire(e *scheduleEntry, due, now time.Time) {
 }
 
 // setLastSnapshot records the snapshot a run took as soon as it is taken
-// and sent on, so that the base of the next delta is pinned from then.
-func (sc *scheduler) setLastSnapshot(e *scheduleEntry, snap string) {
+// and sent on, so that the base of the next delta is pinned from then;
+// the snapshot, taken at created, is the destination's recovery point.
+func (sc *scheduler) setLastSnapshot(e *scheduleEntry, snap string, created time.Time) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	e.rec.Status.LastSnapshot = snap
+	e.rec.delivered(created)
 	sc.saveLocked()
+	sc.checkRPOLocked(e)
 }
 
 // finished records how a run went; after a failure it wakes the loop,

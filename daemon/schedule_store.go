@@ -36,6 +36,7 @@ type scheduleRecord struct {
 	Paused  bool                `json:"paused"`
 	Created time.Time           `json:"created"`
 	Status  api.ScheduleStatus  `json:"status"`
+	RPO     rpoRecord           `json:"rpo,omitzero"` // see schedule_rpo.go; absent in older records
 	every   time.Duration       // Spec.Every, parsed
 	keep    *retention.Policy   // Spec.Keep, parsed; nil keeps all
 }
@@ -62,6 +63,9 @@ func parseScheduleSpec(req api.ScheduleRequest) (time.Duration, *retention.Polic
 			return 0, nil, e
 		}
 		rm.Close() // built to check the request only
+	}
+	if e := checkRPO(req); e != nil {
+		return 0, nil, e
 	}
 	if req.Limit != "" {
 		if _, err := bandwidth.ParseRate(req.Limit); err != nil {
@@ -118,7 +122,8 @@ func (rec *scheduleRecord) view() api.Schedule {
 	}
 	return api.Schedule{VG: rec.VG, Every: rec.every.String(), At: at, ReplicateTo: rec.Spec.ReplicateTo,
 		Materialize: rec.Spec.Materialize, HasCA: rec.Spec.CAPEM != "", DeltaDir: rec.Spec.DeltaDir,
-		Keep: rec.Spec.Keep, Limit: rec.Spec.Limit, Paused: rec.Paused, Created: rec.Created, Status: rec.Status}
+		Keep: rec.Spec.Keep, Limit: rec.Spec.Limit, Paused: rec.Paused, Created: rec.Created, Status: rec.Status,
+		RPO: rec.Spec.RPO, OnRPOBreach: rec.Spec.OnRPOBreach}
 }
 
 // loadSchedules reads schedulesFile. A damaged file is moved aside, not

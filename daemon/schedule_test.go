@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -36,6 +37,12 @@ type schedDaemon struct {
 
 func startSchedDaemon(t *testing.T, dir string, clk *clock.Fake) *schedDaemon {
 	t.Helper()
+	return startSchedDaemonLog(t, dir, clk, nil)
+}
+
+// startSchedDaemonLog is startSchedDaemon with the daemon's log (nil: none).
+func startSchedDaemonLog(t *testing.T, dir string, clk *clock.Fake, log *slog.Logger) *schedDaemon {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("the daemon's API needs root (peer credentials decide who is an admin)")
 	}
@@ -50,7 +57,7 @@ func startSchedDaemon(t *testing.T, dir string, clk *clock.Fake) *schedDaemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Store: store, AllowGroup: -1, Clock: clk})
+	srv, err := New(Config{Store: store, AllowGroup: -1, Clock: clk, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,6 +120,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger.Error("cutovers", "err", err)
 	}
 	s.sched = newScheduler(s, cfg.Clock, storeDir, cfg.Logger)
+	s.metrics.reg.MustRegister(rpoCollector{s.sched}) // metrics_rpo.go
 	s.scheduleInfo = s.sched.statusOf
 	return s, nil
 }

@@ -60,10 +60,26 @@ snapshot into --delta-dir (the first run only takes the base). --keep-*
 (a count, or "all"; --keep-within a duration such as 36h or 7d) then
 removes the snapshots the policy does not keep, never the newest nor one a
 replica, a replication target or the next delta needs. Setting a schedule
-again replaces it and keeps its record.`,
+again replaces it and keeps its record.
+
+--rpo sets a recovery point objective (a duration of at least a minute):
+the schedule's lag is the age of the newest snapshot that reached its
+destination (the replication server, the delta directory; the store for a
+snapshot-only schedule), counted from when the schedule was set to that
+destination until the first one gets there. When the lag passes the RPO, vmrepd logs one warning, sets
+vmrep_rpo_breached{vg} to 1 on its /metrics and "vmrep status" says
+BREACHED; when a snapshot reaches the destination again it logs once and
+clears. --on-rpo-breach CMD is run by vmrepd (sh -c, as root, at most a
+minute, its output in vmrepd's log) once at the breach with
+VMREP_EVENT=breach and once at the recovery with VMREP_EVENT=clear, with
+VMREP_VG, VMREP_VG_ID, VMREP_RPO_SECONDS and VMREP_LAG_SECONDS set. The
+state is kept with the schedule: a daemon restart does not fire again.
+Before a run gets through the lag is the interval plus the run's time, so
+give the RPO room above --every (e.g. --every 15m --rpo 30m).`,
 		Example: `  vmrep schedule set web --every 15m --keep-last 4 --keep-hourly 24
   vmrep schedule set web --every 1h --delta-dir /srv/deltas --keep-daily 7
-  vmrep schedule set web --every 24h --at 02:00 --replicate-to 10.0.0.5:7443 --token-file token --ca ca.pem --materialize web`,
+  vmrep schedule set web --every 24h --at 02:00 --replicate-to 10.0.0.5:7443 --token-file token --ca ca.pem --materialize web
+  vmrep schedule set web --every 15m --replicate-to 10.0.0.5:7443 --token-file token --rpo 30m --on-rpo-breach '/usr/local/bin/page-oncall'`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			if req.Every == "" {
@@ -74,6 +90,9 @@ again replaces it and keeps its record.`,
 			}
 			if req.ReplicateTo != "" && tokenFile == "" {
 				return usagef("--replicate-to needs --token-file")
+			}
+			if err := checkRPOFlags(req); err != nil {
+				return err
 			}
 			var err error
 			if req.Token, req.CAPEM, err = readRemoteSecrets(tokenFile, caFile); err != nil {
@@ -114,6 +133,8 @@ again replaces it and keeps its record.`,
 	f.StringVar(&req.Materialize, "materialize", "", "replica directory the server writes each snapshot into")
 	f.StringVar(&req.DeltaDir, "delta-dir", "", "directory each run's delta is written into")
 	f.StringVar(&req.Limit, "limit", "", "bandwidth limit on the wire for each run's replication, e.g. 200Mbit (as replicate --limit)")
+	f.StringVar(&req.RPO, "rpo", "", "recovery point objective: warn when the newest snapshot at the destination is older, e.g. 30m")
+	f.StringVar(&req.OnRPOBreach, "on-rpo-breach", "", "command vmrepd runs (sh -c) when the RPO is breached (VMREP_EVENT=breach) and when it clears (VMREP_EVENT=clear)")
 	for i, r := range keepRules {
 		what := "keep the newest snapshot of each of the N newest " + map[string]string{"hourly": "hours", "daily": "days",
 			"weekly": "weeks", "monthly": "months", "yearly": "years"}[r] + " (N or all)"
@@ -126,6 +147,20 @@ again replaces it and keeps its record.`,
 		f.StringVar(&keep[i], "keep-"+r, "", what)
 	}
 	return cmd
+}
+
+// checkRPOFlags checks --rpo and --on-rpo-breach before asking the daemon.
+func checkRPOFlags(req api.ScheduleRequest) error {
+	if req.RPO == "" {
+		if req.OnRPOBreach != "" {
+			return usagef("--on-rpo-breach needs --rpo")
+		}
+		return nil
+	}
+	if d, err := time.ParseDuration(req.RPO); err != nil || d < time.Minute {
+		return usagef("--rpo %q: want a duration of at least a minute, e.g. 30m or 2h", req.RPO)
+	}
+	return nil
 }
 
 // readRemoteSecrets reads a replication server's token and CA files, as
@@ -247,6 +282,12 @@ func (a *app) printSchedule(sc api.Schedule) error {
 	if sc.Limit != "" {
 		fmt.Fprintf(tw, "limit:\t%s\n", sc.Limit)
 	}
+	if st := sc.RPOState; st != nil {
+		fmt.Fprintf(tw, "rpo:\t%s\n", rpoText(st.RPOSeconds, st.LagSeconds, st.Breached, st.BreachedSince))
+		if sc.OnRPOBreach != "" {
+			fmt.Fprintf(tw, "on rpo breach:\t%s\n", sc.OnRPOBreach)
+		}
+	}
 	fmt.Fprintf(tw, "next run:\t%s\n", nextText(sc))
 	if st.Running != "" {
 		fmt.Fprintf(tw, "running:\tjob %s\n", st.Running)
@@ -261,6 +302,28 @@ func (a *app) printSchedule(sc api.Schedule) error {
 	fmt.Fprintf(tw, "runs:\t%d ok, %d failed (%d in a row), %d skipped; %d snapshots removed\n",
 		st.RunsOK, st.RunsFailed, st.Failures, st.RunsSkipped, st.Removed)
 	return tw.Flush()
+}
+
+// rpoText is "RPO 30m ok (lag 12m0s)" or "RPO 30m BREACHED since ...".
+func rpoText(rpo, lag float64, breached bool, since *time.Time) string {
+	text := "RPO " + shortDuration(time.Duration(rpo*float64(time.Second)))
+	lagText := ago(time.Duration(lag * float64(time.Second)))
+	if breached {
+		return fmt.Sprintf("%s BREACHED since %s (lag %s)", text, localTime(since), lagText)
+	}
+	return fmt.Sprintf("%s ok (lag %s)", text, lagText)
+}
+
+// shortDuration is d without its zero tail: 30m, 2h, 1h30m, 90s as 1m30s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func scheduleAction(sc api.Schedule) string {

@@ -111,6 +111,9 @@ func (a *app) printStatus(rep api.StatusReport) {
 				line += ": " + sc.LastError
 			}
 			fmt.Fprintln(a.stdout, line)
+			if sc.RPOSeconds > 0 {
+				fmt.Fprintln(a.stdout, "  "+rpoText(sc.RPOSeconds, sc.RPOLagSeconds, sc.RPOBreached, sc.BreachedSince))
+			}
 		}
 	}
 }
