@@ -180,6 +180,17 @@ func TestMetricsVerifyGCFuse(t *testing.T) {
 		t.Errorf("FUSE read errors: %v", n)
 	}
 	lintMetrics(t, s)
+
+	// A schedule with an RPO: its next run and RPO state, linted too.
+	d.ok("schedule", "set", "f", "--every", "24h", "--rpo", "2h")
+	s = scrape(t, web)
+	if r, b := s.must(t, "vmrep_rpo_seconds", "vg", "f"), s.must(t, "vmrep_rpo_breached", "vg", "f"); r != 7200 || b != 0 {
+		t.Errorf("RPO %v s, breached %v; want 7200, 0", r, b)
+	}
+	if next := s.must(t, "vmrep_schedule_next_run_timestamp_seconds", "vg", "f"); next < float64(time.Now().Unix()) {
+		t.Errorf("next scheduled run at %v, in the past", next)
+	}
+	lintMetrics(t, s)
 }
 
 // TestMetricsListener checks who may reach the monitoring listener: a
