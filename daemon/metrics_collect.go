@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -82,12 +83,17 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 // state is there, 0 when idle, so a series does not come and go.
 func (c *statusCollector) collectJobs(ch chan<- prometheus.Metric) {
 	n := map[[2]string]int{}
+	kinds := jobKinds
 	for _, j := range c.s.jobs.list() {
 		if j.State == api.StateRunning || j.State == api.StateQueued {
-			n[[2]string{j.Kind, j.State}]++
+			k := [2]string{j.Kind, j.State}
+			if n[k] == 0 && !slices.Contains(kinds, j.Kind) {
+				kinds = append(slices.Clip(kinds), j.Kind) // a kind the list lacks
+			}
+			n[k]++
 		}
 	}
-	for _, kind := range jobKinds {
+	for _, kind := range kinds {
 		for _, state := range []string{api.StateRunning, api.StateQueued} {
 			ch <- prometheus.MustNewConstMetric(descJobs, prometheus.GaugeValue, float64(n[[2]string{kind, state}]), kind, state)
 		}
