@@ -97,6 +97,7 @@ func (s *Server) runReplicate(ctx context.Context, j *job, rm *client.Client, vg
 	res.Committed = sr.Committed
 	s.known.pushed(rm.Addr(), sn, s.clock.Now())
 	s.sched.checkRPOVG(sn.VGID)
+	s.lagHistory().poke() // the lag chart shows the drop at once
 	if materialize != "" {
 		j.progress("materialize", 0, 0, "writing the replica on the server")
 		rep, err := rm.ReplMaterialize(ctx, api.ReplReplicaRequest{VGID: sn.VGID, Seq: sn.Seq, Dir: materialize})

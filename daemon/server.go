@@ -61,6 +61,11 @@ type Server struct {
 	// VG (by ID); nil or false: the VG has none and status shows none.
 	scheduleInfo func(vgID string) (api.StatusSchedule, bool)
 	metrics      *metrics // see metrics.go
+	// lag history for the status page's charts, see laghistory.go
+	lagOnce sync.Once
+	lagMu   sync.Mutex
+	lag     *lagRecorder
+	lagStop func()
 
 	httpSrv *http.Server
 	base    context.Context
@@ -149,6 +154,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.jobs.shutdown()
 	s.mounts.unmountAll()
 	s.vms.stopAll()
+	s.stopLagHistory()
 	s.stop() // ends event streams and other open requests
 	wg.Wait()
 	if shutErr != nil {

@@ -25,6 +25,7 @@ declare -A want=(
   [debootstrap]=debootstrap
   [extlinux]=extlinux
   [qemu-system-x86_64]=qemu-system-x86
+  [chromium]=chromium
 )
 
 # files -> Debian package: what the sample VM (scripts/sample-vm.sh) and
@@ -34,6 +35,8 @@ declare -A wantfile=(
   [/usr/share/keyrings/debian-archive-keyring.gpg]=debian-archive-keyring
   [/usr/share/OVMF/OVMF_CODE_4M.fd]=ovmf
   [/usr/share/seabios/bios-256k.bin]=seabios
+  # a font for the status page's screenshots in headless chromium
+  [/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf]=fonts-dejavu-core
 )
 
 missing=()

@@ -73,6 +73,7 @@ func startHTTP(srv *daemon.Server, h httpOptions, log *slog.Logger) (func(contex
 	if err != nil {
 		return nil, fmt.Errorf("--http: %w", err)
 	}
+	srv.StartLagHistory() // the status page's lag chart
 	hs := &http.Server{Handler: srv.HTTPHandler(token), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
