@@ -27,6 +27,7 @@ func (s *Server) gc(w http.ResponseWriter, r *http.Request) error {
 			return nil, err
 		}
 		sw := st.SweepStats
+		s.metrics.collected(req.DryRun, sw, s.clock.Now())
 		return api.GCResult{
 			DryRun: req.DryRun, Snapshots: st.Snapshots, LivePages: st.LivePages, ChunkRefs: st.ChunkRefs,
 			StoreBlobs: st.StoreBlobs, LiveBlobs: sw.LiveBlobs, LiveBytes: sw.LiveBytes,

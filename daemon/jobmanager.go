@@ -143,6 +143,9 @@ type jobManager struct {
 	// historyPath is jobsFile (jobhistory.go); empty: history in memory only.
 	historyPath string
 	saveMu      sync.Mutex
+	// ended, when set, learns of each job that ended: its kind, state
+	// (done, failed, canceled) and time from submission (metrics.go).
+	ended func(kind, state string, took time.Duration)
 
 	mu struct {
 		sync.Mutex
@@ -241,6 +244,11 @@ func (m *jobManager) run(ctx context.Context, w *waiter, fn func(ctx context.Con
 	// that saw the job end finds the daemon done writing for it.
 	o := j.outcomeOf(res, err)
 	m.retireAndSave(j, o)
+	// Counted before the end is visible, so that a client that saw the
+	// job end finds it in /metrics.
+	if m.ended != nil {
+		m.ended(j.kind, o.state, o.finished.Sub(j.started))
+	}
 	j.finish(o)
 	v := j.view()
 	if err != nil {

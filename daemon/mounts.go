@@ -35,8 +35,10 @@ type mountTable struct {
 	cat   fusefs.Catalog
 	r     blob.Reader
 	log   *slog.Logger
-	mu    sync.Mutex
-	m     map[string]*activeMount
+	// onRead, when set, learns of every read of a mount (metrics.go).
+	onRead func(n int, err error)
+	mu     sync.Mutex
+	m      map[string]*activeMount
 }
 
 type activeMount struct {
@@ -150,7 +152,7 @@ func (t *mountTable) mountLocked(ctx context.Context, info api.MountInfo) error 
 		return api.Errorf(api.CodeBusy, "mount %s: %v", info.Dir, err)
 	}
 	mnt, err := fusefs.Mount(ctx, info.Dir, t.cat, t.r, fusefs.Options{
-		CacheSize: info.CacheSize, AllowOther: info.AllowOther, Logger: t.log,
+		CacheSize: info.CacheSize, AllowOther: info.AllowOther, Logger: t.log, OnRead: t.onRead,
 	})
 	if err != nil {
 		return fmt.Errorf("mount store at %s: %w", info.Dir, err)

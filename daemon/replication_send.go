@@ -201,6 +201,7 @@ func (s *Server) sendStream(ctx context.Context, j *job, rm *client.Client, tx *
 	sent := 0
 	var sentBytes, wire int64
 	done := make(chan struct{})
+	wireC, logicalC := s.metrics.replWire.WithLabelValues(rm.Addr()), s.metrics.replLogical.WithLabelValues(rm.Addr())
 	go func() {
 		defer close(done)
 		frame := api.AppendStoredStreamPrefix(nil)
@@ -221,6 +222,8 @@ func (s *Server) sendStream(ctx context.Context, j *job, rm *client.Client, tx *
 				return
 			}
 			wire += int64(len(frame))
+			wireC.Add(float64(len(frame)))
+			logicalC.Add(float64(st.Raw))
 			frame = frame[:0]
 			sent++
 			sentBytes += int64(st.Raw)
@@ -229,6 +232,7 @@ func (s *Server) sendStream(ctx context.Context, j *job, rm *client.Client, tx *
 		}
 		_, err := pw.Write(api.AppendBlobStreamEnd(frame))
 		wire += int64(len(frame)) + 1
+		wireC.Add(float64(len(frame)) + 1)
 		pw.CloseWithError(err)
 	}()
 	br, err := rm.ReplBlobs(ctx, tx.lim.Reader(ctx, pr))

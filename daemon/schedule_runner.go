@@ -153,6 +153,7 @@ func (sc *scheduler) fire(e *scheduleEntry, due, now time.Time) {
 	if e.running {
 		if regular {
 			rec.Status.RunsSkipped++
+			sc.s.metrics.scheduleRuns.WithLabelValues(rec.VG, runSkipped).Inc()
 			sc.log.Warn("schedule: run skipped, the previous one is still running", "vg", rec.VG, "job", rec.Status.Running)
 			sc.saveLocked()
 		}
@@ -203,6 +204,7 @@ func (sc *scheduler) finished(e *scheduleEntry, jobID string, start time.Time, e
 	}
 	end := sc.clock.Now()
 	st.LastRun, st.LastJob, st.LastDuration = &start, jobID, end.Sub(start).Seconds()
+	sc.s.metrics.scheduleRan(e.rec.VG, err)
 	if err == nil {
 		st.LastResult, st.Failures = api.RunOK, 0
 		st.RunsOK++

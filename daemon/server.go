@@ -60,6 +60,7 @@ type Server struct {
 	// scheduleInfo, when set, tells status the replication schedule of a
 	// VG (by ID); nil or false: the VG has none and status shows none.
 	scheduleInfo func(vgID string) (api.StatusSchedule, bool)
+	metrics      *metrics // see metrics.go
 	// lag history for the status page's charts, see laghistory.go
 	lagOnce sync.Once
 	lagMu   sync.Mutex
@@ -103,6 +104,8 @@ func New(cfg Config) (*Server, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
+	s.metrics = newMetrics(s)
+	s.jobs.ended = s.metrics.jobEnded
 	removeStateTemps(storeDir, cfg.Logger)
 	s.jobs.persistTo(storeDir)
 	s.known = newReplicaRegistry(storeDir, cfg.Logger)
@@ -112,6 +115,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	// Mounts a killed daemon left behind are cleaned and served again.
 	s.mounts = newMountTable(storeDir, s.cat, cfg.Store, cfg.Logger)
+	s.mounts.onRead = s.metrics.fuseRead
 	s.mounts.restore(base)
 	// LVM snapshots a killed daemon left behind are removed.
 	s.lvm = s.startLVM(base)
@@ -121,6 +125,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger.Error("cutovers", "err", err)
 	}
 	s.sched = newScheduler(s, cfg.Clock, storeDir, cfg.Logger)
+	s.metrics.reg.MustRegister(rpoCollector{s.sched}) // metrics_rpo.go
 	s.scheduleInfo = s.sched.statusOf
 	return s, nil
 }

@@ -156,19 +156,25 @@ func (s *Server) takeSnapshot(ctx context.Context, j *job, vg volume.VG, full bo
 	}
 	var sn volume.Snapshot
 	err := capture.Run(ctx, plan, func(ctx context.Context, paths []string) error {
+		w := s.store.NewWriter()
+		defer w.Close()
+		meter := s.metrics.ingestMeter(vg.Name, w)
 		opts := ingest.SnapshotOptions{
 			Progress: func(p ingest.SnapshotProgress) {
 				j.progress("ingest", p.VGDone, p.VGTotal, "volume "+p.Volume)
+				meter.progress(p.Index, p.ReadBytes, p.NewBytes)
 			},
 			Pages: s.store,
 			Full:  full,
 			Log:   plan.Log,
 			Now:   s.clock.Now,
 		}
-		w := s.store.NewWriter()
-		defer w.Close()
 		var err error
-		sn, _, err = s.ingest.Snapshot(ctx, w, s.cat, vg, paths, opts)
+		var stats []ingest.Stats
+		sn, stats, err = s.ingest.Snapshot(ctx, w, s.cat, vg, paths, opts)
+		if err == nil {
+			meter.done(sn, stats)
+		}
 		return err
 	})
 	if err != nil {

@@ -20,7 +20,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return s.startJob(w, r, api.JobVerify, "store", func(ctx context.Context, j *job) (any, error) {
-		return s.runVerify(ctx, j, req)
+		res, err := s.runVerify(ctx, j, req)
+		s.metrics.verified(res, err)
+		return res, err
 	}, nil)
 }
 

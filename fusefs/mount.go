@@ -41,6 +41,10 @@ type Options struct {
 	AllowOther bool
 	// Logger receives one line per failed operation; default slog.Default().
 	Logger *slog.Logger
+	// OnRead, when set, is called after each read of a volume file with
+	// the bytes it returned or its error: the daemon counts them for its
+	// metrics. It must not block.
+	OnRead func(n int, err error)
 }
 
 func (o Options) withDefaults() Options {
@@ -81,6 +85,7 @@ func newRoot(cat Catalog, r blob.Reader, opts Options) *rootDir {
 		readAhead:       opts.ReadAhead,
 		kernelReadAhead: opts.KernelReadAhead,
 		log:             opts.Logger,
+		onRead:          opts.OnRead,
 	}}
 }
 

@@ -45,6 +45,7 @@ type view struct {
 	// Mount; 0 leaves the kernel's default.
 	kernelReadAhead int
 	log             *slog.Logger
+	onRead          func(n int, err error) // Options.OnRead; nil: nobody counts
 }
 
 // inoOf gives a node a stable inode number derived from what it shows, so

@@ -116,7 +116,13 @@ func (f *volFile) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off i
 	}
 	r, err := f.v.readAt(ctx, h, len(dest), off)
 	if err != nil {
+		if f.v.onRead != nil {
+			f.v.onRead(0, err)
+		}
 		return nil, toErrno(f.v.log, fmt.Sprintf("read %s%s at %d+%d", f.vs.Name, imgSuffix, off, len(dest)), err)
+	}
+	if f.v.onRead != nil {
+		f.v.onRead(r.Size(), nil)
 	}
 	return r, 0
 }

@@ -269,6 +269,7 @@ func (s *Store) recordAgreesLocked(ctx context.Context, fileName string) (bool, 
 // Stats sums up the committed blobs and packs.
 type Stats struct {
 	Packs, Blobs          int64
+	Chunks                int64 // blobs of type chunk; the others are pages
 	StoredBytes, RawBytes int64
 }
 
@@ -282,6 +283,9 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	if err == nil {
 		err = s.ForEachBlob(ctx, func(_ blob.ID, loc Location) error {
 			st.Blobs++
+			if loc.Type == blob.Chunk {
+				st.Chunks++
+			}
 			st.StoredBytes += int64(loc.Stored)
 			st.RawBytes += int64(loc.Raw)
 			return nil
