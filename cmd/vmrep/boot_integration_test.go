@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"go/build"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -264,13 +263,7 @@ func TestCutover(t *testing.T) {
 // is zeroed replicates fine but its test launch fails, which fails the
 // apply with vmrep's reason and leaves the launch step to run again.
 func TestStackLaunchTest(t *testing.T) {
-	gobin := filepath.Join(build.Default.GOPATH, "bin")
-	t.Setenv("PATH", os.Getenv("PATH")+string(os.PathListSeparator)+gobin)
-	testdisk.Need(t, "tofu")
-	bin, err := exec.LookPath("tofu")
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := tofuBin(t)
 	d := newDaemon(t)
 	boot, data := sampleCopy(t, d.dir)
 	d.ok("vg", "create", "vm", "--boot", boot, "--data", "data="+data)

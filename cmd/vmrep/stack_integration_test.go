@@ -165,6 +165,21 @@ func TestStackGenerateCommand(t *testing.T) {
 	}
 }
 
+// tofuBin finds OpenTofu where make deps puts it (GOPATH/bin, added to
+// the test's PATH, where the stacks' provisioners also find vmrep's
+// provider), failing in CI and skipping elsewhere when it is missing.
+func tofuBin(t *testing.T) string {
+	t.Helper()
+	gobin := filepath.Join(build.Default.GOPATH, "bin")
+	t.Setenv("PATH", os.Getenv("PATH")+string(os.PathListSeparator)+gobin)
+	testdisk.Need(t, "tofu")
+	bin, err := exec.LookPath("tofu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
 // tofuRun runs OpenTofu in dir, offline, with a CLI config that installs
 // the vmrep provider from a local mirror; the stacks' provisioners run the
 // real vmrep against the test daemon.
@@ -215,13 +230,7 @@ func (tr *tofuRun) initValidate(dir string) {
 // moves it to web@2, a second plan shows no change, and a 2->3 stack on a
 // replica still at web@1 fails with vmrep's error and changes nothing.
 func TestStackTofuEndToEnd(t *testing.T) {
-	gobin := filepath.Join(build.Default.GOPATH, "bin")
-	t.Setenv("PATH", os.Getenv("PATH")+string(os.PathListSeparator)+gobin)
-	testdisk.Need(t, "tofu")
-	bin, err := exec.LookPath("tofu")
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := tofuBin(t)
 	h := newHistory(t)
 	d := h.d
 	cfg := tofutest.WriteCLIConfig(t)
@@ -287,13 +296,8 @@ func blake3Hex(b []byte) string {
 // the daemon from VMREP_SOCKET. It returns the stacks and the replica.
 func defaultStacks(t *testing.T, h *history) (tr *tofuRun, v1, v2, replica string) {
 	t.Helper()
-	gobin := filepath.Join(build.Default.GOPATH, "bin")
-	t.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH")+string(os.PathListSeparator)+gobin)
-	testdisk.Need(t, "tofu")
-	bin, err := exec.LookPath("tofu")
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := tofuBin(t)
+	t.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	d := h.d
 	cfg := tofutest.WriteCLIConfig(t)
 	tr = &tofuRun{t: t, bin: bin, env: []string{"TF_CLI_CONFIG_FILE=" + cfg, "CHECKPOINT_DISABLE=1",

@@ -2,36 +2,23 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"image/png"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vmrep/vmrep/api"
-	"github.com/vmrep/vmrep/internal/testdisk"
 )
 
-var statusPageAddrRE = regexp.MustCompile(`msg="serving metrics and the status page" http=(\S+)`)
-
-// statusPageURL is the address of the daemon's monitoring listener, from
-// its log.
+// statusPageURL is the URL of the daemon's status page (vmrepd --http).
 func statusPageURL(t *testing.T, d *testDaemon) string {
 	t.Helper()
-	var m []string
-	testdisk.Eventually(t, "the --http address in the daemon's log", 10*time.Second, func() error {
-		if m = statusPageAddrRE.FindStringSubmatch(d.log.String()); m == nil {
-			return fmt.Errorf("not yet:\n%s", d.log)
-		}
-		return nil
-	})
-	return "http://" + m[1] + "/"
+	return "http://" + httpAddr(t, d) + "/"
 }
 
 // pageFacts is what the test reads from the status page's DOM.

@@ -2,10 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"go/build"
 	"math/rand/v2"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -30,13 +27,7 @@ import (
 // moved in place with the instance stopped. Every volume is compared with
 // cmp against vmrep restore after each apply.
 func TestTenancyRehearsalTofu(t *testing.T) {
-	gobin := filepath.Join(build.Default.GOPATH, "bin")
-	t.Setenv("PATH", os.Getenv("PATH")+string(os.PathListSeparator)+gobin)
-	testdisk.Need(t, "tofu")
-	bin, err := exec.LookPath("tofu")
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := tofuBin(t)
 	schema, err := filepath.Abs(filepath.Join("..", "..", "stackgen", "testdata", "oci-provider-"+tofutest.FakeOCIVersion, "schema.json.gz"))
 	if err != nil {
 		t.Fatal(err)
