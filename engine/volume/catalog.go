@@ -71,7 +71,9 @@ func (c *Catalog) CreateVG(ctx context.Context, vg VG) (VG, error) {
 }
 
 // UpdateVG replaces a VG's record (found by vg.ID). The name must stay
-// unique; Created is kept, and NextSeq never goes back.
+// unique; Created is kept, and NextSeq never goes back. Every volume an
+// existing snapshot names must stay, with its ID, name and role
+// (ErrVolumeInUse otherwise).
 func (c *Catalog) UpdateVG(ctx context.Context, vg VG) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -83,6 +85,9 @@ func (c *Catalog) UpdateVG(ctx context.Context, vg VG) error {
 	vg.NextSeq = max(vg.NextSeq, old.NextSeq)
 	if err := vg.Validate(); err != nil {
 		return fmt.Errorf("update volume group: %w", err)
+	}
+	if err := c.keepsSnapshotVolumesLocked(ctx, vg); err != nil {
+		return err
 	}
 	if vg.Name != old.Name {
 		vgs, err := c.listVGsLocked(ctx)

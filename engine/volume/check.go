@@ -2,6 +2,7 @@ package volume
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/vmrep/vmrep/engine/blob"
@@ -18,6 +19,9 @@ type CheckProblem struct {
 }
 
 func (p CheckProblem) Error() string {
+	if p.Volume == "" {
+		return fmt.Sprintf("snapshot %s: %v", p.Snapshot, p.Err)
+	}
 	return fmt.Sprintf("snapshot %s volume %q: %v", p.Snapshot, p.Volume, p.Err)
 }
 
@@ -25,34 +29,35 @@ func (p CheckProblem) Error() string {
 // snapshots is read and its chunks looked up once.
 type pageCounts struct{ chunks, holes, data int64 }
 
-// CheckSnapshots checks every snapshot in the catalog: each manifest loads,
+// CheckSnapshots checks every snapshot record in the catalog: its VG record
+// exists and holds each of its volumes (same ID, name and role), each manifest loads,
 // its size matches the record, each page holds what the top page says, the
 // counts match the record, and the store has every chunk. Problems are
 // returned, not errors; the error is for a catalog that cannot be read or a
 // cancelled context. progress, if not nil, is called after each volume.
 func CheckSnapshots(ctx context.Context, c *Catalog, r blob.Reader, progress func(done, total int)) ([]CheckProblem, error) {
-	vgs, err := c.ListVGs(ctx)
+	snaps, vgs, err := c.snapshotsByVG(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("check snapshots: %w", err)
 	}
-	var snaps []Snapshot
 	total := 0
-	for _, vg := range vgs {
-		ss, err := c.ListSnapshots(ctx, vg.ID)
-		if err != nil {
-			return nil, fmt.Errorf("check snapshots: %w", err)
-		}
-		for _, s := range ss {
-			total += len(s.Volumes)
-		}
-		snaps = append(snaps, ss...)
+	for _, s := range snaps {
+		total += len(s.Volumes)
 	}
 	ck := checker{r: r, okPages: make(map[blob.ID]pageCounts)}
 	done := 0
 	for _, s := range snaps {
+		vg, ok := vgs[s.VGID]
+		if !ok {
+			ck.problems = append(ck.problems, CheckProblem{Snapshot: s.Name(),
+				Err: fmt.Errorf("its volume group record %s is missing", s.VGID)})
+		}
 		for _, v := range s.Volumes {
 			if err := ctx.Err(); err != nil {
 				return ck.problems, err
+			}
+			if p := snapshotVolumeProblem(vg, v); ok && p != "" {
+				ck.problems = append(ck.problems, CheckProblem{Snapshot: s.Name(), Volume: v.Name, Err: errors.New(p)})
 			}
 			if err := ck.volume(ctx, s.Name(), v); err != nil {
 				return ck.problems, err

@@ -1,0 +1,96 @@
+package volume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/vmrep/vmrep/engine/blob"
+)
+
+// ErrVolumeInUse is returned by UpdateVG for a record that drops or
+// changes a volume an existing snapshot names.
+var ErrVolumeInUse = errors.New("volume in use by a snapshot")
+
+// snapshotVolumeProblem says what is wrong between a snapshot's volume and
+// the VG record it belongs to: empty when the VG holds the volume with the
+// same ID, name and role. Restore, diff, replicas and stacks find a
+// snapshot's volume in its VG by ID and trust its name and role, so a
+// snapshot whose volume the VG lost or changed can no longer be read as
+// it was taken.
+func snapshotVolumeProblem(vg VG, v VolumeSnapshot) string {
+	for _, have := range vg.Volumes {
+		if have.ID != v.VolumeID {
+			continue
+		}
+		switch {
+		case have.Name != v.Name:
+			return fmt.Sprintf("its volume group calls volume %s %q, the snapshot %q", v.VolumeID, have.Name, v.Name)
+		case have.Role != v.Role:
+			return fmt.Sprintf("its volume group has volume %q (%s) as %s, the snapshot as %s", v.Name, v.VolumeID, have.Role, v.Role)
+		}
+		return ""
+	}
+	return fmt.Sprintf("volume %q (%s) is not in its volume group", v.Name, v.VolumeID)
+}
+
+// keepsSnapshotVolumesLocked refuses an update of a VG record that would
+// leave one of its snapshots naming a volume the VG no longer has, or has
+// under another name or role. Volumes no snapshot names may be added,
+// changed or removed, and a named volume's size, format and source may
+// change: each snapshot records its own size.
+func (c *Catalog) keepsSnapshotVolumesLocked(ctx context.Context, vg VG) error {
+	snaps, err := c.listSnapshotsLocked(ctx, vg.ID)
+	if err != nil {
+		return fmt.Errorf("update volume group %q: %w", vg.Name, err)
+	}
+	for _, s := range snaps {
+		for _, v := range s.Volumes {
+			if p := snapshotVolumeProblem(vg, v); p != "" {
+				return fmt.Errorf("update volume group %q (%s): %w: snapshot %s would be left naming what the new record lacks (%s)",
+					vg.Name, vg.ID, ErrVolumeInUse, s.Name(), p)
+			}
+		}
+	}
+	return nil
+}
+
+// snapshotsByVG returns every snapshot record, those of each VG (by name)
+// in sequence order, then those whose VG record is missing, with the VGs
+// by ID. Listing the records themselves, rather than each VG's, is what
+// finds a snapshot that outlived its VG record.
+func (c *Catalog) snapshotsByVG(ctx context.Context) ([]Snapshot, map[string]VG, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	vgs, err := c.listVGsLocked(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	byVG := make(map[string][]Snapshot)
+	var orphans []Snapshot
+	byID := make(map[string]VG, len(vgs))
+	for _, vg := range vgs {
+		byID[vg.ID] = vg
+	}
+	// Record names sort by VG ID, then by sequence number.
+	err = c.rs.ListRecords(ctx, blob.RecordSnapshot, "", func(name string, data []byte) error {
+		s, err := decodeSnapshot(name, data)
+		if err != nil {
+			return err
+		}
+		if _, ok := byID[s.VGID]; ok {
+			byVG[s.VGID] = append(byVG[s.VGID], s)
+		} else {
+			orphans = append(orphans, s)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []Snapshot
+	for _, vg := range vgs {
+		out = append(out, byVG[vg.ID]...)
+	}
+	return append(out, orphans...), byID, nil
+}
