@@ -20,6 +20,12 @@ const (
 	ReplReplicasPath  = "/v1/repl/replicas"
 )
 
+// ReplSourceHeader carries the sending source's identity (its store's ID)
+// on every replication request. The server records which source created
+// a VG and refuses writes to it from another; with one shared token this
+// stops mistakes, not a token holder who claims another's ID.
+const ReplSourceHeader = "Vmrep-Source"
+
 // MaxMissingBatch bounds the IDs of one POST /v1/repl/missing; its body is
 // the IDs, 32 raw bytes each, so it stays at 2 MiB.
 const MaxMissingBatch = 1 << 16

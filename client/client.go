@@ -31,6 +31,7 @@ type Client struct {
 	socket string // the Unix socket; empty for a replication server
 	addr   string // the replication server's HOST:PORT; empty for the socket
 	token  string // bearer token sent with every request, when set
+	source string // api.ReplSourceHeader sent with every request, when set
 	// maxAnswer bounds a decoded answer; 0: no bound.
 	maxAnswer int64
 	http      *http.Client
@@ -119,6 +120,9 @@ func (c *Client) sendRaw(ctx context.Context, method, path, contentType string, 
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.source != "" {
+		req.Header.Set(api.ReplSourceHeader, c.source)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", contentType)

@@ -26,6 +26,11 @@ func NewRemote(addr, token string, tc *tls.Config) *Client {
 		http: &http.Client{Transport: tr}}
 }
 
+// SetSource makes every later request name the sending source (its store's
+// ID), which the server records as the creator of the VGs it sends. Call
+// it before the client is shared.
+func (c *Client) SetSource(id string) { c.source = id }
+
 // Addr is the replication server's HOST:PORT; empty for a Unix-socket
 // client.
 func (c *Client) Addr() string { return c.addr }

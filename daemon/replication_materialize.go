@@ -18,6 +18,10 @@ import (
 // forward with a delta from that snapshot; otherwise the volumes are
 // written whole. The request runs to its end: the sender waits for it.
 func (rs *ReplicationServer) materialize(w http.ResponseWriter, r *http.Request) error {
+	src, e := replSource(r)
+	if e != nil {
+		return e
+	}
 	var req api.ReplReplicaRequest
 	if e := decodeBody(w, r, &req); e != nil {
 		return e
@@ -36,9 +40,12 @@ func (rs *ReplicationServer) materialize(w http.ResponseWriter, r *http.Request)
 		return api.Errorf(api.CodeInvalid, "replica directory %q leaves the replica root", req.Dir)
 	}
 	ctx := r.Context()
-	_, sn, err := rs.s.cat.ResolveRef(ctx, volume.Ref{VG: req.VGID, Seq: req.Seq})
+	vg, sn, err := rs.s.cat.ResolveRef(ctx, volume.Ref{VG: req.VGID, Seq: req.Seq})
 	if err != nil {
 		return fmt.Errorf("materialize: %w", err)
+	}
+	if e := checkOrigin(vg, src, false); e != nil {
+		return e
 	}
 	var binds []deviceBind
 	if len(req.Devices) > 0 {

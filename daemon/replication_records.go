@@ -15,13 +15,20 @@ import (
 
 // putVG creates or updates a VG record with the sender's identifiers, so a
 // volume is known by one ID in both environments. Source paths and capture
-// settings stay behind: this daemon never reads the sender's disks.
+// settings stay behind: this daemon never reads the sender's disks. A VG
+// that exists is written only by the source that created it (Origin),
+// keeps its name, and keeps every volume its snapshots name
+// (volume.ErrVolumeInUse); a refusal changes nothing.
 func (rs *ReplicationServer) putVG(w http.ResponseWriter, r *http.Request) error {
+	src, e := replSource(r)
+	if e != nil {
+		return e
+	}
 	var req api.ReplVG
 	if e := decodeBody(w, r, &req); e != nil {
 		return e
 	}
-	vg := volume.VG{ID: req.ID, Name: req.Name, NextSeq: max(req.NextSeq, 1), Volumes: make([]volume.Volume, len(req.Volumes))}
+	vg := volume.VG{ID: req.ID, Name: req.Name, NextSeq: max(req.NextSeq, 1), Origin: src, Volumes: make([]volume.Volume, len(req.Volumes))}
 	for i, v := range req.Volumes {
 		vg.Volumes[i] = volume.Volume{ID: v.ID, Name: v.Name, Role: volume.Role(v.Role), Size: v.Size, Format: v.Format}
 	}
@@ -34,7 +41,7 @@ func (rs *ReplicationServer) putVG(w http.ResponseWriter, r *http.Request) error
 	}
 	defer unlock()
 	ctx := r.Context()
-	_, err := rs.s.cat.GetVG(ctx, vg.ID)
+	old, err := rs.s.cat.GetVG(ctx, vg.ID)
 	switch {
 	case errors.Is(err, volume.ErrNotFound):
 		next := vg.NextSeq
@@ -46,7 +53,15 @@ func (rs *ReplicationServer) putVG(w http.ResponseWriter, r *http.Request) error
 			rs.s.log.Info("replicated volume group created", "vg", vg.Name, "id", vg.ID, "remote", r.RemoteAddr)
 		}
 	case err == nil:
-		err = rs.s.cat.UpdateVG(ctx, vg)
+		if e := checkOrigin(old, src, true); e != nil {
+			return e
+		}
+		if old.Name != vg.Name {
+			return api.Errorf(api.CodeConflict, "volume group %s is %q here; a replication may not rename it to %q", vg.ID, old.Name, vg.Name)
+		}
+		if err = rs.s.cat.UpdateVG(ctx, vg); err == nil && old.Origin == "" {
+			rs.s.log.Info("replicated volume group adopted by its source", "vg", vg.Name, "id", vg.ID, "source", src, "remote", r.RemoteAddr)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("replicate volume group %q (%s): %w", req.Name, req.ID, err)
@@ -99,6 +114,10 @@ func (rs *ReplicationServer) missing(w http.ResponseWriter, r *http.Request) err
 // manifests name is committed in the index, then write the record. A
 // snapshot naming a blob the store lacks is refused and nothing changes.
 func (rs *ReplicationServer) putSnapshot(w http.ResponseWriter, r *http.Request) error {
+	src, e := replSource(r)
+	if e != nil {
+		return e
+	}
 	var req api.Snapshot
 	if e := decodeBody(w, r, &req); e != nil {
 		return e
@@ -111,6 +130,9 @@ func (rs *ReplicationServer) putSnapshot(w http.ResponseWriter, r *http.Request)
 	vg, err := rs.s.cat.GetVG(ctx, sn.VGID)
 	if err != nil {
 		return fmt.Errorf("replicated snapshot %s: volume group: %w (send the volume group first)", sn.Name(), err)
+	}
+	if e := checkOrigin(vg, src, false); e != nil {
+		return e
 	}
 	for _, v := range sn.Volumes {
 		if _, ok := vg.Volume(v.VolumeID); !ok {

@@ -70,6 +70,7 @@ func (s *Server) runReplicate(ctx context.Context, j *job, rm *client.Client, vg
 		res.Limit = tx.lim.Rate().String()
 	}
 	materialize := opts.Materialize
+	rm.SetSource(s.store.Config().ID)
 	j.progress("vg", 0, 0, "sending volume group "+vg.Name)
 	rv := api.ReplVG{ID: vg.ID, Name: vg.Name, Created: vg.Created, NextSeq: vg.NextSeq, Volumes: make([]api.Volume, len(vg.Volumes))}
 	for i, v := range vg.Volumes {

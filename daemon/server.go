@@ -233,7 +233,7 @@ func toAPIError(err error) *api.Error {
 		return api.Errorf(api.CodeNotFound, "%v", err)
 	case errors.Is(err, volume.ErrExists):
 		return api.Errorf(api.CodeExists, "%v", err)
-	case errors.Is(err, volume.ErrHasSnapshots):
+	case errors.Is(err, volume.ErrHasSnapshots), errors.Is(err, volume.ErrVolumeInUse):
 		return api.Errorf(api.CodeConflict, "%v", err)
 	case errors.Is(err, replica.ErrNotBase), errors.Is(err, replica.ErrInterrupted), errors.Is(err, stackgen.ErrNotAStack):
 		return api.Errorf(api.CodeConflict, "%v", err)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,16 +82,33 @@ func replAddr(t *testing.T, d *testDaemon) string {
 // replRaw is a hand-made replication client: it sends what vmrep never
 // would, straight to the server's endpoints.
 type replRaw struct {
-	t     *testing.T
-	addr  string
-	token string
-	http  *http.Client
+	t      *testing.T
+	addr   string
+	token  string
+	source string // api.ReplSourceHeader; a source of its own unless set
+	http   *http.Client
 }
 
 func newReplRaw(t *testing.T, p replPKI, addr string) *replRaw {
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool}}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &replRaw{t: t, addr: addr, token: p.token, http: &http.Client{Transport: tr}}
+	return &replRaw{t: t, addr: addr, token: p.token, source: "raw-" + strings.ToLower(rand.Text()),
+		http: &http.Client{Transport: tr}}
+}
+
+// storeID is the ID of d's store, which d presents as its source ID to a
+// replication server.
+func storeID(t *testing.T, d *testDaemon) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(d.store, "config"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct{ ID string }
+	if err := json.Unmarshal(b, &cfg); err != nil || cfg.ID == "" {
+		t.Fatalf("store config %s: %v", b, err)
+	}
+	return cfg.ID
 }
 
 // post sends body and returns the status and the decoded error, if any.
@@ -102,6 +120,9 @@ func (c *replRaw) post(path string, body []byte) (int, api.Error) {
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.source != "" {
+		req.Header.Set(api.ReplSourceHeader, c.source)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

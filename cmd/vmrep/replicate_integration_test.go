@@ -216,6 +216,7 @@ func TestReplicateRefusals(t *testing.T) {
 
 	s.replicate("web@1")
 	raw := newReplRaw(t, s.pki, s.addr)
+	raw.source = storeID(t, s.src) // the snapshot below is one of the source's VG
 	t.Run("blob not matching its id", func(t *testing.T) {
 		good, bad := []byte("what the id names"), []byte("what was sent instead")
 		stream := api.AppendBlobStreamPrefix(nil)

@@ -83,6 +83,9 @@ func (c *Catalog) UpdateVG(ctx context.Context, vg VG) error {
 	}
 	vg.Created = old.Created
 	vg.NextSeq = max(vg.NextSeq, old.NextSeq)
+	if old.Origin != "" {
+		vg.Origin = old.Origin
+	}
 	if err := vg.Validate(); err != nil {
 		return fmt.Errorf("update volume group: %w", err)
 	}

@@ -41,6 +41,10 @@ type VG struct {
 	// LVMSnapshot, when set, makes each capture read a temporary LVM
 	// snapshot of every volume instead of the live logical volume.
 	LVMSnapshot *LVMSnapshot `json:"lvm_snapshot,omitempty"`
+	// Origin, on a replication server, is the source that created the VG
+	// by replication (the ID it presents); empty for a VG created here
+	// and in records older than the rule. Once set it never changes.
+	Origin string `json:"origin,omitempty"`
 }
 
 const (
