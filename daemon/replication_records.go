@@ -63,6 +63,9 @@ func (rs *ReplicationServer) putVG(w http.ResponseWriter, r *http.Request) error
 			rs.s.log.Info("replicated volume group adopted by its source", "vg", vg.Name, "id", vg.ID, "source", src, "remote", r.RemoteAddr)
 		}
 	}
+	if errors.Is(err, volume.ErrVolumeInUse) {
+		return err // names the VG, the snapshot and the volume already
+	}
 	if err != nil {
 		return fmt.Errorf("replicate volume group %q (%s): %w", req.Name, req.ID, err)
 	}

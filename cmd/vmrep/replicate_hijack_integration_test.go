@@ -84,7 +84,7 @@ func TestReplicateHijackRefused(t *testing.T) {
 		{"the attack: new name, one 4 KiB volume", raw, api.ReplVGsPath,
 			api.ReplVG{ID: srcVG.ID, Name: "hijacked", NextSeq: 9, Volumes: disk}, `may not rename it to "hijacked"`},
 		{"same name, one 4 KiB volume", raw, api.ReplVGsPath,
-			api.ReplVG{ID: srcVG.ID, Name: "web", NextSeq: 9, Volumes: disk}, "volume in use by a snapshot: snapshot web@1"},
+			api.ReplVG{ID: srcVG.ID, Name: "web", NextSeq: 9, Volumes: disk}, `volume in use by a snapshot: snapshot web@1: the new record lacks volume`},
 		{"rename only", raw, api.ReplVGsPath,
 			api.ReplVG{ID: srcVG.ID, Name: "web2", NextSeq: 2, Volumes: vols()}, "may not rename it"},
 		{"another source, the record unchanged", otherRaw, api.ReplVGsPath,
@@ -95,6 +95,7 @@ func TestReplicateHijackRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, e := tc.raw.postJSON(tc.path, tc.body)
+			t.Logf("%d %s", code, e.Message)
 			if code != http.StatusConflict || e.Code != api.CodeConflict || !strings.Contains(e.Message, tc.want) ||
 				strings.Contains(e.Message, "\n") || strings.Contains(e.Message, raw.source) {
 				t.Fatalf("got %d %+v, want 409 conflict saying %q on one line, not naming the owner", code, e, tc.want)
@@ -194,7 +195,7 @@ func TestVerifyReportsHijackedVG(t *testing.T) {
 	s.srv.start()
 	r := s.srv.vmrep("verify")
 	if r.code != 1 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 ||
-		!strings.Contains(r.stderr, "verify found 2 problems") || !strings.Contains(r.stderr, "is not in its volume group") {
+		!strings.Contains(r.stderr, "verify found 2 problems") || !strings.Contains(r.stderr, "its volume group lacks volume") {
 		t.Fatalf("verify: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}
 }

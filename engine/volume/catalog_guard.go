@@ -13,25 +13,25 @@ import (
 var ErrVolumeInUse = errors.New("volume in use by a snapshot")
 
 // snapshotVolumeProblem says what is wrong between a snapshot's volume and
-// the VG record it belongs to: empty when the VG holds the volume with the
-// same ID, name and role. Restore, diff, replicas and stacks find a
+// the VG record it belongs to, which the answer calls subject: empty when
+// the VG holds the volume with the same ID, name and role. Restore, diff, replicas and stacks find a
 // snapshot's volume in its VG by ID and trust its name and role, so a
 // snapshot whose volume the VG lost or changed can no longer be read as
 // it was taken.
-func snapshotVolumeProblem(vg VG, v VolumeSnapshot) string {
+func snapshotVolumeProblem(subject string, vg VG, v VolumeSnapshot) string {
 	for _, have := range vg.Volumes {
 		if have.ID != v.VolumeID {
 			continue
 		}
 		switch {
 		case have.Name != v.Name:
-			return fmt.Sprintf("its volume group calls volume %s %q, the snapshot %q", v.VolumeID, have.Name, v.Name)
+			return fmt.Sprintf("%s calls volume %s %q, the snapshot %q", subject, v.VolumeID, have.Name, v.Name)
 		case have.Role != v.Role:
-			return fmt.Sprintf("its volume group has volume %q (%s) as %s, the snapshot as %s", v.Name, v.VolumeID, have.Role, v.Role)
+			return fmt.Sprintf("%s has volume %q (%s) as %s, the snapshot as %s", subject, v.Name, v.VolumeID, have.Role, v.Role)
 		}
 		return ""
 	}
-	return fmt.Sprintf("volume %q (%s) is not in its volume group", v.Name, v.VolumeID)
+	return fmt.Sprintf("%s lacks volume %q (%s)", subject, v.Name, v.VolumeID)
 }
 
 // keepsSnapshotVolumesLocked refuses an update of a VG record that would
@@ -46,9 +46,8 @@ func (c *Catalog) keepsSnapshotVolumesLocked(ctx context.Context, vg VG) error {
 	}
 	for _, s := range snaps {
 		for _, v := range s.Volumes {
-			if p := snapshotVolumeProblem(vg, v); p != "" {
-				return fmt.Errorf("update volume group %q (%s): %w: snapshot %s would be left naming what the new record lacks (%s)",
-					vg.Name, vg.ID, ErrVolumeInUse, s.Name(), p)
+			if p := snapshotVolumeProblem("the new record", vg, v); p != "" {
+				return fmt.Errorf("update volume group %q (%s): %w: snapshot %s: %s", vg.Name, vg.ID, ErrVolumeInUse, s.Name(), p)
 			}
 		}
 	}

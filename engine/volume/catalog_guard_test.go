@@ -39,15 +39,15 @@ func TestUpdateVGKeepsSnapshotVolumes(t *testing.T) {
 		name, want string
 		vg         VG
 	}{
-		{"hijack: one new volume instead", `volume "boot" (vol-0000000000000001) is not in its volume group`, edit(func(n *VG) {
+		{"hijack: one new volume instead", `snapshot web@1: the new record lacks volume "boot" (vol-0000000000000001)`, edit(func(n *VG) {
 			n.Volumes = []Volume{{ID: "vol-00000000000000ff", Name: "disk", Role: RoleBoot, Size: 4096}}
 		})},
-		{"data volume dropped", `volume "data" (vol-0000000000000002) is not in its volume group`, edit(func(n *VG) { n.Volumes = n.Volumes[:1] })},
-		{"volume renamed", `calls volume vol-0000000000000002 "db", the snapshot "data"`, edit(func(n *VG) { n.Volumes[1].Name = "db" })},
-		{"roles swapped", `has volume "boot" (vol-0000000000000001) as data, the snapshot as boot`, edit(func(n *VG) {
+		{"data volume dropped", `snapshot web@1: the new record lacks volume "data" (vol-0000000000000002)`, edit(func(n *VG) { n.Volumes = n.Volumes[:1] })},
+		{"volume renamed", `snapshot web@1: the new record calls volume vol-0000000000000002 "db", the snapshot "data"`, edit(func(n *VG) { n.Volumes[1].Name = "db" })},
+		{"roles swapped", `snapshot web@1: the new record has volume "boot" (vol-0000000000000001) as data, the snapshot as boot`, edit(func(n *VG) {
 			n.Volumes[0].Role, n.Volumes[1].Role = RoleData, RoleBoot
 		})},
-		{"volume id changed", `volume "data" (vol-0000000000000002) is not in its volume group`, edit(func(n *VG) { n.Volumes[1].ID = "vol-0000000000000003" })},
+		{"volume id changed", `snapshot web@1: the new record lacks volume "data" (vol-0000000000000002)`, edit(func(n *VG) { n.Volumes[1].ID = "vol-0000000000000003" })},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := c.UpdateVG(ctx, tc.vg)
@@ -123,10 +123,10 @@ func TestCheckSnapshotsVGDamage(t *testing.T) {
 		got = append(got, p.Error())
 	}
 	want := []string{
-		`snapshot web@1 volume "boot": volume "boot" (vol-0000000000000001) is not in its volume group`,
-		`snapshot web@1 volume "data": volume "data" (vol-0000000000000002) is not in its volume group`,
-		`snapshot web@2 volume "boot": volume "boot" (vol-0000000000000001) is not in its volume group`,
-		`snapshot web@2 volume "data": volume "data" (vol-0000000000000002) is not in its volume group`,
+		`snapshot web@1 volume "boot": its volume group lacks volume "boot" (vol-0000000000000001)`,
+		`snapshot web@1 volume "data": its volume group lacks volume "data" (vol-0000000000000002)`,
+		`snapshot web@2 volume "boot": its volume group lacks volume "boot" (vol-0000000000000001)`,
+		`snapshot web@2 volume "data": its volume group lacks volume "data" (vol-0000000000000002)`,
 		`snapshot db@1: its volume group record vg-00000000000000db is missing`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

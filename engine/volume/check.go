@@ -56,7 +56,7 @@ func CheckSnapshots(ctx context.Context, c *Catalog, r blob.Reader, progress fun
 			if err := ctx.Err(); err != nil {
 				return ck.problems, err
 			}
-			if p := snapshotVolumeProblem(vg, v); ok && p != "" {
+			if p := snapshotVolumeProblem("its volume group", vg, v); ok && p != "" {
 				ck.problems = append(ck.problems, CheckProblem{Snapshot: s.Name(), Volume: v.Name, Err: errors.New(p)})
 			}
 			if err := ck.volume(ctx, s.Name(), v); err != nil {
