@@ -95,7 +95,7 @@ fi
 echo vmrep-sample >"$root/etc/hostname"
 cat >"$root/etc/fstab" <<EOF
 UUID=$ROOT_UUID / ext4 errors=remount-ro 0 1
-LABEL=vmrep-data /data ext4 defaults,nofail,x-systemd.device-timeout=20s 0 2
+LABEL=vmrep-data /data ext4 defaults,nofail,x-systemd.device-timeout=180s 0 2
 EOF
 mkdir -p "$root/data"
 # A root without a password cannot log in; the login prompt is only a
@@ -113,8 +113,10 @@ chmod 755 "$root/usr/local/sbin/vmrep-sample-ready"
 cat >"$root/etc/systemd/system/vmrep-sample-ready.service" <<'EOF'
 [Unit]
 Description=vmrep sample VM readiness line
+# Ready means /data is mounted: under TCG on a loaded host the data disk
+# can take long to appear, hence the long device timeout in fstab.
 After=local-fs.target data.mount
-Wants=data.mount
+Requires=data.mount
 
 [Service]
 Type=oneshot
