@@ -124,8 +124,18 @@ func (s *Server) runCutover(ctx context.Context, j *job, vg volume.VG, from volu
 	res.Snapshot = sn.Name()
 	step("snapshot", "took "+sn.Name()+hookNote(vg), true)
 
-	defer s.known.writingReplica(sn)()
-	sum, st, err := s.moveReplica(ctx, from, sn, req.Replica, replica.ApplyOptions{}, func(phase, msg string) {
+	// planMove, as replica create --at uses it: it checks the replica
+	// again under its lock and keeps both the delta's base and sn in the
+	// store until the move is recorded.
+	p, err := s.planMove(ctx, req.Replica, sn, false)
+	if err != nil {
+		return nil, fmt.Errorf("cutover %s: %w", vg.Name, err)
+	}
+	defer p.done()
+	if p.how != api.MovedByDelta || p.base.ID != from.ID {
+		return nil, fmt.Errorf("cutover %s: the replica in %s is no longer at %s", vg.Name, req.Replica, from.Name())
+	}
+	sum, st, err := s.moveReplica(ctx, p.base, sn, req.Replica, replica.ApplyOptions{}, func(phase, msg string) {
 		j.progress(phase, 0, 0, msg)
 	})
 	if err != nil {
