@@ -9,7 +9,7 @@ import (
 
 // stateFiles are the daemon's own files in the store directory, each
 // replaced whole through a hidden temporary file and a rename.
-var stateFiles = []string{replicasFile, pinsFile, mountsFile, lvmStateFile, schedulesFile, jobsFile, lagHistoryFile}
+var stateFiles = []string{replicasFile, pinsFile, mountsFile, lvmStateFile, schedulesFile, jobsFile, lagHistoryFile, cutoversFile}
 
 // removeStateTemps removes the temporary files of state files that a
 // daemon killed between writing one and renaming it left in storeDir.
