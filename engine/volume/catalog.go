@@ -89,7 +89,7 @@ func (c *Catalog) UpdateVG(ctx context.Context, vg VG) error {
 	if err := vg.Validate(); err != nil {
 		return fmt.Errorf("update volume group: %w", err)
 	}
-	if err := c.keepsSnapshotVolumesLocked(ctx, vg); err != nil {
+	if err := c.keepsSnapshotVolumesLocked(ctx, old, vg); err != nil {
 		return err
 	}
 	if vg.Name != old.Name {

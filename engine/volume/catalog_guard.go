@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/vmrep/vmrep/engine/blob"
 )
@@ -38,8 +39,14 @@ func snapshotVolumeProblem(subject string, vg VG, v VolumeSnapshot) string {
 // leave one of its snapshots naming a volume the VG no longer has, or has
 // under another name or role. Volumes no snapshot names may be added,
 // changed or removed, and a named volume's size, format and source may
-// change: each snapshot records its own size.
-func (c *Catalog) keepsSnapshotVolumesLocked(ctx context.Context, vg VG) error {
+// change: each snapshot records its own size. An update that keeps every
+// volume of old (ID, name and role) cannot break a snapshot the old record
+// held, and skips listing them: the replication server bumps NextSeq with
+// an update for every snapshot it receives.
+func (c *Catalog) keepsSnapshotVolumesLocked(ctx context.Context, old, vg VG) error {
+	if keepsVolumes(old, vg) {
+		return nil
+	}
 	snaps, err := c.listSnapshotsLocked(ctx, vg.ID)
 	if err != nil {
 		return fmt.Errorf("update volume group %q: %w", vg.Name, err)
@@ -92,4 +99,15 @@ func (c *Catalog) snapshotsByVG(ctx context.Context) ([]Snapshot, map[string]VG,
 		out = append(out, byVG[vg.ID]...)
 	}
 	return append(out, orphans...), byID, nil
+}
+
+// keepsVolumes says whether vg still has every volume of old, by ID, with
+// the same name and role.
+func keepsVolumes(old, vg VG) bool {
+	for _, o := range old.Volumes {
+		if !slices.ContainsFunc(vg.Volumes, func(v Volume) bool { return v.ID == o.ID && v.Name == o.Name && v.Role == o.Role }) {
+			return false
+		}
+	}
+	return true
 }
