@@ -1,7 +1,7 @@
 package daemon
 
 import (
-	"crypto/subtle"
+	"crypto/sha256"
 	"net/http"
 	"strings"
 )
@@ -21,8 +21,9 @@ func (s *Server) HTTPHandler(token string) http.Handler {
 	if token == "" {
 		return m
 	}
+	sum := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !presents(r, token) {
+		if !presents(r, sum) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="vmrepd", charset="UTF-8"`)
 			http.Error(w, "unauthorized: this listener needs the token of vmrepd --http-token-file", http.StatusUnauthorized)
 			return
@@ -31,13 +32,15 @@ func (s *Server) HTTPHandler(token string) http.Handler {
 	})
 }
 
-// presents says whether r carries token, compared in constant time.
-func presents(r *http.Request, token string) bool {
+// presents says whether r carries the token whose SHA-256 is sum, as a
+// bearer token or a basic-auth password, checked as the replication
+// listener checks its own (tokenMatches).
+func presents(r *http.Request, sum [sha256.Size]byte) bool {
 	got := ""
-	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
-		got = strings.TrimPrefix(h, "Bearer ")
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		got = tok
 	} else if _, pw, ok := r.BasicAuth(); ok {
 		got = pw
 	}
-	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+	return got != "" && tokenMatches(got, sum)
 }

@@ -117,14 +117,21 @@ func (rs *ReplicationServer) serve(h handlerFunc) http.HandlerFunc {
 	}
 }
 
+// tokenMatches says whether got (surrounding space trimmed) is the token
+// whose SHA-256 is sum. Digests of equal length are compared in constant
+// time, so neither the token's bytes nor its length leak through timing.
+func tokenMatches(got string, sum [sha256.Size]byte) bool {
+	g := sha256.Sum256([]byte(strings.TrimSpace(got)))
+	return subtle.ConstantTimeCompare(g[:], sum[:]) == 1
+}
+
 // authenticate lets through requests whose bearer token matches. Digests
 // of equal length are compared in constant time, so neither the token's
 // bytes nor its length leak through timing.
 func (rs *ReplicationServer) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-		if !ok || subtle.ConstantTimeCompare(sum[:], rs.tokenSum[:]) != 1 {
+		if !ok || !tokenMatches(tok, rs.tokenSum) {
 			rs.s.log.Warn("refused replication request: bad or missing bearer token",
 				"remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="vmrep-replication"`)
