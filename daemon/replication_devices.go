@@ -69,7 +69,7 @@ func (rs *ReplicationServer) checkDevices(sn volume.Snapshot, devices map[string
 // exclusive open fails with EBUSY for a device that is mounted, swapped
 // on, or part of a device-mapper or RAID device.
 func checkBlockDevice(dev string) (string, *api.Error) {
-	real, err := filepath.EvalSymlinks(dev)
+	real, err := realPath(dev)
 	if err != nil {
 		return "", api.Errorf(api.CodeInvalid, "device %q: %v (is the volume attached?)", dev, err)
 	}
@@ -77,7 +77,7 @@ func checkBlockDevice(dev string) (string, *api.Error) {
 	if err != nil {
 		return "", api.Errorf(api.CodeInvalid, "device %q: %v", dev, err)
 	}
-	if fi.Mode()&os.ModeDevice == 0 || fi.Mode()&os.ModeCharDevice != 0 {
+	if !isBlockDevice(fi) {
 		return "", api.Errorf(api.CodeForbidden, "device %q (%s) is not a block device", dev, real)
 	}
 	f, err := os.OpenFile(real, os.O_RDONLY|syscall.O_EXCL, 0)
