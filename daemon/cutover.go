@@ -99,15 +99,7 @@ func (s *Server) runCutover(ctx context.Context, j *job, vg volume.VG, from volu
 		if pre := preHook(vg); pre != "" {
 			hook = "run the pre-snapshot hook " + quoteCmd(pre)
 		}
-		snaps, err := s.cat.ListSnapshots(ctx, vg.ID)
-		if err != nil {
-			return nil, err
-		}
-		last := from.Seq
-		for _, sn := range snaps {
-			last = max(last, sn.Seq)
-		}
-		next := fmt.Sprintf("%s@%d", vg.Name, last+1)
+		next := fmt.Sprintf("%s@%d", vg.Name, vg.NextSeq) // the seq the final snapshot reserves
 		res.Snapshot = next
 		step("snapshot", hook+", then take the final snapshot (next: "+next+")", false)
 		step("apply", "apply the delta "+from.Name()+" → final snapshot to "+req.Replica+", journaled", false)
