@@ -61,20 +61,20 @@ test-unit:
 # the repository root, where it builds bench/cmd/vmrepbench.
 BENCH_SIZE ?= 8G
 bench: deps build
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./engine/... ./internal/pipeline/ ./internal/zero/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./engine/... ./fusefs/ ./internal/pipeline/ ./internal/zero/
 	$(GO) test -run '^$$' -bench Limiter -benchtime 1x ./internal/bandwidth/ -args -limit-duration=30s
 	VMREP_BENCH_LIMIT=30 $(GO) test -count=1 -run TestBenchReplicateLimit -v ./cmd/vmrep/ | grep -E 'limit|achieved|^(ok|FAIL|---)'
 	cd bench/chunkers && $(GO) test -run '^$$' -bench . -benchtime 3x
 	$(GO) -C bench/harness build -o $(CURDIR)/$(BIN)/benchharness .
-	BENCH_SIZE=$(BENCH_SIZE) $(BIN)/benchharness -out bench/results
+	BENCH_SIZE=$(BENCH_SIZE) $(BIN)/benchharness -bin $(CURDIR)/$(BIN) -out bench/results
 
 # Under a minute, asserts no time: the harness runs end to end on tiny inputs
 # into a scratch directory and its report files must exist and parse.
-bench-smoke:
+bench-smoke: build
 	@if [ -d bench/chunkers ]; then cd bench/chunkers && $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x >/dev/null && echo "bench-smoke: chunker peers ok"; fi
 	@out=$$(mktemp -d) && bin=$$(mktemp -d) && trap 'rm -rf "$$out" "$$bin"' EXIT && \
 		$(GO) -C bench/harness build -o "$$bin/benchharness" . && \
-		"$$bin/benchharness" -smoke -out "$$out" >/dev/null && \
+		"$$bin/benchharness" -smoke -bin $(CURDIR)/$(BIN) -out "$$out" >/dev/null && \
 		"$$bin/benchharness" -check "$$out"
 	@VMREP_BENCH_LIMIT=3 $(GO) test -count=1 -run TestBenchReplicateLimit ./cmd/vmrep/ >/dev/null && echo "bench-smoke: replicate --limit ok"
 

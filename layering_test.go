@@ -30,22 +30,44 @@ var forbidden = map[string][]string{
 	"stackgen":       {"daemon", "client", "api", "cmd/"},
 	"fusefs":         {"daemon", "client", "api", "stackgen", "cmd/", "engine/cas"},
 	"daemon":         {"cmd/"},
-	"cmd/vmrep":      {"daemon", "engine/", "fusefs", "stackgen", "internal/durable", "internal/testdisk", "internal/testminio", "bench/"},
+	// The CLI reaches the engine only for the target side of a delta
+	// (onlyImports): never the store or the export.
+	"cmd/vmrep": {"daemon", "engine/cas", "engine/delta/build", "engine/diff", "fusefs", "stackgen",
+		"internal/testdisk", "internal/testminio", "bench/"},
 }
 
 // onlyImports lists packages that may import no project package but these:
 // the CLI is a client of the API and nothing else (internal/version only
 // gives it the build's --version string, internal/bandwidth parses the
-// rates users type, so a bad one is a usage error before any request), and
-// the leaf packages listed with no entries import nothing of the project.
+// rates users type, so a bad one is a usage error before any request),
+// but for two exceptions. The target side of a delta: delta show, delta
+// apply (a file or a stream on stdin) run in-process on a host without
+// vmrepd, so the CLI imports engine/delta and engine/replica and what they
+// stand on, the chunker and ingest included, which replica verify runs to
+// chunk a volume again (doc/design.md, "Daemonless target side"), with
+// the nbd and qmp leaves engine/source stands on, and internal/apiconv,
+// which turns those engines' results into the API types exactly as the
+// daemon does. And
+// internal/tokens and internal/provision let `vmrep server provision` and
+// `vmrep server tokens` write a server's PKI and token store locally: they
+// need no daemon and import nothing of the project but each other. The leaf
+// packages listed with no entries import nothing of the project.
 var onlyImports = map[string][]string{
-	"cmd/vmrep":          {"api", "client", "internal/version", "internal/bandwidth", "internal/clock"},
+	"cmd/vmrep": {"api", "client", "internal/version", "internal/bandwidth", "internal/clock",
+		"internal/tokens", "internal/provision",
+		"engine/delta", "engine/replica", "engine/blob", "engine/volume", "engine/restore",
+		"engine/ingest", "engine/source", "engine/chunker",
+		"internal/vfs", "internal/durable", "internal/pipeline", "internal/zero", "internal/nbd", "internal/qmp",
+		"internal/apiconv"},
+	"internal/tokens":    {},
+	"internal/provision": {"internal/tokens"},
 	"internal/version":   {},
 	"internal/pipeline":  {},
 	"internal/zero":      {},
 	"internal/testpki":   {},
 	"internal/cutproxy":  {},
 	"engine/blob":        {},
+	"engine/seal":        {},
 	"engine/retention":   {},
 	"internal/clock":     {},
 	"internal/bandwidth": {"internal/clock"},
@@ -53,6 +75,9 @@ var onlyImports = map[string][]string{
 	// launch boots image files in QEMU; the daemon hands it the files.
 	"launch":          {},
 	"internal/testvm": {},
+	// The NBD and QMP clients engine/source reads QEMU disks with.
+	"internal/nbd": {},
+	"internal/qmp": {},
 }
 
 // within reports whether pkg is the package rule names or, for a rule

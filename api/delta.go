@@ -20,15 +20,20 @@ type DeltaExportRequest struct {
 
 // DeltaSummary counts what a delta holds or what applying it did.
 type DeltaSummary struct {
-	Volumes      int   `json:"volumes"`
-	Records      int64 `json:"records"`
-	DataBytes    int64 `json:"data_bytes"`
-	ZeroBytes    int64 `json:"zero_bytes"`
-	StoredBytes  int64 `json:"stored_bytes"`
-	FileBytes    int64 `json:"file_bytes"`
-	Written      int64 `json:"written,omitempty"`
-	Skipped      int64 `json:"skipped,omitempty"`
-	ChangedBytes int64 `json:"changed_bytes,omitempty"`
+	Volumes   int   `json:"volumes"`
+	Records   int64 `json:"records"`
+	DataBytes int64 `json:"data_bytes"`
+	ZeroBytes int64 `json:"zero_bytes"`
+	// CopyBytes and TargetCopyBytes are the volume bytes of copy records:
+	// taken from the base (the replica's own files), and from bytes the
+	// target holds earlier (delta format 4 on).
+	CopyBytes       int64 `json:"copy_bytes"`
+	TargetCopyBytes int64 `json:"target_copy_bytes"`
+	StoredBytes     int64 `json:"stored_bytes"`
+	FileBytes       int64 `json:"file_bytes"`
+	Written         int64 `json:"written,omitempty"`
+	Skipped         int64 `json:"skipped,omitempty"`
+	ChangedBytes    int64 `json:"changed_bytes,omitempty"`
 	// Verified counts the volumes an apply checked as --verify asked,
 	// those already at the target included.
 	Verified int `json:"verified,omitempty"`
@@ -84,7 +89,11 @@ type DeltaVolume struct {
 	Records        int64  `json:"records"`
 	DataBytes      int64  `json:"data_bytes"`
 	ZeroBytes      int64  `json:"zero_bytes"`
-	StoredBytes    int64  `json:"stored_bytes"`
+	// CopyBytes: volume bytes copied from the base; TargetCopyBytes: volume
+	// bytes copied from earlier in the target (delta format 4 on).
+	CopyBytes       int64 `json:"copy_bytes"`
+	TargetCopyBytes int64 `json:"target_copy_bytes"`
+	StoredBytes     int64 `json:"stored_bytes"`
 }
 
 // DeltaPart is one part file of a split delta.

@@ -35,4 +35,10 @@ type GCResult struct {
 	// PacksSkippedNoSpace counts mostly dead packs left as they were: the
 	// file system had too little room to rewrite them.
 	PacksSkippedNoSpace int `json:"packs_skipped_no_space,omitempty"`
+	// Tenancies is the collection of each tenancy the server hosts
+	// besides its own store, by name; the figures above are its own.
+	Tenancies map[string]GCResult `json:"tenancies,omitempty"`
+	// PendingBlobs are dead blobs of a shared bucket held for the grace
+	// period; a later gc deletes them if they are still dead then.
+	PendingBlobs int64 `json:"pending_blobs,omitempty"`
 }

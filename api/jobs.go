@@ -77,4 +77,8 @@ type VerifyResult struct {
 	Snapshots   int      `json:"snapshots"`
 	Volumes     int      `json:"volumes"`
 	Problems    []string `json:"problems"`
+	// Tenancies is the verification of each tenancy the server hosts
+	// besides its own store, by name, for an admin caller; the figures and
+	// problems above are the server's own store's.
+	Tenancies map[string]VerifyResult `json:"tenancies,omitempty"`
 }

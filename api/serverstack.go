@@ -11,6 +11,9 @@ type ServerStackRequest struct {
 	Out    string `json:"out"`    // absolute stack directory, created if absent
 	Name   string `json:"name"`   // display name of the server, prefix of its bucket
 	Port   int    `json:"port"`   // TCP port of the replication listener
+	// TokenStore has the server take a token store (the sensitive
+	// variable tokens_json; vmrepd --tokens) instead of one token.
+	TokenStore bool `json:"token_store,omitempty"`
 }
 
 // ServerStackResult is the answer to POST /v1/server-stacks.

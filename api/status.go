@@ -10,6 +10,9 @@ type StatusReport struct {
 	// measured from it.
 	Time time.Time  `json:"time"`
 	VGs  []VGStatus `json:"vgs"`
+	// BucketWaits lists the jobs waiting for a lock another daemon holds
+	// on the shared bucket: "<kind> <target>: <who holds it, until when>".
+	BucketWaits []string `json:"bucket_waits,omitempty"`
 }
 
 // VGStatus is one volume group's part of StatusReport.

@@ -16,6 +16,7 @@ type Volume struct {
 	Size   int64  `json:"size"`
 	Source string `json:"source"`
 	Format string `json:"format"`
+	QMP    string `json:"qmp,omitempty"`
 }
 
 // VG is a volume group.
@@ -40,7 +41,7 @@ type VG struct {
 type VolumeSource struct {
 	Name string `json:"name"`
 	Role string `json:"role"`
-	Path string `json:"path"` // absolute path of an image file or block device
+	Path string `json:"path"` // absolute path of an image file or block device, or an NBD URI
 }
 
 // CreateVGRequest is the body of POST /v1/vgs.
@@ -54,6 +55,10 @@ type CreateVGRequest struct {
 	HookTimeout  string `json:"hook_timeout,omitempty"`
 	// LVMSnapshot reads each volume through a temporary LVM snapshot.
 	LVMSnapshot bool `json:"lvm_snapshot,omitempty"`
+	// QMP is the absolute path of the QMP socket of the QEMU process or
+	// qemu-storage-daemon that serves the NBD volumes: each snapshot then
+	// rotates a dirty bitmap per volume and reads only what it marks.
+	QMP string `json:"qmp,omitempty"`
 }
 
 // CreateSnapshotRequest is the optional body of a snapshot create.
@@ -77,6 +82,18 @@ type VolumeSnapshot struct {
 	// the store, compressed; null for snapshots recorded before vmrep
 	// counted it.
 	StoredBytes *int64 `json:"stored_bytes"`
+	// ReadBytes is what the snapshot read from the source (0: not counted,
+	// for snapshots recorded before vmrep counted it).
+	ReadBytes int64 `json:"read_bytes,omitempty"`
+	// BaseBytes is what an exact changed-block hint (a dirty bitmap) took
+	// from the previous snapshot's chunks instead of the source: the
+	// unchanged bytes around each change.
+	BaseBytes int64 `json:"base_bytes,omitempty"`
+	// DirtyBitmap is the QEMU dirty bitmap that tracks writes since this
+	// snapshot; ReadNote says how the volume was read (what a bitmap
+	// marked, or in full and why).
+	DirtyBitmap string `json:"dirty_bitmap,omitempty"`
+	ReadNote    string `json:"read_note,omitempty"`
 }
 
 // Snapshot is the state of a VG's volumes at one time.

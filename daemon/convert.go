@@ -21,7 +21,7 @@ func toAPIVG(vg volume.VG, snaps []volume.Snapshot) api.VG {
 			size = vs.Size
 		}
 		out.Volumes[i] = api.Volume{ID: v.ID, Name: v.Name, Role: string(v.Role), Size: size,
-			Source: v.Source, Format: v.Format}
+			Source: v.Source, Format: v.Format, QMP: v.QMP}
 	}
 	if !vg.Hooks.Empty() {
 		out.PreSnapshot, out.PostSnapshot = vg.Hooks.Pre, vg.Hooks.Post
@@ -37,7 +37,7 @@ func toAPISnapshot(s volume.Snapshot) api.Snapshot {
 	for i, v := range s.Volumes {
 		out.Volumes[i] = api.VolumeSnapshot{VolumeID: v.VolumeID, Name: v.Name, Role: string(v.Role),
 			Size: v.Size, Manifest: v.Manifest.String(), DataBytes: v.DataBytes, Chunks: v.Chunks,
-			Holes: v.Holes, NewBytes: v.NewBytes}
+			Holes: v.Holes, NewBytes: v.NewBytes, ReadBytes: v.ReadBytes, BaseBytes: v.BaseBytes, DirtyBitmap: v.DirtyBitmap, ReadNote: v.ReadNote}
 		if v.StoredCounted {
 			out.Volumes[i].StoredBytes = &v.StoredBytes
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/vmrep/vmrep/engine/delta/build"
 	"github.com/vmrep/vmrep/engine/replica"
 	"github.com/vmrep/vmrep/engine/volume"
+	"github.com/vmrep/vmrep/internal/apiconv"
 )
 
 // maxPartSize bounds --part-size; minPartSize keeps a split delta from
@@ -71,13 +72,13 @@ func (s *Server) runExportDelta(ctx context.Context, j *job, base, target volume
 		return nil, err
 	}
 	j.progress("digest", 0, sum.FileBytes, "")
-	digest, _, err := deltaDigest(req.Output)
+	digest, err := deltaDigest(req.Output)
 	if err != nil {
 		return nil, err
 	}
 	j.progress("export", sum.FileBytes, sum.FileBytes, "wrote "+req.Output)
 	return api.DeltaExportResult{Base: base.Name(), Target: target.Name(), Output: req.Output, Split: req.Split,
-		Digest: digest, Summary: toAPISummary(sum)}, nil
+		Digest: digest, Summary: apiconv.Summary(sum)}, nil
 }
 
 // refuseOverwrite refuses an output that exists: a file or device, or a
@@ -133,7 +134,7 @@ func (s *Server) applyDelta(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) runApplyDelta(ctx context.Context, j *job, req api.DeltaApplyRequest, ver replica.Verify) (any, error) {
 	j.progress("open", 0, 0, "checking "+req.Delta)
-	rd, err := openDelta(ctx, req.Delta)
+	rd, err := openDeltaForApply(ctx, req.Delta)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +150,7 @@ func (s *Server) runApplyDelta(ctx context.Context, j *job, req api.DeltaApplyRe
 	}
 	s.known.replicaWritten(req.Replica, st)
 	j.progress("apply", sum.Records, sum.Records, fmt.Sprintf("wrote %d records, skipped %d", sum.Written, sum.Skipped))
-	return api.DeltaApplyResult{Delta: req.Delta, Summary: toAPISummary(sum), Replica: toAPIReplica(req.Replica, st)}, nil
+	return api.DeltaApplyResult{Delta: req.Delta, Summary: apiconv.Summary(sum), Replica: apiconv.Replica(req.Replica, st)}, nil
 }
 
 // showDelta opens a delta (which checks every checksum) and sums up its
@@ -177,90 +178,51 @@ func describeDelta(ctx context.Context, path string) (api.DeltaInfo, *delta.Head
 	if err != nil {
 		return api.DeltaInfo{}, nil, err
 	}
-	h := &rd.Header
-	info := api.DeltaInfo{Path: path, VGID: h.VGID, VGName: h.VGName, BaseID: h.Base.ID, BaseSeq: h.Base.Seq,
-		TargetID: h.Target.ID, TargetSeq: h.Target.Seq, Volumes: make([]api.DeltaVolume, len(h.Volumes))}
-	for i, v := range h.Volumes {
-		dv := api.DeltaVolume{ID: v.ID, Name: v.Name, Role: string(v.Role), Added: v.Added, BaseSize: v.BaseSize,
-			TargetManifest: v.TargetManifest.String(), TargetSize: v.TargetSize}
-		if !v.Added {
-			dv.BaseManifest = v.BaseManifest.String()
-		}
-		info.Volumes[i] = dv
-	}
-	for _, p := range h.Parts {
-		info.Parts = append(info.Parts, api.DeltaPart{File: p.File, Volume: p.Volume, Size: p.Size,
-			Records: p.Records, BLAKE3: p.BLAKE3.String()})
-	}
-	err = rd.Walk(ctx, false, func(rec *delta.Record) error {
-		if rec.Volume < 0 || rec.Volume >= len(info.Volumes) {
-			return fmt.Errorf("%w: record names volume %d of %d", delta.ErrFormat, rec.Volume, len(info.Volumes))
-		}
-		v := &info.Volumes[rec.Volume]
-		v.Records++
-		if rec.Kind == delta.KindData {
-			v.DataBytes += rec.Len
-			v.StoredBytes += int64(len(rec.Stored))
-		} else {
-			v.ZeroBytes += rec.Len
-		}
-		return nil
-	})
-	if err != nil {
-		return api.DeltaInfo{}, nil, fmt.Errorf("read delta %s: %w", path, err)
-	}
-	info.Digest, info.FileBytes, err = deltaDigest(path)
+	info, err := apiconv.DeltaInfo(ctx, rd, path)
 	if err != nil {
 		return api.DeltaInfo{}, nil, err
 	}
-	info.Split = len(h.Parts) > 0
-	return info, h, nil
+	return info, &rd.Header, nil
 }
 
 // deltaDigest is the BLAKE3 of a delta file, or of the index of a split
-// delta (which names each part by its own BLAKE3), and the delta's size on
-// disk.
-func deltaDigest(path string) (string, int64, error) {
+// delta (which names each part by its own BLAKE3).
+func deltaDigest(path string) (string, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return "", 0, fmt.Errorf("digest of delta %s: %w", path, err)
+		return "", fmt.Errorf("digest of delta %s: %w", path, err)
 	}
-	file, size := path, fi.Size()
+	file := path
 	if fi.IsDir() {
-		file, size = filepath.Join(path, delta.IndexName), 0
-		ents, err := os.ReadDir(path)
-		if err != nil {
-			return "", 0, fmt.Errorf("digest of delta %s: %w", path, err)
-		}
-		for _, e := range ents {
-			if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
-				size += info.Size()
-			}
-		}
+		file = filepath.Join(path, delta.IndexName)
 	}
 	f, err := os.Open(file)
 	if err != nil {
-		return "", 0, fmt.Errorf("digest of delta %s: %w", path, err)
+		return "", fmt.Errorf("digest of delta %s: %w", path, err)
 	}
 	defer f.Close()
 	h := blake3.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return "", 0, fmt.Errorf("digest of delta %s: %w", file, err)
+		return "", fmt.Errorf("digest of delta %s: %w", file, err)
 	}
-	return fmt.Sprintf("%x", h.Sum(nil)), size, nil
-}
-
-func toAPISummary(s delta.Summary) api.DeltaSummary {
-	return api.DeltaSummary{Volumes: s.Volumes, Records: s.Records, DataBytes: s.DataBytes, ZeroBytes: s.ZeroBytes,
-		StoredBytes: s.StoredBytes, FileBytes: s.FileBytes, Written: s.Written, Skipped: s.Skipped,
-		ChangedBytes: s.ChangedBytes, Verified: s.Verified}
+	return fmt.Sprintf("%x", h.Sum(nil)), nil
 }
 
 // openDelta opens a delta a caller named. A path that is neither a delta
 // file nor a split delta's directory is the caller's mistake, not the
 // daemon's: an invalid request, not an internal error.
 func openDelta(ctx context.Context, path string) (*delta.Reader, error) {
-	rd, err := delta.Open(ctx, path)
+	return openDeltaWith(ctx, path, delta.Open)
+}
+
+// openDeltaForApply is openDelta for an apply: a single file's checksums
+// are checked by the apply, alongside its pre-pass (delta.OpenForApply).
+func openDeltaForApply(ctx context.Context, path string) (*delta.Reader, error) {
+	return openDeltaWith(ctx, path, delta.OpenForApply)
+}
+
+func openDeltaWith(ctx context.Context, path string, open func(context.Context, string) (*delta.Reader, error)) (*delta.Reader, error) {
+	rd, err := open(ctx, path)
 	if err != nil && errors.Is(err, fs.ErrNotExist) {
 		return nil, api.Errorf(api.CodeInvalid, "%s is not a delta file or a split delta's directory: %v", path, err)
 	}

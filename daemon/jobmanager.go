@@ -146,6 +146,9 @@ type jobManager struct {
 	// ended, when set, learns of each job that ended: its kind, state
 	// (done, failed, canceled) and time from submission (metrics.go).
 	ended func(kind, state string, took time.Duration)
+	// bucket, when the store is a shared bucket, keeps jobs apart from
+	// other daemons' (bucketlock.go); nil for a local store.
+	bucket *bucketLock
 
 	mu struct {
 		sync.Mutex
@@ -232,7 +235,7 @@ func (m *jobManager) run(ctx context.Context, w *waiter, fn func(ctx context.Con
 	var res any
 	var err error
 	if m.await(ctx, w) {
-		res, err = m.guard(ctx, j, fn)
+		res, err = m.runUnderBucket(ctx, w, fn)
 	} else {
 		err = ctx.Err()
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/vmrep/vmrep/engine/replica"
 	"github.com/vmrep/vmrep/engine/restore"
 	"github.com/vmrep/vmrep/engine/volume"
+	"github.com/vmrep/vmrep/internal/apiconv"
 )
 
 // createReplica starts a job that writes a snapshot's volumes into a
@@ -77,16 +78,5 @@ func (s *Server) runReplica(ctx context.Context, j *job, sn volume.Snapshot, req
 	}
 	s.known.replicaWritten(req.Dir, st)
 	j.progress("restore", total, total, "replica at "+sn.Name())
-	return toAPIReplica(req.Dir, st), nil
-}
-
-// findVolume finds a snapshot's volume by name or ID.
-func toAPIReplica(dir string, st *replica.State) api.ReplicaResult {
-	out := api.ReplicaResult{Dir: dir, VGID: st.VGID, VGName: st.VGName, SnapshotID: st.SnapshotID, Seq: st.Seq,
-		Volumes: make([]api.ReplicaVolume, len(st.Volumes))}
-	for i, v := range st.Volumes {
-		out.Volumes[i] = api.ReplicaVolume{ID: v.ID, Name: v.Name, Role: string(v.Role), Size: v.Size,
-			Manifest: v.Manifest.String(), SnapshotID: v.SnapshotID, Seq: v.Seq}
-	}
-	return out
+	return apiconv.Replica(req.Dir, st), nil
 }

@@ -10,10 +10,12 @@ import (
 	"strings"
 
 	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/delta"
 	"github.com/vmrep/vmrep/engine/delta/build"
 	"github.com/vmrep/vmrep/engine/replica"
 	"github.com/vmrep/vmrep/engine/volume"
+	"github.com/vmrep/vmrep/internal/apiconv"
 )
 
 // moveReplica brings the replica in dir from base, which it holds, to
@@ -25,6 +27,12 @@ import (
 // phase as it starts.
 func (s *Server) moveReplica(ctx context.Context, base, target volume.Snapshot, dir string, opts replica.ApplyOptions,
 	progress func(phase, msg string)) (delta.Summary, *replica.State, error) {
+	return moveReplicaIn(ctx, s.store, base, target, dir, opts, progress)
+}
+
+// moveReplicaIn is moveReplica reading the snapshots from st.
+func moveReplicaIn(ctx context.Context, st *cas.Store, base, target volume.Snapshot, dir string, opts replica.ApplyOptions,
+	progress func(phase, msg string)) (delta.Summary, *replica.State, error) {
 	if progress == nil {
 		progress = func(string, string) {}
 	}
@@ -35,10 +43,10 @@ func (s *Server) moveReplica(ctx context.Context, base, target volume.Snapshot, 
 	defer os.RemoveAll(tmp)
 	path := filepath.Join(tmp, "d.vmdelta")
 	progress("export", "delta "+base.Name()+".."+target.Name())
-	if _, err := build.Export(ctx, s.store, base, target, delta.FileSink(path), build.ExportOptions{}); err != nil {
+	if _, err := build.Export(ctx, st, base, target, delta.FileSink(path), build.ExportOptions{}); err != nil {
 		return delta.Summary{}, nil, err
 	}
-	rd, err := delta.Open(ctx, path)
+	rd, err := delta.OpenForApply(ctx, path)
 	if err != nil {
 		return delta.Summary{}, nil, err
 	}
@@ -47,8 +55,8 @@ func (s *Server) moveReplica(ctx context.Context, base, target volume.Snapshot, 
 	if err != nil {
 		return delta.Summary{}, nil, err
 	}
-	st, err := replica.ReadState(ctx, dir)
-	return sum, st, err
+	state, err := replica.ReadState(ctx, dir)
+	return sum, state, err
 }
 
 // plannedMove is what replica create --at found in the directory, checked
@@ -164,7 +172,7 @@ func (s *Server) runMove(ctx context.Context, j *job, p *plannedMove, sn volume.
 		if err != nil {
 			return nil, err
 		}
-		res.ReplicaResult = toAPIReplica(req.Dir, st)
+		res.ReplicaResult = apiconv.Replica(req.Dir, st)
 		j.progress("apply", 0, 0, "replica at "+sn.Name()+" already")
 		return res, nil
 	}
@@ -174,8 +182,8 @@ func (s *Server) runMove(ctx context.Context, j *job, p *plannedMove, sn volume.
 		return nil, fmt.Errorf("move replica %s from %s to %s: %w", req.Dir, p.from, sn.Name(), err)
 	}
 	s.known.replicaWritten(req.Dir, st)
-	d := toAPISummary(sum)
-	res.ReplicaResult, res.WrittenBytes, res.Delta = toAPIReplica(req.Dir, st), sum.ChangedBytes, &d
+	d := apiconv.Summary(sum)
+	res.ReplicaResult, res.WrittenBytes, res.Delta = apiconv.Replica(req.Dir, st), sum.ChangedBytes, &d
 	j.progress("apply", sum.Records, sum.Records, fmt.Sprintf("moved from %s: wrote %d bytes of %d", p.from, sum.ChangedBytes, size))
 	return res, nil
 }

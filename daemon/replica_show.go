@@ -7,6 +7,7 @@ import (
 
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/engine/replica"
+	"github.com/vmrep/vmrep/internal/apiconv"
 )
 
 // showReplica describes a replica: its state file, its volume files and
@@ -28,7 +29,7 @@ func (s *Server) showReplica(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rep := toAPIReplica(req.Dir, st)
+	rep := apiconv.Replica(req.Dir, st)
 	out := api.ReplicaInfo{Dir: req.Dir, StateFile: filepath.Join(req.Dir, replica.StateName), VGID: rep.VGID,
 		VGName: rep.VGName, SnapshotID: rep.SnapshotID, Seq: rep.Seq, Volumes: make([]api.ReplicaFile, len(rep.Volumes))}
 	for i, v := range rep.Volumes {

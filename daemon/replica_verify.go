@@ -2,15 +2,13 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/engine/blob"
-	"github.com/vmrep/vmrep/engine/ingest"
 	"github.com/vmrep/vmrep/engine/replica"
-	"github.com/vmrep/vmrep/engine/source"
+	"github.com/vmrep/vmrep/internal/apiconv"
 )
 
 // verifyReplica starts a job that reads every volume file of a replica and
@@ -42,18 +40,7 @@ func (s *Server) runVerifyReplica(ctx context.Context, j *job, dir string) (any,
 	if err != nil {
 		return nil, err
 	}
-	res := api.ReplicaVerifyResult{Dir: dir, VGID: st.VGID, VGName: st.VGName, OK: true,
-		Volumes: make([]api.ReplicaCheck, len(checks))}
-	var bad []replica.VolumeCheck
-	for i, c := range checks {
-		res.Volumes[i] = api.ReplicaCheck{ID: c.ID, Name: c.Name, File: c.File, SnapshotID: c.SnapshotID,
-			Seq: c.Seq, Against: c.Against, OK: c.OK, MismatchOffset: c.MismatchOffset,
-			MismatchLength: c.MismatchLength, Mismatches: c.Mismatches, Problem: c.Problem}
-		if !c.OK {
-			res.OK = false
-			bad = append(bad, c)
-		}
-	}
+	res, bad := apiconv.Verify(dir, st, checks)
 	if len(bad) > 0 {
 		return res, api.Errorf(api.CodeCorrupt, "replica %s: %d of %d volumes differ from the snapshot %s names; first: volume %q: %s",
 			dir, len(bad), len(checks), replica.StateName, bad[0].Name, bad[0].Problem)
@@ -75,73 +62,13 @@ func (s *Server) replicaManifest(ctx context.Context, vgID string, v replica.Vol
 
 // rechunk computes the manifest ID of size bytes of r with the chunker
 // parameters p (nil: the store's), storing nothing: what the fallback of a
-// replica verify compares with state.json.
+// replica verify compares with state.json. It is replica.Rechunk, which an
+// in-process `vmrep replica verify` runs too.
 func (s *Server) rechunk(ctx context.Context, r io.ReaderAt, size int64, p *blob.ChunkerParams, done func(int64)) (blob.ID, error) {
-	ing := s.ingest
-	if p != nil {
-		var err error
-		if ing, err = ing.WithChunker(*p); err != nil {
-			return blob.ID{}, fmt.Errorf("chunker parameters in %s: %w", replica.StateName, err)
-		}
+	if p == nil {
+		p = s.chunkerParams()
 	}
-	var last int64
-	st, err := ing.Volume(ctx, discardBlobs{}, &sizedSource{r: r, size: size}, ingest.Options{
-		Progress: func(p ingest.Progress) {
-			done(p.Done - last)
-			last = p.Done
-		},
-	})
-	if err != nil {
-		return blob.ID{}, fmt.Errorf("chunk the volume again: %w", err)
-	}
-	return st.ID, nil
-}
-
-// discardBlobs is a BlobWriter that keeps nothing: chunking a volume again
-// needs only the IDs of its chunks and pages.
-type discardBlobs struct{}
-
-func (discardBlobs) Put(context.Context, blob.Type, blob.ID, []byte) (bool, error) {
-	return true, nil
-}
-func (discardBlobs) Flush(context.Context) error { return nil }
-
-// sizedSource reads the first size bytes of a replica volume (a file, or a
-// block device that may be larger) as a raw source. It never detects a
-// format: the replica holds the volume's bytes, whatever they look like.
-type sizedSource struct {
-	r    io.ReaderAt
-	size int64
-}
-
-var _ source.Reader = (*sizedSource)(nil)
-
-func (s *sizedSource) Size() int64    { return s.size }
-func (s *sizedSource) Format() string { return "raw" }
-func (s *sizedSource) Close() error   { return nil }
-
-func (s *sizedSource) ReadAt(p []byte, off int64) (int, error) {
-	if off >= s.size {
-		return 0, io.EOF
-	}
-	want := min(int64(len(p)), s.size-off)
-	n, err := s.r.ReadAt(p[:want], off)
-	if int64(n) == want {
-		err = nil
-		if want < int64(len(p)) {
-			err = io.EOF
-		}
-	} else if err == nil || err == io.EOF {
-		err = io.ErrUnexpectedEOF // the file shrank under us
-	}
-	return n, err
-}
-
-func (s *sizedSource) Allocated(ctx context.Context, fn func(source.Range) error) error {
-	if s.size == 0 {
-		return nil
-	}
-	return fn(source.Range{Off: 0, Len: s.size})
+	return replica.Rechunk(ctx, r, size, p, done)
 }
 
 // chunkerParams are the store's chunker parameters, which replicas this

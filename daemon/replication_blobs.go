@@ -51,19 +51,27 @@ var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256<<10); retur
 // connection drops or the sender dies: they are flushed all the same (full
 // packs are sealed as they fill), the next attempt skips them, and gc
 // reclaims them if no snapshot ever names them.
-func (rs *ReplicationServer) blobs(w http.ResponseWriter, r *http.Request) error {
-	release, err := rs.s.jobs.hold(r.Context(), "a blob upload")
+func (rs *ReplicationServer) blobs(w http.ResponseWriter, r *http.Request, t *tenant) error {
+	release, err := rs.s.jobs.holdBucket(r.Context(), "a blob upload")
 	if err != nil {
 		return err
 	}
 	defer release()
 	ctx := r.Context()
-	bw := rs.s.store.NewWriter()
+	bw := t.store.NewWriter()
 	defer bw.Close()
+	var sw storedWriter = bw
+	if t.quota != nil {
+		if err := t.quota.begin(ctx, t.store); err != nil {
+			return err
+		}
+		defer t.quota.end()
+		sw = quotaWriter{storedWriter: bw, has: t.store.Has, q: t.quota}
+	}
 	stop := flushEvery(context.WithoutCancel(ctx), bw, streamFlushEvery, func(err error) {
 		rs.s.log.Error("flushing a blob stream", "remote", r.RemoteAddr, "err", err)
 	})
-	res, err := receiveBlobs(ctx, bw, http.MaxBytesReader(w, r.Body, maxBlobStreamBytes))
+	res, err := receiveBlobs(ctx, sw, http.MaxBytesReader(w, r.Body, maxBlobStreamBytes))
 	stop()
 	// A dropped connection cancels ctx; what arrived is flushed regardless.
 	if ferr := bw.Flush(context.WithoutCancel(ctx)); err == nil && ferr != nil {
@@ -71,7 +79,10 @@ func (rs *ReplicationServer) blobs(w http.ResponseWriter, r *http.Request) error
 	}
 	if err != nil {
 		var mbe *http.MaxBytesError
+		var eq *errQuota
 		switch {
+		case errors.As(err, &eq):
+			err = api.Errorf(api.CodeTooLarge, "%v", eq)
 		case errors.As(err, &mbe):
 			err = api.Errorf(api.CodeTooLarge, "blob stream over %d bytes; split it", mbe.Limit)
 		case errors.Is(err, api.ErrBlobStream):

@@ -127,7 +127,7 @@ func bindDevices(dir string, binds []deviceBind) error {
 // moved by the delta from it, in place, for that volume alone; any other
 // is written whole. Every device is read back against sn's manifest
 // before the answer. Volumes not bound are not touched.
-func (rs *ReplicationServer) writeDevices(ctx context.Context, sn volume.Snapshot, dir string, binds []deviceBind) (*replica.State, []api.DeviceWrite, error) {
+func (rs *ReplicationServer) writeDevices(ctx context.Context, t *tenant, sn volume.Snapshot, dir string, binds []deviceBind) (*replica.State, []api.DeviceWrite, error) {
 	st, err := replica.ReadState(ctx, dir)
 	if err != nil {
 		return nil, nil, err
@@ -135,11 +135,11 @@ func (rs *ReplicationServer) writeDevices(ctx context.Context, sn volume.Snapsho
 	if st.VGID != "" && st.VGID != sn.VGID {
 		return nil, nil, api.Errorf(api.CodeConflict, "replica %s holds volume group %s, not %s", dir, st.VGName, sn.VGName)
 	}
-	deltas := &deviceDeltas{rs: rs, target: sn, dir: dir, files: map[uint64]string{}}
+	deltas := &deviceDeltas{t: t, target: sn, dir: dir, files: map[uint64]string{}}
 	defer deltas.close()
 	out := make([]api.DeviceWrite, 0, len(binds))
 	for _, b := range binds {
-		w, err := rs.writeDevice(ctx, sn, dir, st, b, deltas)
+		w, err := rs.writeDevice(ctx, t, sn, dir, st, b, deltas)
 		if err != nil {
 			return nil, nil, fmt.Errorf("materialize %s volume %q into %s: %w", sn.Name(), b.vol.Name, b.device, err)
 		}
@@ -151,7 +151,7 @@ func (rs *ReplicationServer) writeDevices(ctx context.Context, sn volume.Snapsho
 	return st, out, nil
 }
 
-func (rs *ReplicationServer) writeDevice(ctx context.Context, sn volume.Snapshot, dir string, st *replica.State, b deviceBind, deltas *deviceDeltas) (api.DeviceWrite, error) {
+func (rs *ReplicationServer) writeDevice(ctx context.Context, t *tenant, sn volume.Snapshot, dir string, st *replica.State, b deviceBind, deltas *deviceDeltas) (api.DeviceWrite, error) {
 	v := b.vol
 	w := api.DeviceWrite{VolumeID: v.VolumeID, Name: v.Name, Device: b.device}
 	var vs *replica.VolumeState
@@ -160,7 +160,7 @@ func (rs *ReplicationServer) writeDevice(ctx context.Context, sn volume.Snapshot
 			vs = &st.Volumes[i]
 		}
 	}
-	check := func() error { return replica.CheckVolume(ctx, rs.s.store, dir, v.VolumeID, v.Manifest, v.Size) }
+	check := func() error { return replica.CheckVolume(ctx, t.store, dir, v.VolumeID, v.Manifest, v.Size) }
 	switch {
 	case vs != nil && vs.SnapshotID == sn.ID && vs.Manifest == v.Manifest:
 		err := check()
@@ -178,7 +178,7 @@ func (rs *ReplicationServer) writeDevice(ctx context.Context, sn volume.Snapshot
 			return w, err
 		}
 		if path != "" {
-			sum, err := applyOne(ctx, path, dir, v.VolumeID, rs)
+			sum, err := applyOne(ctx, path, dir, v.VolumeID, t)
 			if err == nil {
 				w.How, w.From, w.WrittenBytes, w.Verified = api.DeviceDelta, vs.Seq, sum.ChangedBytes, true
 				return w, nil
@@ -192,7 +192,7 @@ func (rs *ReplicationServer) writeDevice(ctx context.Context, sn volume.Snapshot
 			w.Note = fmt.Sprintf("the store no longer holds %s@%d, written whole", sn.VGName, vs.Seq)
 		}
 	}
-	if _, err := replica.CreateReplica(ctx, rs.s.store, sn, dir, replica.ReplicaOptions{Volume: v.VolumeID, Chunker: rs.s.chunkerParams()}); err != nil {
+	if _, err := replica.CreateReplica(ctx, t.store, sn, dir, replica.ReplicaOptions{Volume: v.VolumeID, Chunker: t.chunkerParams()}); err != nil {
 		return w, err
 	}
 	if err := check(); err != nil {
@@ -204,19 +204,19 @@ func (rs *ReplicationServer) writeDevice(ctx context.Context, sn volume.Snapshot
 
 // applyOne applies the delta file at path to one volume of the replica,
 // hashing the whole volume against the target manifest after.
-func applyOne(ctx context.Context, path, dir, volumeID string, rs *ReplicationServer) (delta.Summary, error) {
-	rd, err := delta.Open(ctx, path)
+func applyOne(ctx context.Context, path, dir, volumeID string, t *tenant) (delta.Summary, error) {
+	rd, err := delta.OpenForApply(ctx, path)
 	if err != nil {
 		return delta.Summary{}, err
 	}
 	return replica.Apply(ctx, rd, dir, replica.ApplyOptions{Volume: volumeID, Verify: replica.VerifyFull,
-		Blobs: rs.s.store, Chunker: rs.s.chunkerParams()})
+		Blobs: t.store, Chunker: t.chunkerParams()})
 }
 
 // deviceDeltas exports each delta base..target once, however many volumes
 // start from that base, into a temporary directory beside the replica.
 type deviceDeltas struct {
-	rs     *ReplicationServer
+	t      *tenant
 	target volume.Snapshot
 	dir    string
 	tmp    string
@@ -230,21 +230,21 @@ func (d *deviceDeltas) from(ctx context.Context, seq uint64, id string) (string,
 	if p, ok := d.files[seq]; ok {
 		return p, nil
 	}
-	base, err := d.rs.s.cat.GetSnapshot(ctx, d.target.VGID, seq)
+	base, err := d.t.cat.GetSnapshot(ctx, d.target.VGID, seq)
 	if errors.Is(err, volume.ErrNotFound) || err == nil && base.ID != id {
 		d.files[seq] = ""
 		return "", nil
 	} else if err != nil {
 		return "", err
 	}
-	d.done = append(d.done, d.rs.s.known.writingReplica(base)) // keeps the base through the export
+	d.done = append(d.done, d.t.known.writingReplica(base)) // keeps the base through the export
 	if d.tmp == "" {
 		if d.tmp, err = os.MkdirTemp(filepath.Dir(d.dir), ".vmrep-delta-"); err != nil {
 			return "", err
 		}
 	}
 	p := filepath.Join(d.tmp, fmt.Sprintf("%d.vmdelta", seq))
-	if _, err := build.Export(ctx, d.rs.s.store, base, d.target, delta.FileSink(p), build.ExportOptions{}); err != nil {
+	if _, err := build.Export(ctx, d.t.store, base, d.target, delta.FileSink(p), build.ExportOptions{}); err != nil {
 		return "", err
 	}
 	d.files[seq] = p

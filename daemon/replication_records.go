@@ -19,7 +19,7 @@ import (
 // that exists is written only by the source that created it (Origin),
 // keeps its name, and keeps every volume its snapshots name
 // (volume.ErrVolumeInUse); a refusal changes nothing.
-func (rs *ReplicationServer) putVG(w http.ResponseWriter, r *http.Request) error {
+func (rs *ReplicationServer) putVG(w http.ResponseWriter, r *http.Request, t *tenant) error {
 	src, e := replSource(r)
 	if e != nil {
 		return e
@@ -35,19 +35,19 @@ func (rs *ReplicationServer) putVG(w http.ResponseWriter, r *http.Request) error
 	if err := vg.Validate(); err != nil {
 		return api.Errorf(api.CodeInvalid, "replicated volume group: %v", err)
 	}
-	unlock, e := rs.s.writers.tryLock(vg.ID, vg.Name, "a replication")
+	unlock, e := t.writers.tryLock(vg.ID, vg.Name, "a replication")
 	if e != nil {
 		return e
 	}
 	defer unlock()
 	ctx := r.Context()
-	old, err := rs.s.cat.GetVG(ctx, vg.ID)
+	old, err := t.cat.GetVG(ctx, vg.ID)
 	switch {
 	case errors.Is(err, volume.ErrNotFound):
 		next := vg.NextSeq
-		if vg, err = rs.s.cat.CreateVG(ctx, vg); err == nil && next > vg.NextSeq {
+		if vg, err = t.cat.CreateVG(ctx, vg); err == nil && next > vg.NextSeq {
 			vg.NextSeq = next
-			err = rs.s.cat.UpdateVG(ctx, vg)
+			err = t.cat.UpdateVG(ctx, vg)
 		}
 		if err == nil {
 			rs.s.log.Info("replicated volume group created", "vg", vg.Name, "id", vg.ID, "remote", r.RemoteAddr)
@@ -59,7 +59,7 @@ func (rs *ReplicationServer) putVG(w http.ResponseWriter, r *http.Request) error
 		if old.Name != vg.Name {
 			return api.Errorf(api.CodeConflict, "volume group %s is %q here; a replication may not rename it to %q", vg.ID, old.Name, vg.Name)
 		}
-		if err = rs.s.cat.UpdateVG(ctx, vg); err == nil && old.Origin == "" {
+		if err = t.cat.UpdateVG(ctx, vg); err == nil && old.Origin == "" {
 			rs.s.log.Info("replicated volume group adopted by its source", "vg", vg.Name, "id", vg.ID, "source", src, "remote", r.RemoteAddr)
 		}
 	}
@@ -69,15 +69,15 @@ func (rs *ReplicationServer) putVG(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return fmt.Errorf("replicate volume group %q (%s): %w", req.Name, req.ID, err)
 	}
-	return rs.answerVG(w, r, vg.ID)
+	return rs.answerVG(w, r, t, vg.ID)
 }
 
-func (rs *ReplicationServer) answerVG(w http.ResponseWriter, r *http.Request, id string) error {
-	vg, err := rs.s.cat.GetVG(r.Context(), id)
+func (rs *ReplicationServer) answerVG(w http.ResponseWriter, r *http.Request, t *tenant, id string) error {
+	vg, err := t.cat.GetVG(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	snaps, err := rs.s.cat.ListSnapshots(r.Context(), vg.ID)
+	snaps, err := t.cat.ListSnapshots(r.Context(), vg.ID)
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func (rs *ReplicationServer) answerVG(w http.ResponseWriter, r *http.Request, id
 
 // missing answers which of a batch of blob IDs the store lacks. The body
 // is the IDs back to back, 32 bytes each, at most api.MaxMissingBatch.
-func (rs *ReplicationServer) missing(w http.ResponseWriter, r *http.Request) error {
+func (rs *ReplicationServer) missing(w http.ResponseWriter, r *http.Request, t *tenant) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, api.MaxMissingBatch*32))
 	var mbe *http.MaxBytesError
 	switch {
@@ -100,7 +100,7 @@ func (rs *ReplicationServer) missing(w http.ResponseWriter, r *http.Request) err
 	}
 	res := api.ReplMissingResult{Missing: []int{}}
 	for i := 0; i < len(body)/32; i++ {
-		ok, err := rs.s.store.Has(r.Context(), blob.ID(body[i*32:i*32+32]))
+		ok, err := t.store.Has(r.Context(), blob.ID(body[i*32:i*32+32]))
 		if err != nil {
 			return fmt.Errorf("looking up blob %d of the batch: %w", i, err)
 		}
@@ -116,7 +116,7 @@ func (rs *ReplicationServer) missing(w http.ResponseWriter, r *http.Request) err
 // order: flush every pending blob, then check that each page and chunk the
 // manifests name is committed in the index, then write the record. A
 // snapshot naming a blob the store lacks is refused and nothing changes.
-func (rs *ReplicationServer) putSnapshot(w http.ResponseWriter, r *http.Request) error {
+func (rs *ReplicationServer) putSnapshot(w http.ResponseWriter, r *http.Request, t *tenant) error {
 	src, e := replSource(r)
 	if e != nil {
 		return e
@@ -130,7 +130,7 @@ func (rs *ReplicationServer) putSnapshot(w http.ResponseWriter, r *http.Request)
 		return e
 	}
 	ctx := r.Context()
-	vg, err := rs.s.cat.GetVG(ctx, sn.VGID)
+	vg, err := t.cat.GetVG(ctx, sn.VGID)
 	if err != nil {
 		return fmt.Errorf("replicated snapshot %s: volume group: %w (send the volume group first)", sn.Name(), err)
 	}
@@ -142,17 +142,17 @@ func (rs *ReplicationServer) putSnapshot(w http.ResponseWriter, r *http.Request)
 			return api.Errorf(api.CodeInvalid, "replicated snapshot %s: volume %s is not in volume group %s", sn.Name(), v.VolumeID, vg.ID)
 		}
 	}
-	unlock, e := rs.s.writers.tryLock(vg.ID, vg.Name, "a replication")
+	unlock, e := t.writers.tryLock(vg.ID, vg.Name, "a replication")
 	if e != nil {
 		return e
 	}
 	defer unlock()
-	release, err := rs.s.jobs.hold(r.Context(), "a replicated snapshot commit")
+	release, err := rs.s.jobs.holdBucket(r.Context(), "a replicated snapshot commit")
 	if err != nil {
 		return err
 	}
 	defer release()
-	if old, err := rs.s.cat.GetSnapshot(ctx, vg.ID, sn.Seq); err == nil {
+	if old, err := t.cat.GetSnapshot(ctx, vg.ID, sn.Seq); err == nil {
 		if old.ID != sn.ID {
 			return api.Errorf(api.CodeConflict, "%s is snapshot %s here, not %s", sn.Name(), old.ID, sn.ID)
 		}
@@ -161,19 +161,19 @@ func (rs *ReplicationServer) putSnapshot(w http.ResponseWriter, r *http.Request)
 	} else if !errors.Is(err, volume.ErrNotFound) {
 		return err
 	}
-	if err := rs.s.store.Flush(ctx); err != nil {
+	if err := t.store.Flush(ctx); err != nil {
 		return fmt.Errorf("replicated snapshot %s: flush: %w", sn.Name(), err)
 	}
-	if err := checkCommitted(ctx, rs.s.store, sn); err != nil {
+	if err := checkCommitted(ctx, t.store, sn); err != nil {
 		return err
 	}
 	if vg.NextSeq <= sn.Seq {
 		vg.NextSeq = sn.Seq + 1
-		if err := rs.s.cat.UpdateVG(ctx, vg); err != nil {
+		if err := t.cat.UpdateVG(ctx, vg); err != nil {
 			return fmt.Errorf("replicated snapshot %s: %w", sn.Name(), err)
 		}
 	}
-	if err := rs.s.cat.PutSnapshot(ctx, sn); err != nil {
+	if err := t.cat.PutSnapshot(ctx, sn); err != nil {
 		return err
 	}
 	rs.s.log.Info("replicated snapshot committed", "snapshot", sn.Name(), "id", sn.ID, "remote", r.RemoteAddr)

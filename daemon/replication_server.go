@@ -23,8 +23,13 @@ import (
 type ReplicationConfig struct {
 	// TLS must carry the server's certificate; there is no plain-text mode.
 	TLS *tls.Config
-	// Token is the bearer token every request must present.
+	// Token is the legacy single bearer token (--token-file): the
+	// default tenancy with admin scope. Empty when only TokenStore is used.
 	Token string
+	// TokenStore is the path of a token store file (internal/tokens):
+	// tokens with a tenancy, a scope and an expiry, stored hashed, reread
+	// when the file changes.
+	TokenStore string
 	// ReplicaRoot is the only directory materialize may write under; empty
 	// refuses materialize.
 	ReplicaRoot string
@@ -32,28 +37,42 @@ type ReplicationConfig struct {
 	// write as block devices (on OCI, /dev/oracleoci); empty refuses
 	// materialize into devices.
 	DeviceRoot string
+	// Authenticate, when set, replaces the bearer token check: tests use
+	// it to give requests principals of several tenancies.
+	Authenticate func(*http.Request) (principal, bool)
 }
 
 // ReplicationServer serves the replication endpoints, and only them, on a
 // TCP listener: another daemon pushes VG records, blobs and snapshot
 // records into this daemon's store through it.
 type ReplicationServer struct {
-	s        *Server
-	tokenSum [sha256.Size]byte
-	root     string
-	devRoot  string
-	httpSrv  *http.Server
+	s         *Server
+	tokenSum  [sha256.Size]byte
+	hasLegacy bool
+	tokens    *tokenStore // nil without TokenStore
+	root      string
+	devRoot   string
+	tenants   map[string]*tenant // by name, DefaultTenancy included
+	httpSrv   *http.Server
 }
 
 // NewReplicationServer builds the replication listener of s. It refuses a
-// configuration without TLS or without a token.
+// configuration without TLS or without a token (a legacy token or a
+// token store).
 func (s *Server) NewReplicationServer(cfg ReplicationConfig) (*ReplicationServer, error) {
 	if cfg.TLS == nil || (len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil) {
 		return nil, errors.New("replication listener: TLS with a certificate is required")
 	}
 	tok := strings.TrimSpace(cfg.Token)
-	if len(tok) < 16 {
+	if (tok != "" || cfg.TokenStore == "") && len(tok) < 16 {
 		return nil, errors.New("replication listener: a bearer token of at least 16 characters is required")
+	}
+	var ts *tokenStore
+	if cfg.TokenStore != "" {
+		var err error
+		if ts, err = newTokenStore(cfg.TokenStore, s.log); err != nil {
+			return nil, err
+		}
 	}
 	root := cfg.ReplicaRoot
 	if root != "" {
@@ -79,13 +98,22 @@ func (s *Server) NewReplicationServer(cfg ReplicationConfig) (*ReplicationServer
 			return nil, errors.New("replication listener: a device root needs a replica root, which keeps the replicas' state")
 		}
 	}
-	rs := &ReplicationServer{s: s, tokenSum: sha256.Sum256([]byte(tok)), root: root, devRoot: devRoot}
+	rs := &ReplicationServer{s: s, tokenSum: sha256.Sum256([]byte(tok)), hasLegacy: tok != "", tokens: ts, root: root, devRoot: devRoot}
+	tenants, err := rs.tenantRoots()
+	if err != nil {
+		return nil, err
+	}
+	rs.tenants = tenants
+	handler := rs.authenticate(rs.routes())
+	if cfg.Authenticate != nil {
+		handler = rs.authenticateWith(cfg.Authenticate, rs.routes())
+	}
 	tc := cfg.TLS.Clone()
 	if tc.MinVersion < tls.VersionTLS12 {
 		tc.MinVersion = tls.VersionTLS12
 	}
 	rs.httpSrv = &http.Server{
-		Handler:           rs.authenticate(rs.routes()),
+		Handler:           handler,
 		TLSConfig:         tc,
 		BaseContext:       func(net.Listener) context.Context { return s.base },
 		ReadHeaderTimeout: 10 * time.Second,
@@ -97,11 +125,9 @@ func (s *Server) NewReplicationServer(cfg ReplicationConfig) (*ReplicationServer
 
 func (rs *ReplicationServer) routes() *http.ServeMux {
 	m := http.NewServeMux()
-	m.HandleFunc("POST "+api.ReplVGsPath, rs.serve(rs.putVG))
-	m.HandleFunc("POST "+api.ReplMissingPath, rs.serve(rs.missing))
-	m.HandleFunc("POST "+api.ReplBlobsPath, rs.serve(rs.blobs))
-	m.HandleFunc("POST "+api.ReplSnapshotsPath, rs.serve(rs.putSnapshot))
-	m.HandleFunc("POST "+api.ReplReplicasPath, rs.serve(rs.materialize))
+	for _, rt := range rs.routeTable() {
+		m.HandleFunc(rt.pattern, rs.serveTenant(rs.require(rt.scope, rt.handle)))
+	}
 	m.HandleFunc("/", rs.serve(func(w http.ResponseWriter, r *http.Request) error {
 		return api.Errorf(api.CodeNotFound, "no such replication endpoint: %s %s", r.Method, r.URL.Path)
 	}))
@@ -125,20 +151,17 @@ func tokenMatches(got string, sum [sha256.Size]byte) bool {
 	return subtle.ConstantTimeCompare(g[:], sum[:]) == 1
 }
 
-// authenticate lets through requests whose bearer token matches. Digests
-// of equal length are compared in constant time, so neither the token's
-// bytes nor its length leak through timing.
+// authenticate lets through requests whose bearer token is the legacy
+// token or an active token of the store, with its principal in the
+// context; routes() then checks the principal's scope.
 func (rs *ReplicationServer) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || !tokenMatches(tok, rs.tokenSum) {
-			rs.s.log.Warn("refused replication request: bad or missing bearer token",
-				"remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
-			w.Header().Set("WWW-Authenticate", `Bearer realm="vmrep-replication"`)
-			writeJSON(w, http.StatusUnauthorized, api.Errorf(api.CodeUnauthorized, "missing or wrong bearer token"))
+		p, why := rs.identify(r)
+		if why != "" {
+			rs.refuse(w, r, why)
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))
 	})
 }
 

@@ -36,6 +36,8 @@ type Config struct {
 	// Clock drives the schedules, dates snapshots and is the time status
 	// measures ages with; default clock.Real.
 	Clock clock.Clock
+	// Bucket tunes the locks and gc of a store shared with other daemons.
+	Bucket BucketOptions
 }
 
 // Server serves the API for one open store.
@@ -61,6 +63,9 @@ type Server struct {
 	// VG (by ID); nil or false: the VG has none and status shows none.
 	scheduleInfo func(vgID string) (api.StatusSchedule, bool)
 	metrics      *metrics // see metrics.go
+	// tenancies hosted besides the default one, by name; set before
+	// Serve, read-only after (tenancy.go)
+	tenancies map[string]*tenant
 	// lag history for the status page's charts, see laghistory.go
 	lagOnce sync.Once
 	lagMu   sync.Mutex
@@ -108,6 +113,7 @@ func New(cfg Config) (*Server, error) {
 	s.jobs.ended = s.metrics.jobEnded
 	removeStateTemps(storeDir, cfg.Logger)
 	s.jobs.persistTo(storeDir)
+	s.startBucket(cfg.Bucket)
 	s.known = newReplicaRegistry(storeDir, cfg.Logger)
 	s.pins = newPinStore(storeDir)
 	if err := s.pins.err(); err != nil {
@@ -237,6 +243,8 @@ func toAPIError(err error) *api.Error {
 		return api.Errorf(api.CodeConflict, "%v", err)
 	case errors.Is(err, replica.ErrNotBase), errors.Is(err, replica.ErrInterrupted), errors.Is(err, stackgen.ErrNotAStack):
 		return api.Errorf(api.CodeConflict, "%v", err)
+	case errors.Is(err, replica.ErrBusy):
+		return api.Errorf(api.CodeBusy, "%v", err)
 	case errors.Is(err, delta.ErrFormat), errors.Is(err, replica.ErrDamaged):
 		return api.Errorf(api.CodeCorrupt, "%v", err)
 	case errors.Is(err, stackgen.ErrInvalidPlan), errors.Is(err, export.ErrFormat):

@@ -18,7 +18,7 @@ func (s *Server) generateServerStack(w http.ResponseWriter, r *http.Request) err
 	if e := s.checkDir("server stack", req.Out, false); e != nil {
 		return e
 	}
-	files, err := stackgen.WriteServer(req.Out, stackgen.ServerStack{Name: req.Name, Port: req.Port}, req.Target)
+	files, err := stackgen.WriteServer(req.Out, stackgen.ServerStack{Name: req.Name, Port: req.Port, TokenStore: req.TokenStore}, req.Target)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/engine/capture"
 	"github.com/vmrep/vmrep/engine/ingest"
+	"github.com/vmrep/vmrep/engine/source"
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
@@ -123,6 +124,9 @@ func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request) error {
 // checkVGSources checks the sources of vg's volumes before a snapshot.
 func (s *Server) checkVGSources(vg volume.VG) *api.Error {
 	for _, v := range vg.Volumes {
+		if source.IsNBD(v.Source) {
+			continue // its server answers for it when the snapshot connects
+		}
 		if _, e := s.checkSource("volume "+v.Name, v.Source); e != nil {
 			return e
 		}

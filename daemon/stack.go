@@ -106,7 +106,7 @@ func (s *Server) stackDelta(ctx context.Context, path string, base, target volum
 	// Every volume of the header, unchanged ones too: applying them moves
 	// their state forward, which the next delta's base check needs.
 	for _, v := range info.Volumes {
-		d.Volumes = append(d.Volumes, stackgen.DeltaVolume{VolumeID: v.ID, ChangedBytes: v.DataBytes + v.ZeroBytes,
+		d.Volumes = append(d.Volumes, stackgen.DeltaVolume{VolumeID: v.ID, ChangedBytes: v.DataBytes + v.ZeroBytes + v.CopyBytes + v.TargetCopyBytes,
 			OldSize: v.BaseSize, NewSize: v.TargetSize, Added: v.Added})
 	}
 	return d, nil, nil

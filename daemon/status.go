@@ -84,6 +84,7 @@ func (s *Server) status(ctx context.Context, vgs []volume.VG) (api.StatusReport,
 		}
 		out.VGs = append(out.VGs, st)
 	}
+	out.BucketWaits = s.jobs.bucketWaits()
 	return out, nil
 }
 

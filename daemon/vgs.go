@@ -91,7 +91,7 @@ func (s *Server) buildVG(ctx context.Context, req api.CreateVGRequest) (volume.V
 	}
 	vg := volume.VG{Name: req.Name}
 	seen := map[string]bool{}
-	boots := 0
+	boots, nbdVolumes := 0, 0
 	for _, v := range req.Volumes {
 		if err := volume.ValidateNewName("volume", v.Name); err != nil {
 			return volume.VG{}, nil, api.Errorf(api.CodeInvalid, "volume group %q: %v", req.Name, err)
@@ -108,6 +108,15 @@ func (s *Server) buildVG(ctx context.Context, req api.CreateVGRequest) (volume.V
 			return volume.VG{}, nil, api.Errorf(api.CodeInvalid, "volume %q: invalid role %q (want boot or data)", v.Name, v.Role)
 		}
 		what := "volume " + v.Name
+		if source.IsNBD(v.Path) {
+			vol, e := s.nbdVolume(ctx, what, v, req.QMP)
+			if e != nil {
+				return volume.VG{}, nil, e
+			}
+			nbdVolumes++
+			vg.Volumes = append(vg.Volumes, vol)
+			continue
+		}
 		path, e := s.checkSource(what, v.Path)
 		if e != nil {
 			return volume.VG{}, nil, e
@@ -128,6 +137,9 @@ func (s *Server) buildVG(ctx context.Context, req api.CreateVGRequest) (volume.V
 	}
 	if boots != 1 {
 		return volume.VG{}, nil, api.Errorf(api.CodeInvalid, "volume group %q: %d boot volumes, want exactly one", req.Name, boots)
+	}
+	if e := checkNBDOptions(req, nbdVolumes); e != nil {
+		return volume.VG{}, nil, e
 	}
 	if req.PreSnapshot != "" || req.PostSnapshot != "" || req.HookTimeout != "" {
 		h := &volume.Hooks{Pre: req.PreSnapshot, Post: req.PostSnapshot}

@@ -39,6 +39,13 @@ type chunkEntry struct {
 	elem    *list.Element // in the LRU once loaded; nil while loading
 	refs    int           // readers copying from data
 	evicted bool          // out of the LRU; data is recycled at refs == 0
+	// used is set when a sequential read has copied the chunk up to its
+	// end, and cleared when a reader takes the chunk again. The kernel
+	// keeps what it was sent in its page cache (FOPEN_KEEP_CACHE), so such
+	// a chunk is unlikely to be asked for again: at its last release it
+	// goes to the back of the LRU, and a load that finds no free buffer
+	// takes its buffer (see acquire).
+	used atomic.Bool
 }
 
 func (e *chunkEntry) wait(ctx context.Context) ([]byte, error) {
@@ -104,6 +111,7 @@ func (c *chunkCache) acquire(id blob.ID, ref bool) (e *chunkEntry, owner bool, b
 		}
 		if ref {
 			e.refs++
+			e.used.Store(false)
 		}
 		c.mu.Unlock()
 		return e, false, nil
@@ -118,6 +126,8 @@ func (c *chunkCache) acquire(id blob.ID, ref bool) (e *chunkEntry, owner bool, b
 		buf = c.mu.free[k-1]
 		c.mu.free[k-1] = nil
 		c.mu.free = c.mu.free[:k-1]
+	} else if b, ok := c.takeUsedLocked(); ok {
+		buf = b
 	} else if !c.mu.closed {
 		n = c.mu.bufCap
 	}
@@ -133,14 +143,36 @@ func (c *chunkCache) acquire(id blob.ID, ref bool) (e *chunkEntry, owner bool, b
 	return e, true, buf
 }
 
+// takeUsedLocked evicts the entry at the back of the LRU when a sequential
+// read has used it up and nobody holds it, and returns its buffer for a new
+// load. A first sequential read then cycles through a few buffers instead
+// of mapping (and faulting in, and at last unmapping) a fresh one per chunk
+// until the cache is full: on a loaded virtual machine those system calls
+// and page faults cost more than the rest of the read path.
+func (c *chunkCache) takeUsedLocked() ([]byte, bool) {
+	el := c.mu.lru.Back()
+	if el == nil || c.mu.closed {
+		return nil, false
+	}
+	old := el.Value.(*chunkEntry)
+	if !old.used.Load() || old.refs != 0 || old.buf == nil || cap(old.buf) < c.mu.bufCap {
+		return nil, false
+	}
+	c.mu.lru.Remove(el)
+	old.elem = nil
+	c.mu.size -= int64(cap(old.data))
+	delete(c.mu.m, old.id)
+	old.evicted = true
+	buf := old.buf[:0]
+	old.buf, old.data = nil, nil
+	return buf, true
+}
+
 // release drops a reference taken by acquire.
 func (c *chunkCache) release(e *chunkEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e.refs--
-	if e.refs == 0 && e.evicted {
-		c.recycleLocked(e)
-	}
+	c.releaseLocked(e)
 }
 
 // releaseAll drops one reference on each entry, under one lock.
@@ -148,10 +180,20 @@ func (c *chunkCache) releaseAll(es []*chunkEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, e := range es {
-		e.refs--
-		if e.refs == 0 && e.evicted {
-			c.recycleLocked(e)
-		}
+		c.releaseLocked(e)
+	}
+}
+
+func (c *chunkCache) releaseLocked(e *chunkEntry) {
+	e.refs--
+	if e.refs != 0 {
+		return
+	}
+	switch {
+	case e.evicted:
+		c.recycleLocked(e)
+	case e.elem != nil && e.used.Load():
+		c.mu.lru.MoveToBack(e.elem)
 	}
 }
 

@@ -141,14 +141,15 @@ func (v *view) readAt(ctx context.Context, h *volHandle, size int, off int64) (*
 	}
 	n := int(min(int64(size), m.Size-off))
 	ahead := 0
-	if h.sequential(off, off+int64(n)) {
+	seq := h.sequential(off, off+int64(n))
+	if seq {
 		ahead = v.readAhead
 	}
 	if err := v.plan(ctx, m, off, int64(n), ahead); err != nil {
 		r.Done()
 		return nil, err
 	}
-	if err := v.fill(ctx, m, r, off, n); err != nil {
+	if err := v.fill(ctx, m, r, off, n, seq); err != nil {
 		r.Done()
 		return nil, err
 	}
@@ -156,8 +157,9 @@ func (v *view) readAt(ctx context.Context, h *volHandle, size int, off int64) (*
 }
 
 // fill appends [off, off+n) of m to r: zeros for holes, cached chunks for
-// data.
-func (v *view) fill(ctx context.Context, m *volume.Manifest, r *readReply, off int64, n int) error {
+// data. In a sequential stream, a chunk copied up to its end is marked used
+// (see chunkEntry.used).
+func (v *view) fill(ctx context.Context, m *volume.Manifest, r *readReply, off int64, n int, seq bool) error {
 	done := 0
 	for done < n {
 		pos := off + int64(done)
@@ -179,6 +181,9 @@ func (v *view) fill(ctx context.Context, m *volume.Manifest, r *readReply, off i
 				if got := int64(len(ce.data)); got != e.Length {
 					v.chunks.release(ce)
 					return &blob.Error{ID: e.ID, Type: blob.Chunk, Err: fmt.Errorf("%w: %d bytes, manifest says %d", blob.ErrCorrupt, got, e.Length)}
+				}
+				if seq && within+int64(k) == e.Length {
+					ce.used.Store(true)
 				}
 				r.chunk(ce, ce.data[within:within+int64(k)])
 			}

@@ -8,6 +8,9 @@ declare -A want=(
   [mkfs.ext4]=e2fsprogs
   [debugfs]=e2fsprogs
   [qemu-img]=qemu-utils
+  [qemu-io]=qemu-utils
+  # the QEMU source's tests serve qcow2 images over NBD with QMP
+  [qemu-storage-daemon]=qemu-system-common
   [fusermount3]=fuse3
   [losetup]=mount
   [lvcreate]=lvm2

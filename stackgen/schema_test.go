@@ -83,6 +83,11 @@ func ociStacks(t *testing.T) map[string]map[string][]byte {
 		t.Fatal(err)
 	}
 	out["oci-server"] = read(serverDir)
+	tokensDir := t.TempDir()
+	if _, err := WriteServer(tokensDir, ServerStack{Name: "vmrep-repl", Port: 7443, TokenStore: true}, TargetOCI); err != nil {
+		t.Fatal(err)
+	}
+	out["oci-server-tokens"] = read(tokensDir)
 	for name, files := range out {
 		if len(files[FileMain]) == 0 || len(files[FileVersions]) == 0 {
 			t.Fatalf("%s: no %s or %s written", name, FileMain, FileVersions)

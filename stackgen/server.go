@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
@@ -66,6 +67,20 @@ runcmd:
 type ServerStack struct {
 	Name string // display name and resource name prefix, a vmrep name
 	Port int    // TCP port of the replication listener
+	// TokenStore has the server take a token store (vmrepd --tokens, the
+	// sensitive variable tokens_json: what `vmrep server provision`
+	// writes) instead of the single token of the variable token.
+	TokenStore bool
+}
+
+// tokenStoreCloudInit is cloudInit for a server with a token store: the
+// store is written where the token was, and vmrepd reads it with --tokens.
+func tokenStoreCloudInit() string {
+	r := strings.NewReplacer(
+		"  - path: /etc/vmrep/token\n    permissions: \"0600\"\n    content: ${base64encode(token)}\n",
+		"  - path: /etc/vmrep/tokens.json\n    permissions: \"0600\"\n    content: ${base64encode(tokens_json)}\n",
+		"--token-file /etc/vmrep/token ", "--tokens /etc/vmrep/tokens.json ")
+	return r.Replace(cloudInit)
 }
 
 // GenerateServer builds the files of a stack that provisions a replication
@@ -120,7 +135,7 @@ func GenerateServer(s ServerStack, target string) (map[string][]byte, error) {
 	tmplArgs := []hclwrite.ObjectAttrTokens{
 		{Name: hclwrite.TokensForIdentifier("tls_cert_pem"), Value: ref("var", "tls_cert_pem")},
 		{Name: hclwrite.TokensForIdentifier("tls_key_pem"), Value: ref("var", "tls_key_pem")},
-		{Name: hclwrite.TokensForIdentifier("token"), Value: ref("var", "token")},
+		tokenArg(s),
 		{Name: hclwrite.TokensForIdentifier("port"), Value: str(fmt.Sprint(s.Port))},
 		{Name: hclwrite.TokensForIdentifier("vmrepd_url"), Value: ref("var", "vmrepd_url")},
 		{Name: hclwrite.TokensForIdentifier("backend"), Value: backendURL()},
@@ -147,8 +162,20 @@ func GenerateServer(s ServerStack, target string) (map[string][]byte, error) {
 	output(ob, "bucket", "Object Storage bucket of the server's packs.", ref("oci_objectstorage_bucket", "packs", "name"))
 	output(ob, "backend", "vmrepd --backend of the server: its store in the bucket.", backendURL())
 	versions(vers.Body(), [][3]string{ociProvider})
+	ci := cloudInit
+	if s.TokenStore {
+		ci = tokenStoreCloudInit()
+	}
 	return map[string][]byte{FileMain: main.Bytes(), FileVariables: vars.Bytes(), FileOutputs: outs.Bytes(),
-		FileVersions: vers.Bytes(), FileCloudInit: []byte(cloudInit)}, nil
+		FileVersions: vers.Bytes(), FileCloudInit: []byte(ci)}, nil
+}
+
+// tokenArg passes the token, or the token store, to cloud-init.
+func tokenArg(s ServerStack) hclwrite.ObjectAttrTokens {
+	if s.TokenStore {
+		return hclwrite.ObjectAttrTokens{Name: hclwrite.TokensForIdentifier("tokens_json"), Value: ref("var", "tokens_json")}
+	}
+	return hclwrite.ObjectAttrTokens{Name: hclwrite.TokensForIdentifier("token"), Value: ref("var", "token")}
 }
 
 // ServerStorePrefix is the key prefix of the server's store in its bucket.
@@ -178,8 +205,12 @@ func serverVariables(b *hclwrite.Body, s ServerStack) {
 	variable(b, "shape", "Instance shape.", cty.StringVal("VM.Standard.E4.Flex"))
 	variable(b, "ocpus", "OCPUs of the flexible shape.", cty.NumberIntVal(2))
 	variable(b, "memory_in_gbs", "Memory of the flexible shape, in GB.", cty.NumberIntVal(16))
+	tok := struct{ name, desc string }{"token", "Bearer token replication clients present (vmrep replicate --token-file)."}
+	if s.TokenStore {
+		tok = struct{ name, desc string }{"tokens_json", "Token store of the replication listener (vmrepd --tokens): server/tokens.json of vmrep server provision, hashes only."}
+	}
 	for _, v := range []struct{ name, desc string }{
-		{"token", "Bearer token replication clients present (vmrep replicate --token-file)."},
+		tok,
 		{"tls_cert_pem", "PEM certificate of the replication listener."},
 		{"tls_key_pem", "PEM private key of the replication listener."},
 		{"s3_access_key", "Access key of a customer secret key (Identity > Users > Customer secret keys) of a user who may write the bucket; vmrepd reads it as VMREP_S3_ACCESS_KEY."},

@@ -87,3 +87,33 @@ func TestServerRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestServerTokenStore: a server stack with a token store passes the
+// store as the sensitive variable tokens_json, writes it 0600 where vmrepd
+// --tokens reads it, and keeps no single-token variable or flag.
+func TestServerTokenStore(t *testing.T) {
+	files, err := GenerateServer(ServerStack{Name: "vmrep-repl", Port: 7443, TokenStore: true}, TargetOCI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range files {
+		if strings.HasSuffix(name, ".tf") {
+			parseBack(t, name, b)
+		}
+	}
+	ci, main, vars := string(files[FileCloudInit]), string(files[FileMain]), string(files[FileVariables])
+	for _, must := range []string{"--tokens /etc/vmrep/tokens.json --replica-root", "path: /etc/vmrep/tokens.json\n    permissions: \"0600\"\n    content: ${base64encode(tokens_json)}"} {
+		if !strings.Contains(ci, must) {
+			t.Errorf("cloud-init lacks %q", must)
+		}
+	}
+	if strings.Contains(ci, "--token-file") || strings.Contains(ci, "base64encode(token)") {
+		t.Errorf("cloud-init still takes the single token:\n%s", ci)
+	}
+	if !strings.Contains(main, "= var.tokens_json") || strings.Contains(main, "var.token ") || strings.Contains(main, "var.token\n") {
+		t.Errorf("main.tf does not pass the token store alone:\n%s", main)
+	}
+	if !strings.Contains(vars, `variable "tokens_json"`) || strings.Contains(vars, `variable "token"`) {
+		t.Errorf("variables.tf:\n%s", vars)
+	}
+}

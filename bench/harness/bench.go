@@ -15,6 +15,7 @@ type bench struct {
 	cfg   config
 	work  string
 	tool  string
+	bin   string // directory holding vmrep and vmrepd
 	peers map[string]bool
 	res   Results
 
@@ -110,6 +111,11 @@ func (b *bench) ingestAll(ctx context.Context) error {
 				os.RemoveAll(store)
 			}
 		}
+		r, err := b.daemonIngest(ctx, w, img, size)
+		if err != nil {
+			return err
+		}
+		b.res.Ingest = append(b.res.Ingest, r)
 		if err := b.ingestPeers(ctx, w, img, size); err != nil {
 			return err
 		}

@@ -42,6 +42,9 @@ func checkReport(dir string) error {
 			return fmt.Errorf("%s: %s %s on %s has no time or RSS", newest, r.Tool, r.Op, r.Workload)
 		}
 	}
+	if _, ok := find(res.Ingest, "os", "vmrep", daemonOp, 0); !ok {
+		return fmt.Errorf("%s has no ingest timed through vmrepd", newest)
+	}
 	md, err := os.ReadFile(strings.TrimSuffix(newest, ".json") + ".md")
 	if err != nil {
 		return err

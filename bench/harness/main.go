@@ -37,6 +37,7 @@ func main() {
 	work := flag.String("work", "", "scratch directory (default: a temp dir, removed)")
 	seed := flag.Uint64("seed", 1, "workload seed")
 	prebuilt := flag.String("vmrepbench", "", "use this vmrepbench binary instead of building one")
+	binDir := flag.String("bin", "", "directory holding the vmrep and vmrepd binaries to time through the daemon (default: build them)")
 	rewrite := flag.String("report", "", "rewrite the Markdown and plots from this run's JSON file, and exit")
 	genOnly := flag.Bool("generate-only", false, "only generate the workloads into -work (the harness runs this as a child)")
 	check := flag.String("check", "", "check that DIR holds a report that parses, and exit")
@@ -77,7 +78,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(context.Background(), cfg, *out, *work, *prebuilt, strings.Split(*peersFlag, ",")); err != nil {
+	if err := run(context.Background(), cfg, *out, *work, *prebuilt, *binDir, strings.Split(*peersFlag, ",")); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -124,7 +125,7 @@ func envOr(k, def string) string {
 }
 
 // run builds vmrepbench, runs every part and writes the report.
-func run(ctx context.Context, cfg config, outDir, workDir, prebuilt string, peers []string) error {
+func run(ctx context.Context, cfg config, outDir, workDir, prebuilt, binDir string, peers []string) error {
 	if workDir == "" {
 		d, err := os.MkdirTemp("", "vmrep-bench-")
 		if err != nil {
@@ -148,6 +149,14 @@ func run(ctx context.Context, cfg config, outDir, workDir, prebuilt string, peer
 			return fmt.Errorf("build vmrepbench: %v: %s", err, out)
 		}
 	}
+	b.bin = binDir
+	if b.bin == "" {
+		b.bin = filepath.Join(workDir, "bin")
+		if out, err := exec.CommandContext(ctx, "go", "build", "-o", b.bin+"/", "./cmd/vmrep", "./cmd/vmrepd").CombinedOutput(); err != nil {
+			return fmt.Errorf("build vmrep and vmrepd: %v: %s", err, out)
+		}
+	}
+	b.res.Versions = peerVersions(ctx, b.peers)
 	if canDropCaches() {
 		cfg.Cache = "warm (input read once before each tool; dropping caches is permitted here but not used, so runs do not disturb others)"
 	} else {

@@ -16,6 +16,11 @@ import (
 // measures xdelta3 and rsync on the same pair.
 func (b *bench) mutations(ctx context.Context) error {
 	scens := []struct{ name, base string }{{"os-files", "os"}, {"sparse-scatter", "sparse"}, {"sparse-seq", "sparse"}}
+	if ok, err := b.osAptWorkload(ctx); err != nil {
+		return err
+	} else if ok {
+		scens = append(scens, struct{ name, base string }{"os-apt", "os-apt-base"})
+	}
 	for _, s := range scens {
 		store, baseImg, img := b.stores[s.base], b.path(s.base+".img"), b.path(s.name+".img")
 		size := fileSize(img)
@@ -47,8 +52,8 @@ func (b *bench) mutations(ctx context.Context) error {
 				return err
 			}
 			r := Row{Workload: s.name, Tool: "vmrep", Op: o.op, Procs: 2, Bytes: size, Seconds: m.f("seconds"), Wall: m.Wall,
-				RSSMiB: float64(m.RSSKiB) / 1024, Changed: changed, Extra: map[string]float64{}}
-			for _, k := range []string{"changed_bytes", "extents", "pages_read", "pages_skipped", "written_bytes", "stored_bytes"} {
+				RSSMiB: float64(m.RSSKiB) / 1024, Changed: changed, Extra: map[string]float64{"cpu_s": m.CPU}}
+			for _, k := range []string{"changed_bytes", "extents", "pages_read", "pages_skipped", "written_bytes", "stored_bytes", "target_copy_bytes"} {
 				if v := m.f(k); v != 0 {
 					r.Extra[k] = v
 				}

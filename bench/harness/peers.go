@@ -83,7 +83,8 @@ func (b *bench) deltaPeers(ctx context.Context, scen, base, target string, size,
 			continue
 		}
 		b.res.Delta = append(b.res.Delta, Row{Workload: scen, Tool: s.tool, Op: s.op, Bytes: size, Seconds: m.Wall, Wall: m.Wall,
-			MBps: float64(size) / m.Wall / 1e6, RSSMiB: float64(m.RSSKiB) / 1024, Delta: fileSize(s.repo), Changed: changed})
+			MBps: float64(size) / m.Wall / 1e6, RSSMiB: float64(m.RSSKiB) / 1024, Delta: fileSize(s.repo), Changed: changed,
+			Extra: map[string]float64{"cpu_s": m.CPU}})
 		os.Remove(s.repo)
 		os.Remove(s.repo + ".sh")
 	}

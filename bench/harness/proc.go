@@ -18,6 +18,7 @@ import (
 // vmrepbench, the figures it printed.
 type measured struct {
 	Wall   float64
+	CPU    float64 // user and system seconds of the child
 	RSSKiB int64
 	Out    map[string]any
 }
@@ -35,6 +36,7 @@ func runChild(ctx context.Context, env []string, argv ...string) (measured, erro
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			m.RSSKiB = ru.Maxrss
 		}
+		m.CPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	}
 	if err != nil {
 		return m, fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, tail(errb.String()+out.String()))

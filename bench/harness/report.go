@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -55,10 +56,16 @@ func markdown(res *Results, plots []string) string {
 	p("# vmrep benchmarks, %s, %s\n\n", res.Date, res.Host)
 	p("%d CPUs, %s, seed %d; OS image %d MiB, sparse image %d MiB (25%% data), sequential overwrite %d MiB. Page cache: %s. Run took %.0f s.\n\n",
 		res.CPUs, res.GoVersion, c.Seed, c.OSSize>>20, c.Sparse>>20, c.Overwrite>>20, c.Cache, res.Seconds)
-	p("Every figure below was measured in this run. MB/s is the image's logical size over the operation's time (1 MB = 10^6 bytes). vmrep times are the operation as vmrepbench timed it; peers' are the wall time of their process. RSS is the peak of the operation's own process.\n\n")
+	if len(res.Versions) > 0 {
+		p("Peers: %s.\n\n", versionList(res.Versions))
+	}
+	p("Every figure below was measured in this run. MB/s is the image's logical size over the operation's time (1 MB = 10^6 bytes). vmrep times are the operation as vmrepbench timed it; peers' are the wall time of their process. RSS is the peak of the operation's own process. The %s rows time `vmrep snapshot create` (the CLI's wall time) through a real vmrepd on a fresh store, as users run it; their RSS is the daemon's VmHWM and their ratio is against restic's cold backup of the same run.\n\n", daemonOp)
 	p("## Ingest\n\n| input | tool | op | procs | s | MB/s | vmrep (2 procs) speed-up | RSS MiB | repo MiB | read/segment/hash/store s |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range res.Ingest {
 		ratio := ""
+		if r.Op == daemonOp {
+			ratio = vsRestic(res.Ingest, r)
+		}
 		if r.Tool != "vmrep" {
 			op := "ingest-cold"
 			if strings.HasSuffix(r.Op, "again") {
@@ -75,7 +82,7 @@ func markdown(res *Results, plots []string) string {
 		p("| %s | %s | %s | %s | %.2f | %.0f | %s | %.0f | %s | %s |\n", r.Workload, r.Tool, r.Op, procs(r), r.Seconds, r.MBps, ratio, r.RSSMiB, mib(r.Repo), split)
 	}
 	p("\nHash and store times are summed over workers, so they can exceed the wall time.\n\n")
-	p("## Delta, diff, apply, restore\n\n| change | tool | op | s | MB/s | changed MiB | delta MiB | delta / changed | vmrep delta / this | RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	p("## Delta, diff, apply, restore\n\n| change | tool | op | s | CPU s | MB/s | changed MiB | delta MiB | delta / changed | vmrep delta / this | RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range res.Delta {
 		dr, vr := "", ""
 		if r.Delta > 0 && r.Changed > 0 {
@@ -92,12 +99,20 @@ func markdown(res *Results, plots []string) string {
 		if r.Delta > 0 {
 			delta = mib(r.Delta)
 		}
-		p("| %s | %s | %s | %.3f | %s | %s | %s | %s | %s | %.0f |\n", r.Workload, r.Tool, r.Op, r.Seconds, mbps, mib(r.Changed), delta, dr, vr, r.RSSMiB)
+		cpu := ""
+		if c := r.Extra["cpu_s"]; c > 0 {
+			cpu = fmt.Sprintf("%.2f", c)
+		}
+		p("| %s | %s | %s | %.3f | %s | %s | %s | %s | %s | %s | %.0f |\n", r.Workload, r.Tool, r.Op, r.Seconds, cpu, mbps, mib(r.Changed), delta, dr, vr, r.RSSMiB)
 	}
-	p("\nFor vmrep export/apply, MB/s is changed data moved per second; for xdelta3 and rsync, the image size over their time.\n\n")
+	p("\nFor vmrep export/apply, MB/s is changed data moved per second; for xdelta3 and rsync, the image size over their time. CPU s is the process's user and system time, which a loaded machine disturbs far less than s.\n\n")
 	p("## Time against image size (mixed image: half random, a quarter text, a quarter holes)\n\n| size MiB | tool | op | s | MB/s | RSS MiB | repo MiB |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range res.Sweep {
-		p("| %d | %s | %s | %.2f | %.0f | %.0f | %s |\n", r.Bytes>>20, r.Tool, r.Op, r.Seconds, r.MBps, r.RSSMiB, mib(r.Repo))
+		op := r.Op
+		if r.Op == daemonOp {
+			op += ", " + vsRestic(res.Sweep, r)
+		}
+		p("| %d | %s | %s | %.2f | %.0f | %.0f | %s |\n", r.Bytes>>20, r.Tool, op, r.Seconds, r.MBps, r.RSSMiB, mib(r.Repo))
 	}
 	p("\n## Synthetic manifests (no data)\n\n| volume | changed chunks | pages | diff s | pages read / skipped | page lookups/s (uncached) | generate s | pages held in | RSS MiB |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range res.Synth {
@@ -133,4 +148,26 @@ func procs(r Row) string {
 		return "all"
 	}
 	return fmt.Sprint(r.Procs)
+}
+
+// vsRestic says how many times faster daemon row r was than restic's cold
+// backup of the same input in rows, and the daemon's CPU seconds.
+func vsRestic(rows []Row, r Row) string {
+	s := fmt.Sprintf("daemon %.1f CPU-s", r.Extra["daemon_cpu_s"])
+	if p, ok := find(rows, r.Workload, "restic", "backup-cold", 0); ok && r.Seconds > 0 {
+		s = fmt.Sprintf("%.2fx restic, %s", p.Seconds/r.Seconds, s)
+	}
+	return s
+}
+
+func versionList(vs map[string]string) string {
+	names := make([]string, 0, len(vs))
+	for n := range vs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for i, n := range names {
+		names[i] = n + ": " + vs[n]
+	}
+	return strings.Join(names, "; ")
 }

@@ -33,6 +33,9 @@ type Results struct {
 	Sweep     []Row    `json:"sweep"`
 	Synth     []Row    `json:"synth"`
 	Goals     []Goal   `json:"goals"`
+
+	// Versions holds each peer's own version line, from the tool itself.
+	Versions map[string]string `json:"versions,omitempty"`
 }
 
 // Goal is one target from the issues, checked against this run's figures.

@@ -32,6 +32,11 @@ func (b *bench) sweep(ctx context.Context) error {
 			b.res.Sweep = append(b.res.Sweep, vmrepRow(w, op, 2, size, m, duBytes(store)))
 		}
 		os.RemoveAll(store)
+		r, err := b.daemonIngest(ctx, w, img, size)
+		if err != nil {
+			return err
+		}
+		b.res.Sweep = append(b.res.Sweep, r)
 		if b.peers["restic"] {
 			repo := b.path("restic-mixed")
 			env := []string{"RESTIC_PASSWORD=bench", "RESTIC_REPOSITORY=" + repo, "RESTIC_CACHE_DIR=" + b.path("restic-cache-mixed")}

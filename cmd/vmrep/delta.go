@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/delta"
 )
 
 func newDeltaCmd(a *app) *cobra.Command {
@@ -24,17 +25,27 @@ func newDeltaCmd(a *app) *cobra.Command {
 }
 
 func newDeltaExportCmd(a *app) *cobra.Command {
-	var out, partSize string
+	var out, partSize, resume string
 	var split, force bool
 	cmd := &cobra.Command{
-		Use:   "export BASE TARGET -o PATH [--split [--part-size SIZE]] [--force]",
+		Use:   "export BASE TARGET -o PATH|- [--split [--part-size SIZE]] [--force] [--resume TOKEN]",
 		Short: "Write the delta that turns one snapshot into another",
 		Long: `Writes one .vmdelta file, or with --split a directory holding index.vmdelta
 and part files of one volume each, none much over --part-size (for upload
 limits of object storage). An existing file, or a directory that is not
-empty, is refused unless --force.`,
+empty, is refused unless --force.
+
+With -o - the delta goes to stdout as the daemon builds it (nothing is
+written on this host), to pipe into vmrep delta apply - on the target,
+over ssh for instance. When such a stream is cut, the apply side keeps
+what arrived and prints a resume token; --resume TOKEN sends only the
+rest. The token grants nothing: the export needs the same rights as a
+whole one, and the daemon checks that the bytes before the token's
+offset are the ones the receiver holds.`,
 		Example: `  vmrep delta export web@1 web@2 -o d.vmdelta
-  vmrep delta export web@1 web@2 -o d/ --split --part-size 64MiB`,
+  vmrep delta export web@1 web@2 -o d/ --split --part-size 64MiB
+  vmrep delta export web@1 web@2 -o - | ssh dr vmrep delta apply - --replica /srv/replica/web
+  vmrep delta export web@1 web@2 --resume TOKEN -o - | ssh dr vmrep delta apply - --replica /srv/replica/web`,
 		Args: args(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			if out == "" {
@@ -44,6 +55,20 @@ empty, is refused unless --force.`,
 				if _, _, err := parseRef(ref); err != nil {
 					return err
 				}
+			}
+			if out == "-" {
+				if split || partSize != "" || force {
+					return usagef("-o - streams one delta: --split, --part-size and --force do not apply")
+				}
+				if resume != "" {
+					if _, err := delta.ParseResumeToken(resume); err != nil {
+						return usagef("--resume: %v", err)
+					}
+				}
+				return a.exportStream(cmd.Context(), api.DeltaStreamRequest{Base: argv[0], Target: argv[1], Resume: resume})
+			}
+			if resume != "" {
+				return usagef("--resume needs -o -: only a stream is resumed")
 			}
 			req := api.DeltaExportRequest{Base: argv[0], Target: argv[1], Split: split, Force: force}
 			if partSize != "" {
@@ -80,13 +105,15 @@ empty, is refused unless --force.`,
 	cmd.Flags().BoolVar(&split, "split", false, "write a directory of an index and part files")
 	cmd.Flags().BoolVar(&force, "force", false, "overwrite an existing output")
 	cmd.Flags().StringVar(&partSize, "part-size", "", "cap on each part file, e.g. 64MiB (default 1GiB)")
+	cmd.Flags().StringVar(&resume, "resume", "", "with -o -: send the rest of a cut stream, from the token vmrep delta apply printed")
 	return cmd
 }
 
 func newDeltaApplyCmd(a *app) *cobra.Command {
 	var replica, vol, verify string
+	var local bool
 	cmd := &cobra.Command{
-		Use:   "apply DELTA --replica DIR [--volume ID-or-NAME] [--verify none|extents|full]",
+		Use:   "apply DELTA|- --replica DIR [--volume ID-or-NAME] [--verify none|extents|full] [--local]",
 		Short: "Move a replica from the delta's base snapshot to its target",
 		Long: `Checks that the replica's state file names the delta's base, hashes every
 range the delta touches before writing anything (ranges already at the
@@ -94,10 +121,20 @@ target are skipped, so running it again after a crash finishes the job;
 anything else refuses the apply and leaves the replica untouched), writes,
 and updates the state file last. --verify extents re-hashes what was
 written; --verify full checks the whole replica against the target
-manifests in the store.`,
+manifests in the store.
+
+The target host needs no daemon: with --local, or when no vmrepd answers
+on the socket, the apply runs in this process with the same checks
+(--verify full needs the daemon's store). DELTA - reads a stream from
+stdin (vmrep delta export -o -), always in this process: it is spooled
+to incoming.vmdelta in the replica's directory and checked whole before
+the replica changes. A cut stream leaves the replica unchanged, keeps
+what arrived and prints the command that resumes it.`,
 		Example: `  vmrep delta apply d.vmdelta --replica replica/
   vmrep delta apply d/ --replica replica/ --verify full
-  vmrep delta apply d.vmdelta --replica replica/ --volume vol-0123456789abcdef`,
+  vmrep delta apply d.vmdelta --replica replica/ --volume vol-0123456789abcdef
+  vmrep delta export web@1 web@2 -o - | vmrep delta apply - --replica replica/
+  vmrep delta apply d.vmdelta --replica replica/ --local`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			if replica == "" {
@@ -108,11 +145,20 @@ manifests in the store.`,
 			default:
 				return usagef("--verify %q: want none, extents or full", verify)
 			}
-			d, err := absPath(argv[0])
+			dir, err := absPath(replica)
 			if err != nil {
 				return err
 			}
-			dir, err := absPath(replica)
+			if argv[0] == "-" || a.inProcess(local) {
+				src := argv[0]
+				if src != "-" {
+					if src, err = absPath(src); err != nil {
+						return err
+					}
+				}
+				return a.applyLocal(cmd.Context(), cmd.InOrStdin(), src, dir, vol, verify)
+			}
+			d, err := absPath(argv[0])
 			if err != nil {
 				return err
 			}
@@ -136,22 +182,33 @@ manifests in the store.`,
 	cmd.Flags().StringVar(&replica, "replica", "", "replica directory")
 	cmd.Flags().StringVar(&vol, "volume", "", "only this volume (name or ID)")
 	cmd.Flags().StringVar(&verify, "verify", api.VerifyNone, "check after writing: none, extents or full")
+	cmd.Flags().BoolVar(&local, "local", false, "apply in this process, without vmrepd")
 	return cmd
 }
 
 func newDeltaShowCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "show DELTA",
+	var local bool
+	cmd := &cobra.Command{
+		Use:   "show DELTA [--local]",
 		Short: "Check a delta's checksums and show its header and per-volume records",
+		Long: `Reads the whole delta, checks every checksum and sums up its records per
+volume. Runs in this process with --local or when no vmrepd answers on
+the socket: a target host needs no daemon to look at a delta.`,
 		Example: `  vmrep delta show d.vmdelta
-  vmrep delta show d/ --json`,
+  vmrep delta show d/ --json
+  vmrep delta show d.vmdelta --local`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			p, err := absPath(argv[0])
 			if err != nil {
 				return err
 			}
-			d, err := a.cl.ShowDelta(cmd.Context(), api.DeltaShowRequest{Delta: p})
+			var d api.DeltaInfo
+			if a.inProcess(local) {
+				d, err = showLocal(cmd.Context(), p)
+			} else {
+				d, err = a.cl.ShowDelta(cmd.Context(), api.DeltaShowRequest{Delta: p})
+			}
 			if err != nil {
 				return err
 			}
@@ -167,7 +224,7 @@ func newDeltaShowCmd(a *app) *cobra.Command {
 				d.VGName, d.BaseSeq, d.BaseID, d.VGName, d.TargetSeq, d.TargetID)
 			fmt.Fprintf(a.stdout, "digest %s\n", d.Digest)
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "  VOLUME\tID\tROLE\tSIZE\tRECORDS\tDATA\tZEROS\tSTORED")
+			fmt.Fprintln(tw, "  VOLUME\tID\tROLE\tSIZE\tRECORDS\tDATA\tZEROS\tCOPIES\tTARGET COPIES\tSTORED")
 			for _, v := range d.Volumes {
 				size := humanBytes(v.BaseSize) + " -> " + humanBytes(v.TargetSize)
 				if v.Added {
@@ -175,12 +232,15 @@ func newDeltaShowCmd(a *app) *cobra.Command {
 				} else if v.BaseSize == v.TargetSize {
 					size = humanBytes(v.TargetSize)
 				}
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", v.Name, v.ID, v.Role, size, v.Records,
-					humanBytes(v.DataBytes), humanBytes(v.ZeroBytes), humanBytes(v.StoredBytes))
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", v.Name, v.ID, v.Role, size, v.Records,
+					humanBytes(v.DataBytes), humanBytes(v.ZeroBytes), humanBytes(v.CopyBytes), humanBytes(v.TargetCopyBytes),
+					humanBytes(v.StoredBytes))
 			}
 			return tw.Flush()
 		},
 	}
+	cmd.Flags().BoolVar(&local, "local", false, "read the delta in this process, without vmrepd")
+	return cmd
 }
 
 // parseSize reads a byte count with an optional KiB/MiB/GiB (or K/M/G)

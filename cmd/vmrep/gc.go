@@ -22,7 +22,14 @@ frees nothing until gc runs.
 gc needs the store to itself: it waits, queued, while other jobs run
 ("queued behind N jobs"), and jobs asked for after it wait until it ends.
 Ctrl-C (or vmrep jobs cancel) cancels a queued gc. A second gc is refused
-while one is queued or running.`,
+while one is queued or running.
+
+On a bucket shared with other vmrepd (--backend), gc takes the bucket's
+exclusive lock: it waits while another daemon writes, saying which one
+holds the bucket and until when, and it deletes only blobs that an earlier
+gc found dead at least the grace period ago (vmrepd --gc-grace, default
+1h), so run it twice, the grace apart, to free the space of a forgotten
+snapshot.`,
 		Example: `  vmrep snapshot delete web@1
   vmrep gc --dry-run   # count what is live, delete nothing
   vmrep gc`,
@@ -67,6 +74,9 @@ func (a *app) printGC(r api.GCResult) {
 	fmt.Fprintf(a.stdout, "deleted %d packs (%d rewritten first), %d blobs; store %s -> %s, freed %s\n",
 		r.PacksDeleted, r.PacksRewritten, r.BlobsDeleted, humanBytes(r.StoreBytesBefore),
 		humanBytes(r.StoreBytesAfter), humanBytes(r.BytesFreed))
+	if r.PendingBlobs > 0 {
+		fmt.Fprintf(a.stdout, "%d dead blobs held back (shared bucket): a gc after the grace period deletes them if they are still dead\n", r.PendingBlobs)
+	}
 	if r.PacksSkippedNoSpace > 0 {
 		fmt.Fprintf(a.stdout, "left %d mostly unused packs as they are: too little free space to rewrite them; free space and run gc again\n",
 			r.PacksSkippedNoSpace)

@@ -61,6 +61,7 @@ func privilegeSteps(d *testDaemon, out string) []routeStep {
 		{route: "POST /v1/deltas/export", method: "POST", path: "/v1/deltas/export", body: jsonBody(map[string]string{
 			"base": "web@1", "target": "web@2", "output": o("d.vmdelta")})},
 		{route: "POST /v1/deltas/show", method: "POST", path: "/v1/deltas/show", body: jsonBody(map[string]string{"delta": o("d.vmdelta")})},
+		{route: "POST /v1/deltas/stream", method: "POST", path: "/v1/deltas/stream", body: `{"base":"web@1","target":"web@2"}`},
 		{route: "POST /v1/deltas/apply", method: "POST", path: "/v1/deltas/apply", body: jsonBody(map[string]string{
 			"delta": o("d.vmdelta"), "replica": o("replica")})},
 		// The replica (now at web@2) holds no bootable disk: QEMU's firmware
@@ -76,6 +77,7 @@ func privilegeSteps(d *testDaemon, out string) []routeStep {
 			"snapshot": "web@1", "target": "local", "out": o("stack")})},
 		{route: "POST /v1/server-stacks", method: "POST", path: "/v1/server-stacks", body: jsonBody(map[string]any{
 			"target": "oci", "out": o("server-stack"), "name": "vmrep-server", "port": 7443})},
+		{route: "GET /v1/tenancies", method: "GET", path: "/v1/tenancies"},
 		{route: "POST /v1/replicate", method: "POST", path: "/v1/replicate", body: `{"snapshot":"web@1","to":"127.0.0.1:1","token":"x"}`, jobMayFail: true},
 		{route: "GET /v1/mounts", method: "GET", path: "/v1/mounts", member: true},
 		{route: "GET /v1/status", method: "GET", path: "/v1/status", member: true},

@@ -10,11 +10,13 @@ import (
 
 func newServerCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:     "server",
-		Short:   "Replication servers: provision one into your cloud tenancy",
-		Example: `  vmrep server stack --target oci --out server-stack/`,
+		Use:   "server",
+		Short: "Replication servers: provision one into your cloud tenancy",
+		Example: `  vmrep server stack --target oci --out server-stack/
+  vmrep server provision --tenancy acme --site paris --server-name repl.example.com --out prov/
+  vmrep server tokens list --server-dir prov/server`,
 	}
-	cmd.AddCommand(newServerStackCmd(a))
+	cmd.AddCommand(newServerStackCmd(a), newServerProvisionCmd(a), newServerTokensCmd(a), newServerTenanciesCmd(a))
 	return cmd
 }
 

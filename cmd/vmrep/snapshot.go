@@ -168,7 +168,16 @@ func (a *app) printSnapshotVolumes(s api.Snapshot) error {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", v.Name, v.Role, humanBytes(v.Size),
 			humanBytes(v.DataBytes), v.Chunks, v.Holes, humanBytes(v.NewBytes), stored, m)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// How a source that tracks its writes (a QEMU dirty bitmap) was read.
+	for _, v := range s.Volumes {
+		if v.ReadNote != "" {
+			fmt.Fprintf(a.stdout, "  %s: read %s: %s\n", v.Name, humanBytes(v.ReadBytes), v.ReadNote)
+		}
+	}
+	return nil
 }
 
 func newSnapshotDeleteCmd(a *app) *cobra.Command {

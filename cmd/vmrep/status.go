@@ -46,6 +46,9 @@ report (doc/design.md, "Status", lists every field).`,
 }
 
 func (a *app) printStatus(rep api.StatusReport) {
+	for _, w := range rep.BucketWaits {
+		fmt.Fprintf(a.stdout, "job waiting: %s\n", w)
+	}
 	if len(rep.VGs) == 0 {
 		fmt.Fprintln(a.stdout, "no volume groups")
 		return

@@ -32,8 +32,17 @@ func newVerifyCmd(a *app) *cobra.Command {
 				for _, p := range r.Problems {
 					fmt.Fprintf(a.stdout, "problem: %s\n", oneLine(p))
 				}
+				for _, name := range sortedKeys(r.Tenancies) {
+					for _, p := range r.Tenancies[name].Problems {
+						fmt.Fprintf(a.stdout, "problem: tenancy %s: %s\n", name, oneLine(p))
+					}
+				}
 				if werr == nil {
 					fmt.Fprintf(a.stdout, "verified %d snapshots (%d volumes), no problems\n", r.Snapshots, r.Volumes)
+					for _, name := range sortedKeys(r.Tenancies) {
+						t := r.Tenancies[name]
+						fmt.Fprintf(a.stdout, "tenancy %s: verified %d snapshots (%d volumes), no problems\n", name, t.Snapshots, t.Volumes)
+					}
 				}
 			}
 			return werr

@@ -24,17 +24,29 @@ func newVGCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// volumeFlag parses "name=path", or a bare path that gets defName.
+// volumeFlag parses "name=path", or a bare path that gets defName. A path
+// may be an NBD URI (whose query holds a "="), which is passed on as is.
 func volumeFlag(v, defName, role string) (api.VolumeSource, error) {
 	name, path, ok := strings.Cut(v, "=")
+	if isNBDURI(v) {
+		name, path, ok = defName, v, true
+	}
 	if !ok {
 		name, path = defName, v
 	}
 	if name == "" || path == "" {
 		return api.VolumeSource{}, usagef("invalid volume %q: want NAME=PATH", v)
 	}
+	if isNBDURI(path) {
+		return api.VolumeSource{Name: name, Role: role, Path: path}, nil
+	}
 	abs, err := absPath(path)
 	return api.VolumeSource{Name: name, Role: role, Path: abs}, err
+}
+
+// isNBDURI reports whether a volume names an NBD export rather than a path.
+func isNBDURI(s string) bool {
+	return strings.HasPrefix(s, "nbd://") || strings.HasPrefix(s, "nbd+unix://")
 }
 
 func newVGCreateCmd(a *app) *cobra.Command {
@@ -45,13 +57,22 @@ func newVGCreateCmd(a *app) *cobra.Command {
 		Use:   "create NAME --boot [NAME=]PATH [--data NAME=PATH]...",
 		Short: "Create a volume group from image files or block devices",
 		Example: `  vmrep vg create web --boot disk0.img --data db=disk1.img --data logs=disk2.img
-  vmrep vg create db --boot root=/dev/vg0/db-root`,
+  vmrep vg create db --boot root=/dev/vg0/db-root
+  # a disk served by qemu-storage-daemon: each snapshot reads only what its dirty bitmap marks
+  vmrep vg create vm1 --boot 'nbd+unix:///boot?socket=/run/qsd.sock' --qmp /run/qsd-qmp.sock`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			if boot == "" {
 				return usagef("--boot is required")
 			}
 			req := hooks
+			if req.QMP != "" {
+				abs, err := absPath(req.QMP)
+				if err != nil {
+					return err
+				}
+				req.QMP = abs
+			}
 			req.Name = argv[0]
 			v, err := volumeFlag(boot, "boot", api.RoleBoot)
 			if err != nil {
@@ -84,6 +105,7 @@ func newVGCreateCmd(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&hooks.PreSnapshot, "pre-snapshot", "", "shell command run before each capture (e.g. fsfreeze -f /mnt)")
 	cmd.Flags().StringVar(&hooks.PostSnapshot, "post-snapshot", "", "shell command run after each capture, always")
 	cmd.Flags().StringVar(&hooks.HookTimeout, "hook-timeout", "", "longest a hook may run (default 60s)")
+	cmd.Flags().StringVar(&hooks.QMP, "qmp", "", "QMP socket of the QEMU process or qemu-storage-daemon serving the NBD volumes: keep dirty bitmaps there and read only what changed")
 	cmd.Flags().BoolVar(&hooks.LVMSnapshot, "lvm-snapshot", false, "read each volume (an LVM logical volume) through a temporary LVM snapshot")
 	return cmd
 }

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"io"
 	"testing"
+	"time"
 
+	"github.com/vmrep/vmrep/daemon"
 	"github.com/vmrep/vmrep/engine/cas/s3backend"
 )
 
@@ -40,5 +43,24 @@ func TestParseBackendURL(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("parse %q = %+v, %v; want %+v", tc.url, got, err, tc.want)
 		}
+	}
+}
+
+func TestCheckBucket(t *testing.T) {
+	ok := daemon.BucketOptions{Lease: 2 * time.Minute, GCGrace: time.Hour, RefreshEvery: time.Minute}
+	if err := checkBucket(ok); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []daemon.BucketOptions{
+		{Lease: 0, GCGrace: time.Hour, RefreshEvery: time.Minute},
+		{Lease: 2 * time.Minute, GCGrace: 3 * time.Minute, RefreshEvery: time.Minute},
+		{Lease: 2 * time.Minute, GCGrace: time.Hour, RefreshEvery: 0},
+	} {
+		if err := checkBucket(bad); err == nil {
+			t.Errorf("checkBucket(%+v) accepted it", bad)
+		}
+	}
+	if code := execute([]string{"--store", t.TempDir(), "--gc-grace", "1m"}, io.Discard, io.Discard); code != 2 {
+		t.Errorf("--gc-grace under twice the lease: exit %d, want 2", code)
 	}
 }

@@ -22,17 +22,21 @@ type tcpOptions struct {
 	tlsCert     string
 	tlsKey      string
 	tokenFile   string
+	tokens      string
 	replicaRoot string
 	deviceRoot  string
+	tenancies   string // file of the tenancies hosted besides the default one
 }
 
 func (t *tcpOptions) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringVar(&t.listen, "listen", "", "also serve replication on this TCP `address` (HOST:PORT; needs --tls-cert, --tls-key, --token-file)")
+	fs.StringVar(&t.listen, "listen", "", "also serve replication on this TCP `address` (HOST:PORT; needs --tls-cert, --tls-key, and --tokens or --token-file)")
 	fs.StringVar(&t.tlsCert, "tls-cert", "", "PEM certificate `file` of the replication listener")
 	fs.StringVar(&t.tlsKey, "tls-key", "", "PEM private key `file` of the replication listener")
 	fs.StringVar(&t.tokenFile, "token-file", "", "`file` holding the bearer token replication clients must present")
+	fs.StringVar(&t.tokens, "tokens", "", "token store `file` (written by vmrep server provision / server tokens): tokens with a tenancy, scope and expiry, stored hashed; reread when it changes, so a revocation takes effect at once")
 	fs.StringVar(&t.replicaRoot, "replica-root", "", "`directory` under which replication clients may materialize replicas")
+	fs.StringVar(&t.tenancies, "tenancies", "", "JSON `file` of the tenancies this replication server hosts besides its own store, each in a store of its own with a quota: {\"tenancies\": [{\"name\": \"acme\", \"quota_bytes\": 107374182400}]}")
 	fs.StringVar(&t.deviceRoot, "device-root", "", "`directory` whose entries (links to block devices, e.g. /dev/oracleoci) replication clients may have materialize write; nothing else is written as a device")
 }
 
@@ -40,13 +44,13 @@ func (t *tcpOptions) register(cmd *cobra.Command) {
 // a token, and TLS or token flags that would be silently ignored.
 func (t *tcpOptions) check() error {
 	if t.listen == "" {
-		if t.tlsCert != "" || t.tlsKey != "" || t.tokenFile != "" || t.replicaRoot != "" || t.deviceRoot != "" {
-			return errors.New("--tls-cert, --tls-key, --token-file, --replica-root and --device-root only go with --listen")
+		if t.tlsCert != "" || t.tlsKey != "" || t.tokenFile != "" || t.tokens != "" || t.replicaRoot != "" || t.deviceRoot != "" || t.tenancies != "" {
+			return errors.New("--tls-cert, --tls-key, --token-file, --tokens, --replica-root, --device-root and --tenancies only go with --listen")
 		}
 		return nil
 	}
-	if t.tlsCert == "" || t.tlsKey == "" || t.tokenFile == "" {
-		return errors.New("--listen needs --tls-cert, --tls-key and --token-file: replication is never served without TLS and a token")
+	if t.tlsCert == "" || t.tlsKey == "" || (t.tokenFile == "" && t.tokens == "") {
+		return errors.New("--listen needs --tls-cert, --tls-key, and --tokens or --token-file: replication is never served without TLS and a token")
 	}
 	return nil
 }
@@ -74,13 +78,15 @@ func startReplication(srv *daemon.Server, t tcpOptions, log *slog.Logger) (func(
 	if err != nil {
 		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
 	}
-	token, err := readToken(t.tokenFile)
-	if err != nil {
-		return nil, err
+	var token string
+	if t.tokenFile != "" {
+		if token, err = readToken(t.tokenFile); err != nil {
+			return nil, err
+		}
 	}
 	rs, err := srv.NewReplicationServer(daemon.ReplicationConfig{
 		TLS:   &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-		Token: token, ReplicaRoot: t.replicaRoot, DeviceRoot: t.deviceRoot,
+		Token: token, TokenStore: t.tokens, ReplicaRoot: t.replicaRoot, DeviceRoot: t.deviceRoot,
 	})
 	if err != nil {
 		return nil, err

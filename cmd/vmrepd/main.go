@@ -6,10 +6,12 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/daemon"
 	"github.com/vmrep/vmrep/internal/version"
 )
 
@@ -23,6 +25,9 @@ type options struct {
 	http       httpOptions
 	backend    string // s3://bucket/prefix?endpoint=…; "" keeps packs in the store directory
 	compress   string // compression of a store created now
+	bucket     daemon.BucketOptions
+	encrypt    bool // create an encrypted store; refuse a plain one
+	key        keySource
 }
 
 func main() {
@@ -40,7 +45,18 @@ const examples = `  # Serve a store on the default socket, to root only.
 
   # A replication server keeping its packs in a bucket.
   vmrepd --store /var/lib/vmrep --backend 's3://bucket/store?endpoint=host:9000' \
-    --listen :7443 --tls-cert cert.pem --tls-key key.pem --token-file token`
+    --listen :7443 --tls-cert cert.pem --tls-key key.pem --token-file token
+
+  # A replication server that also hosts tenancies acme and globex, each in
+  # a store of its own (STORE/tenancies/NAME) under a quota, with replicas
+  # under /srv/replicas/NAME; tenancies.json:
+  #   {"tenancies": [{"name": "acme", "quota_bytes": 107374182400}, {"name": "globex"}]}
+  vmrepd --store /var/lib/vmrep --listen :7443 --tls-cert cert.pem --tls-key key.pem \
+    --token-file token --replica-root /srv/replicas --tenancies tenancies.json
+
+  # An encrypted store: packs and records sealed under a key kept off the store.
+  (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > kek)
+  vmrepd --store /var/lib/vmrep --encrypt --key-file kek`
 
 func newRoot(o *options, logOut io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
@@ -71,6 +87,9 @@ existing volume groups. The log goes to stderr.`,
 			if err := o.http.check(); err != nil {
 				return usageError{err}
 			}
+			if err := checkBucket(o.bucket); err != nil {
+				return usageError{err}
+			}
 			return run(*o, logOut)
 		},
 	}
@@ -82,11 +101,17 @@ existing volume groups. The log goes to stderr.`,
 	fs.StringVar(&o.socketMode, "socket-mode", "0660", "socket file mode (tests)")
 	_ = fs.MarkHidden("socket-mode")
 	fs.StringVar(&o.compress, "compression", "zstd", "`codec` of a store created now: zstd (smaller), s2 (faster to write), none; an existing store keeps its own")
+	fs.BoolVar(&o.encrypt, "encrypt", false, "create the store encrypted (AES-256-GCM under a data key that --key-file, --key-command or VMREP_KEK wraps); refuse to serve a plain one")
+	o.key.register(cmd, "", "store's")
 	fs.StringVar(&o.backend, "backend", "", "keep packs and records in this S3 `URL` (s3://bucket/prefix?endpoint=host:port&secure=false); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+	fs.DurationVar(&o.bucket.GCGrace, "gc-grace", daemon.DefaultGCGrace, "with --backend: gc deletes a blob only when an earlier gc found it dead at least this `duration` ago (at least twice --bucket-lease)")
+	fs.DurationVar(&o.bucket.Lease, "bucket-lease", 2*time.Minute, "with --backend: life of a lock in the bucket without refresh; a daemon that stops refreshing its lock loses it after this `duration`")
+	fs.DurationVar(&o.bucket.RefreshEvery, "refresh-interval", time.Minute, "with --backend: learn other daemons' new packs and snapshots this often (`duration`) while idle")
 	o.tcp.register(cmd)
 	o.http.register(cmd)
 	fs.SortFlags = false
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	cmd.AddCommand(newRotateKeyCmd())
 	return cmd
 }
 
@@ -109,4 +134,18 @@ func execute(argv []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	return 1
+}
+
+// checkBucket refuses bucket timings that would make gc of a shared bucket
+// unsafe: the grace must outlast any writer's lease.
+func checkBucket(b daemon.BucketOptions) error {
+	switch {
+	case b.Lease < time.Second:
+		return fmt.Errorf("--bucket-lease %v: want at least 1s", b.Lease)
+	case b.GCGrace < 2*b.Lease:
+		return fmt.Errorf("--gc-grace %v: want at least twice --bucket-lease (%v)", b.GCGrace, 2*b.Lease)
+	case b.RefreshEvery < time.Second:
+		return fmt.Errorf("--refresh-interval %v: want at least 1s", b.RefreshEvery)
+	}
+	return nil
 }

@@ -36,9 +36,27 @@ func run(o options, logOut io.Writer) error {
 	if err := daemon.CheckSocketPath(o.socket); err != nil {
 		return err
 	}
+	var tenancies []tenancyConfig
+	if o.tcp.tenancies != "" {
+		if tenancies, err = readTenancies(o.tcp.tenancies); err != nil {
+			return err
+		}
+	}
+	if o.tcp.tokens != "" {
+		if tenancies, err = tokenTenancies(o.tcp.tokens, tenancies); err != nil {
+			return err
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
+	kek, err := o.key.load(ctx, "", kekEnv, os.Getenv)
+	if err != nil {
+		return err
+	}
+	if o.encrypt && kek == nil {
+		return usageError{fmt.Errorf("--encrypt needs the key-encryption key: --key-file, --key-command or %s", kekEnv)}
+	}
 	be, err := openBackend(ctx, o.backend)
 	if err != nil {
 		return err
@@ -48,9 +66,14 @@ func run(o options, logOut io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("--compression: %w", err)
 	}
-	store, err := openStore(ctx, o.store, be, cfg, log)
+	if o.encrypt {
+		if cfg, err = cfg.WithEncryption(kek); err != nil {
+			return err
+		}
+	}
+	store, err := openStore(ctx, o.store, be, cfg, kek, log)
 	if err != nil {
-		return err
+		return explainKeyError(o.store, err)
 	}
 	defer func() {
 		if err := store.Close(); err != nil {
@@ -65,11 +88,17 @@ func run(o options, logOut io.Writer) error {
 	if gid >= 0 {
 		warnUnreachable(filepath.Dir(o.socket), gid, log)
 	}
-	srv, err := daemon.New(daemon.Config{Store: store, Logger: log, AllowGroup: gid})
+	srv, err := daemon.New(daemon.Config{Store: store, Logger: log, AllowGroup: gid, Bucket: o.bucket})
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	closeTenancies, err := tenancyStores(ctx, srv, o, tenancies, kek, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer closeTenancies() // after srv.Shutdown, before the store's Close
 	stopRepl := func(context.Context) {}
 	if o.tcp.listen != "" {
 		if stopRepl, err = startReplication(srv, o.tcp, log); err != nil {
@@ -107,7 +136,7 @@ func run(o options, logOut io.Writer) error {
 }
 
 // openStore opens the store, creating it first when dir holds none.
-func openStore(ctx context.Context, dir string, be cas.Backend, cfg cas.Config, log *slog.Logger) (*cas.Store, error) {
+func openStore(ctx context.Context, dir string, be cas.Backend, cfg cas.Config, kek []byte, log *slog.Logger) (*cas.Store, error) {
 	if be != nil {
 		if err := prepareBackendStore(ctx, dir, be, cfg, log); err != nil {
 			return nil, err
@@ -121,7 +150,7 @@ func openStore(ctx context.Context, dir string, be cas.Backend, cfg cas.Config, 
 		}
 		log.Info("created store", "store", dir)
 	}
-	store, err := cas.Open(ctx, dir, cas.Options{Logger: log, Backend: be})
+	store, err := cas.Open(ctx, dir, cas.Options{Logger: log, Backend: be, KEK: kek})
 	var le *cas.LockedError
 	if errors.As(err, &le) {
 		return nil, fmt.Errorf("store %s is already served by another vmrepd (pid %d); stop it first", dir, le.PID)

@@ -25,6 +25,11 @@ type Config struct {
 	Chunker     blob.ChunkerParams `json:"chunker"`
 	PackSize    int64              `json:"pack_size"`
 	Compression string             `json:"compression"`
+	// Encryption is "" for a plain store or EncryptionAES256GCM for one
+	// whose packs and records are sealed (see sealed_backend.go); DataKey
+	// then holds the store's data key wrapped by its key-encryption key.
+	Encryption string `json:"encryption,omitempty"`
+	DataKey    string `json:"data_key,omitempty"`
 }
 
 // DefaultConfig returns a config with a fresh random store blob.ID and the
@@ -64,7 +69,7 @@ func (c Config) Validate() error {
 	if c.Compression != "zstd" && c.Compression != "s2" && c.Compression != "none" {
 		return fmt.Errorf("unknown compression %q", c.Compression)
 	}
-	return nil
+	return c.validateEncryption()
 }
 
 func (c Config) storeID() ([16]byte, error) {

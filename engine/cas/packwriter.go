@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -27,6 +28,15 @@ type packWriter struct {
 	fs     vfs.FS
 	owner  *Writer // the writer filling it
 	shared bool    // another writer deduplicated against a blob in it; guarded by Store.mu
+
+	// wmu is read-held by each record write from its reservation under
+	// Store.mu to the end of its write, so that record writes run outside
+	// Store.mu, in parallel, while waitWrites sees every reserved record on
+	// disk.
+	wmu sync.RWMutex
+	// broken is set by a failed record write before it releases wmu, so
+	// that seal, after waitWrites, never seals a torn record.
+	broken atomic.Bool
 
 	done chan struct{}
 	err  error // valid after done is closed
@@ -57,19 +67,39 @@ func (s *Store) newPackWriter() (*packWriter, error) {
 	return &packWriter{fs: s.fs, wf: wf, rf: rf, size: packHeaderSize, done: make(chan struct{})}, nil
 }
 
-// appendLocked writes one blob record (header already in rec[:44]).
-func (pw *packWriter) appendLocked(rec []byte, e PackEntry) (PackEntry, error) {
-	if _, err := pw.wf.Write(rec); err != nil {
-		return e, fmt.Errorf("append to temp pack %s: %w", pw.wf.Name(), err)
-	}
-	e.Offset = uint64(pw.size) + blobHeaderSize
-	pw.size += int64(len(rec))
+// reserveLocked reserves room for one blob record of n bytes at the end of
+// the pack and returns its offset and entry. The caller must then call
+// writeRecord, after releasing Store.mu.
+func (pw *packWriter) reserveLocked(n int, e PackEntry) (int64, PackEntry) {
+	off := pw.size
+	e.Offset = uint64(off) + blobHeaderSize
+	pw.size += int64(n)
 	pw.entries = append(pw.entries, e)
-	return e, nil
+	pw.wmu.RLock()
+	return off, e
 }
 
-// discard drops an unsealed temp pack.
+// writeRecord writes a record reserved by reserveLocked (header already in
+// rec[:44]).
+func (pw *packWriter) writeRecord(rec []byte, off int64) error {
+	defer pw.wmu.RUnlock()
+	if _, err := pw.wf.WriteAt(rec, off); err != nil {
+		pw.broken.Store(true)
+		return fmt.Errorf("append to temp pack %s: %w", pw.wf.Name(), err)
+	}
+	return nil
+}
+
+// waitWrites returns once every record reserved so far is written.
+func (pw *packWriter) waitWrites() {
+	pw.wmu.Lock()
+	//lint:ignore SA2001 a barrier: taking wmu waits out the writes that hold it
+	pw.wmu.Unlock()
+}
+
+// discard drops an unsealed temp pack, once its record writes are done.
 func (pw *packWriter) discard() {
+	pw.waitWrites()
 	name := pw.wf.Name()
 	pw.wf.Close()
 	pw.closeReader()
@@ -93,6 +123,7 @@ func (pw *packWriter) readPending(e PackEntry, p []byte) (ok bool, err error) {
 	if pw.rclosed {
 		return false, nil
 	}
+	pw.waitWrites() // the record may be reserved but not yet written
 	_, err = pw.rf.ReadAt(p, int64(e.Offset))
 	return true, err
 }
@@ -129,10 +160,20 @@ func (s *Store) launchSeal(ctx context.Context, pw *packWriter) error {
 func (s *Store) seal(pw *packWriter) {
 	defer func() { <-s.sealSem }()
 	ctx := context.Background() // a Put's cancellation must not half-seal a pack
-	err := s.sealPack(ctx, pw)
+	pw.waitWrites()
+	broken := pw.broken.Load()
+	var err error
+	if broken {
+		// The Put whose write failed reports it; the pack is dropped.
+		pw.discard()
+	} else {
+		err = s.sealPack(ctx, pw)
+	}
 	s.mu.Lock()
 	delete(s.mu.inflight, pw)
-	if err == nil {
+	if broken {
+		s.dropBrokenLocked(pw)
+	} else if err == nil {
 		for _, e := range pw.entries {
 			if p, ok := s.mu.pending[e.ID]; ok && p.pw == pw {
 				delete(s.mu.pending, e.ID)
@@ -151,7 +192,7 @@ func (s *Store) seal(pw *packWriter) {
 
 func (s *Store) sealPack(ctx context.Context, pw *packWriter) error {
 	footer, hash := encodeFooter(pw.entries)
-	if _, err := pw.wf.Write(footer); err != nil {
+	if _, err := pw.wf.WriteAt(footer, pw.size); err != nil {
 		pw.discard()
 		return fmt.Errorf("seal temp pack %s: %w", pw.wf.Name(), err)
 	}

@@ -155,37 +155,63 @@ func (s *Store) appendBlob(ctx context.Context, w *Writer, rec []byte, e PackEnt
 		w.cur = pw
 	}
 	pw := w.cur
-	e, err := pw.appendLocked(rec, e)
-	if err != nil {
-		// The temp pack may now hold a torn record; give up on it.
-		w.cur = nil
-		for _, pe := range pw.entries {
-			delete(s.mu.pending, pe.ID)
-		}
-		if pw.shared && s.mu.err == nil {
-			// Another writer deduplicated against a blob in this pack and
-			// counts on it: dropping it quietly could let that writer
-			// commit a snapshot naming a missing blob. Fail the store, as a
-			// failed seal does, so every Flush reports it.
-			s.mu.err = fmt.Errorf("temp pack %s, which other writers share, lost to a write error: %w", pw.wf.Name(), err)
-		}
-		s.mu.Unlock()
-		pw.discard()
-		return false, fmt.Errorf("put %s %s: %w", e.Type, e.ID, err)
-	}
+	off, e := pw.reserveLocked(len(rec), e)
 	s.mu.pending[e.ID] = pendingBlob{pw: pw, e: e}
-	w.stored.Add(int64(e.Stored))
 	var full *packWriter
 	if pw.size >= s.cfg.PackSize {
 		full = s.detachLocked(w)
 	}
 	s.mu.Unlock()
+	// The write runs outside s.mu: other workers reserve, check and write
+	// their own records meanwhile.
+	if err := pw.writeRecord(rec, off); err != nil {
+		s.failPack(w, pw)
+		if full != nil {
+			s.launchSeal(ctx, full) // seal discards a failed pack
+		}
+		return false, fmt.Errorf("put %s %s: %w", e.Type, e.ID, err)
+	}
+	w.stored.Add(int64(e.Stored))
 	if full != nil {
 		if err := s.launchSeal(ctx, full); err != nil {
 			return true, fmt.Errorf("put %s %s: %w", e.Type, e.ID, err)
 		}
 	}
 	return true, nil
+}
+
+// failPack gives up on pw after a record write to it failed: the temp pack
+// may now hold a torn record. A pack already detached for sealing is
+// discarded by seal, any other here.
+func (s *Store) failPack(w *Writer, pw *packWriter) {
+	s.mu.Lock()
+	if w.cur == pw {
+		w.cur = nil
+	}
+	_, sealing := s.mu.inflight[pw]
+	if !sealing {
+		s.dropBrokenLocked(pw)
+	}
+	s.mu.Unlock()
+	if !sealing {
+		pw.discard()
+	}
+}
+
+// dropBrokenLocked forgets the pending blobs of a pack a failed write
+// broke. When another writer deduplicated against a blob in it and counts on
+// it, dropping it quietly could let that writer commit a snapshot naming a
+// missing blob: the store fails, as after a failed seal, so every Flush
+// reports it.
+func (s *Store) dropBrokenLocked(pw *packWriter) {
+	for _, pe := range pw.entries {
+		if p, ok := s.mu.pending[pe.ID]; ok && p.pw == pw {
+			delete(s.mu.pending, pe.ID)
+		}
+	}
+	if pw.shared && s.mu.err == nil {
+		s.mu.err = fmt.Errorf("temp pack %s, which other writers share, lost to a write error", pw.wf.Name())
+	}
 }
 
 func (s *Store) indexHas(id blob.ID) (bool, error) {

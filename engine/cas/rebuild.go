@@ -55,46 +55,16 @@ func (s *Store) readPackFooter(ctx context.Context, name string, size int64) (Pa
 // recoverPacks indexes packs that are stored but not indexed: a crash after
 // a pack's rename and before its index batch leaves exactly that.
 func (s *Store) recoverPacks(ctx context.Context) error {
-	indexed := make(map[blob.ID]struct{})
-	err := scanPrefix(s.db, []byte{prefixPack}, func(k, _ []byte) error {
-		indexed[blob.ID(k[1:])] = struct{}{}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("open store %s: scanning index: %w", s.dir, err)
-	}
 	if err := s.syncNames(ctx, FilePack); err != nil {
 		return fmt.Errorf("open store %s: %w", s.dir, err)
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
-	var added int
-	err = s.be.List(ctx, FilePack, func(name string, size int64) error {
-		pn, err := parsePackName(name)
-		if err != nil {
-			return err
-		}
-		if _, ok := indexed[pn]; ok {
-			delete(indexed, pn)
-			return nil
-		}
-		f, err := s.readPackFooter(ctx, name, size)
-		if err != nil {
-			if !packDamaged(ctx, err) {
-				return err
-			}
-			// Left out, not fatal: its blobs read as missing, verify names
-			// it, and a later open tries it again.
-			s.log.Error("pack is damaged and was left out of the index; run verify", "pack", name, "err", err)
-			return nil
-		}
-		added++
-		return addPackBatch(b, pn, size, f.Entries)
-	})
+	added, unlisted, err := s.addUnindexedPacks(ctx, b)
 	if err != nil {
 		return fmt.Errorf("open store %s: %w", s.dir, err)
 	}
-	for pn := range indexed {
+	for pn := range unlisted {
 		s.log.Warn("indexed pack is missing from the store; run verify", "pack", PackName(pn))
 	}
 	if added == 0 {
@@ -110,6 +80,50 @@ func (s *Store) recoverPacks(ctx context.Context) error {
 		return fmt.Errorf("open store %s: indexing recovered packs: %w", s.dir, err)
 	}
 	return nil
+}
+
+// addUnindexedPacks lists the stored packs and adds to b the footer
+// entries of each one the index lacks. A damaged pack is left out, not
+// fatal: its blobs read as missing, verify names it, and a later open or
+// refresh tries it again; a pack deleted since the listing (another
+// daemon's gc) is skipped. It returns how many packs it added and the
+// indexed packs the listing did not name.
+func (s *Store) addUnindexedPacks(ctx context.Context, b *pebble.Batch) (added int, unlisted map[blob.ID]struct{}, err error) {
+	indexed := make(map[blob.ID]struct{})
+	err = scanPrefix(s.db, []byte{prefixPack}, func(k, _ []byte) error {
+		indexed[blob.ID(k[1:])] = struct{}{}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, fmt.Errorf("scanning index: %w", err)
+	}
+	err = s.be.List(ctx, FilePack, func(name string, size int64) error {
+		pn, err := parsePackName(name)
+		if err != nil {
+			return err
+		}
+		if _, ok := indexed[pn]; ok {
+			delete(indexed, pn)
+			return nil
+		}
+		f, err := s.readPackFooter(ctx, name, size)
+		if errors.Is(err, blob.ErrNotFound) {
+			return nil // deleted since the listing
+		}
+		if err != nil {
+			if !packDamaged(ctx, err) {
+				return err
+			}
+			s.log.Error("pack is damaged and was left out of the index; run verify", "pack", name, "err", err)
+			return nil
+		}
+		added++
+		return addPackBatch(b, pn, size, f.Entries)
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return added, indexed, nil
 }
 
 // syncNames makes the names of kind durable before recovery trusts them,

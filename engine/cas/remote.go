@@ -69,7 +69,7 @@ func InitBackend(ctx context.Context, dir string, cfg Config, be Backend) error 
 	}
 	if err := Init(ctx, dir, cfg); err != nil {
 		// A local backend on dir itself has just written dir/config.
-		if local, rerr := readConfig(dir); rerr != nil || local != cfg {
+		if local, rerr := readConfig(dir); rerr != nil || !sameStore(local, cfg) {
 			return err
 		}
 	}
@@ -103,27 +103,27 @@ func putBackendConfig(ctx context.Context, dir string, cfg Config, be Backend) e
 // joinBackend makes dir a local part of the store kept in be: an empty dir
 // takes the backend's config; a dir with a config must name the same store,
 // so that an index is never mixed with packs of another store.
-func joinBackend(ctx context.Context, dir string, be Backend) error {
+func joinBackend(ctx context.Context, dir string, be Backend) (Config, error) {
 	remote, err := BackendConfig(ctx, be)
 	if err != nil {
-		return fmt.Errorf("open store %s: %w", dir, err)
+		return remote, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	local, err := readConfig(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		if err := Init(ctx, dir, remote); err != nil {
 			// Lost a race with another Open of dir: compare below.
-			if local, rerr := readConfig(dir); rerr != nil || local != remote {
-				return err
+			if local, rerr := readConfig(dir); rerr != nil || !sameStore(local, remote) {
+				return remote, err
 			}
 		}
-		return nil
+		return remote, nil
 	}
 	if err != nil {
-		return err
+		return remote, err
 	}
-	if local != remote {
-		return fmt.Errorf("open store %s: its config (store %s) differs from the backend's (store %s)",
+	if !sameStore(local, remote) {
+		return remote, fmt.Errorf("open store %s: its config (store %s) differs from the backend's (store %s)",
 			dir, local.ID, remote.ID)
 	}
-	return nil
+	return remote, nil
 }

@@ -40,6 +40,9 @@ type Options struct {
 	PebbleFS        pebblevfs.FS
 	Logger          *slog.Logger
 	PebbleCacheSize int64 // 0: Pebble's default
+	// KEK is the key-encryption key of an encrypted store (nil: none). An
+	// encrypted store does not open without it, nor a plain one with it.
+	KEK []byte
 }
 
 // LockedError says another process has the store open.
@@ -98,15 +101,26 @@ var _ blob.Store = (*Store)(nil)
 // opts.Backend set, dir is only the local part of a store kept in the
 // backend: an empty dir joins it by copying the backend's config.
 func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
+	var remote *Config
 	if opts.Backend != nil {
-		if err := joinBackend(ctx, dir, opts.Backend); err != nil {
+		r, err := joinBackend(ctx, dir, opts.Backend)
+		if err != nil {
 			return nil, err
 		}
+		remote = &r
 	}
 	fsys := vfs.Or(opts.FS)
 	cfg, err := readConfigFS(fsys, dir)
 	if err != nil {
 		return nil, err
+	}
+	keyCfg := cfg
+	if remote != nil {
+		keyCfg = *remote // the backend's wrapped key counts (see RotateKey)
+	}
+	keys, err := storeKeys(keyCfg, opts.KEK)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	sid, _ := cfg.storeID()
 	var lock *os.File
@@ -120,6 +134,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	s.pebbleQuiet.interval = pebbleLogInterval
 	if s.be == nil {
 		s.be = newLocalBackendFS(fsys, dir)
+	}
+	if keys != nil {
+		s.be = newSealedBackend(s.be, keys, fsys)
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

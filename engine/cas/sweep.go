@@ -212,7 +212,7 @@ const sweepRewriteMargin = indexOpenHeadroom
 // more bytes with the margin to spare. Only the local directory is
 // checked; another backend is assumed to have room.
 func (s *Store) roomFor(n int64) bool {
-	if _, ok := s.be.(*localBackend); !ok {
+	if !isLocalBackend(s.be) {
 		return true
 	}
 	var st unix.Statfs_t

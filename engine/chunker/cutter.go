@@ -134,3 +134,30 @@ func runEnd(data []byte, i int, v byte) int {
 	}
 	return i
 }
+
+// Peek returns the length of the first chunk of data when data already
+// decides it: a boundary found inside data (or Max reached) is the one Cut
+// returns given any longer data with the same prefix, since a boundary
+// depends only on the bytes before it. ok is false when more bytes are
+// needed.
+func (c *Cutter) Peek(data []byte) (n int, ok bool) {
+	p := c.params
+	if len(data) >= p.Max {
+		return c.Cut(data, false), true
+	}
+	if len(data) <= p.Min {
+		return 0, false
+	}
+	normEnd := min(p.Avg, len(data))
+	fp, cut := scan(data[:normEnd], p.Min, 0, c.maskS)
+	if cut > 0 {
+		return cut, true
+	}
+	if len(data) <= p.Avg {
+		return 0, false
+	}
+	if _, cut = scan(data, normEnd, fp, c.maskL); cut > 0 {
+		return cut, true
+	}
+	return 0, false
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -237,5 +238,39 @@ func TestCutAllocs(t *testing.T) {
 	data := mixedInput(1 << 20)
 	if a := testing.AllocsPerRun(100, func() { c.Cut(data, false); c.Cut(data[:1000], true) }); a != 0 {
 		t.Fatalf("Cut allocates %v times per run, want 0", a)
+	}
+}
+
+// Peek agrees with Cut on every prefix that decides the cut.
+func TestPeekAgreesWithCut(t *testing.T) {
+	c, err := NewCutter(DefaultParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	data := make([]byte, 4*DefaultParams().Max)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	// Runs of one byte exercise scan's run skipping.
+	for i := 0; i < len(data); i += 97 << 10 {
+		clear(data[i : i+min(20000, len(data)-i)])
+	}
+	for off := 0; off+DefaultParams().Max <= len(data); off += 4099 {
+		want := c.Cut(data[off:], false)
+		decided := false
+		for n := 1; n <= DefaultParams().Max; n += 331 {
+			got, ok := c.Peek(data[off : off+n])
+			if ok && got != want {
+				t.Fatalf("at %d: Peek of %d bytes says %d, Cut %d", off, n, got, want)
+			}
+			decided = decided || ok
+			if n >= want && want < DefaultParams().Max && !ok {
+				t.Fatalf("at %d: Peek of %d bytes undecided, Cut says %d", off, n, want)
+			}
+		}
+		if !decided {
+			t.Fatalf("at %d: never decided", off)
+		}
 	}
 }

@@ -32,8 +32,9 @@ func (a *Assembler) Close() { a.dec.Close() }
 func (a *Assembler) Bytes() []byte { return a.buf }
 
 // Assemble fills a.buf with f's target bytes, reading the i-th copy record
-// of the frame through readCopy, and reports whether they hash to the
-// frame's target hash.
+// of the frame through readCopy (i counts copies from the base; a target
+// copy comes with i = -1, its bytes read from the target at r.Src), and
+// reports whether they hash to the frame's target hash.
 func (a *Assembler) Assemble(f *Frame, readCopy func(i int, r *Record, b []byte) error) (bool, error) {
 	var err error
 	if a.out, err = f.decodeData(a.dec, a.out); err != nil {
@@ -54,6 +55,10 @@ func (a *Assembler) Assemble(f *Frame, readCopy func(i int, r *Record, b []byte)
 				return false, err
 			}
 			ci++
+		case KindTargetCopy:
+			if err := readCopy(-1, r, b); err != nil {
+				return false, err
+			}
 		}
 		at += r.Len
 	}
@@ -66,7 +71,7 @@ func (a *Assembler) Assemble(f *Frame, readCopy func(i int, r *Record, b []byte)
 // replica rather than the delta.
 func (f *Frame) HasCopies() bool {
 	for i := range f.Recs {
-		if f.Recs[i].Kind == KindCopy {
+		if k := f.Recs[i].Kind; k == KindCopy || k == KindTargetCopy {
 			return true
 		}
 	}

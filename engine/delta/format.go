@@ -12,10 +12,11 @@ import (
 const (
 	magic      = "VMDL"
 	trailMagic = "VMDT"
-	// version 3 hashes frames with XXH3-128 (framehash.go); version 2,
-	// with BLAKE3-256 frame hashes, is still read; version 1 (a pair of
-	// hashes per record) is refused.
-	version    = 3
+	// version 4 adds target copies (a copy record whose source is the
+	// target volume, recFromTarget); version 3 files (XXH3-128 frame
+	// hashes, framehash.go) and version 2 files (BLAKE3-256 frame hashes)
+	// are still read; version 1 (a pair of hashes per record) is refused.
+	version    = 4
 	prefixLen  = 12 // magic, version, file kind, 2 zero bytes, header length
 	trailerLen = 4 + 32
 	maxHeader  = 4 << 20
@@ -68,6 +69,10 @@ const (
 	KindData Kind = 1 // write the record's bytes
 	KindZero Kind = 2 // make the range read as zeros
 	KindCopy Kind = 3 // copy the base's bytes at Src (same volume) here
+	// KindTargetCopy copies the target's bytes at Src (same volume) here:
+	// bytes this delta writes elsewhere, or leaves as they are. Apply
+	// writes the frames that hold one after every other frame (version 4).
+	KindTargetCopy Kind = 4
 )
 
 func (k Kind) String() string {
@@ -78,6 +83,8 @@ func (k Kind) String() string {
 		return "zero"
 	case KindCopy:
 		return "copy"
+	case KindTargetCopy:
+		return "target-copy"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -90,11 +97,16 @@ const (
 )
 
 // Record head bits: the kind in bits 0-1; bit 2 says gap and length are
-// counted in 4 KiB blocks rather than bytes.
+// counted in 4 KiB blocks rather than bytes; bit 3, on a copy, says its
+// source is the target (KindTargetCopy; version 4 on).
 const (
-	recKindMask = 0x03
-	recBlocks   = 0x04
+	recKindMask   = 0x03
+	recBlocks     = 0x04
+	recFromTarget = 0x08
 )
+
+// VersionTargetCopies is the first format version with target copies.
+const VersionTargetCopies = 4
 
 // Stored-data modes of a frame.
 const (
@@ -121,7 +133,7 @@ type Record struct {
 	NoBase     bool // past the base's end: no base bytes to check
 	Off        int64
 	Len        int64
-	Src        int64 // copy: the base offset the bytes come from
+	Src        int64 // copy: the base offset the bytes come from; target copy: the target offset
 	BaseHash   blob.ID
 	TargetHash blob.ID
 	// Stored is the frame's stored data (zstd or raw), set on the frame's
@@ -144,6 +156,9 @@ type Frame struct {
 	Stored     []byte // the data records' bytes, concatenated, as stored
 	DataLen    int64  // the data records' bytes, uncompressed
 	Span       int64  // the bytes all records cover
+	// TargetCopies: some record is a KindTargetCopy, so apply writes the
+	// frame in its second round, once every other frame is written.
+	TargetCopies bool
 }
 
 func appendPrefix(dst []byte, kind byte, hdr []byte) []byte {
@@ -175,6 +190,9 @@ func AppendFrame(dst []byte, f *Frame) []byte {
 		r := &f.Recs[i]
 		gap, n := r.Off-prev, r.Len
 		head := byte(r.Kind)
+		if r.Kind == KindTargetCopy {
+			head = byte(KindCopy) | recFromTarget
+		}
 		if gap%blockSize == 0 && n%blockSize == 0 {
 			head |= recBlocks
 			gap, n = gap/blockSize, n/blockSize
@@ -182,7 +200,7 @@ func AppendFrame(dst []byte, f *Frame) []byte {
 		dst = append(dst, head)
 		dst = binary.AppendUvarint(dst, uint64(gap))
 		dst = binary.AppendUvarint(dst, uint64(n))
-		if r.Kind == KindCopy {
+		if r.Kind == KindCopy || r.Kind == KindTargetCopy {
 			dst = binary.AppendVarint(dst, r.Off-r.Src)
 		}
 		prev = r.Off + r.Len

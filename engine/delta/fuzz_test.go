@@ -76,6 +76,8 @@ func addSeeds(f *testing.F, paths ...string) {
 func FuzzParse(f *testing.F) {
 	parts, _ := filepath.Glob(filepath.Join("testdata", "*split", "*.vmdp"))
 	addSeeds(f, append([]string{filepath.Join("testdata", "single.vmdelta"), filepath.Join("testdata", "v2-single.vmdelta")}, parts...)...)
+	// A version 4 file with a target copy record.
+	addSeeds(f, writeTargetCopyDelta(f, f.TempDir()))
 	f.Fuzz(func(t *testing.T, b []byte, resealed bool) {
 		if resealed {
 			b = reseal(b)

@@ -28,6 +28,61 @@ type Reader struct {
 	// version is the format version of the single or index file; every
 	// part has the same. It picks the frame hash function.
 	version byte
+	// unchecked is the raw header of a single file OpenForApply opened,
+	// until Check has verified the file; nil once checked.
+	unchecked []byte
+}
+
+// OpenForApply opens a single delta file reading only its prefix and
+// header, and leaves its checksums to Check, so that apply can verify the
+// file alongside its pre-pass, which reads records but writes nothing,
+// instead of reading the whole file once more before it. A split
+// directory (or anything but a single file) is opened and checked as Open
+// does. Digest is set by Check.
+func OpenForApply(ctx context.Context, path string) (*Reader, error) {
+	if fi, err := os.Stat(path); err != nil || fi.IsDir() {
+		return Open(ctx, path)
+	}
+	ff := frameFile{path: path, volume: -1}
+	f, pre, hdr, err := readHead(&ff)
+	if err != nil {
+		return nil, fmt.Errorf("open delta %s: %w", path, err)
+	}
+	f.Close()
+	if pre[5] != kindSingle {
+		return Open(ctx, path)
+	}
+	h, err := decodeHeader(hdr)
+	if err == nil && len(h.Parts) != 0 {
+		err = formatErr("header", "a single file lists parts")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open delta %s: %w", path, err)
+	}
+	return &Reader{Header: *h, path: path, files: []frameFile{ff}, version: ff.version, unchecked: hdr}, nil
+}
+
+// Checked reports whether the delta's checksums are verified: always after
+// Open, after Check for OpenForApply.
+func (rd *Reader) Checked() bool { return rd.unchecked == nil }
+
+// Check verifies the checksums of a delta OpenForApply opened, as Open
+// does, and sets Digest; the file must be the one opened (same size and
+// header). It does nothing when the delta is checked already. It must not
+// run alongside another Check.
+func (rd *Reader) Check(ctx context.Context) error {
+	if rd.unchecked == nil {
+		return nil
+	}
+	hdr, ff, _, whole, err := openFrameRaw(ctx, rd.path)
+	if err != nil {
+		return err
+	}
+	if old := rd.files[0]; ff.size != old.size || ff.hdrEnd != old.hdrEnd || ff.version != old.version || !bytes.Equal(hdr, rd.unchecked) {
+		return fmt.Errorf("open delta %s: %w", rd.path, formatErr("file", "changed while it was read"))
+	}
+	rd.Digest, rd.unchecked = whole, nil
+	return nil
 }
 
 // frameFile is one file whose records the reader walks.
@@ -115,19 +170,18 @@ func openFrame(ctx context.Context, path string) (*Header, frameFile, byte, blob
 	return h, ff, kind, whole, nil
 }
 
-// openFrameRaw checks a framed file's prefix and trailer checksum, reading
-// it once, and returns its raw header, kind and whole-file BLAKE3.
-func openFrameRaw(ctx context.Context, path string) ([]byte, frameFile, byte, blob.ID, error) {
-	ff := frameFile{path: path}
-	var whole blob.ID
-	fail := func(err error) ([]byte, frameFile, byte, blob.ID, error) {
-		return nil, ff, 0, whole, fmt.Errorf("open delta %s: %w", path, err)
-	}
-	f, err := os.Open(path)
+// readHead opens a framed file and checks its prefix; it returns the file,
+// positioned after the header, the prefix and the raw header.
+func readHead(ff *frameFile) (*os.File, [prefixLen]byte, []byte, error) {
+	var pre [prefixLen]byte
+	f, err := os.Open(ff.path)
 	if err != nil {
-		return fail(err)
+		return nil, pre, nil, err
 	}
-	defer f.Close()
+	fail := func(err error) (*os.File, [prefixLen]byte, []byte, error) {
+		f.Close()
+		return nil, pre, nil, err
+	}
 	fi, err := f.Stat()
 	if err != nil {
 		return fail(err)
@@ -136,14 +190,13 @@ func openFrameRaw(ctx context.Context, path string) ([]byte, frameFile, byte, bl
 	if ff.size < prefixLen+1+trailerLen {
 		return fail(formatErr("file", "%d bytes is too short (truncated?)", ff.size))
 	}
-	var pre [prefixLen]byte
 	if _, err := io.ReadFull(f, pre[:]); err != nil {
 		return fail(err)
 	}
 	if string(pre[:4]) == magic && pre[4] == 1 {
 		return fail(formatErr("prefix", "format version 1 is no longer read; export the delta again"))
 	}
-	if string(pre[:4]) != magic || (pre[4] != version && pre[4] != versionBLAKE3Frames) || pre[6] != 0 || pre[7] != 0 {
+	if string(pre[:4]) != magic || pre[4] < versionBLAKE3Frames || pre[4] > version || pre[6] != 0 || pre[7] != 0 {
 		return fail(formatErr("prefix", "bad magic or unknown version"))
 	}
 	hlen := int64(binary.LittleEndian.Uint32(pre[8:]))
@@ -152,14 +205,30 @@ func openFrameRaw(ctx context.Context, path string) ([]byte, frameFile, byte, bl
 	}
 	ff.hdrEnd = prefixLen + hlen
 	ff.version = pre[4]
-	// One pass hashes the body; a clone then gives the trailer's sum
-	// while the original goes on over the trailer for the whole-file hash.
-	all := blake3.New()
-	all.Write(pre[:])
 	hdr := make([]byte, hlen)
 	if _, err := io.ReadFull(f, hdr); err != nil {
 		return fail(err)
 	}
+	return f, pre, hdr, nil
+}
+
+// openFrameRaw checks a framed file's prefix and trailer checksum, reading
+// it once, and returns its raw header, kind and whole-file BLAKE3.
+func openFrameRaw(ctx context.Context, path string) ([]byte, frameFile, byte, blob.ID, error) {
+	ff := frameFile{path: path}
+	var whole blob.ID
+	fail := func(err error) ([]byte, frameFile, byte, blob.ID, error) {
+		return nil, ff, 0, whole, fmt.Errorf("open delta %s: %w", path, err)
+	}
+	f, pre, hdr, err := readHead(&ff)
+	if err != nil {
+		return fail(err)
+	}
+	defer f.Close()
+	// One pass hashes the body; a clone then gives the trailer's sum
+	// while the original goes on over the trailer for the whole-file hash.
+	all := blake3.New()
+	all.Write(pre[:])
 	all.Write(hdr)
 	body := ff.size - ff.hdrEnd - trailerLen
 	if err := hashBody(ctx, all, f, body); err != nil {

@@ -129,3 +129,22 @@ func (s *splitSink) Abort() {
 		os.Remove(s.dir) // only when empty
 	}
 }
+
+// DiskSize is a delta's size on disk: the file's, or the sum of the
+// regular files of a split delta's directory.
+func DiskSize(path string) (int64, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	} else if !fi.IsDir() {
+		return fi.Size(), nil
+	}
+	ents, err := os.ReadDir(path)
+	var n int64
+	for _, e := range ents {
+		if i, err := e.Info(); err == nil && i.Mode().IsRegular() {
+			n += i.Size()
+		}
+	}
+	return n, err
+}

@@ -179,7 +179,7 @@ func (rd *Reader) readFrame(cr *countReader, f *Frame, only int, end int64) erro
 	if n == 0 || n > MaxFrameRecords {
 		return formatErr("frame", "%d records out of bounds", n)
 	}
-	f.Volume, f.NoBase, f.DataLen, f.Span = int(vol), flags&flagNoBase != 0, 0, 0
+	f.Volume, f.NoBase, f.DataLen, f.Span, f.TargetCopies = int(vol), flags&flagNoBase != 0, 0, 0, false
 	hl := frameHashLen(rd.version)
 	f.BaseHash, f.TargetHash = [32]byte{}, [32]byte{}
 	if !f.NoBase {
@@ -193,7 +193,7 @@ func (rd *Reader) readFrame(cr *countReader, f *Frame, only int, end int64) erro
 	f.Recs = f.Recs[:0]
 	prev := int64(0)
 	for range n {
-		r, err := readRecord(cr, vh, f, prev)
+		r, err := readRecord(cr, rd.version, vh, f, prev)
 		if err != nil {
 			return err
 		}
@@ -222,15 +222,22 @@ func (rd *Reader) readFrame(cr *countReader, f *Frame, only int, end int64) erro
 }
 
 // readRecord parses one record of f, whose previous record ended at prev.
-func readRecord(cr *countReader, vh *VolumeHeader, f *Frame, prev int64) (Record, error) {
+func readRecord(cr *countReader, version byte, vh *VolumeHeader, f *Frame, prev int64) (Record, error) {
 	r := Record{Volume: f.Volume, NoBase: f.NoBase, BaseHash: f.BaseHash, TargetHash: f.TargetHash}
 	head, err := cr.ReadByte()
 	if err != nil {
 		return r, formatErr("record", "truncated")
 	}
 	r.Kind = Kind(head & recKindMask)
-	if head&^(recKindMask|recBlocks) != 0 || r.Kind == 0 {
+	allowed := byte(recKindMask | recBlocks)
+	if version >= VersionTargetCopies {
+		allowed |= recFromTarget
+	}
+	if head&^allowed != 0 || r.Kind == 0 || head&recFromTarget != 0 && r.Kind != KindCopy {
 		return r, formatErr("record", "bad head %#x", head)
+	}
+	if head&recFromTarget != 0 {
+		r.Kind = KindTargetCopy
 	}
 	gap, err1 := binary.ReadUvarint(cr)
 	n, err2 := binary.ReadUvarint(cr)
@@ -268,6 +275,16 @@ func readRecord(cr *countReader, vh *VolumeHeader, f *Frame, prev int64) (Record
 		if r.Src < 0 || r.Src+r.Len > vh.BaseSize {
 			return r, formatErr("record", "copy source %d+%d outside the base", r.Src, r.Len)
 		}
+	case KindTargetCopy:
+		d, err := binary.ReadVarint(cr)
+		if err != nil || d > 1<<62 || d < -(1<<62) {
+			return r, formatErr("record", "bad copy source")
+		}
+		r.Src = r.Off - d
+		if r.Src < 0 || r.Src+r.Len > vh.TargetSize || r.Src < r.Off+r.Len && r.Off < r.Src+r.Len {
+			return r, formatErr("record", "target copy source %d+%d outside the target or over its own range", r.Src, r.Len)
+		}
+		f.TargetCopies = true
 	}
 	return r, nil
 }

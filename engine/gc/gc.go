@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/cas"
@@ -34,6 +35,15 @@ type Catalog interface {
 type Options struct {
 	DryRun   bool // mark and count, delete nothing
 	Progress func(phase string, done, total int64)
+
+	// Pending, when set, makes the collection two-phase, for storage that
+	// other stores write too: a blob found dead is held and listed in the
+	// pending object, and only a later run deletes it, once Grace has
+	// passed since it was first found dead and if it is still dead then.
+	// Grace must exceed any writer's lock lease (doc/design.md).
+	Pending ControlObjects
+	Grace   time.Duration
+	Now     func() time.Time // nil: time.Now
 }
 
 // Stats describe a collection. ChunkRefs counts references, not chunks:
@@ -45,6 +55,9 @@ type Stats struct {
 	LivePages  int
 	ChunkRefs  int64 // chunk entries of the pages walked (each page once)
 	StoreBlobs int64
+	// PendingBlobs are dead blobs held for the grace period (two-phase
+	// collection only); they count as live in SweepStats.
+	PendingBlobs int64
 	cas.SweepStats
 }
 
@@ -73,6 +86,19 @@ func Run(ctx context.Context, s Store, cat Catalog, opts Options) (Stats, error)
 		}
 		return chunks.has(id)
 	}
+	var tp *twoPhase
+	if opts.Pending != nil {
+		old, err := loadPending(ctx, opts.Pending)
+		if err != nil {
+			return st, err
+		}
+		now := time.Now
+		if opts.Now != nil {
+			now = opts.Now
+		}
+		tp = &twoPhase{old: old, next: pending{}, now: now(), grace: opts.Grace}
+		live = tp.live(live)
+	}
 	if opts.Progress != nil {
 		opts.Progress("sweep", 0, 0)
 	}
@@ -80,6 +106,14 @@ func Run(ctx context.Context, s Store, cat Catalog, opts Options) (Stats, error)
 	st.SweepStats = sw
 	if err != nil {
 		return st, fmt.Errorf("gc: %w", err)
+	}
+	if tp != nil {
+		st.PendingBlobs = int64(len(tp.next))
+		if !opts.DryRun {
+			if err := opts.Pending.WriteControl(ctx, PendingObject, tp.next.encode()); err != nil {
+				return st, fmt.Errorf("gc: saving the pending list: %w", err)
+			}
+		}
 	}
 	return st, nil
 }

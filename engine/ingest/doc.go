@@ -14,7 +14,10 @@
 // its config names and the opener of sources, so callers wire neither.
 //
 // Snapshot ingests every volume of a volume group, makes every blob durable
-// with Flush, and only then writes the snapshot record.
+// with Flush, and only then writes the snapshot record. A source that
+// tracks its own writes (source.Tracker, a QEMU dirty bitmap) starts its
+// round before any volume is read, gives the changes as a Hint, and ends
+// the round once the record is written or the snapshot failed.
 //
 // The package knows sources, the chunker, the blob store interfaces and the
 // volume model; it knows nothing of the daemon, FUSE or stacks.

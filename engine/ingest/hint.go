@@ -25,6 +25,11 @@ type Hint struct {
 	Base    *volume.Manifest
 	Pages   blob.Reader    // where Base's pages are
 	Changed []source.Range // may be unsorted or overlap
+	// Exact says the source vouches that every byte outside Changed is
+	// Base's byte at the same offset (a QEMU dirty bitmap does), so the
+	// unchanged bytes a read needs around a change are taken from Base's
+	// chunks instead of the source (see splicer).
+	Exact bool
 }
 
 // anchorMin is the least length of a base hole that is surely a zero run.
@@ -52,6 +57,7 @@ type plan struct {
 	next  int
 	base  *volume.Manifest
 	pages blob.Reader
+	sync  syncPoints // where a read may go back to the base's entries
 }
 
 // at returns the step holding volume offset off; steps are visited in
@@ -77,7 +83,13 @@ func makePlan(ctx context.Context, h *Hint, size int64) (*plan, error) {
 	}
 	changed := normalize(h.Changed, size)
 	var holes, anchors []source.Range
+	var bounds []int64
+	prevData := false
 	err := h.Base.Walk(ctx, h.Pages, 0, func(off int64, e volume.Entry) error {
+		if !e.Hole && prevData {
+			bounds = append(bounds, off)
+		}
+		prevData = !e.Hole
 		if e.Hole {
 			holes = append(holes, source.Range{Off: off, Len: e.Length})
 			if e.Length >= anchorMin {
@@ -107,7 +119,8 @@ func makePlan(ctx context.Context, h *Hint, size int64) (*plan, error) {
 		}
 	}
 	zeros := subtract(subtract(holes, changed), copies)
-	p := &plan{base: h.Base, pages: h.Pages}
+	p := &plan{base: h.Base, pages: h.Pages,
+		sync: syncPoints{changed: changed, bounds: bounds, anchors: anchors, size: size}}
 	for _, z := range zeros {
 		// Known zeros feed the segmenter whole blocks only.
 		s, e := alignUp(z.Off), min((z.Off+z.Len)&^(blockSize-1), size)

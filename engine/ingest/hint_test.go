@@ -2,9 +2,11 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/cas/castest"
 	"github.com/vmrep/vmrep/engine/source"
 	"github.com/vmrep/vmrep/engine/volume"
@@ -76,7 +78,7 @@ func widen(rng *rand.Rand, rs []source.Range, size int64) []source.Range {
 func TestHintedIngestEqualsFull(t *testing.T) {
 	ctx := context.Background()
 	cut := testCutter(t)
-	var saved, total int64
+	var saved, total, spliced int64
 	for seed := range uint64(60) {
 		rng := rand.New(rand.NewPCG(seed, 77))
 		size := 1<<20 + rng.IntN(12<<20)
@@ -106,16 +108,31 @@ func TestHintedIngestEqualsFull(t *testing.T) {
 		if rng.IntN(2) == 0 {
 			hint.Changed = widen(rng, changed, int64(size))
 		}
+		// An exact hint (a dirty bitmap) takes the unchanged bytes around
+		// a change from the base's chunks.
+		hint.Exact = seed%2 == 0
 		src := sparse(next)
 		hinted, err := Volume(ctx, blobs, src, Options{Cutter: cut, Hint: hint, Workers: 1 + rng.IntN(4)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if hinted.ID != full.ID {
-			t.Fatalf("seed %d: hinted manifest %s, full %s (size %d, %d changes)", seed, hinted.ID.Short(), full.ID.Short(), size, len(changed))
+			t.Fatalf("seed %d: hinted manifest %s, full %s (size %d, %d changes, exact %v)", seed, hinted.ID.Short(), full.ID.Short(), size, len(changed), hint.Exact)
 		}
 		if hinted.ReadBytes != src.reads {
 			t.Errorf("seed %d: ReadBytes %d, source served %d", seed, hinted.ReadBytes, src.reads)
+		}
+		if hint.Exact {
+			var dirty int64
+			for _, r := range normalize(hint.Changed, int64(size)) {
+				dirty += r.Len
+			}
+			if hinted.ReadBytes > dirty {
+				t.Errorf("seed %d: exact hint read %d bytes from the source, more than the %d it marks", seed, hinted.ReadBytes, dirty)
+			}
+			spliced += hinted.BaseBytes
+		} else if hinted.BaseBytes != 0 {
+			t.Errorf("seed %d: a hint that is not exact took %d bytes from the base", seed, hinted.BaseBytes)
 		}
 		saved += full.ReadBytes - hinted.ReadBytes
 		total += full.ReadBytes
@@ -123,7 +140,68 @@ func TestHintedIngestEqualsFull(t *testing.T) {
 	if saved <= 0 {
 		t.Errorf("hints saved no reads over all seeds (read %d in full)", total)
 	}
-	t.Logf("hints saved %d of %d bytes read", saved, total)
+	if spliced <= 0 {
+		t.Errorf("exact hints took no bytes from the base over all seeds")
+	}
+	t.Logf("hints saved %d of %d bytes read; exact hints took %d from the base", saved, total, spliced)
+}
+
+// noChunks is a store whose chunks cannot be read, only the manifest pages.
+type noChunks struct {
+	blob.Reader
+	chunks map[blob.ID]bool
+}
+
+func (n noChunks) Get(ctx context.Context, id blob.ID, buf []byte) ([]byte, error) {
+	if n.chunks[id] {
+		return nil, errors.New("chunk withheld by the test")
+	}
+	return n.Reader.Get(ctx, id, buf)
+}
+
+// TestExactHintMissingChunk: when the base's chunks cannot be loaded, an
+// exact hint reads those bytes from the source, and the manifest is still
+// the full read's.
+func TestExactHintMissingChunk(t *testing.T) {
+	ctx := context.Background()
+	cut := testCutter(t)
+	data := genVolume(9, piece{'r', 3 << 20}, piece{'z', 1 << 20}, piece{'t', 2 << 20})
+	blobs := castest.NewMemStore()
+	st, err := Volume(ctx, blobs, &memSource{data: data}, Options{Cutter: cut})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := volume.LoadManifest(ctx, blobs, st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunks := map[blob.ID]bool{}
+	base.Walk(ctx, blobs, 0, func(_ int64, e volume.Entry) error {
+		if !e.Hole {
+			chunks[e.ID] = true
+		}
+		return nil
+	})
+	next := append([]byte(nil), data...)
+	changed := []source.Range{{Off: 1 << 20, Len: 64 << 10}, {Off: 4<<20 + 12345, Len: 100}}
+	for _, r := range changed {
+		for i := range r.Len {
+			next[r.Off+i] ^= 0xa5
+		}
+	}
+	full, err := Volume(ctx, blobs, &memSource{data: next}, Options{Cutter: cut})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &memSource{data: next}
+	hint := &Hint{Base: base, Pages: noChunks{blobs, chunks}, Changed: changed, Exact: true}
+	got, err := Volume(ctx, blobs, src, Options{Cutter: cut, Hint: hint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != full.ID || got.BaseBytes != 0 || got.ReadBytes != src.reads || got.ReadBytes <= 64<<10+100 {
+		t.Errorf("chunks missing: id %s (want %s), read %d (source served %d), %d from the base", got.ID.Short(), full.ID.Short(), got.ReadBytes, src.reads, got.BaseBytes)
+	}
 }
 
 // TestHintNothingChanged: an unchanged volume is not read at all.

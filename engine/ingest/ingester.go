@@ -64,6 +64,9 @@ func (in *Ingester) Snapshot(ctx context.Context, store Store, cat Catalog, vg v
 	}
 	opts.Cutter = in.cut
 	return Snapshot(ctx, store, cat, vg, func(ctx context.Context, v volume.Volume) (source.Reader, error) {
+		if v.QMP != "" {
+			return source.OpenQEMU(ctx, at[v.ID], v.QMP)
+		}
 		return in.open(ctx, at[v.ID])
 	}, opts)
 }

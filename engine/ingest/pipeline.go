@@ -45,6 +45,7 @@ type Progress struct {
 type Stats struct {
 	volume.ManifestInfo
 	ReadBytes   int64 // bytes read from the source (holes it reports are not read)
+	BaseBytes   int64 // bytes an exact Hint let ingest take from the base's chunks instead
 	CopiedBytes int64 // bytes whose entries a Hint let ingest take from the base
 	NewChunks   int64 // chunks the store did not have
 	NewBytes    int64 // their raw bytes
@@ -103,6 +104,9 @@ func Volume(ctx context.Context, store blob.Writer, src source.Reader, opts Opti
 	seg := &segmenter{
 		src: src, size: src.Size(), cut: opts.Cutter, max: maxChunk, plan: pl,
 		bufs: bufs, stats: &stats,
+	}
+	if pl != nil {
+		seg.splice = newSplicer(ctx, src, opts.Hint, src.Size())
 	}
 	var hashNanos, storeNanos atomic.Int64
 	mw := volume.NewManifestWriter(store)

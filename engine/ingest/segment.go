@@ -53,6 +53,9 @@ type segmenter struct {
 	bufs  chan *buffer
 	stats *Stats
 	plan  *plan // nil: read everything the source reports allocated
+	// splice, when set, takes the unchanged bytes of an exact hint from
+	// the base's chunks instead of the source.
+	splice *splicer
 
 	buf      *buffer
 	segStart int   // first unchunked byte of the current segment in buf
@@ -111,11 +114,24 @@ func (s *segmenter) read(ctx context.Context, end int64) error {
 			return err
 		}
 		n := int(min(int64(readSize), end-s.pos))
+		if s.plan != nil {
+			// A hinted read goes back to the base's entries as soon as it
+			// can (syncPoints), so it reads in small steps.
+			if synced, err := s.syncAtRunStart(ctx); synced || err != nil {
+				return err
+			}
+			n = min(n, syncReadSize)
+			if s.pos%blockSize != 0 {
+				// After entries copied up to an unaligned boundary: back on
+				// the block grid of a full read.
+				n = min(n, int(alignUp(s.pos)-s.pos))
+			}
+		}
 		if err := s.ensureSpace(ctx, n); err != nil {
 			return err
 		}
 		t0 := time.Now()
-		got, err := s.src.ReadAt(s.buf.data[s.w:s.w+n], s.pos)
+		got, err := s.readSource(s.buf.data[s.w:s.w+n], s.pos)
 		s.stats.ReadTime += time.Since(t0)
 		if got < n {
 			if err == nil || errors.Is(err, io.EOF) {
@@ -123,9 +139,13 @@ func (s *segmenter) read(ctx context.Context, end int64) error {
 			}
 			return fmt.Errorf("read at offset %d: %w", s.pos+int64(got), err)
 		}
-		atomic.AddInt64(&s.stats.ReadBytes, int64(n))
 		if err := s.classify(ctx, n); err != nil {
 			return err
+		}
+		if s.plan != nil {
+			if synced, err := s.syncAfterCut(ctx); synced || err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -97,18 +97,31 @@ func snapshot(ctx context.Context, store Store, cat Catalog, vg volume.VG, open 
 	}
 
 	var prev volume.Snapshot
-	if opts.Pages != nil && !opts.Full {
+	// A tracked source needs the last snapshot even for a full read: its
+	// dirty bitmap is retired once this one is recorded.
+	if opts.Pages != nil && !opts.Full || hasTracker(srcs) {
 		var err error
 		if prev, err = cat.Latest(ctx, vg.ID); err != nil && !isNotFound(err) {
 			return volume.Snapshot{}, nil, err
 		}
+	}
+	tracks, err := startTracking(ctx, opts.Pages, vg, srcs, prev, opts.Full)
+	committed := false
+	defer func() { finishTracking(ctx, tracks, committed, opts.Log) }()
+	if err != nil {
+		return volume.Snapshot{}, nil, fmt.Errorf("snapshot vg %q %w", vg.Name, err)
 	}
 	snap := volume.Snapshot{VGID: vg.ID, VGName: vg.Name}
 	all := make([]Stats, len(vg.Volumes))
 	var before int64
 	for i, v := range vg.Volumes {
 		vo := opts.Options
-		if pv, ok := prev.Volume(v.ID); ok {
+		if tr := tracks[i]; tr != nil {
+			vo.Hint = tr.hint
+			if opts.Log != nil {
+				opts.Log(fmt.Sprintf("volume %s: %s", v.Name, tr.note))
+			}
+		} else if pv, ok := prev.Volume(v.ID); ok && opts.Pages != nil && !opts.Full {
 			h, why, err := findHint(ctx, opts.Pages, srcs[i], pv)
 			if err != nil {
 				return volume.Snapshot{}, nil, fmt.Errorf("snapshot vg %q volume %q: %w", vg.Name, v.Name, err)
@@ -140,7 +153,13 @@ func snapshot(ctx context.Context, store Store, cat Catalog, vg volume.VG, open 
 		vs := volume.VolumeSnapshot{
 			VolumeID: v.ID, Name: v.Name, Role: v.Role, Size: st.Size,
 			Manifest: st.ID, DataBytes: st.DataBytes, Chunks: st.Chunks, Holes: st.Holes,
-			NewBytes: st.NewBytes,
+			NewBytes: st.NewBytes, ReadBytes: st.ReadBytes, BaseBytes: st.BaseBytes,
+		}
+		if tr := tracks[i]; tr != nil {
+			vs.DirtyBitmap, vs.ReadNote = tr.token, tr.note
+			if st.BaseBytes > 0 {
+				vs.ReadNote += fmt.Sprintf("; %d unchanged bytes around them from the last snapshot", st.BaseBytes)
+			}
 		}
 		if counted {
 			vs.StoredBytes, vs.StoredCounted = counter.StoredBytes()-storedBefore, true
@@ -151,7 +170,9 @@ func snapshot(ctx context.Context, store Store, cat Catalog, vg volume.VG, open 
 	if err := store.Flush(ctx); err != nil {
 		return volume.Snapshot{}, nil, fmt.Errorf("snapshot vg %q: make data durable: %w", vg.Name, err)
 	}
-	return commit(ctx, cat, snap, opts.Now, all)
+	snap, all, err = commit(ctx, cat, snap, opts.Now, all)
+	committed = err == nil
+	return snap, all, err
 }
 
 // commit writes the snapshot record, last.

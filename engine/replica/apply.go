@@ -33,6 +33,8 @@ type ApplyOptions struct {
 	Chunker *blob.ChunkerParams
 	// FS holds the replica's files (nil: the OS); tests crash it.
 	FS vfs.FS
+	// lockHeld says the caller (Receive) holds dir's lock already.
+	lockHeld bool
 }
 
 // ErrNotBase is wrapped when the replica does not hold the delta's base.
@@ -62,12 +64,30 @@ func Apply(ctx context.Context, rd *delta.Reader, dir string, opts ApplyOptions)
 		return delta.Summary{}, fmt.Errorf("apply delta %s..%s to %s: %w", h.Base.ID, h.Target.ID, dir, err)
 	}
 	fsys := vfs.Or(opts.FS)
+	if opts.FS == nil && !opts.lockHeld {
+		unlock, err := lockDir(dir)
+		if err != nil {
+			return fail(err)
+		}
+		defer unlock()
+	}
 	if err := removeStaleTemps(fsys, dir); err != nil {
 		return delta.Summary{}, err
 	}
 	st, err := readState(fsys, dir)
 	if err != nil {
 		return delta.Summary{}, err
+	}
+	if !rd.Checked() {
+		// An earlier apply's journal is matched by the delta's digest,
+		// which only the checksum pass gives: check first then.
+		if j, err := readJournal(fsys, dir); err != nil {
+			return fail(err)
+		} else if j != nil {
+			if err := rd.Check(ctx); err != nil {
+				return fail(err)
+			}
+		}
 	}
 	jr, err := checkJournal(fsys, dir, st, rd)
 	if err != nil {
@@ -113,10 +133,11 @@ func Apply(ctx context.Context, rd *delta.Reader, dir string, opts ApplyOptions)
 		return sum, nil
 	}
 	var sum delta.Summary
-	p, err := prepass(ctx, rd, vols, jr, &sum)
+	p, err := prepassChecked(ctx, rd, vols, jr, &sum)
 	if err != nil {
 		return fail(err)
 	}
+	next.Delta = rd.Digest
 	stages, err := stageCopies(ctx, fsys, dir, vols, p, jr, next)
 	if err == nil {
 		defer closeStages(stages)

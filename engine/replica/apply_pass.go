@@ -28,6 +28,13 @@ type plan struct {
 	// fills, per volume, the merged ranges of data and copy records: the
 	// blocks apply reserves before the journal (reserve.go).
 	fills [][]span
+	// second marks the frames with target copies, which writeFrames
+	// writes after every other frame; seconds, per volume, the ranges
+	// those frames cover, and tsrcs the sources of their target copies,
+	// which must not meet them (checkTargetCopies).
+	second  []bool
+	seconds [][]span
+	tsrcs   [][]span
 }
 
 // span is a range of a volume.
@@ -98,7 +105,8 @@ func forFrames(ctx context.Context, rd *delta.Reader, data bool, pre func(seq in
 // checked this same delta. writeFrames checks every frame again as it
 // writes.
 func prepass(ctx context.Context, rd *delta.Reader, vols []*applyVol, jr *journal, sum *delta.Summary) (*plan, error) {
-	p := &plan{dests: make([][]span, len(vols)), fills: make([][]span, len(vols))}
+	p := &plan{dests: make([][]span, len(vols)), fills: make([][]span, len(vols)),
+		seconds: make([][]span, len(vols)), tsrcs: make([][]span, len(vols))}
 	workers := runtime.GOMAXPROCS(0)
 	bufs := make([][]byte, workers)
 	hs := make([]*delta.FrameHasher, workers)
@@ -117,9 +125,17 @@ func prepass(ctx context.Context, rd *delta.Reader, vols []*applyVol, jr *journa
 	frames := 0
 	err := forFrames(ctx, rd, true, func(seq int, f *delta.Frame) bool {
 		frames++
+		p.second = append(p.second, f.TargetCopies)
 		for i := range f.Recs {
-			if r := &f.Recs[i]; r.Kind == delta.KindCopy {
+			r := &f.Recs[i]
+			switch r.Kind {
+			case delta.KindCopy:
 				p.copies = append(p.copies, copyRec{vol: f.Volume, src: r.Src, n: r.Len, stagedAt: -1})
+			case delta.KindTargetCopy:
+				p.tsrcs[f.Volume] = append(p.tsrcs[f.Volume], span{r.Src, r.Len})
+			}
+			if f.TargetCopies {
+				addSpan(&p.seconds[f.Volume], r.Off, r.Len)
 			}
 		}
 		v := vols[f.Volume]
@@ -169,11 +185,16 @@ func prepass(ctx context.Context, rd *delta.Reader, vols []*applyVol, jr *journa
 			return fmt.Errorf("%w: volume %q bytes %d..%d (%d records) match neither the base nor the target; nothing was written",
 				ErrNotBase, v.vh.Name, t.f.Recs[0].Off, t.f.Recs[len(t.f.Recs)-1].Off+t.f.Recs[len(t.f.Recs)-1].Len, n)
 		}
-		if got == t.f.TargetHash || jr.covers(v.vh.ID) && t.f.HasCopies() {
+		// A target copy's source holds the target only once the first
+		// round is written: writeFrames checks such a frame then.
+		if got == t.f.TargetHash || jr.covers(v.vh.ID) && t.f.HasCopies() || t.f.TargetCopies {
 			return nil
 		}
 		return checkTarget(as[w], t, v)
 	})
+	if err == nil {
+		err = p.checkTargetCopies(vols)
+	}
 	p.decide = make([]byte, frames)
 	for _, ds := range decided {
 		for _, d := range ds {
@@ -211,6 +232,27 @@ func checkTarget(a *delta.Assembler, t *frameTask, v *applyVol) error {
 	}
 	return fmt.Errorf("%w: frame %d of volume %q (bytes %d..%d) does not produce its target hash%s; nothing was written",
 		ErrDamaged, t.seq, v.vh.Name, t.f.Recs[0].Off, last.Off+last.Len, why)
+}
+
+// checkTargetCopies refuses a delta whose target copy reads a range that a
+// second-round frame writes: the copy would read bytes not yet written.
+// The exporter never makes one (findTargetDups).
+func (p *plan) checkTargetCopies(vols []*applyVol) error {
+	for vi, srcs := range p.tsrcs {
+		sec := p.seconds[vi]
+		for _, s := range srcs {
+			i := sort.Search(len(sec), func(i int) bool { return sec[i].off+sec[i].len > s.off })
+			if i < len(sec) && sec[i].off < s.off+s.len {
+				name := ""
+				if vols[vi] != nil {
+					name = vols[vi].vh.Name
+				}
+				return fmt.Errorf("%w: volume %q: a target copy reads %d+%d, which a frame with target copies writes",
+					delta.ErrFormat, name, s.off, s.len)
+			}
+		}
+	}
+	return nil
 }
 
 // addSpan appends [off, off+n) to d, merging it with the last span when

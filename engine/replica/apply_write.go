@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 
 	"github.com/vmrep/vmrep/engine/delta"
 	"github.com/vmrep/vmrep/internal/vfs"
@@ -36,14 +37,46 @@ func writeFrames(ctx context.Context, rd *delta.Reader, vols []*applyVol, p *pla
 		defer a.Close()
 		as[i] = a
 	}
-	err := forFrames(ctx, rd, true, func(seq int, f *delta.Frame) bool {
-		return p.decide[seq] != frameSkip
+	// Frames with target copies go in a second round, once the bytes
+	// their copies read are the target's.
+	for round := range 2 {
+		second := round == 1
+		if second && !slices.Contains(p.second, true) {
+			break
+		}
+		if err := writeRound(ctx, rd, vols, p, stages, as, second); err != nil {
+			return err
+		}
+	}
+	for _, v := range vols {
+		if v == nil {
+			continue
+		}
+		if !v.block {
+			if err := v.f.Truncate(v.vh.TargetSize); err != nil {
+				return fmt.Errorf("resize volume %q: %w", v.vh.Name, err)
+			}
+		}
+		if err := v.f.Sync(); err != nil {
+			return fmt.Errorf("sync volume %q: %w", v.vh.Name, err)
+		}
+	}
+	return nil
+}
+
+// writeRound writes the frames the pre-pass chose, those with target
+// copies (second) or those without.
+func writeRound(ctx context.Context, rd *delta.Reader, vols []*applyVol, p *plan, stages []vfs.File, as []*delta.Assembler, second bool) error {
+	return forFrames(ctx, rd, true, func(seq int, f *delta.Frame) bool {
+		return p.decide[seq] != frameSkip && p.second[seq] == second
 	}, func(t *frameTask, w int) error {
 		a := as[w]
 		v := vols[t.f.Volume]
 		ok, err := a.Assemble(&t.f, func(i int, r *delta.Record, b []byte) error {
 			var err error
-			if c := &p.copies[t.copyStart+i]; c.stagedAt >= 0 {
+			if i < 0 {
+				err = readRange(v.f, b, r.Src) // a target copy: written in the first round
+			} else if c := &p.copies[t.copyStart+i]; c.stagedAt >= 0 {
 				_, err = stages[t.f.Volume].ReadAt(b, c.stagedAt)
 			} else {
 				err = readRange(v.f, b, r.Src)
@@ -81,21 +114,4 @@ func writeFrames(ctx context.Context, rd *delta.Reader, vols []*applyVol, p *pla
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	for _, v := range vols {
-		if v == nil {
-			continue
-		}
-		if !v.block {
-			if err := v.f.Truncate(v.vh.TargetSize); err != nil {
-				return fmt.Errorf("resize volume %q: %w", v.vh.Name, err)
-			}
-		}
-		if err := v.f.Sync(); err != nil {
-			return fmt.Errorf("sync volume %q: %w", v.vh.Name, err)
-		}
-	}
-	return nil
 }

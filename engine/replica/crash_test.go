@@ -32,8 +32,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// childApply opens the delta as the CLI's apply does (OpenForApply: the
+// checksum pass runs alongside the pre-pass), so kills land there too.
 func childApply(path, dir string) int {
-	rd, err := delta.Open(context.Background(), path)
+	rd, err := delta.OpenForApply(context.Background(), path)
 	if err == nil {
 		_, err = Apply(context.Background(), rd, dir, ApplyOptions{})
 	}
@@ -132,6 +134,37 @@ func TestKillDuringApplyMoved(t *testing.T) {
 	killApplies(t, e, rng, seed, one, two, kills, true)
 }
 
+// TestKillDuringApplyTargetCopies is TestKillDuringApply on a workload
+// whose delta holds target copies (the same new 6 MiB written twice), so
+// kills land in both write rounds and a resumed apply must finish the
+// first round before the second reads from it.
+func TestKillDuringApplyTargetCopies(t *testing.T) {
+	kills := 20
+	if testing.Short() {
+		kills = 6
+	}
+	seed := rand.Int63()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewSource(seed))
+	e := newTestEnv(t)
+	one := []image{{id: volume.NewVolumeID(), name: "boot", role: volume.RoleBoot, data: make([]byte, 40<<20)}}
+	rng.Read(one[0].data)
+	two := []image{one[0]}
+	two[0].data = append([]byte(nil), one[0].data...)
+	nb := make([]byte, 6<<20)
+	rng.Read(nb)
+	copy(two[0].data[4<<20:], nb)
+	copy(two[0].data[24<<20:], nb)
+	sum, err := build.Export(context.Background(), e.store, e.snapshot(one), e.snapshot(two), delta.FileSink(filepath.Join(e.dir, "probe.vmdelta")), build.ExportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.TargetCopyBytes < 1<<20 {
+		t.Fatalf("the bytes written twice gave only %d bytes of target copies", sum.TargetCopyBytes)
+	}
+	killApplies(t, e, rng, seed, one, two, kills, false)
+}
+
 // killApplies exports one→two and two→one and SIGKILLs applies of them
 // alternately, re-running each after the kill; see TestKillDuringApply.
 func killApplies(t *testing.T, e *testEnv, rng *rand.Rand, seed int64, one, two []image, kills int, moved bool) {
@@ -186,7 +219,7 @@ func killApplies(t *testing.T, e *testEnv, rng *rand.Rand, seed int64, one, two 
 		if _, err := os.Stat(filepath.Join(rep, JournalName)); err == nil {
 			midWrite++
 		}
-		rd, err := delta.Open(context.Background(), paths[from])
+		rd, err := delta.OpenForApply(context.Background(), paths[from])
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -126,6 +126,11 @@ func CreateReplica(ctx context.Context, r blob.Reader, snap volume.Snapshot, dir
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create replica of %s in %s: %w", snap.Name(), dir, err)
 	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := removeStaleTemps(vfs.Default, dir); err != nil {
 		return nil, err
 	}

@@ -57,6 +57,11 @@ type VerifyReplicaOptions struct {
 // ID state.json records. It changes nothing. An error is returned only
 // when the check could not be made; differences are in the checks.
 func VerifyReplica(ctx context.Context, dir string, opts VerifyReplicaOptions) (*State, []VolumeCheck, error) {
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
 	st, err := ReadState(ctx, dir)
 	if err != nil {
 		return nil, nil, err

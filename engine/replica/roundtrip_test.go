@@ -21,7 +21,7 @@ func mutate(rng *rand.Rand, imgs []image) []image {
 		out[i].data = append([]byte(nil), im.data...)
 	}
 	d := &out[rng.Intn(len(out))].data
-	switch rng.Intn(7) {
+	switch rng.Intn(8) {
 	case 0: // scattered 4 KiB writes
 		for range 1 + rng.Intn(40) {
 			off := rng.Intn(len(*d)/4096) * 4096
@@ -44,12 +44,29 @@ func mutate(rng *rand.Rand, imgs []image) []image {
 		n := min(len(*d)/2, 64<<10+rng.Intn(1<<20))
 		src, dst := rng.Intn(len(*d)-n+1), rng.Intn(len(*d)-n+1)
 		copy((*d)[dst:dst+n], append([]byte(nil), (*d)[src:src+n]...))
+	case 7: // the same new bytes written twice, frames apart (target copies)
+		writeTwice(rng, d, 2<<20+rng.Intn(3<<20))
 	case 5: // an added data volume
 		nd := make([]byte, 1<<20+rng.Intn(3<<20))
 		rng.Read(nd[:len(nd)/2])
 		out = append(out, image{id: volume.NewVolumeID(), name: fmt.Sprintf("data%d", len(out)), role: volume.RoleData, data: nd})
 	}
 	return out
+}
+
+// writeTwice writes n new random bytes at two places of *d at least 4 MiB
+// of changes apart, so they fall in different frames and the exporter
+// makes target copies of the second; *d grows when too small.
+func writeTwice(rng *rand.Rand, d *[]byte, n int) {
+	if len(*d) < 2*n+(1<<20) {
+		*d = append(*d, make([]byte, 2*n+(1<<20)-len(*d))...)
+	}
+	nb := make([]byte, n)
+	rng.Read(nb)
+	a := rng.Intn(len(*d) - 2*n + 1)
+	b := a + n + rng.Intn(len(*d)-a-2*n+1)
+	copy((*d)[a:], nb)
+	copy((*d)[b:], nb)
 }
 
 func randomImage(rng *rand.Rand) []byte {
@@ -75,6 +92,45 @@ func TestRoundTrip(t *testing.T) {
 		fmt.Sscan(s, &n)
 	}
 	roundTrips(t, n)
+}
+
+// TestTargetCopies exports a target that holds the same new bytes twice,
+// more than a frame apart, checks the delta carries the second as target
+// copies, and applies it: the frames holding them go in the second round.
+func TestTargetCopies(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	ctx := context.Background()
+	e := newTestEnv(t)
+	imgs := []image{{id: volume.NewVolumeID(), name: "boot", role: volume.RoleBoot, data: randomImage(rng)}}
+	base := e.snapshot(imgs)
+	rep := filepath.Join(e.dir, "replica")
+	if _, err := CreateReplica(ctx, e.store, base, rep, ReplicaOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	next := []image{imgs[0]}
+	next[0].data = append([]byte(nil), imgs[0].data...)
+	writeTwice(rng, &next[0].data, 5<<20)
+	target := e.snapshot(next)
+	path := filepath.Join(e.dir, "d.vmdelta")
+	sum, err := build.Export(ctx, e.store, base, target, delta.FileSink(path), build.ExportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.TargetCopyBytes < 1<<20 {
+		t.Fatalf("target copies cover %d bytes, want most of the 5 MiB written twice (summary %+v)", sum.TargetCopyBytes, sum)
+	}
+	rd, err := delta.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Apply(ctx, rd, rep, ApplyOptions{Verify: VerifyFull, Blobs: e.store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.TargetCopyBytes != sum.TargetCopyBytes {
+		t.Fatalf("apply counted %d target copy bytes, export %d", got.TargetCopyBytes, sum.TargetCopyBytes)
+	}
+	checkReplica(t, rep, next, 7)
 }
 
 // TestVersion2Deltas writes deltas as version 2 did (BLAKE3-256 frame

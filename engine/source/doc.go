@@ -6,6 +6,11 @@
 // decoders treat every header field as untrusted: lengths and offsets are
 // bounded by the file before anything is allocated or read.
 //
+// An NBD URI is read from its server (internal/nbd); with a QMP socket
+// (OpenQEMU) the QEMU process or qemu-storage-daemon that owns the disk
+// keeps a dirty bitmap per snapshot, so that a snapshot can read only what
+// changed (Tracker).
+//
 // The package knows nothing of chunks, manifests or the store; it imports
-// nothing of the project.
+// nothing of the project but the NBD and QMP clients.
 package source

@@ -24,12 +24,15 @@ const maxChainDepth = 16
 const headerProbe = 4096
 
 // Open opens the volume at path and returns a Reader for its format, which is
-// detected from the content.
+// detected from the content. An NBD URI (IsNBD) is read from its server.
 func Open(ctx context.Context, path string) (Reader, error) {
 	return openDepth(ctx, path, 0)
 }
 
 func openDepth(ctx context.Context, path string, depth int) (Reader, error) {
+	if depth == 0 && IsNBD(path) {
+		return openNBD(ctx, path)
+	}
 	if depth > maxChainDepth {
 		return nil, fmt.Errorf("source %q: backing chain deeper than %d", path, maxChainDepth)
 	}

@@ -25,6 +25,9 @@ type Volume struct {
 	Size   int64  `json:"size"`
 	Source string `json:"source,omitempty"` // path the volume is read from
 	Format string `json:"format,omitempty"` // source format (raw, qcow2, ...)
+	// QMP is the QMP socket of the QEMU process that serves Source, an NBD
+	// URI, when vmrep may keep dirty bitmaps there.
+	QMP string `json:"qmp,omitempty"`
 }
 
 // VG is a volume group: the volumes of one VM.

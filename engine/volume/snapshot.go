@@ -46,6 +46,20 @@ type VolumeSnapshot struct {
 	// SourceFile names the file read as "device:inode", so that a file
 	// renamed since (as when it became an overlay's backing file) is known.
 	SourceFile string `json:"source_file,omitempty"`
+	// ReadBytes is what the snapshot read from the source: less than the
+	// size when holes were skipped or a changed-block hint held.
+	ReadBytes int64 `json:"read_bytes,omitempty"`
+	// BaseBytes is what the snapshot took from the last snapshot's chunks
+	// in place of reading the source: the unchanged bytes around a change
+	// a dirty bitmap marked, which chunking needs as context.
+	BaseBytes int64 `json:"base_bytes,omitempty"`
+	// DirtyBitmap names the QEMU dirty bitmap that tracks the volume's
+	// writes since this snapshot (a source read over NBD with QMP), so that
+	// the next snapshot reads only what it marks.
+	DirtyBitmap string `json:"dirty_bitmap,omitempty"`
+	// ReadNote says how a tracked source was read: the changes a dirty
+	// bitmap marked, or in full and why (the chain broke).
+	ReadNote string `json:"read_note,omitempty"`
 }
 
 // Volume finds a volume of the snapshot by name or volume identifier.

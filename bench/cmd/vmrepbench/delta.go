@@ -47,7 +47,7 @@ func doExport(ctx context.Context, a args) (Result, error) {
 		return Result{}, err
 	}
 	return Result{Seconds: since(t), Bytes: target.Volumes[0].Size, Changed: s.ChangedBytes,
-		DeltaBytes: s.FileBytes, Written: s.DataBytes + s.ZeroBytes, Stored: s.StoredBytes}, nil
+		DeltaBytes: s.FileBytes, Written: s.DataBytes + s.ZeroBytes, Stored: s.StoredBytes, TargetCopy: s.TargetCopyBytes}, nil
 }
 
 func doReplica(ctx context.Context, a args) (Result, error) {
@@ -65,7 +65,11 @@ func doReplica(ctx context.Context, a args) (Result, error) {
 
 func doApply(ctx context.Context, a args) (Result, error) {
 	t := time.Now()
-	rd, err := delta.Open(ctx, *a.delta)
+	open := delta.OpenForApply
+	if *a.checkFirst {
+		open = delta.Open
+	}
+	rd, err := open(ctx, *a.delta)
 	if err != nil {
 		return Result{}, err
 	}

@@ -14,18 +14,20 @@ import (
 // Result is the one JSON line a run prints. Fields that an operation does
 // not measure are left out.
 type Result struct {
-	Op       string  `json:"op"`
-	Seconds  float64 `json:"seconds"`
-	Bytes    int64   `json:"bytes"` // volume bytes the operation covers
-	Seq      uint64  `json:"seq,omitempty"`
-	Read     int64   `json:"read_bytes,omitempty"`
-	New      int64   `json:"new_bytes,omitempty"`
-	Stored   int64   `json:"stored_bytes,omitempty"`
-	Chunks   int64   `json:"chunks,omitempty"`
-	ReadS    float64 `json:"read_s,omitempty"`
-	SegmentS float64 `json:"segment_s,omitempty"`
-	HashS    float64 `json:"hash_s,omitempty"`
-	StoreS   float64 `json:"store_s,omitempty"`
+	Op      string  `json:"op"`
+	Seconds float64 `json:"seconds"`
+	Bytes   int64   `json:"bytes"` // volume bytes the operation covers
+	Seq     uint64  `json:"seq,omitempty"`
+	Read    int64   `json:"read_bytes,omitempty"`
+	New     int64   `json:"new_bytes,omitempty"`
+	Stored  int64   `json:"stored_bytes,omitempty"`
+	// TargetCopy is the volume bytes an export sent as target copies.
+	TargetCopy int64   `json:"target_copy_bytes,omitempty"`
+	Chunks     int64   `json:"chunks,omitempty"`
+	ReadS      float64 `json:"read_s,omitempty"`
+	SegmentS   float64 `json:"segment_s,omitempty"`
+	HashS      float64 `json:"hash_s,omitempty"`
+	StoreS     float64 `json:"store_s,omitempty"`
 
 	Changed      int64 `json:"changed_bytes,omitempty"`
 	Extents      int64 `json:"extents,omitempty"`
@@ -54,20 +56,21 @@ func main() {
 	op := os.Args[1]
 	fs := flag.NewFlagSet(op, flag.ExitOnError)
 	a := args{
-		store:   fs.String("store", "", "store directory"),
-		vg:      fs.String("vg", "bench", "volume group name"),
-		image:   fs.String("image", "", "image to ingest"),
-		base:    fs.Uint64("base", 1, "base snapshot sequence"),
-		target:  fs.Uint64("target", 2, "target snapshot sequence"),
-		seq:     fs.Uint64("seq", 1, "snapshot sequence"),
-		out:     fs.String("o", "", "output file"),
-		dir:     fs.String("dir", "", "replica directory"),
-		delta:   fs.String("delta", "", "delta file"),
-		size:    fs.Int64("size", 1<<40, "synthetic volume size"),
-		changed: fs.Int64("changed", 0, "synthetic changed chunks (default 0.1% of chunks)"),
-		file:    fs.String("file", "", "synthetic pages go to this scratch file, not memory"),
-		lookups: fs.Int("lookups", 100000, "random page lookups to time"),
-		seed:    fs.Uint64("seed", 1, "seed"),
+		store:      fs.String("store", "", "store directory"),
+		vg:         fs.String("vg", "bench", "volume group name"),
+		image:      fs.String("image", "", "image to ingest"),
+		base:       fs.Uint64("base", 1, "base snapshot sequence"),
+		target:     fs.Uint64("target", 2, "target snapshot sequence"),
+		seq:        fs.Uint64("seq", 1, "snapshot sequence"),
+		out:        fs.String("o", "", "output file"),
+		dir:        fs.String("dir", "", "replica directory"),
+		delta:      fs.String("delta", "", "delta file"),
+		size:       fs.Int64("size", 1<<40, "synthetic volume size"),
+		changed:    fs.Int64("changed", 0, "synthetic changed chunks (default 0.1% of chunks)"),
+		file:       fs.String("file", "", "synthetic pages go to this scratch file, not memory"),
+		lookups:    fs.Int("lookups", 100000, "random page lookups to time"),
+		seed:       fs.Uint64("seed", 1, "seed"),
+		checkFirst: fs.Bool("check-first", false, "apply: verify the delta's checksums before the pre-pass (delta.Open), not alongside it"),
 	}
 	fs.Parse(os.Args[2:])
 	ctx := context.Background()
@@ -91,6 +94,7 @@ type args struct {
 	base, target, seq, seed                 *uint64
 	size, changed                           *int64
 	lookups                                 *int
+	checkFirst                              *bool
 }
 
 var ops = map[string]func(context.Context, args) (Result, error){

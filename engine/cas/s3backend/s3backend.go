@@ -126,32 +126,42 @@ func (b *Backend) List(ctx context.Context, kind cas.FileKind, fn func(name stri
 	// name twice; report each once.
 	seen := make(map[string]bool)
 	err = retry(ctx, func() error {
-		lctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		ch := b.client.ListObjects(lctx, b.bucket, minio.ListObjectsOptions{Prefix: root, Recursive: true})
-		// Drain on every return: the client's goroutine sends until closed.
-		defer func() {
-			cancel()
-			for range ch {
-			}
-		}()
-		for obj := range ch {
-			if obj.Err != nil {
-				return obj.Err
-			}
+		return b.listOnce(ctx, minio.ListObjectsOptions{Prefix: root, Recursive: true}, func(obj minio.ObjectInfo) error {
 			name, ok := nameOf(b.prefix, kind, obj.Key)
 			if !ok || seen[name] {
-				continue
+				return nil
 			}
 			seen[name] = true
 			if err := fn(name, obj.Size); err != nil {
 				return permanent{err}
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("list %s objects in s3 bucket %s/%s: %w", kind, b.bucket, b.prefix, err)
+	}
+	return nil
+}
+
+// listOnce makes one listing of the objects opts selects, calling fn for
+// each; an object's error, or fn's, ends it. It always drains the
+// listing: the client's goroutine sends until the channel is closed.
+func (b *Backend) listOnce(ctx context.Context, opts minio.ListObjectsOptions, fn func(minio.ObjectInfo) error) error {
+	lctx, cancel := context.WithCancel(ctx)
+	ch := b.client.ListObjects(lctx, b.bucket, opts)
+	defer func() {
+		cancel()
+		for range ch {
+		}
+	}()
+	for obj := range ch {
+		if obj.Err != nil {
+			return obj.Err
+		}
+		if err := fn(obj); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -44,13 +44,14 @@ func Export(ctx context.Context, r blob.Reader, base, target volume.Snapshot, w 
 		if !vh.Added {
 			vh.BaseManifest, vh.BaseSize = d.Base.Manifest, d.Base.Size
 		}
-		jobs = append(jobs, planJobs(len(h.Volumes), d.Extents, vh.BaseSize, vh.TargetSize)...)
+		vjobs := planJobs(len(h.Volumes), d.Extents, vh.BaseSize, vh.TargetSize)
+		jobs = append(jobs, vjobs...)
 		h.Volumes = append(h.Volumes, vh)
 		if len(d.Extents) == 0 {
 			mans = append(mans, volPair{})
 			continue
 		}
-		p, err := loadPair(ctx, r, vh)
+		p, err := loadPair(ctx, r, vh, vjobs)
 		if err != nil {
 			return delta.Summary{}, fmt.Errorf("export %s..%s volume %q: %w", base.Name(), target.Name(), vh.Name, err)
 		}
@@ -73,13 +74,15 @@ func Export(ctx context.Context, r blob.Reader, base, target volume.Snapshot, w 
 }
 
 // volPair is one volume's manifests and, when the base is small enough,
-// the index of its chunks for copy records.
+// the index of its chunks for copy records; dups maps changed chunks to
+// an earlier place of the target that holds them (findTargetDups).
 type volPair struct {
 	base, target *volume.Manifest
 	index        *copyIndex
+	dups         map[int64]int64
 }
 
-func loadPair(ctx context.Context, r blob.Reader, vh delta.VolumeHeader) (volPair, error) {
+func loadPair(ctx context.Context, r blob.Reader, vh delta.VolumeHeader, jobs []job) (volPair, error) {
 	var p volPair
 	var err error
 	if !vh.Added {
@@ -90,7 +93,12 @@ func loadPair(ctx context.Context, r blob.Reader, vh delta.VolumeHeader) (volPai
 	if p.target, err = volume.LoadManifest(ctx, r, vh.TargetManifest); err != nil {
 		return p, err
 	}
-	p.index, err = buildCopyIndex(ctx, r, p.base)
+	if p.index, err = buildCopyIndex(ctx, r, p.base); err != nil {
+		return p, err
+	}
+	if delta.WriteVersion() >= delta.VersionTargetCopies {
+		p.dups, err = findTargetDups(ctx, r, p.target, p.index, jobs)
+	}
 	return p, err
 }
 
@@ -143,7 +151,7 @@ func runJobs(ctx context.Context, r blob.Reader, mans []volPair, jobs []job, w d
 			j := &jobs[i]
 			if j.vol != x.vol {
 				m := &mans[j.vol]
-				x.f.base, x.f.target, x.f.index = newVolReader(r, m.base), newVolReader(r, m.target), m.index
+				x.f.base, x.f.target, x.f.index, x.f.dups = newVolReader(r, m.base), newVolReader(r, m.target), m.index, m.dups
 				x.vol = j.vol
 			}
 			res.i = i

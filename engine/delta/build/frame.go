@@ -14,6 +14,7 @@ import (
 type refiner struct {
 	base, target *volReader
 	index        *copyIndex
+	dups         map[int64]int64 // findTargetDups
 	enc          *zstd.Encoder
 	hb, ht       *delta.FrameHasher
 	tbuf, bbuf   []byte
@@ -69,6 +70,9 @@ func (f *refiner) frame(j *job, first, last int, sum *delta.Summary) []byte {
 		case delta.KindCopy:
 			r.Src = f.srcs[i]
 			sum.CopyBytes += r.Len
+		case delta.KindTargetCopy:
+			r.Src = f.srcs[i]
+			sum.TargetCopyBytes += r.Len
 		}
 	}
 	fr.TargetHash = f.ht.Sum()

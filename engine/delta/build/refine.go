@@ -157,7 +157,7 @@ func (f *refiner) push(r delta.Record, pos, src int64) {
 	if n := len(f.recs); n > 0 {
 		p := &f.recs[n-1]
 		if p.Kind == r.Kind && p.Off+p.Len == r.Off && p.Len+r.Len <= delta.MaxRecordLen &&
-			f.pos[n-1]+p.Len == pos && (r.Kind != delta.KindCopy || f.srcs[n-1]+p.Len == src) {
+			f.pos[n-1]+p.Len == pos && (r.Kind != delta.KindCopy && r.Kind != delta.KindTargetCopy || f.srcs[n-1]+p.Len == src) {
 			p.Len += r.Len
 			return
 		}
@@ -173,18 +173,27 @@ const minCopy = 256
 
 // dataRun emits a run of differing blocks at volume offset off, buffer
 // offset pos: as copies where the target's chunks exist elsewhere in the
-// base, as data elsewhere.
+// base, as target copies where findTargetDups found them earlier in the
+// target, as data elsewhere.
 func (f *refiner) dataRun(ctx context.Context, off, n, pos int64) error {
-	if f.index == nil {
+	if f.index == nil && f.dups == nil {
 		f.push(delta.Record{Kind: delta.KindData, Off: off, Len: n}, pos, 0)
 		return nil
 	}
 	cur := off
 	end := off + n
 	err := f.target.entries(ctx, off, end, func(eoff, elen int64, id [32]byte) {
-		src, ok := f.index.find(id)
+		kind := delta.KindCopy
+		var src int64
+		ok := false
+		if f.index != nil {
+			src, ok = f.index.find(id)
+		}
 		if !ok {
-			return
+			if src, ok = f.dups[eoff]; !ok {
+				return
+			}
+			kind = delta.KindTargetCopy
 		}
 		s, e := max(eoff, off), min(eoff+elen, end)
 		if e-s < minCopy || s < cur {
@@ -193,7 +202,7 @@ func (f *refiner) dataRun(ctx context.Context, off, n, pos int64) error {
 		if s > cur {
 			f.push(delta.Record{Kind: delta.KindData, Off: cur, Len: s - cur}, pos+cur-off, 0)
 		}
-		f.push(delta.Record{Kind: delta.KindCopy, Off: s, Len: e - s}, pos+s-off, src+(s-eoff))
+		f.push(delta.Record{Kind: kind, Off: s, Len: e - s}, pos+s-off, src+(s-eoff))
 		cur = e
 	})
 	if err != nil {
