@@ -62,6 +62,7 @@ test-unit:
 BENCH_SIZE ?= 8G
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./engine/... ./fusefs/ ./internal/pipeline/ ./internal/zero/
+	$(GO) test -run '^$$' -bench Replication -benchtime 3x ./daemon/
 	$(GO) test -run '^$$' -bench Limiter -benchtime 1x ./internal/bandwidth/ -args -limit-duration=30s
 	VMREP_BENCH_LIMIT=30 $(GO) test -count=1 -run TestBenchReplicateLimit -v ./cmd/vmrep/ | grep -E 'limit|achieved|^(ok|FAIL|---)'
 	cd bench/chunkers && $(GO) test -run '^$$' -bench . -benchtime 3x

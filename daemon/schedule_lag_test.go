@@ -20,7 +20,7 @@ import (
 )
 
 // testTLS is a server TLS config and the PEM of the CA that signed it.
-func testTLS(t *testing.T) (*tls.Config, string) {
+func testTLS(t testing.TB) (*tls.Config, string) {
 	k := testpki.New(t)
 	return &tls.Config{Certificates: []tls.Certificate{k.Cert}}, string(k.CAPEM)
 }
@@ -29,12 +29,29 @@ func testTLS(t *testing.T) (*tls.Config, string) {
 // real clock: the server side of a schedule's replication.
 func startReplTarget(t *testing.T, dir, token string, tc *tls.Config) string {
 	t.Helper()
+	addr, stop := openReplTarget(t, dir, token, tc, nil)
+	t.Cleanup(stop)
+	return addr
+}
+
+// openReplTarget is startReplTarget over a new store in dir, encrypted
+// under kek unless it is nil; stop shuts the listener and the daemon and
+// closes the store.
+func openReplTarget(t testing.TB, dir, token string, tc *tls.Config, kek []byte) (addr string, stop func()) {
+	t.Helper()
 	ctx := context.Background()
 	storeDir := filepath.Join(dir, "store")
-	if err := cas.Init(ctx, storeDir, cas.DefaultConfig()); err != nil {
+	cfg := cas.DefaultConfig()
+	if kek != nil {
+		var err error
+		if cfg, err = cfg.WithEncryption(kek); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cas.Init(ctx, storeDir, cfg); err != nil {
 		t.Fatal(err)
 	}
-	store, err := cas.Open(ctx, storeDir, cas.Options{})
+	store, err := cas.Open(ctx, storeDir, cas.Options{KEK: kek})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,14 +68,13 @@ func startReplTarget(t *testing.T, dir, token string, tc *tls.Config) string {
 		t.Fatal(err)
 	}
 	go func() { _ = rs.Serve(ln) }()
-	t.Cleanup(func() {
+	return ln.Addr().String(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		_ = rs.Shutdown(ctx)
 		_ = srv.Shutdown(ctx)
 		_ = store.Close()
-	})
-	return ln.Addr().String()
+	}
 }
 
 // changeImage overwrites n random bytes of the VG's image at a random

@@ -27,7 +27,7 @@ var day0 = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 // schedDaemon is a real Server over a real store, driven by a fake clock
 // and answering on a Unix socket.
 type schedDaemon struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	clk   *clock.Fake
 	srv   *Server
@@ -35,13 +35,13 @@ type schedDaemon struct {
 	cl    *client.Client
 }
 
-func startSchedDaemon(t *testing.T, dir string, clk *clock.Fake) *schedDaemon {
+func startSchedDaemon(t testing.TB, dir string, clk *clock.Fake) *schedDaemon {
 	t.Helper()
 	return startSchedDaemonLog(t, dir, clk, nil)
 }
 
 // startSchedDaemonLog is startSchedDaemon with the daemon's log (nil: none).
-func startSchedDaemonLog(t *testing.T, dir string, clk *clock.Fake, log *slog.Logger) *schedDaemon {
+func startSchedDaemonLog(t testing.TB, dir string, clk *clock.Fake, log *slog.Logger) *schedDaemon {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("the daemon's API needs root (peer credentials decide who is an admin)")

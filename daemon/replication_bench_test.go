@@ -1,0 +1,85 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/bench/workload"
+	"github.com/vmrep/vmrep/engine/seal"
+	"github.com/vmrep/vmrep/internal/clock"
+)
+
+// BenchmarkReplicationEncryption sends one snapshot of a mixed image (the
+// size sweep's: half random, a quarter text, a quarter holes) from a
+// source daemon to a replication server whose store is plain, then
+// encrypted, in the same run, so that their ratio is the cost of
+// encryption at rest on the receiving side. Each iteration sends into a
+// new, empty server store, so every blob is sent and stored; the timed
+// part is the replicate job, from its start to the committed snapshot
+// record. The image is 256 MiB, or VMREP_BENCH_SIZE MiB. MB/s counts the
+// image's logical size; wire-MB/s the bytes the stream carried.
+func BenchmarkReplicationEncryption(b *testing.B) {
+	size := int64(256 << 20)
+	if v, err := strconv.ParseInt(os.Getenv("VMREP_BENCH_SIZE"), 10, 64); err == nil && v > 0 {
+		size = v << 20
+	}
+	ctx := context.Background()
+	dir := b.TempDir()
+	src := startSchedDaemon(b, filepath.Join(dir, "source"), clock.NewFake(day0))
+	img := filepath.Join(src.dir, "web.img")
+	if err := workload.Mixed(img, 42, size); err != nil {
+		b.Fatal(err)
+	}
+	req := api.CreateVGRequest{Name: "web", Volumes: []api.VolumeSource{{Name: "boot", Role: "boot", Path: img}}}
+	if _, err := src.cl.CreateVG(ctx, req); err != nil {
+		b.Fatal(err)
+	}
+	if ev := src.runJob(src.cl.CreateSnapshot(ctx, "web", api.CreateSnapshotRequest{})); ev.State != api.StateDone {
+		b.Fatalf("snapshot of web: %+v", ev.Error)
+	}
+	tc, caPEM := testTLS(b)
+	const token = "replication-bench-token-0123456789"
+	kek := seal.NewDataKey()
+	for _, encrypted := range []bool{false, true} {
+		name := "plain"
+		var key []byte
+		if encrypted {
+			name, key = "encrypted", kek
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(size)
+			b.ReportAllocs()
+			var wire int64
+			for i := range b.N {
+				b.StopTimer()
+				target := filepath.Join(dir, name+"-"+strconv.Itoa(i))
+				addr, stop := openReplTarget(b, target, token, tc, key)
+				b.StartTimer()
+				ev := src.runJob(src.cl.Replicate(ctx, api.ReplicateRequest{Snapshot: "web@1", To: addr, Token: token, CAPEM: caPEM}))
+				b.StopTimer()
+				if ev.State != api.StateDone {
+					b.Fatalf("replicate web@1: %+v", ev.Error)
+				}
+				var res api.ReplicateResult
+				if err := json.Unmarshal(ev.Result, &res); err != nil {
+					b.Fatal(err)
+				}
+				if !res.Committed || res.SkippedBlobs != 0 || res.SentBlobs != res.Blobs {
+					b.Fatalf("replicate web@1: %+v; want every blob sent into the empty store", res)
+				}
+				wire += res.WireBytes
+				stop()
+				if err := os.RemoveAll(target); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(wire)/1e6/b.Elapsed().Seconds(), "wire-MB/s")
+		})
+	}
+}
