@@ -47,6 +47,13 @@ type ReplicateRequest struct {
 	// the daemon's rate parser reads ("200Mbit", "50MiB/s"); empty or
 	// "unlimited" is no limit. A bad value is refused with CodeInvalid.
 	Limit string `json:"limit,omitempty"`
+	// EncryptFor, with SourceKey, seals every chunk on this source for
+	// that tenancy before it leaves: the server stores ciphertext it
+	// cannot read. SourceKey is a key file's content (64 hex digits or 32
+	// bytes); it is held only by the job that uses it, and passed on to
+	// the server only with Materialize.
+	EncryptFor string `json:"encrypt_for,omitempty"`
+	SourceKey  []byte `json:"source_key,omitempty"`
 }
 
 // ReplicateResult is the result of a replicate job.
@@ -106,4 +113,9 @@ type ReplReplicaRequest struct {
 	// inside its --device-root): only these volumes are written, each into
 	// its device. Empty: every volume, as files (or existing links) in Dir.
 	Devices map[string]string `json:"devices,omitempty"`
+	// SourceKey and SealedFor open a snapshot its source sealed
+	// (ReplicateRequest.EncryptFor): the server holds the key in this
+	// request's memory only, to write the replica, and never stores it.
+	SourceKey []byte `json:"source_key,omitempty"`
+	SealedFor string `json:"sealed_for,omitempty"`
 }

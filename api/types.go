@@ -26,6 +26,9 @@ type VG struct {
 	Created   time.Time `json:"created"`
 	Volumes   []Volume  `json:"volumes"`
 	Snapshots int       `json:"snapshots"`
+	// Sealed is the key fingerprint of the latest snapshot when its source
+	// sealed it (replicate --encrypt-for); empty otherwise.
+	Sealed string `json:"sealed,omitempty"`
 	// Capture settings; see UpdateVGRequest.
 	PreSnapshot  string `json:"pre_snapshot,omitempty"`
 	PostSnapshot string `json:"post_snapshot,omitempty"`
@@ -89,6 +92,10 @@ type VolumeSnapshot struct {
 	// from the previous snapshot's chunks instead of the source: the
 	// unchanged bytes around each change.
 	BaseBytes int64 `json:"base_bytes,omitempty"`
+	// Sealed, when set, says the source sealed this volume's chunks
+	// (replicate --encrypt-for) and names the key by its fingerprint: the
+	// manifest names sealed chunks, which only that key opens.
+	Sealed string `json:"sealed,omitempty"`
 	// DirtyBitmap is the QEMU dirty bitmap that tracks writes since this
 	// snapshot; ReadNote says how the volume was read (what a bitmap
 	// marked, or in full and why).

@@ -36,8 +36,10 @@ func (c *Client) SetSource(id string) { c.source = id }
 func (c *Client) Addr() string { return c.addr }
 
 // PutReplVG creates or updates the volume group on the replication server.
-func (c *Client) PutReplVG(ctx context.Context, vg api.ReplVG) error {
-	return c.do(ctx, http.MethodPost, api.ReplVGsPath, vg, nil)
+func (c *Client) PutReplVG(ctx context.Context, vg api.ReplVG) (api.VG, error) {
+	var out api.VG
+	err := c.do(ctx, http.MethodPost, api.ReplVGsPath, vg, &out)
+	return out, err
 }
 
 // ReplMissing asks which of ids (32-byte blob IDs back to back, at most

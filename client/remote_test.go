@@ -59,20 +59,20 @@ func TestRemote(t *testing.T) {
 	if !IsCode(err, api.CodeConflict) || err.Error() != "replication server "+addr+": send the blobs first" {
 		t.Errorf("refusal: %v", err)
 	}
-	err = c.PutReplVG(ctx, api.ReplVG{})
+	_, err = c.PutReplVG(ctx, api.ReplVG{})
 	if !IsCode(err, api.CodeInternal) || err.Error() != "replication server "+addr+": "+api.ReplVGsPath+" answered 502 Bad Gateway: not json" {
 		t.Errorf("non-JSON answer: %v", err)
 	}
 	bad := NewRemote(addr, "wrong", tc)
 	defer bad.Close()
-	err = bad.PutReplVG(ctx, api.ReplVG{})
+	_, err = bad.PutReplVG(ctx, api.ReplVG{})
 	if !IsCode(err, api.CodeUnauthorized) || err.Error() != "replication server "+addr+" refused the bearer token (missing or wrong bearer token)" {
 		t.Errorf("bad token: %v", err)
 	}
 	// An untrusting client fails the TLS handshake, naming the server.
 	untrusting := NewRemote(addr, "tok", &tls.Config{MinVersion: tls.VersionTLS12})
 	defer untrusting.Close()
-	if err := untrusting.PutReplVG(ctx, api.ReplVG{}); err == nil || !strings.HasPrefix(err.Error(), "replication server "+addr+": "+api.ReplVGsPath+": ") {
+	if _, err := untrusting.PutReplVG(ctx, api.ReplVG{}); err == nil || !strings.HasPrefix(err.Error(), "replication server "+addr+": "+api.ReplVGsPath+": ") {
 		t.Errorf("untrusted server: %v", err)
 	}
 }

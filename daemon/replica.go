@@ -22,6 +22,9 @@ func (s *Server) createReplica(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if e := readable(sn); e != nil {
+		return e
+	}
 	if req.Volume != "" {
 		if _, found := sn.Volume(req.Volume); !found {
 			return api.Errorf(api.CodeNotFound, "snapshot %s has no volume %q", sn.Name(), req.Volume)

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/delta"
 	"github.com/vmrep/vmrep/engine/delta/build"
 	"github.com/vmrep/vmrep/engine/replica"
@@ -127,7 +128,7 @@ func bindDevices(dir string, binds []deviceBind) error {
 // moved by the delta from it, in place, for that volume alone; any other
 // is written whole. Every device is read back against sn's manifest
 // before the answer. Volumes not bound are not touched.
-func (rs *ReplicationServer) writeDevices(ctx context.Context, t *tenant, sn volume.Snapshot, dir string, binds []deviceBind) (*replica.State, []api.DeviceWrite, error) {
+func (rs *ReplicationServer) writeDevices(ctx context.Context, t *tenant, rd blob.Reader, sn volume.Snapshot, dir string, binds []deviceBind) (*replica.State, []api.DeviceWrite, error) {
 	st, err := replica.ReadState(ctx, dir)
 	if err != nil {
 		return nil, nil, err
@@ -139,7 +140,7 @@ func (rs *ReplicationServer) writeDevices(ctx context.Context, t *tenant, sn vol
 	defer deltas.close()
 	out := make([]api.DeviceWrite, 0, len(binds))
 	for _, b := range binds {
-		w, err := rs.writeDevice(ctx, t, sn, dir, st, b, deltas)
+		w, err := rs.writeDevice(ctx, t, rd, sn, dir, st, b, deltas)
 		if err != nil {
 			return nil, nil, fmt.Errorf("materialize %s volume %q into %s: %w", sn.Name(), b.vol.Name, b.device, err)
 		}
@@ -151,7 +152,7 @@ func (rs *ReplicationServer) writeDevices(ctx context.Context, t *tenant, sn vol
 	return st, out, nil
 }
 
-func (rs *ReplicationServer) writeDevice(ctx context.Context, t *tenant, sn volume.Snapshot, dir string, st *replica.State, b deviceBind, deltas *deviceDeltas) (api.DeviceWrite, error) {
+func (rs *ReplicationServer) writeDevice(ctx context.Context, t *tenant, rd blob.Reader, sn volume.Snapshot, dir string, st *replica.State, b deviceBind, deltas *deviceDeltas) (api.DeviceWrite, error) {
 	v := b.vol
 	w := api.DeviceWrite{VolumeID: v.VolumeID, Name: v.Name, Device: b.device}
 	var vs *replica.VolumeState
@@ -161,6 +162,12 @@ func (rs *ReplicationServer) writeDevice(ctx context.Context, t *tenant, sn volu
 		}
 	}
 	check := func() error { return replica.CheckVolume(ctx, t.store, dir, v.VolumeID, v.Manifest, v.Size) }
+	sealed := sn.Sealed() != ""
+	if sealed {
+		// Sealed: the manifest names sealed chunks, read back opened;
+		// always written whole (no delta of sealed snapshots).
+		check = func() error { return checkUnsealedVolume(ctx, rd, dir, v) }
+	}
 	switch {
 	case vs != nil && vs.SnapshotID == sn.ID && vs.Manifest == v.Manifest:
 		err := check()
@@ -172,7 +179,7 @@ func (rs *ReplicationServer) writeDevice(ctx context.Context, t *tenant, sn volu
 			return w, err
 		}
 		w.Note = "the device did not hold what the replica's state says: " + err.Error()
-	case vs != nil && vs.SnapshotID != "":
+	case vs != nil && vs.SnapshotID != "" && !sealed:
 		path, err := deltas.from(ctx, vs.Seq, vs.SnapshotID)
 		if err != nil {
 			return w, err
@@ -192,7 +199,7 @@ func (rs *ReplicationServer) writeDevice(ctx context.Context, t *tenant, sn volu
 			w.Note = fmt.Sprintf("the store no longer holds %s@%d, written whole", sn.VGName, vs.Seq)
 		}
 	}
-	if _, err := replica.CreateReplica(ctx, t.store, sn, dir, replica.ReplicaOptions{Volume: v.VolumeID, Chunker: t.chunkerParams()}); err != nil {
+	if _, err := replica.CreateReplica(ctx, rd, sn, dir, replica.ReplicaOptions{Volume: v.VolumeID, Chunker: t.chunkerParams()}); err != nil {
 		return w, err
 	}
 	if err := check(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/replica"
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/internal/apiconv"
@@ -55,6 +56,10 @@ func (rs *ReplicationServer) materialize(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return fmt.Errorf("materialize: %w", err)
 	}
+	rd, e := hydrationReader(t.store, sn, req)
+	if e != nil {
+		return e
+	}
 	var binds []deviceBind
 	if len(req.Devices) > 0 {
 		if binds, err = rs.checkDevices(sn, req.Devices); err != nil {
@@ -78,12 +83,12 @@ func (rs *ReplicationServer) materialize(w http.ResponseWriter, r *http.Request,
 		return fmt.Errorf("materialize: %w", err) // forgotten before the mark
 	}
 	if binds != nil {
-		return rs.materializeDevices(w, r, t, sn, req.Dir, dir, binds)
+		return rs.materializeDevices(w, r, t, rd, sn, req.Dir, dir, binds)
 	}
 	if e := rs.refuseBoundDevices(sn, dir); e != nil {
 		return e
 	}
-	st, how, err := rs.writeReplica(ctx, t, sn, dir)
+	st, how, err := rs.writeReplica(ctx, t, rd, sn, dir)
 	if err != nil {
 		return err
 	}
@@ -95,11 +100,11 @@ func (rs *ReplicationServer) materialize(w http.ResponseWriter, r *http.Request,
 
 // materializeDevices writes the bound volumes of sn into their devices,
 // under the replica's lock and the hold materialize already took.
-func (rs *ReplicationServer) materializeDevices(w http.ResponseWriter, r *http.Request, t *tenant, sn volume.Snapshot, rel, dir string, binds []deviceBind) error {
+func (rs *ReplicationServer) materializeDevices(w http.ResponseWriter, r *http.Request, t *tenant, rd blob.Reader, sn volume.Snapshot, rel, dir string, binds []deviceBind) error {
 	if err := bindDevices(dir, binds); err != nil {
 		return err
 	}
-	st, writes, err := rs.writeDevices(r.Context(), t, sn, dir, binds)
+	st, writes, err := rs.writeDevices(r.Context(), t, rd, sn, dir, binds)
 	if err != nil {
 		return err
 	}
@@ -114,8 +119,11 @@ func (rs *ReplicationServer) materializeDevices(w http.ResponseWriter, r *http.R
 	return nil
 }
 
-// writeReplica brings dir to sn and says how: "current", "delta" or "full".
-func (rs *ReplicationServer) writeReplica(ctx context.Context, t *tenant, sn volume.Snapshot, dir string) (*replica.State, string, error) {
+// writeReplica brings dir to sn, read through rd, and says how:
+// "current", "delta" or "full". A snapshot sealed by its source is
+// written whole: a delta of sealed snapshots is not computed (see
+// doc/design.md, "Source-side encryption").
+func (rs *ReplicationServer) writeReplica(ctx context.Context, t *tenant, rd blob.Reader, sn volume.Snapshot, dir string) (*replica.State, string, error) {
 	st, err := replica.ReadState(ctx, dir)
 	if err != nil {
 		return nil, "", err
@@ -123,14 +131,14 @@ func (rs *ReplicationServer) writeReplica(ctx context.Context, t *tenant, sn vol
 	if st.VGID == sn.VGID && st.SnapshotID == sn.ID {
 		return st, "current", nil
 	}
-	if st.VGID == sn.VGID && st.SnapshotID != "" && st.Seq < sn.Seq {
+	if st.VGID == sn.VGID && st.SnapshotID != "" && st.Seq < sn.Seq && sn.Sealed() == "" {
 		base, err := t.cat.GetSnapshot(ctx, sn.VGID, st.Seq)
 		if err == nil && base.ID == st.SnapshotID {
 			st, err := rs.applyDelta(ctx, t, base, sn, dir)
 			return st, "delta", err
 		}
 	}
-	st, err = replica.CreateReplica(ctx, t.store, sn, dir, replica.ReplicaOptions{})
+	st, err = replica.CreateReplica(ctx, rd, sn, dir, replica.ReplicaOptions{})
 	return st, "full", err
 }
 

@@ -2,7 +2,9 @@ package daemon
 
 import (
 	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/engine/seal"
 	"github.com/vmrep/vmrep/internal/bandwidth"
+	"github.com/vmrep/vmrep/internal/tokens"
 )
 
 // ReplicateOptions are the choices of one replication run beside the
@@ -27,6 +29,12 @@ type ReplicateOptions struct {
 	// maxStreamSend. The server makes a stream's blobs durable when it
 	// ends, so this bounds what a run cut at any moment sends again.
 	StreamBytes int64
+	// EncryptFor and Seal, when set, seal every chunk for that tenancy
+	// before it leaves (sendSealed); sourceKey is the key Seal came from,
+	// passed to the server only to materialize.
+	EncryptFor string
+	Seal       *seal.SourceKeys
+	sourceKey  []byte
 }
 
 // limiter returns the limiter the run's blob streams go through; nil is
@@ -50,6 +58,23 @@ func replicateOptions(req api.ReplicateRequest) (ReplicateOptions, *api.Error) {
 			return o, api.Errorf(api.CodeInvalid, "limit: %v", err)
 		}
 		o.Limit = r
+	}
+	switch {
+	case req.EncryptFor == "" && len(req.SourceKey) > 0:
+		return o, api.Errorf(api.CodeInvalid, "a source key goes with encrypt_for: the tenancy the chunks are sealed for")
+	case req.EncryptFor == "":
+	case !tokens.ValidTenancy(req.EncryptFor):
+		return o, api.Errorf(api.CodeInvalid, "encrypt_for: %q is not a tenancy name (1-63 lower-case letters, digits or '-', starting with a letter or digit)", req.EncryptFor)
+	default:
+		key, err := seal.ParseKEK(req.SourceKey)
+		if err != nil {
+			return o, api.Errorf(api.CodeInvalid, "source key: %v", err)
+		}
+		k, err := seal.NewSourceKeys(key, req.EncryptFor)
+		if err != nil {
+			return o, api.Errorf(api.CodeInvalid, "encrypt_for: %v", err)
+		}
+		o.EncryptFor, o.Seal, o.sourceKey = req.EncryptFor, k, key
 	}
 	return o, nil
 }

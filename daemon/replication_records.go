@@ -192,7 +192,7 @@ func fromAPISnapshot(a api.Snapshot) (volume.Snapshot, *api.Error) {
 		}
 		sn.Volumes[i] = volume.VolumeSnapshot{VolumeID: v.VolumeID, Name: v.Name, Role: volume.Role(v.Role),
 			Size: v.Size, Manifest: m, DataBytes: v.DataBytes, Chunks: v.Chunks, Holes: v.Holes,
-			NewBytes: v.NewBytes}
+			NewBytes: v.NewBytes, Sealed: v.Sealed}
 		if v.StoredBytes != nil {
 			sn.Volumes[i].StoredBytes, sn.Volumes[i].StoredCounted = *v.StoredBytes, true
 		}

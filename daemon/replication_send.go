@@ -9,6 +9,8 @@ import (
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/client"
 	"github.com/vmrep/vmrep/engine/blob"
+	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/seal"
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/internal/bandwidth"
 )
@@ -25,6 +27,10 @@ type sendBlob struct {
 	id   blob.ID
 	typ  blob.Type
 	size int64
+	// plain, in a sealed send, is the chunk whose sealed form id is; data
+	// is a sealed send's page, which lies in no store.
+	plain blob.ID
+	data  []byte
 }
 
 // replicate starts a job that pushes a snapshot to a replication server:
@@ -76,22 +82,24 @@ func (s *Server) runReplicate(ctx context.Context, j *job, rm *client.Client, vg
 	for i, v := range vg.Volumes {
 		rv.Volumes[i] = api.Volume{ID: v.ID, Name: v.Name, Role: string(v.Role), Size: v.Size, Format: v.Format}
 	}
-	if err := rm.PutReplVG(ctx, rv); err != nil {
-		return res, err
-	}
-	blobs, err := s.snapshotBlobs(ctx, j, sn)
+	there, err := rm.PutReplVG(ctx, rv)
 	if err != nil {
 		return res, err
 	}
-	res.Blobs = int64(len(blobs))
-	for start := 0; start < len(blobs); start += api.MaxMissingBatch {
-		batch := blobs[start:min(start+api.MaxMissingBatch, len(blobs))]
-		if err := s.sendBatch(ctx, j, rm, tx, batch, &res); err != nil {
+	if err := checkSealing(there, vg.Name, opts.Seal); err != nil {
+		return res, err
+	}
+	sent := sn
+	if opts.Seal != nil {
+		var err error
+		if sent, err = s.sendSealed(ctx, j, rm, tx, sn, opts.Seal, &res); err != nil {
 			return res, err
 		}
+	} else if err := s.sendPlain(ctx, j, rm, tx, sn, &res); err != nil {
+		return res, err
 	}
 	j.progress("commit", res.SentBytes, res.SentBytes, fmt.Sprintf("committing %s", sn.Name()))
-	sr, err := rm.PutReplSnapshot(ctx, toAPISnapshot(sn))
+	sr, err := rm.PutReplSnapshot(ctx, toAPISnapshot(sent))
 	if err != nil {
 		return res, err
 	}
@@ -101,7 +109,11 @@ func (s *Server) runReplicate(ctx context.Context, j *job, rm *client.Client, vg
 	s.lagHistory().poke() // the lag chart shows the drop at once
 	if materialize != "" {
 		j.progress("materialize", 0, 0, "writing the replica on the server")
-		rep, err := rm.ReplMaterialize(ctx, api.ReplReplicaRequest{VGID: sn.VGID, Seq: sn.Seq, Dir: materialize, Devices: opts.Devices})
+		req := api.ReplReplicaRequest{VGID: sn.VGID, Seq: sn.Seq, Dir: materialize, Devices: opts.Devices}
+		if opts.Seal != nil {
+			req.SourceKey, req.SealedFor = opts.sourceKey, opts.EncryptFor
+		}
+		rep, err := rm.ReplMaterialize(ctx, req)
 		if err != nil {
 			return res, err
 		}
@@ -109,6 +121,41 @@ func (s *Server) runReplicate(ctx context.Context, j *job, rm *client.Client, vg
 	}
 	j.progress("done", res.SentBytes, res.SentBytes, sendMessage(&res, res.SentBlobs, res.SentBytes, res.WireBytes))
 	return res, nil
+}
+
+// checkSealing refuses a send that would break how the server holds the
+// VG: a plain send after sealed ones (its chunks would reach the server in
+// clear), or a send sealed under another key or tenancy (the server would
+// hold two sealed copies, one of which the replica's key does not open).
+// A first sealed send after plain ones is allowed: it protects from then
+// on.
+func checkSealing(there api.VG, name string, keys *seal.SourceKeys) error {
+	switch {
+	case there.Sealed == "":
+		return nil
+	case keys == nil:
+		return api.Errorf(api.CodeConflict, "the server holds volume group %s sealed by its source (replicate --encrypt-for); send this snapshot sealed too, with the same tenancy and key, or its chunks would reach the server in clear", name)
+	case keys.Fingerprint() != there.Sealed:
+		return api.Errorf(api.CodeConflict, "the server holds volume group %s sealed under another key or for another tenancy (%s, this key is %s); use the key it was sealed with", name, there.Sealed, keys.Fingerprint())
+	}
+	return nil
+}
+
+// sendPlain sends every blob of sn's manifests the server lacks, as the
+// store holds them.
+func (s *Server) sendPlain(ctx context.Context, j *job, rm *client.Client, tx *transfer, sn volume.Snapshot, res *api.ReplicateResult) error {
+	blobs, err := s.snapshotBlobs(ctx, j, sn)
+	if err != nil {
+		return err
+	}
+	res.Blobs = int64(len(blobs))
+	for start := 0; start < len(blobs); start += api.MaxMissingBatch {
+		batch := blobs[start:min(start+api.MaxMissingBatch, len(blobs))]
+		if err := s.sendBatch(ctx, j, rm, tx, batch, res); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // snapshotBlobs lists every distinct chunk and page of sn's manifests,
@@ -153,6 +200,8 @@ func (s *Server) snapshotBlobs(ctx context.Context, j *job, sn volume.Snapshot) 
 type transfer struct {
 	lim         *bandwidth.Limiter
 	streamBytes int64
+	// read gives a blob's stored form; nil reads the store as it is.
+	read func(ctx context.Context, b sendBlob, buf []byte) (cas.Stored, error)
 }
 
 // sendMessage is the progress line of a send: blobs and logical bytes so
@@ -211,7 +260,13 @@ func (s *Server) sendStream(ctx context.Context, j *job, rm *client.Client, tx *
 			if wire >= tx.streamBytes {
 				break
 			}
-			st, err := s.store.GetStored(ctx, b.id, buf[:0])
+			var st cas.Stored
+			var err error
+			if tx.read != nil {
+				st, err = tx.read(ctx, b, buf[:0])
+			} else {
+				st, err = s.store.GetStored(ctx, b.id, buf[:0])
+			}
 			if err != nil {
 				pw.CloseWithError(fmt.Errorf("reading %s %s to send: %w", b.typ, b.id, err))
 				return

@@ -231,6 +231,9 @@ func (s *Server) startVolumeWrite(w http.ResponseWriter, r *http.Request, kind, 
 	if err != nil {
 		return err
 	}
+	if e := readable(sn); e != nil {
+		return e
+	}
 	if e := s.checkOutput(out); e != nil {
 		return e
 	}
@@ -242,6 +245,17 @@ func (s *Server) startVolumeWrite(w http.ResponseWriter, r *http.Request, kind, 
 		}
 		return write(ctx, j, sn, vs, m)
 	}, nil)
+}
+
+// readable refuses to read the contents of a snapshot its source sealed
+// (replicate --encrypt-for): this daemon holds no key for it, and its
+// manifests name sealed chunks. Only a materialize that presents the key
+// writes it out.
+func readable(sn volume.Snapshot) *api.Error {
+	if fp := sn.Sealed(); fp != "" {
+		return api.Errorf(api.CodeInvalid, "%s was sealed by its source for a tenancy whose key this daemon does not hold (%s); only a replicate --materialize with that key writes it out", sn.Name(), fp)
+	}
+	return nil
 }
 
 // resolvePair resolves a base and a target snapshot of one volume group.
@@ -256,6 +270,11 @@ func (s *Server) resolvePair(r *http.Request, base, target string) (volume.Snaps
 	}
 	if b.VGID != t.VGID {
 		return volume.Snapshot{}, volume.Snapshot{}, api.Errorf(api.CodeInvalid, "%s and %s are snapshots of different volume groups", b.Name(), t.Name())
+	}
+	for _, sn := range []volume.Snapshot{b, t} {
+		if e := readable(sn); e != nil {
+			return volume.Snapshot{}, volume.Snapshot{}, e
+		}
 	}
 	if b.ID == t.ID {
 		return volume.Snapshot{}, volume.Snapshot{}, api.Errorf(api.CodeInvalid, "%s and %s are the same snapshot", base, target)

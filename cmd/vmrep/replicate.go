@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -11,10 +12,10 @@ import (
 )
 
 func newReplicateCmd(a *app) *cobra.Command {
-	var to, tokenFile, caFile, serverName, materialize, limit string
+	var to, tokenFile, caFile, serverName, materialize, limit, encryptFor, keyFile string
 	var devices []string
 	cmd := &cobra.Command{
-		Use:   "replicate VG@N --to HOST:PORT --token-file FILE [--ca CA.pem] [--materialize DIR [--device VOLUME-ID=PATH]...] [--limit RATE]",
+		Use:   "replicate VG@N --to HOST:PORT --token-file FILE [--ca CA.pem] [--materialize DIR [--device VOLUME-ID=PATH]...] [--limit RATE] [--encrypt-for TENANCY --key-file F]",
 		Short: "Send a snapshot to a replication server (a vmrepd with --listen)",
 		Long: `The local daemon sends the volume group record (identifiers unchanged), asks
 the server which pages and chunks of the snapshot it lacks, streams those
@@ -38,13 +39,24 @@ Blobs travel in their stored, compressed form; the result reports the
 logical bytes sent beside the bytes on the wire. --limit bounds the rate on
 the wire ("200Mbit", "50MiB/s", "unlimited"). A run cut short (connection
 lost, either side stopped) is resumed by running it again: what the server
-already stored is not sent again.`,
+already stored is not sent again.
+
+--encrypt-for TENANCY --key-file F seals every chunk here, before it leaves,
+with AES-256-GCM under a key derived from F (64 hex digits, mode 600) and the
+tenancy: the server stores and deduplicates ciphertext it cannot read, and
+sees only the volumes' geometry (sizes, chunk lengths, holes). Sealing is
+deterministic, so a later snapshot sends only its changed chunks. The server
+writes such a snapshot into block storage only when the key comes with the
+request (--materialize with the same two flags); it holds the key for that
+request only. Keep F: without it, nobody can read the replicated data.`,
 		Example: `  vmrep replicate web@1 --to repl.example.net:7443 --token-file token --ca ca.pem
   vmrep replicate web@2 --to 10.0.0.5:7443 --token-file token --ca ca.pem --materialize web
   vmrep replicate web@latest --to 10.0.0.5:7443 --token-file token --json
   vmrep replicate web@2 --to 10.0.0.5:7443 --token-file token --ca ca.pem --materialize web \
     --device vol-0123456789abcdef=/dev/oracleoci/oraclevdb
-  vmrep replicate web@latest --to 10.0.0.5:7443 --token-file token --ca ca.pem --limit 200Mbit`,
+  vmrep replicate web@latest --to 10.0.0.5:7443 --token-file token --ca ca.pem --limit 200Mbit
+  vmrep replicate web@3 --to 10.0.0.5:7443 --token-file token --ca ca.pem \
+    --encrypt-for acme --key-file source.key --materialize web`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			if to == "" || tokenFile == "" {
@@ -77,7 +89,16 @@ already stored is not sent again.`,
 					req.Devices[id] = path
 				}
 			}
+			if (encryptFor == "") != (keyFile == "") {
+				return usagef("--encrypt-for TENANCY and --key-file FILE go together")
+			}
 			var err error
+			if keyFile != "" {
+				if req.SourceKey, err = readSecretFile("--key-file", keyFile); err != nil {
+					return err
+				}
+				req.EncryptFor = encryptFor
+			}
 			if req.Token, req.CAPEM, err = readRemoteSecrets(tokenFile, caFile); err != nil {
 				return err
 			}
@@ -118,6 +139,24 @@ already stored is not sent again.`,
 	cmd.Flags().StringVar(&serverName, "server-name", "", "name to check in the server's certificate (default: the host of --to)")
 	cmd.Flags().StringVar(&limit, "limit", "", `bound the rate on the wire, e.g. "200Mbit" or "50MiB/s" (default: unlimited)`)
 	cmd.Flags().StringVar(&materialize, "materialize", "", "also write a replica into this directory, relative to the server's replica root")
+	cmd.Flags().StringVar(&encryptFor, "encrypt-for", "", "seal every chunk here for this tenancy before it leaves; the server cannot read it (with --key-file)")
+	cmd.Flags().StringVar(&keyFile, "key-file", "", "the source key for --encrypt-for: 64 hex digits, in a file of mode 600")
 	cmd.Flags().StringArrayVar(&devices, "device", nil, "with --materialize: write volume VOLUME-ID=PATH into the server's block device PATH (an entry of its --device-root); repeatable")
 	return cmd
+}
+
+// readSecretFile reads a key file, refusing one that others may read.
+func readSecretFile(flag, path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s %s: mode %v lets others read it; chmod 600 it", flag, path, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	return b, nil
 }

@@ -163,3 +163,16 @@ func (s *Store) putRecord(ctx context.Context, w *Writer, t blob.Type, id blob.I
 	putBlobHeader(rec, t, flags, e.Raw, e.Stored, id)
 	return s.appendBlob(ctx, w, rec, e, gen, true)
 }
+
+// DecodeStored decodes st, a stored form of blob id (as GetStored returns
+// it, possibly carried elsewhere in between), into raw bytes in buf and
+// checks that they hash to id; a mismatch matches blob.ErrCorrupt.
+func (s *Store) DecodeStored(id blob.ID, st Stored, buf []byte) ([]byte, error) {
+	switch {
+	case st.Codec != CodecNone && st.Codec != CodecZstd && st.Codec != CodecS2:
+		return nil, &blob.Error{ID: id, Type: st.Type, Err: fmt.Errorf("%w (unknown codec %d)", blob.ErrCorrupt, st.Codec)}
+	case st.Raw > blob.MaxSize || len(st.Data) > blob.MaxSize:
+		return nil, &blob.Error{ID: id, Type: st.Type, Err: fmt.Errorf("%w (raw length %d over the limit)", blob.ErrCorrupt, st.Raw)}
+	}
+	return s.decodeBlob(id, codecLocation(st.Type, st.Codec, st.Raw, len(st.Data)), st.Data, buf)
+}

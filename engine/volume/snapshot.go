@@ -60,6 +60,22 @@ type VolumeSnapshot struct {
 	// ReadNote says how a tracked source was read: the changes a dirty
 	// bitmap marked, or in full and why (the chain broke).
 	ReadNote string `json:"read_note,omitempty"`
+	// Sealed is set on a replication server for a volume whose source
+	// sealed its chunks (replicate --encrypt-for): the fingerprint of the
+	// key. The manifest keeps the volume's geometry (offsets, lengths,
+	// holes) but names sealed chunks, which only that key opens.
+	Sealed string `json:"sealed,omitempty"`
+}
+
+// Sealed reports the fingerprint of the key that sealed the snapshot's
+// chunks at its source, or "" when the store can read them.
+func (s *Snapshot) Sealed() string {
+	for _, v := range s.Volumes {
+		if v.Sealed != "" {
+			return v.Sealed
+		}
+	}
+	return ""
 }
 
 // Volume finds a volume of the snapshot by name or volume identifier.

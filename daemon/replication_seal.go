@@ -1,0 +1,151 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/vmrep/vmrep/api"
+	"github.com/vmrep/vmrep/client"
+	"github.com/vmrep/vmrep/engine/blob"
+	"github.com/vmrep/vmrep/engine/cas"
+	"github.com/vmrep/vmrep/engine/seal"
+	"github.com/vmrep/vmrep/engine/volume"
+)
+
+// sealBatch is how many blobs a sealed send asks the server about at once.
+const sealBatch = 4096
+
+// sealer seals the chunks of one run. ids maps each plaintext chunk to its
+// sealed ID and size, so a chunk named twice is sealed once for its ID.
+type sealer struct {
+	keys *seal.SourceKeys
+	st   *cas.Store
+	ids  map[blob.ID]sendBlob
+	raw  []byte
+}
+
+// sealed returns chunk x sealed, appended to dst[:0].
+func (z *sealer) sealed(ctx context.Context, x blob.ID, dst []byte) ([]byte, error) {
+	st, err := z.st.GetStored(ctx, x, z.raw[:0])
+	if err != nil {
+		return nil, fmt.Errorf("reading chunk %s to seal: %w", x, err)
+	}
+	z.raw = st.Data
+	return z.keys.SealChunk(dst, seal.SourceChunk{ID: x, Codec: uint8(st.Codec), Raw: st.Raw, Data: st.Data}), nil
+}
+
+// sealedID is chunk x as the server will know it, and whether this run
+// has not met it before.
+func (z *sealer) sealedID(ctx context.Context, x blob.ID, buf *[]byte) (sendBlob, bool, error) {
+	if b, ok := z.ids[x]; ok {
+		return b, false, nil
+	}
+	sealed, err := z.sealed(ctx, x, *buf)
+	if err != nil {
+		return sendBlob{}, false, err
+	}
+	*buf = sealed
+	b := sendBlob{id: blob.Sum(sealed), typ: blob.Chunk, size: int64(len(sealed)), plain: x}
+	z.ids[x] = b
+	return b, true, nil
+}
+
+// pageSink collects the pages a ManifestWriter writes, to be sent with
+// the chunks: a sealed manifest lies in no store on this side.
+type pageSink struct{ out *[]sendBlob }
+
+func (p pageSink) Put(_ context.Context, t blob.Type, id blob.ID, data []byte) (bool, error) {
+	*p.out = append(*p.out, sendBlob{id: id, typ: t, size: int64(len(data)), data: append([]byte(nil), data...)})
+	return true, nil
+}
+
+func (pageSink) Flush(context.Context) error { return nil }
+
+// sendSealed sends sn with every chunk sealed for a tenancy the server
+// cannot read, and returns the snapshot record to commit there: the same
+// snapshot, each volume's manifest rewritten to name the sealed chunks at
+// the same offsets and lengths, and marked with the key's fingerprint.
+// Sealing is deterministic, so a chunk the server already holds sealed
+// under this key is not sent again.
+func (s *Server) sendSealed(ctx context.Context, j *job, rm *client.Client, tx *transfer, sn volume.Snapshot, keys *seal.SourceKeys, res *api.ReplicateResult) (volume.Snapshot, error) {
+	z := &sealer{keys: keys, st: s.store, ids: make(map[blob.ID]sendBlob)}
+	send := &sealer{keys: keys, st: s.store}
+	tx.read = func(ctx context.Context, b sendBlob, buf []byte) (cas.Stored, error) {
+		data := b.data
+		if b.typ == blob.Chunk {
+			var err error
+			if data, err = send.sealed(ctx, b.plain, buf); err != nil {
+				return cas.Stored{}, err
+			}
+			if blob.Sum(data) != b.id {
+				return cas.Stored{}, fmt.Errorf("chunk %s sealed to other bytes than a moment ago", b.plain)
+			}
+		}
+		return cas.Stored{Type: b.typ, Codec: cas.CodecNone, Raw: uint32(len(data)), Data: data}, nil
+	}
+	var pend []sendBlob
+	flush := func() error {
+		if len(pend) == 0 {
+			return nil
+		}
+		res.Blobs += int64(len(pend))
+		err := s.sendBatch(ctx, j, rm, tx, pend, res)
+		pend = pend[:0]
+		return err
+	}
+	out := sn
+	out.Volumes = append([]volume.VolumeSnapshot(nil), sn.Volumes...)
+	var p volume.Page
+	var pageBuf, sealBuf []byte
+	for vi, v := range sn.Volumes {
+		fail := func(err error) (volume.Snapshot, error) {
+			return sn, fmt.Errorf("replicate %s volume %q sealed: %w", sn.Name(), v.Name, err)
+		}
+		m, err := volume.LoadManifest(ctx, s.store, v.Manifest)
+		if err != nil {
+			return fail(err)
+		}
+		mw := volume.NewManifestWriter(pageSink{out: &pend})
+		for i := range m.Pages {
+			if pageBuf, err = m.LoadPageInto(ctx, s.store, i, &p, pageBuf); err != nil {
+				return fail(err)
+			}
+			for _, e := range p.Entries {
+				if e.Hole {
+					err = mw.Add(ctx, e)
+				} else {
+					b, isNew, serr := z.sealedID(ctx, e.ID, &sealBuf)
+					if serr != nil {
+						return fail(serr)
+					}
+					if isNew {
+						pend = append(pend, b)
+					}
+					err = mw.Add(ctx, volume.Entry{ID: b.id, Length: e.Length})
+				}
+				if err != nil {
+					return fail(err)
+				}
+				if len(pend) >= sealBatch {
+					if err := flush(); err != nil {
+						return sn, err
+					}
+				}
+			}
+			j.progress("seal", int64(vi), int64(len(sn.Volumes)), fmt.Sprintf("volume %s: %d chunks sealed", v.Name, len(z.ids)))
+		}
+		info, err := mw.Finish(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		if info.Size != v.Size || info.Chunks != v.Chunks || info.DataBytes != v.DataBytes {
+			return fail(fmt.Errorf("sealed manifest covers %d bytes in %d chunks, the snapshot %d in %d", info.Size, info.Chunks, v.Size, v.Chunks))
+		}
+		out.Volumes[vi].Manifest, out.Volumes[vi].Sealed = info.ID, keys.Fingerprint()
+		out.Volumes[vi].Holes = info.Holes
+	}
+	if err := flush(); err != nil {
+		return sn, err
+	}
+	return out, nil
+}
