@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -21,7 +22,8 @@ import (
 // encryption at rest on the receiving side. Each iteration sends into a
 // new, empty server store, so every blob is sent and stored; the timed
 // part is the replicate job, from its start to the committed snapshot
-// record. The image is 256 MiB, or VMREP_BENCH_SIZE MiB. MB/s counts the
+// record. "source-sealed" sends to a plain server with every chunk sealed
+// at the source (replicate --encrypt-for). The image is 256 MiB, or VMREP_BENCH_SIZE MiB. MB/s counts the
 // image's logical size; wire-MB/s the bytes the stream carried.
 func BenchmarkReplicationEncryption(b *testing.B) {
 	size := int64(256 << 20)
@@ -45,11 +47,11 @@ func BenchmarkReplicationEncryption(b *testing.B) {
 	tc, caPEM := testTLS(b)
 	const token = "replication-bench-token-0123456789"
 	kek := seal.NewDataKey()
-	for _, encrypted := range []bool{false, true} {
-		name := "plain"
+	for _, mode := range []string{"plain", "encrypted", "source-sealed"} {
+		name := mode
 		var key []byte
-		if encrypted {
-			name, key = "encrypted", kek
+		if mode == "encrypted" {
+			key = kek
 		}
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(size)
@@ -60,7 +62,11 @@ func BenchmarkReplicationEncryption(b *testing.B) {
 				target := filepath.Join(dir, name+"-"+strconv.Itoa(i))
 				addr, stop := openReplTarget(b, target, token, tc, key)
 				b.StartTimer()
-				ev := src.runJob(src.cl.Replicate(ctx, api.ReplicateRequest{Snapshot: "web@1", To: addr, Token: token, CAPEM: caPEM}))
+				rr := api.ReplicateRequest{Snapshot: "web@1", To: addr, Token: token, CAPEM: caPEM}
+				if mode == "source-sealed" {
+					rr.EncryptFor, rr.SourceKey = "acme", []byte(hex.EncodeToString(kek))
+				}
+				ev := src.runJob(src.cl.Replicate(ctx, rr))
 				b.StopTimer()
 				if ev.State != api.StateDone {
 					b.Fatalf("replicate web@1: %+v", ev.Error)

@@ -12,8 +12,12 @@ import (
 	"github.com/vmrep/vmrep/engine/volume"
 )
 
-// sealBatch is how many blobs a sealed send asks the server about at once.
-const sealBatch = 4096
+// sealBatch and sealBatchBytes bound the blobs a sealed send holds,
+// sealed, before it asks the server which it lacks and sends those.
+const (
+	sealBatch      = 4096
+	sealBatchBytes = 32 << 20
+)
 
 // sealer seals the chunks of one run. ids maps each plaintext chunk to its
 // sealed ID and size, so a chunk named twice is sealed once for its ID.
@@ -35,18 +39,18 @@ func (z *sealer) sealed(ctx context.Context, x blob.ID, dst []byte) ([]byte, err
 }
 
 // sealedID is chunk x as the server will know it, and whether this run
-// has not met it before.
-func (z *sealer) sealedID(ctx context.Context, x blob.ID, buf *[]byte) (sendBlob, bool, error) {
+// has not met it before; a new one carries its sealed bytes.
+func (z *sealer) sealedID(ctx context.Context, x blob.ID) (sendBlob, bool, error) {
 	if b, ok := z.ids[x]; ok {
 		return b, false, nil
 	}
-	sealed, err := z.sealed(ctx, x, *buf)
+	sealed, err := z.sealed(ctx, x, nil)
 	if err != nil {
 		return sendBlob{}, false, err
 	}
-	*buf = sealed
 	b := sendBlob{id: blob.Sum(sealed), typ: blob.Chunk, size: int64(len(sealed)), plain: x}
 	z.ids[x] = b
+	b.data = sealed
 	return b, true, nil
 }
 
@@ -69,34 +73,26 @@ func (pageSink) Flush(context.Context) error { return nil }
 // under this key is not sent again.
 func (s *Server) sendSealed(ctx context.Context, j *job, rm *client.Client, tx *transfer, sn volume.Snapshot, keys *seal.SourceKeys, res *api.ReplicateResult) (volume.Snapshot, error) {
 	z := &sealer{keys: keys, st: s.store, ids: make(map[blob.ID]sendBlob)}
-	send := &sealer{keys: keys, st: s.store}
-	tx.read = func(ctx context.Context, b sendBlob, buf []byte) (cas.Stored, error) {
-		data := b.data
-		if b.typ == blob.Chunk {
-			var err error
-			if data, err = send.sealed(ctx, b.plain, buf); err != nil {
-				return cas.Stored{}, err
-			}
-			if blob.Sum(data) != b.id {
-				return cas.Stored{}, fmt.Errorf("chunk %s sealed to other bytes than a moment ago", b.plain)
-			}
-		}
-		return cas.Stored{Type: b.typ, Codec: cas.CodecNone, Raw: uint32(len(data)), Data: data}, nil
+	// Pending blobs carry their sealed bytes (or page bytes) until sent.
+	tx.read = func(_ context.Context, b sendBlob, _ []byte) (cas.Stored, error) {
+		return cas.Stored{Type: b.typ, Codec: cas.CodecNone, Raw: uint32(len(b.data)), Data: b.data}, nil
 	}
 	var pend []sendBlob
+	var pendBytes int64
 	flush := func() error {
 		if len(pend) == 0 {
 			return nil
 		}
 		res.Blobs += int64(len(pend))
 		err := s.sendBatch(ctx, j, rm, tx, pend, res)
-		pend = pend[:0]
+		clear(pend)
+		pend, pendBytes = pend[:0], 0
 		return err
 	}
 	out := sn
 	out.Volumes = append([]volume.VolumeSnapshot(nil), sn.Volumes...)
 	var p volume.Page
-	var pageBuf, sealBuf []byte
+	var pageBuf []byte
 	for vi, v := range sn.Volumes {
 		fail := func(err error) (volume.Snapshot, error) {
 			return sn, fmt.Errorf("replicate %s volume %q sealed: %w", sn.Name(), v.Name, err)
@@ -114,19 +110,19 @@ func (s *Server) sendSealed(ctx context.Context, j *job, rm *client.Client, tx *
 				if e.Hole {
 					err = mw.Add(ctx, e)
 				} else {
-					b, isNew, serr := z.sealedID(ctx, e.ID, &sealBuf)
+					b, isNew, serr := z.sealedID(ctx, e.ID)
 					if serr != nil {
 						return fail(serr)
 					}
 					if isNew {
-						pend = append(pend, b)
+						pend, pendBytes = append(pend, b), pendBytes+b.size
 					}
 					err = mw.Add(ctx, volume.Entry{ID: b.id, Length: e.Length})
 				}
 				if err != nil {
 					return fail(err)
 				}
-				if len(pend) >= sealBatch {
+				if len(pend) >= sealBatch || pendBytes >= sealBatchBytes {
 					if err := flush(); err != nil {
 						return sn, err
 					}
