@@ -58,18 +58,21 @@ type ReplicateRequest struct {
 
 // ReplicateResult is the result of a replicate job.
 type ReplicateResult struct {
-	Snapshot     string         `json:"snapshot"`
-	To           string         `json:"to"`
-	VGID         string         `json:"vg_id"`
-	SnapshotID   string         `json:"snapshot_id"`
-	Seq          uint64         `json:"seq"`
-	Blobs        int64          `json:"blobs"`           // distinct pages and chunks the snapshot names
-	SentBlobs    int64          `json:"sent_blobs"`      // the server lacked them
-	SentBytes    int64          `json:"sent_bytes"`      // raw bytes of the blobs sent
-	SkippedBlobs int64          `json:"skipped_blobs"`   // the server had them
-	WireBytes    int64          `json:"wire_bytes"`      // bytes of blob streams, framing included, blobs in their stored (compressed) form
-	Limit        string         `json:"limit,omitempty"` // the rate limit the streams ran under, as "200Mbit/s"; absent when none
-	Committed    bool           `json:"committed"`       // false when the server already held the snapshot
+	Snapshot     string `json:"snapshot"`
+	To           string `json:"to"`
+	VGID         string `json:"vg_id"`
+	SnapshotID   string `json:"snapshot_id"`
+	Seq          uint64 `json:"seq"`
+	Blobs        int64  `json:"blobs"`           // distinct pages and chunks the snapshot names
+	SentBlobs    int64  `json:"sent_blobs"`      // the server lacked them
+	SentBytes    int64  `json:"sent_bytes"`      // raw bytes of the blobs sent
+	SkippedBlobs int64  `json:"skipped_blobs"`   // the server had them
+	WireBytes    int64  `json:"wire_bytes"`      // bytes of blob streams, framing included, blobs in their stored (compressed) form
+	Limit        string `json:"limit,omitempty"` // the rate limit the streams ran under, as "200Mbit/s"; absent when none
+	Committed    bool   `json:"committed"`       // false when the server already held the snapshot
+	// SealedChunks, in a send with EncryptFor, counts the chunks sealed
+	// by this run; the others' sealed IDs came from earlier sends.
+	SealedChunks int64          `json:"sealed_chunks,omitempty"`
 	Replica      *ReplicaResult `json:"replica,omitempty"`
 }
 

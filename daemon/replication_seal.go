@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/vmrep/vmrep/api"
@@ -20,12 +21,22 @@ const (
 )
 
 // sealer seals the chunks of one run. ids maps each plaintext chunk to its
-// sealed ID and size, so a chunk named twice is sealed once for its ID.
+// sealed ID and size, so a chunk named twice is sealed once for its ID;
+// the store's memo keeps that map across runs (memoKey), so a later send
+// seals only the chunks no earlier send under this key sealed.
 type sealer struct {
-	keys *seal.SourceKeys
-	st   *cas.Store
-	ids  map[blob.ID]sendBlob
-	raw  []byte
+	keys    *seal.SourceKeys
+	st      *cas.Store
+	ids     map[blob.ID]sendBlob
+	raw     []byte
+	val     []byte
+	memo    [][2][]byte // new memo entries, written at each batch
+	nsealed int64       // chunks sealed by this run, memo hits aside
+}
+
+// memoKey names chunk x's sealed ID under the sealer's key in the memo.
+func (z *sealer) memoKey(x blob.ID) []byte {
+	return append([]byte("seal/"+z.keys.Fingerprint()+"/"), x[:]...)
 }
 
 // sealed returns chunk x sealed, appended to dst[:0].
@@ -39,17 +50,32 @@ func (z *sealer) sealed(ctx context.Context, x blob.ID, dst []byte) ([]byte, err
 }
 
 // sealedID is chunk x as the server will know it, and whether this run
-// has not met it before; a new one carries its sealed bytes.
+// has not met it before. One sealed now carries its sealed bytes; one the
+// memo knows carries none, and is sealed again only if the server lacks
+// it (sendSealed's read checks the bytes against the ID).
 func (z *sealer) sealedID(ctx context.Context, x blob.ID) (sendBlob, bool, error) {
 	if b, ok := z.ids[x]; ok {
 		return b, false, nil
+	}
+	key := z.memoKey(x)
+	v, ok, err := z.st.MemoGet(key, z.val)
+	if err != nil {
+		return sendBlob{}, false, err
+	}
+	z.val = v
+	if ok && len(v) == 36 {
+		b := sendBlob{id: blob.ID(v[:32]), typ: blob.Chunk, size: int64(binary.LittleEndian.Uint32(v[32:])), plain: x}
+		z.ids[x] = b
+		return b, true, nil
 	}
 	sealed, err := z.sealed(ctx, x, nil)
 	if err != nil {
 		return sendBlob{}, false, err
 	}
+	z.nsealed++
 	b := sendBlob{id: blob.Sum(sealed), typ: blob.Chunk, size: int64(len(sealed)), plain: x}
 	z.ids[x] = b
+	z.memo = append(z.memo, [2][]byte{key, binary.LittleEndian.AppendUint32(append([]byte(nil), b.id[:]...), uint32(b.size))})
 	b.data = sealed
 	return b, true, nil
 }
@@ -73,9 +99,25 @@ func (pageSink) Flush(context.Context) error { return nil }
 // under this key is not sent again.
 func (s *Server) sendSealed(ctx context.Context, j *job, rm *client.Client, tx *transfer, sn volume.Snapshot, keys *seal.SourceKeys, res *api.ReplicateResult) (volume.Snapshot, error) {
 	z := &sealer{keys: keys, st: s.store, ids: make(map[blob.ID]sendBlob)}
-	// Pending blobs carry their sealed bytes (or page bytes) until sent.
-	tx.read = func(_ context.Context, b sendBlob, _ []byte) (cas.Stored, error) {
-		return cas.Stored{Type: b.typ, Codec: cas.CodecNone, Raw: uint32(len(b.data)), Data: b.data}, nil
+	send := &sealer{keys: keys, st: s.store}
+	// Pending blobs carry their sealed bytes (or page bytes) until sent;
+	// a chunk the memo knew is sealed here, and must seal to its ID.
+	tx.read = func(ctx context.Context, b sendBlob, buf []byte) (cas.Stored, error) {
+		data := b.data
+		if data == nil && b.typ == blob.Chunk {
+			var err error
+			if data, err = send.sealed(ctx, b.plain, buf); err != nil {
+				return cas.Stored{}, err
+			}
+			if blob.Sum(data) != b.id {
+				// The stored form changed since the memo was written
+				// (the store recompressed it): forget the entry, so the
+				// next run seals it afresh.
+				_ = s.store.MemoPut([][2][]byte{{z.memoKey(b.plain), nil}})
+				return cas.Stored{}, fmt.Errorf("chunk %s no longer seals to %s, the sealed ID an earlier send recorded; that record is dropped: run the replication again", b.plain, b.id)
+			}
+		}
+		return cas.Stored{Type: b.typ, Codec: cas.CodecNone, Raw: uint32(len(data)), Data: data}, nil
 	}
 	var pend []sendBlob
 	var pendBytes int64
@@ -84,6 +126,10 @@ func (s *Server) sendSealed(ctx context.Context, j *job, rm *client.Client, tx *
 			return nil
 		}
 		res.Blobs += int64(len(pend))
+		if err := s.store.MemoPut(z.memo); err != nil {
+			s.log.Warn("replicate: keeping sealed chunk IDs for the next send", "err", err)
+		}
+		z.memo = z.memo[:0]
 		err := s.sendBatch(ctx, j, rm, tx, pend, res)
 		clear(pend)
 		pend, pendBytes = pend[:0], 0
@@ -115,7 +161,7 @@ func (s *Server) sendSealed(ctx context.Context, j *job, rm *client.Client, tx *
 						return fail(serr)
 					}
 					if isNew {
-						pend, pendBytes = append(pend, b), pendBytes+b.size
+						pend, pendBytes = append(pend, b), pendBytes+int64(len(b.data))
 					}
 					err = mw.Add(ctx, volume.Entry{ID: b.id, Length: e.Length})
 				}
@@ -143,5 +189,6 @@ func (s *Server) sendSealed(ctx context.Context, j *job, rm *client.Client, tx *
 	if err := flush(); err != nil {
 		return sn, err
 	}
+	res.SealedChunks = z.nsealed
 	return out, nil
 }

@@ -115,8 +115,12 @@ request only. Keep F: without it, nobody can read the replicated data.`,
 			if !r.Committed {
 				state = "already there"
 			}
-			fmt.Fprintf(a.stdout, "%s to %s: %s; %d of %d blobs sent (%s, %s on the wire), %d skipped\n",
-				r.Snapshot, r.To, state, r.SentBlobs, r.Blobs, humanBytes(r.SentBytes), humanBytes(r.WireBytes), r.SkippedBlobs)
+			sealed := ""
+			if encryptFor != "" {
+				sealed = fmt.Sprintf(", sealed for %s (%d chunks sealed by this run)", encryptFor, r.SealedChunks)
+			}
+			fmt.Fprintf(a.stdout, "%s to %s: %s; %d of %d blobs sent (%s, %s on the wire), %d skipped%s\n",
+				r.Snapshot, r.To, state, r.SentBlobs, r.Blobs, humanBytes(r.SentBytes), humanBytes(r.WireBytes), r.SkippedBlobs, sealed)
 			if r.Replica != nil {
 				fmt.Fprintf(a.stdout, "replica %s on the server:\n", r.Replica.Dir)
 				if err := a.printReplica(*r.Replica); err != nil {
