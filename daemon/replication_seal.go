@@ -15,15 +15,16 @@ import (
 
 // sealBatch and sealBatchBytes bound the blobs a sealed send holds,
 // sealed, before it asks the server which it lacks and sends those.
-const (
-	sealBatch      = 4096
-	sealBatchBytes = 32 << 20
+var (
+	sealBatch            = 4096
+	sealBatchBytes int64 = 32 << 20 // a variable so a test can cut batches small
 )
 
-// sealer seals the chunks of one run. ids maps each plaintext chunk to its
-// sealed ID and size, so a chunk named twice is sealed once for its ID;
-// the store's memo keeps that map across runs (memoKey), so a later send
-// seals only the chunks no earlier send under this key sealed.
+// sealer seals the chunks of one run. ids maps each plaintext chunk of the
+// batch being built to its sealed ID and size, so a chunk named twice is
+// sealed and sent once; the store's memo keeps that map across batches
+// and runs (memoKey), so a later send seals only the chunks no earlier
+// send under this key sealed.
 type sealer struct {
 	keys    *seal.SourceKeys
 	st      *cas.Store
@@ -131,6 +132,9 @@ func (s *Server) sendSealed(ctx context.Context, j *job, rm *client.Client, tx *
 		}
 		z.memo = z.memo[:0]
 		err := s.sendBatch(ctx, j, rm, tx, pend, res)
+		// The memo holds what ids held: a chunk met again later is found
+		// there, so memory stays bounded by one batch.
+		clear(z.ids)
 		clear(pend)
 		pend, pendBytes = pend[:0], 0
 		return err
