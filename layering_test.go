@@ -50,7 +50,9 @@ var forbidden = map[string][]string{
 // daemon does. And
 // internal/tokens and internal/provision let `vmrep server provision` and
 // `vmrep server tokens` write a server's PKI and token store locally: they
-// need no daemon and import nothing of the project but each other. The leaf
+// need no daemon and import nothing of the project but each other;
+// internal/secretfile reads `replicate --key-file` with the mode check the
+// daemon's key files get. The leaf
 // packages listed with no entries import nothing of the project.
 var onlyImports = map[string][]string{
 	"cmd/vmrep": {"api", "client", "internal/version", "internal/bandwidth", "internal/clock",
@@ -58,20 +60,21 @@ var onlyImports = map[string][]string{
 		"engine/delta", "engine/replica", "engine/blob", "engine/volume", "engine/restore",
 		"engine/ingest", "engine/source", "engine/chunker",
 		"internal/vfs", "internal/durable", "internal/pipeline", "internal/zero", "internal/nbd", "internal/qmp",
-		"internal/apiconv"},
-	"internal/tokens":    {},
-	"internal/provision": {"internal/tokens"},
-	"internal/version":   {},
-	"internal/pipeline":  {},
-	"internal/zero":      {},
-	"internal/testpki":   {},
-	"internal/cutproxy":  {},
-	"engine/blob":        {},
-	"engine/seal":        {},
-	"engine/retention":   {},
-	"internal/clock":     {},
-	"internal/bandwidth": {"internal/clock"},
-	"stackgen/tfschema":  {},
+		"internal/apiconv", "internal/secretfile"},
+	"internal/tokens":     {},
+	"internal/secretfile": {},
+	"internal/provision":  {"internal/tokens"},
+	"internal/version":    {},
+	"internal/pipeline":   {},
+	"internal/zero":       {},
+	"internal/testpki":    {},
+	"internal/cutproxy":   {},
+	"engine/blob":         {},
+	"engine/seal":         {},
+	"engine/retention":    {},
+	"internal/clock":      {},
+	"internal/bandwidth":  {"internal/clock"},
+	"stackgen/tfschema":   {},
 	// launch boots image files in QEMU; the daemon hands it the files.
 	"launch":          {},
 	"internal/testvm": {},

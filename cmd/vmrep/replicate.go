@@ -2,13 +2,13 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/internal/bandwidth"
+	"github.com/vmrep/vmrep/internal/secretfile"
 )
 
 func newReplicateCmd(a *app) *cobra.Command {
@@ -94,7 +94,7 @@ request only. Keep F: without it, nobody can read the replicated data.`,
 			}
 			var err error
 			if keyFile != "" {
-				if req.SourceKey, err = readSecretFile("--key-file", keyFile); err != nil {
+				if req.SourceKey, err = secretfile.Read("--key-file", keyFile); err != nil {
 					return err
 				}
 				req.EncryptFor = encryptFor
@@ -147,20 +147,4 @@ request only. Keep F: without it, nobody can read the replicated data.`,
 	cmd.Flags().StringVar(&keyFile, "key-file", "", "the source key for --encrypt-for: 64 hex digits, in a file of mode 600")
 	cmd.Flags().StringArrayVar(&devices, "device", nil, "with --materialize: write volume VOLUME-ID=PATH into the server's block device PATH (an entry of its --device-root); repeatable")
 	return cmd
-}
-
-// readSecretFile reads a key file, refusing one that others may read.
-func readSecretFile(flag, path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", flag, err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%s %s: mode %v lets others read it; chmod 600 it", flag, path, fi.Mode().Perm())
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", flag, err)
-	}
-	return b, nil
 }

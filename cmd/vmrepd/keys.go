@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/vmrep/vmrep/engine/cas"
 	"github.com/vmrep/vmrep/engine/seal"
+	"github.com/vmrep/vmrep/internal/secretfile"
 )
 
 // kekEnv names the environment variable that may hold the key-encryption
@@ -71,16 +71,9 @@ func (k keySource) load(ctx context.Context, prefix, envName string, getenv func
 
 // readKeyFile reads a key file, refusing one that others may read.
 func readKeyFile(flag, path string) ([]byte, error) {
-	fi, err := os.Stat(path)
+	b, err := secretfile.Read(flag, path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", flag, err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%s %s: mode %v lets others read it; chmod 600 it", flag, path, fi.Mode().Perm())
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", flag, err)
+		return nil, err
 	}
 	key, err := seal.ParseKEK(b)
 	if err != nil {
