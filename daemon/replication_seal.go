@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"runtime"
+	"slices"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/client"
@@ -31,8 +35,62 @@ type sealer struct {
 	ids     map[blob.ID]sendBlob
 	raw     []byte
 	val     []byte
-	memo    [][2][]byte // new memo entries, written at each batch
-	nsealed int64       // chunks sealed by this run, memo hits aside
+	memo    [][2][]byte          // new memo entries, written at each batch
+	nsealed int64                // chunks sealed by this run, memo hits aside
+	pre     map[blob.ID]sendBlob // sealed ahead by prefetch, not yet taken
+}
+
+// sealAhead is how many manifest entries prefetch looks ahead: enough to
+// keep every core sealing, few enough that their sealed bytes stay small.
+const sealAhead = 64
+
+// prefetch seals, in parallel, the chunks of es that neither the batch,
+// the memo nor an earlier prefetch knows, for sealedID to take in order.
+func (z *sealer) prefetch(ctx context.Context, es []volume.Entry) error {
+	var todo []blob.ID
+	for _, e := range es {
+		if e.Hole || slices.Contains(todo, e.ID) {
+			continue
+		}
+		if _, ok := z.ids[e.ID]; ok {
+			continue
+		}
+		if _, ok := z.pre[e.ID]; ok {
+			continue
+		}
+		v, ok, err := z.st.MemoGet(z.memoKey(e.ID), z.val)
+		if err != nil {
+			return err
+		}
+		z.val = v
+		if !ok {
+			todo = append(todo, e.ID)
+		}
+	}
+	if len(todo) < 2 {
+		return nil // sealedID seals a lone one itself
+	}
+	out := make([]sendBlob, len(todo))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, x := range todo {
+		g.Go(func() error {
+			st, err := z.st.GetStored(gctx, x, nil)
+			if err != nil {
+				return fmt.Errorf("reading chunk %s to seal: %w", x, err)
+			}
+			sealed := z.keys.SealChunk(nil, seal.SourceChunk{ID: x, Codec: uint8(st.Codec), Raw: st.Raw, Data: st.Data})
+			out[i] = sendBlob{id: blob.Sum(sealed), typ: blob.Chunk, size: int64(len(sealed)), plain: x, data: sealed}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, x := range todo {
+		z.pre[x] = out[i]
+	}
+	return nil
 }
 
 // memoKey names chunk x's sealed ID under the sealer's key in the memo.
@@ -69,15 +127,22 @@ func (z *sealer) sealedID(ctx context.Context, x blob.ID) (sendBlob, bool, error
 		z.ids[x] = b
 		return b, true, nil
 	}
-	sealed, err := z.sealed(ctx, x, nil)
-	if err != nil {
-		return sendBlob{}, false, err
+	b, ok := z.pre[x]
+	if ok {
+		delete(z.pre, x)
+	} else {
+		sealed, err := z.sealed(ctx, x, nil)
+		if err != nil {
+			return sendBlob{}, false, err
+		}
+		b = sendBlob{id: blob.Sum(sealed), typ: blob.Chunk, size: int64(len(sealed)), plain: x, data: sealed}
 	}
 	z.nsealed++
-	b := sendBlob{id: blob.Sum(sealed), typ: blob.Chunk, size: int64(len(sealed)), plain: x}
+	data := b.data
+	b.data = nil
 	z.ids[x] = b
 	z.memo = append(z.memo, [2][]byte{key, binary.LittleEndian.AppendUint32(append([]byte(nil), b.id[:]...), uint32(b.size))})
-	b.data = sealed
+	b.data = data
 	return b, true, nil
 }
 
@@ -99,7 +164,7 @@ func (pageSink) Flush(context.Context) error { return nil }
 // Sealing is deterministic, so a chunk the server already holds sealed
 // under this key is not sent again.
 func (s *Server) sendSealed(ctx context.Context, j *job, rm *client.Client, tx *transfer, sn volume.Snapshot, keys *seal.SourceKeys, res *api.ReplicateResult) (volume.Snapshot, error) {
-	z := &sealer{keys: keys, st: s.store, ids: make(map[blob.ID]sendBlob)}
+	z := &sealer{keys: keys, st: s.store, ids: make(map[blob.ID]sendBlob), pre: make(map[blob.ID]sendBlob)}
 	send := &sealer{keys: keys, st: s.store}
 	// Pending blobs carry their sealed bytes (or page bytes) until sent;
 	// a chunk the memo knew is sealed here, and must seal to its ID.
@@ -156,7 +221,12 @@ func (s *Server) sendSealed(ctx context.Context, j *job, rm *client.Client, tx *
 			if pageBuf, err = m.LoadPageInto(ctx, s.store, i, &p, pageBuf); err != nil {
 				return fail(err)
 			}
-			for _, e := range p.Entries {
+			for k, e := range p.Entries {
+				if k%sealAhead == 0 {
+					if err := z.prefetch(ctx, p.Entries[k:min(k+sealAhead, len(p.Entries))]); err != nil {
+						return fail(err)
+					}
+				}
 				if e.Hole {
 					err = mw.Add(ctx, e)
 				} else {
