@@ -98,6 +98,9 @@ func (a *app) printNew(verb string, nt *provision.NewToken) error {
 	if a.json {
 		return a.emit(nt)
 	}
+	if nt.NewTenancy {
+		fmt.Fprintf(a.stderr, "tenancy %s is new to this token store: a running vmrepd opens a tenancy's store at its start, so restart it to serve %s\n", nt.Tenancy, nt.Tenancy)
+	}
 	if nt.TokenFile != "" {
 		fmt.Fprintf(a.stdout, "token %s %s (tenancy %s, scope %s), written to %s\n", nt.ID, verb, nt.Tenancy, nt.Scope, nt.TokenFile)
 		return nil

@@ -117,6 +117,12 @@ func TestServerProvisionTokens(t *testing.T) {
 	if nt.Tenancy != "acme" || nt.ID == "" {
 		t.Fatalf("tokens create: %+v", nt)
 	}
+	if r := src.vmrep("server", "tokens", "create", "--tenancy", "acme", "--server-dir", srvDir); r.code != 0 || strings.Contains(r.stderr, "restart") {
+		t.Fatalf("a token of a hosted tenancy: exit %d %s", r.code, r.stderr)
+	}
+	if r := src.vmrep("server", "tokens", "create", "--tenancy", "umbrella", "--server-dir", srvDir); r.code != 0 || !strings.Contains(r.stderr, "restart it to serve umbrella") {
+		t.Fatalf("a token of a tenancy new to the store does not say the server needs a restart: exit %d %s", r.code, r.stderr)
+	}
 	var rr api.ReplicateResult
 	r := replicate("web@2", nice)
 	if r.code != 0 || jobResult(r.stdout, &rr) != nil || !rr.Committed {

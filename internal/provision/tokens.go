@@ -38,6 +38,10 @@ type NewToken struct {
 	TokenInfo
 	Token     string `json:"token"`
 	TokenFile string `json:"token_file,omitempty"` // where it was written, when it was
+	// NewTenancy says no other token of the store names the tenancy: a
+	// running vmrepd hosts a tenancy from its start, so it must be
+	// restarted to serve this one.
+	NewTenancy bool `json:"new_tenancy,omitempty"`
 }
 
 // storePath is the token store of a server directory (server/ of a
@@ -76,11 +80,19 @@ func CreateToken(serverDir, tenancy, scope, label string, ttl time.Duration, tok
 	if err != nil {
 		return nil, err
 	}
+	fresh := true
+	for _, e := range f.Tokens {
+		fresh = fresh && e.Tenancy != tenancy
+	}
 	tok, e, err := f.Add(tenancy, scope, label, now, ttl)
 	if err != nil {
 		return nil, err
 	}
-	return saveNew(serverDir, f, tok, e, tokenFile, now)
+	nt, err := saveNew(serverDir, f, tok, e, tokenFile, now)
+	if nt != nil {
+		nt.NewTenancy = fresh
+	}
+	return nt, err
 }
 
 func saveNew(serverDir string, f *tokens.File, tok string, e tokens.Entry, tokenFile string, now time.Time) (*NewToken, error) {
