@@ -117,7 +117,7 @@ func TestServerProvisionTokens(t *testing.T) {
 	if nt.Tenancy != "acme" || nt.ID == "" {
 		t.Fatalf("tokens create: %+v", nt)
 	}
-	if r := src.vmrep("server", "tokens", "create", "--tenancy", "acme", "--server-dir", srvDir); r.code != 0 || strings.Contains(r.stderr, "restart") {
+	if r := src.vmrep("server", "tokens", "create", "--tenancy", "globex", "--server-dir", srvDir); r.code != 0 || strings.Contains(r.stderr, "restart") {
 		t.Fatalf("a token of a hosted tenancy: exit %d %s", r.code, r.stderr)
 	}
 	if r := src.vmrep("server", "tokens", "create", "--tenancy", "umbrella", "--server-dir", srvDir); r.code != 0 || !strings.Contains(r.stderr, "restart it to serve umbrella") {
