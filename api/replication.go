@@ -49,8 +49,7 @@ type ReplicateRequest struct {
 	Limit string `json:"limit,omitempty"`
 	// EncryptFor, with SourceKey, seals every chunk on this source for
 	// that tenancy before it leaves: the server stores ciphertext it
-	// cannot read. SourceKey is a key file's content (64 hex digits or 32
-	// bytes); it is held only by the job that uses it, and passed on to
+	// cannot read. SourceKey is a key file's content (64 hex digits); it is held only by the job that uses it, and passed on to
 	// the server only with Materialize.
 	EncryptFor string `json:"encrypt_for,omitempty"`
 	SourceKey  []byte `json:"source_key,omitempty"`
@@ -84,6 +83,10 @@ type ReplVG struct {
 	Created time.Time `json:"created"`
 	NextSeq uint64    `json:"next_seq"`
 	Volumes []Volume  `json:"volumes"` // Source is not sent
+	// Sealed is the fingerprint of the key the sender seals this send's
+	// chunks under (replicate --encrypt-for), empty for a plain send. The
+	// server refuses a send that does not match how it holds the VG.
+	Sealed string `json:"sealed,omitempty"`
 }
 
 // ReplMissingResult answers POST /v1/repl/missing: indexes, into the

@@ -26,8 +26,8 @@ type VG struct {
 	Created   time.Time `json:"created"`
 	Volumes   []Volume  `json:"volumes"`
 	Snapshots int       `json:"snapshots"`
-	// Sealed is the key fingerprint of the latest snapshot when its source
-	// sealed it (replicate --encrypt-for); empty otherwise.
+	// Sealed is the key fingerprint of the newest snapshot its source
+	// sealed (replicate --encrypt-for); empty when none was.
 	Sealed string `json:"sealed,omitempty"`
 	// Capture settings; see UpdateVGRequest.
 	PreSnapshot  string `json:"pre_snapshot,omitempty"`
@@ -94,8 +94,10 @@ type VolumeSnapshot struct {
 	BaseBytes int64 `json:"base_bytes,omitempty"`
 	// Sealed, when set, says the source sealed this volume's chunks
 	// (replicate --encrypt-for) and names the key by its fingerprint: the
-	// manifest names sealed chunks, which only that key opens.
-	Sealed string `json:"sealed,omitempty"`
+	// manifest names sealed chunks, which only that key opens. SealedTag
+	// binds that manifest to the snapshot and volume under the key.
+	Sealed    string `json:"sealed,omitempty"`
+	SealedTag string `json:"sealed_tag,omitempty"`
 	// DirtyBitmap is the QEMU dirty bitmap that tracks writes since this
 	// snapshot; ReadNote says how the volume was read (what a bitmap
 	// marked, or in full and why).

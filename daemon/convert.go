@@ -28,7 +28,7 @@ func toAPIVG(vg volume.VG, snaps []volume.Snapshot) api.VG {
 		out.HookTimeout = vg.Hooks.EffectiveTimeout().String()
 	}
 	out.LVMSnapshot = vg.LVMSnapshot != nil
-	out.Sealed = latest.Sealed()
+	out.Sealed = newestSealed(snaps)
 	return out
 }
 
@@ -38,7 +38,7 @@ func toAPISnapshot(s volume.Snapshot) api.Snapshot {
 	for i, v := range s.Volumes {
 		out.Volumes[i] = api.VolumeSnapshot{VolumeID: v.VolumeID, Name: v.Name, Role: string(v.Role),
 			Size: v.Size, Manifest: v.Manifest.String(), DataBytes: v.DataBytes, Chunks: v.Chunks,
-			Holes: v.Holes, NewBytes: v.NewBytes, ReadBytes: v.ReadBytes, BaseBytes: v.BaseBytes, DirtyBitmap: v.DirtyBitmap, ReadNote: v.ReadNote, Sealed: v.Sealed}
+			Holes: v.Holes, NewBytes: v.NewBytes, ReadBytes: v.ReadBytes, BaseBytes: v.BaseBytes, DirtyBitmap: v.DirtyBitmap, ReadNote: v.ReadNote, Sealed: v.Sealed, SealedTag: v.SealedTag}
 		if v.StoredCounted {
 			out.Volumes[i].StoredBytes = &v.StoredBytes
 		}

@@ -31,6 +31,13 @@ func (s *Server) verifyReplica(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) runVerifyReplica(ctx context.Context, j *job, dir string) (any, error) {
 	j.progress("verify", 0, 0, "")
+	if st, err := replica.ReadState(ctx, dir); err == nil {
+		for _, v := range st.Volumes {
+			if sn, err := s.cat.GetSnapshot(ctx, st.VGID, v.Seq); err == nil && sn.ID == v.SnapshotID && sn.Sealed() != "" {
+				return nil, api.Errorf(api.CodeInvalid, "replica %s holds %s, which its source sealed: this daemon cannot open its chunks to compare (the replica was read back against them when it was written)", dir, sn.Name())
+			}
+		}
+	}
 	st, checks, err := replica.VerifyReplica(ctx, dir, replica.VerifyReplicaOptions{
 		Snapshot: func(vgID string, v replica.VolumeState) (blob.ID, bool) { return s.replicaManifest(ctx, vgID, v) },
 		Blobs:    s.store,

@@ -133,7 +133,7 @@ func (rs *ReplicationServer) writeReplica(ctx context.Context, t *tenant, rd blo
 	}
 	if st.VGID == sn.VGID && st.SnapshotID != "" && st.Seq < sn.Seq && sn.Sealed() == "" {
 		base, err := t.cat.GetSnapshot(ctx, sn.VGID, st.Seq)
-		if err == nil && base.ID == st.SnapshotID {
+		if err == nil && base.ID == st.SnapshotID && base.Sealed() == "" {
 			st, err := rs.applyDelta(ctx, t, base, sn, dir)
 			return st, "delta", err
 		}

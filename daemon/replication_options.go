@@ -66,7 +66,7 @@ func replicateOptions(req api.ReplicateRequest) (ReplicateOptions, *api.Error) {
 	case !tokens.ValidTenancy(req.EncryptFor):
 		return o, api.Errorf(api.CodeInvalid, "encrypt_for: %q is not a tenancy name (1-63 lower-case letters, digits or '-', starting with a letter or digit)", req.EncryptFor)
 	default:
-		key, err := seal.ParseKEK(req.SourceKey)
+		key, err := seal.ParseSourceKey(req.SourceKey)
 		if err != nil {
 			return o, api.Errorf(api.CodeInvalid, "source key: %v", err)
 		}

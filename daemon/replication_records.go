@@ -59,6 +59,13 @@ func (rs *ReplicationServer) putVG(w http.ResponseWriter, r *http.Request, t *te
 		if old.Name != vg.Name {
 			return api.Errorf(api.CodeConflict, "volume group %s is %q here; a replication may not rename it to %q", vg.ID, old.Name, vg.Name)
 		}
+		snaps, lerr := t.cat.ListSnapshots(ctx, old.ID)
+		if lerr != nil {
+			return lerr
+		}
+		if e := checkSealedSend(old.Name, newestSealed(snaps), req.Sealed); e != nil {
+			return e
+		}
 		if err = t.cat.UpdateVG(ctx, vg); err == nil && old.Origin == "" {
 			rs.s.log.Info("replicated volume group adopted by its source", "vg", vg.Name, "id", vg.ID, "source", src, "remote", r.RemoteAddr)
 		}
@@ -152,6 +159,13 @@ func (rs *ReplicationServer) putSnapshot(w http.ResponseWriter, r *http.Request,
 		return err
 	}
 	defer release()
+	snaps, err := t.cat.ListSnapshots(ctx, vg.ID)
+	if err != nil {
+		return err
+	}
+	if e := checkSealedRecord(vg.Name, sn, newestSealed(snaps)); e != nil {
+		return e
+	}
 	if old, err := t.cat.GetSnapshot(ctx, vg.ID, sn.Seq); err == nil {
 		if old.ID != sn.ID {
 			return api.Errorf(api.CodeConflict, "%s is snapshot %s here, not %s", sn.Name(), old.ID, sn.ID)
@@ -192,7 +206,7 @@ func fromAPISnapshot(a api.Snapshot) (volume.Snapshot, *api.Error) {
 		}
 		sn.Volumes[i] = volume.VolumeSnapshot{VolumeID: v.VolumeID, Name: v.Name, Role: volume.Role(v.Role),
 			Size: v.Size, Manifest: m, DataBytes: v.DataBytes, Chunks: v.Chunks, Holes: v.Holes,
-			NewBytes: v.NewBytes, Sealed: v.Sealed}
+			NewBytes: v.NewBytes, Sealed: v.Sealed, SealedTag: v.SealedTag}
 		if v.StoredBytes != nil {
 			sn.Volumes[i].StoredBytes, sn.Volumes[i].StoredCounted = *v.StoredBytes, true
 		}

@@ -164,6 +164,9 @@ func (pageSink) Flush(context.Context) error { return nil }
 // Sealing is deterministic, so a chunk the server already holds sealed
 // under this key is not sent again.
 func (s *Server) sendSealed(ctx context.Context, j *job, rm *client.Client, tx *transfer, sn volume.Snapshot, keys *seal.SourceKeys, res *api.ReplicateResult) (volume.Snapshot, error) {
+	if fp := sn.Sealed(); fp != "" {
+		return sn, api.Errorf(api.CodeInvalid, "%s is already sealed by its source (%s); replicate it on without --encrypt-for", sn.Name(), fp)
+	}
 	z := &sealer{keys: keys, st: s.store, ids: make(map[blob.ID]sendBlob), pre: make(map[blob.ID]sendBlob)}
 	send := &sealer{keys: keys, st: s.store}
 	// Pending blobs carry their sealed bytes (or page bytes) until sent;
@@ -177,10 +180,11 @@ func (s *Server) sendSealed(ctx context.Context, j *job, rm *client.Client, tx *
 			}
 			if blob.Sum(data) != b.id {
 				// The stored form changed since the memo was written
-				// (the store recompressed it): forget the entry, so the
-				// next run seals it afresh.
-				_ = s.store.MemoPut([][2][]byte{{z.memoKey(b.plain), nil}})
-				return cas.Stored{}, fmt.Errorf("chunk %s no longer seals to %s, the sealed ID an earlier send recorded; that record is dropped: run the replication again", b.plain, b.id)
+				// (the store recompressed it): others may have too, so
+				// forget every entry of the key, and the next run seals
+				// afresh.
+				_ = s.store.MemoDeletePrefix([]byte("seal/" + keys.Fingerprint() + "/"))
+				return cas.Stored{}, fmt.Errorf("chunk %s no longer seals to %s, the sealed ID an earlier send recorded (the store's copy changed form): the recorded sealed IDs of this key are dropped; run the replication again", b.plain, b.id)
 			}
 		}
 		return cas.Stored{Type: b.typ, Codec: cas.CodecNone, Raw: uint32(len(data)), Data: data}, nil
@@ -248,7 +252,7 @@ func (s *Server) sendSealed(ctx context.Context, j *job, rm *client.Client, tx *
 					}
 				}
 			}
-			j.progress("seal", int64(vi), int64(len(sn.Volumes)), fmt.Sprintf("volume %s: %d chunks sealed", v.Name, len(z.ids)))
+			j.progress("seal", int64(vi), int64(len(sn.Volumes)), fmt.Sprintf("volume %s: %d chunks sealed by this run", v.Name, z.nsealed))
 		}
 		info, err := mw.Finish(ctx)
 		if err != nil {
@@ -258,6 +262,7 @@ func (s *Server) sendSealed(ctx context.Context, j *job, rm *client.Client, tx *
 			return fail(fmt.Errorf("sealed manifest covers %d bytes in %d chunks, the snapshot %d in %d", info.Size, info.Chunks, v.Size, v.Chunks))
 		}
 		out.Volumes[vi].Manifest, out.Volumes[vi].Sealed = info.ID, keys.Fingerprint()
+		out.Volumes[vi].SealedTag = keys.VolumeTag(sn.ID, v.VolumeID, info.ID, info.Size)
 		out.Volumes[vi].Holes = info.Holes
 	}
 	if err := flush(); err != nil {

@@ -5,10 +5,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/vmrep/vmrep/api"
 	"github.com/vmrep/vmrep/bench/workload"
+	"github.com/vmrep/vmrep/engine/blob"
+	"github.com/vmrep/vmrep/engine/seal"
+	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/internal/clock"
 )
 
@@ -62,4 +67,65 @@ func TestSealedSendBatches(t *testing.T) {
 		t.Fatalf("plain send after sealed ones: %+v", ev)
 	}
 	t.Logf("first: %d blobs, %d chunks sealed; second: %d skipped; plain: %s", r1.Blobs, r1.SealedChunks, r2.SkippedBlobs, ev.Error.Message)
+}
+
+// TestSealedGuards checks the server's rules for VGs held sealed and the
+// tag check that refuses a sealed manifest altered on the server.
+func TestSealedGuards(t *testing.T) {
+	for _, c := range []struct{ held, sending, want string }{
+		{"", "", ""}, {"", "fp1", ""}, {"fp1", "fp1", ""},
+		{"fp1", "", "send it sealed too"}, {"fp1", "fp2", "another key"},
+	} {
+		e := checkSealedSend("web", c.held, c.sending)
+		if (e == nil) != (c.want == "") || e != nil && !strings.Contains(e.Error(), c.want) {
+			t.Errorf("held %q, sending %q: %v, want %q", c.held, c.sending, e, c.want)
+		}
+	}
+	key := []byte("0123456789abcdef0123456789abcdef")
+	keys, err := seal.NewSourceKeys(key, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := blob.Sum([]byte("a sealed manifest"))
+	sn := volume.Snapshot{ID: "snap-1", VGID: "vg-1", VGName: "web", Seq: 1, Volumes: []volume.VolumeSnapshot{
+		{VolumeID: "vol-a", Name: "boot", Size: 4096, Manifest: m, Sealed: keys.Fingerprint(), SealedTag: keys.VolumeTag("snap-1", "vol-a", m, 4096)},
+		{VolumeID: "vol-b", Name: "db", Size: 8192, Manifest: m, Sealed: keys.Fingerprint(), SealedTag: keys.VolumeTag("snap-1", "vol-b", m, 8192)},
+	}}
+	if e := checkSealedRecord("web", sn, ""); e != nil {
+		t.Fatalf("an evenly sealed record: %v", e)
+	}
+	req := api.ReplReplicaRequest{SourceKey: key, SealedFor: "acme"}
+	if _, e := hydrationReader(nil, sn, req); e != nil {
+		t.Fatalf("hydration with the right key: %v", e)
+	}
+	if _, e := hydrationReader(nil, sn, api.ReplReplicaRequest{}); e == nil || !strings.Contains(e.Error(), "cannot read it") {
+		t.Errorf("hydration without a key: %v", e)
+	}
+	if _, e := hydrationReader(nil, sn, api.ReplReplicaRequest{SourceKey: key, SealedFor: "globex"}); e == nil || !strings.Contains(e.Error(), "another key or for another tenancy") {
+		t.Errorf("hydration for another tenancy: %v", e)
+	}
+	for name, alter := range map[string]func(*volume.Snapshot){
+		"manifest swapped":      func(s *volume.Snapshot) { s.Volumes[1].Manifest = blob.Sum([]byte("older")) },
+		"tags swapped":          func(s *volume.Snapshot) { s.Volumes[0].SealedTag, s.Volumes[1].SealedTag = s.Volumes[1].SealedTag, s.Volumes[0].SealedTag },
+		"size changed":          func(s *volume.Snapshot) { s.Volumes[0].Size = 8192 },
+		"record of another seq": func(s *volume.Snapshot) { s.ID = "snap-2" },
+	} {
+		bad := sn
+		bad.Volumes = slices.Clone(sn.Volumes)
+		alter(&bad)
+		if _, e := hydrationReader(nil, bad, req); e == nil || !strings.Contains(e.Error(), "does not carry its source's tag") {
+			t.Errorf("%s: %v", name, e)
+		}
+	}
+	uneven := sn
+	uneven.Volumes = slices.Clone(sn.Volumes)
+	uneven.Volumes[1].Sealed, uneven.Volumes[1].SealedTag = "", ""
+	if e := checkSealedRecord("web", uneven, ""); e == nil {
+		t.Error("a record with one plain volume among sealed ones was taken")
+	}
+	plain := sn
+	plain.Volumes = []volume.VolumeSnapshot{{VolumeID: "vol-a", Name: "boot", Size: 4096, Manifest: m}}
+	if e := checkSealedRecord("web", plain, keys.Fingerprint()); e == nil {
+		t.Error("a plain record of a VG held sealed was taken")
+	}
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/vmrep/vmrep/client"
 	"github.com/vmrep/vmrep/engine/blob"
 	"github.com/vmrep/vmrep/engine/cas"
-	"github.com/vmrep/vmrep/engine/seal"
 	"github.com/vmrep/vmrep/engine/volume"
 	"github.com/vmrep/vmrep/internal/bandwidth"
 )
@@ -79,14 +78,15 @@ func (s *Server) runReplicate(ctx context.Context, j *job, rm *client.Client, vg
 	rm.SetSource(s.store.Config().ID)
 	j.progress("vg", 0, 0, "sending volume group "+vg.Name)
 	rv := api.ReplVG{ID: vg.ID, Name: vg.Name, Created: vg.Created, NextSeq: vg.NextSeq, Volumes: make([]api.Volume, len(vg.Volumes))}
+	if opts.Seal != nil {
+		rv.Sealed = opts.Seal.Fingerprint()
+	}
 	for i, v := range vg.Volumes {
 		rv.Volumes[i] = api.Volume{ID: v.ID, Name: v.Name, Role: string(v.Role), Size: v.Size, Format: v.Format}
 	}
-	there, err := rm.PutReplVG(ctx, rv)
-	if err != nil {
-		return res, err
-	}
-	if err := checkSealing(there, vg.Name, opts.Seal); err != nil {
+	// The server refuses here, before any chunk leaves, a send that does
+	// not match how it holds the VG (checkSealedSend).
+	if _, err := rm.PutReplVG(ctx, rv); err != nil {
 		return res, err
 	}
 	sent := sn
@@ -121,24 +121,6 @@ func (s *Server) runReplicate(ctx context.Context, j *job, rm *client.Client, vg
 	}
 	j.progress("done", res.SentBytes, res.SentBytes, sendMessage(&res, res.SentBlobs, res.SentBytes, res.WireBytes))
 	return res, nil
-}
-
-// checkSealing refuses a send that would break how the server holds the
-// VG: a plain send after sealed ones (its chunks would reach the server in
-// clear), or a send sealed under another key or tenancy (the server would
-// hold two sealed copies, one of which the replica's key does not open).
-// A first sealed send after plain ones is allowed: it protects from then
-// on.
-func checkSealing(there api.VG, name string, keys *seal.SourceKeys) error {
-	switch {
-	case there.Sealed == "":
-		return nil
-	case keys == nil:
-		return api.Errorf(api.CodeConflict, "the server holds volume group %s sealed by its source (replicate --encrypt-for); send this snapshot sealed too, with the same tenancy and key, or its chunks would reach the server in clear", name)
-	case keys.Fingerprint() != there.Sealed:
-		return api.Errorf(api.CodeConflict, "the server holds volume group %s sealed under another key or for another tenancy (%s, this key is %s); use the key it was sealed with", name, there.Sealed, keys.Fingerprint())
-	}
-	return nil
 }
 
 // sendPlain sends every blob of sn's manifests the server lacks, as the

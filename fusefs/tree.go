@@ -145,7 +145,15 @@ func (d *vgDir) snapshots(ctx context.Context) ([]volume.Snapshot, syscall.Errno
 	if err != nil {
 		return nil, toErrno(d.v.log, "list snapshots of "+d.vgID, err)
 	}
-	return snaps, 0
+	return withoutSealed(snaps), 0
+}
+
+// withoutSealed drops the snapshots whose source sealed their chunks
+// (replicate --encrypt-for): this store holds no key for them, and their
+// manifests name sealed chunks, whose bytes are not the volume's. They are
+// not shown at all, rather than shown and failing on read.
+func withoutSealed(snaps []volume.Snapshot) []volume.Snapshot {
+	return slices.DeleteFunc(snaps, func(s volume.Snapshot) bool { return s.Sealed() != "" })
 }
 
 func (d *vgDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
@@ -231,7 +239,7 @@ func (l *latestLink) target(ctx context.Context) (volume.Snapshot, syscall.Errno
 	if err != nil {
 		return volume.Snapshot{}, toErrno(l.v.log, "list snapshots of "+l.vgID, err)
 	}
-	if len(snaps) == 0 {
+	if snaps = withoutSealed(snaps); len(snaps) == 0 {
 		return volume.Snapshot{}, syscall.ENOENT
 	}
 	return newest(snaps), 0

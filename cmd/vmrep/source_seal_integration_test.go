@@ -101,7 +101,7 @@ func TestReplicateEncryptFor(t *testing.T) {
 	var sn api.Snapshot
 	srv.okJSON(&sn, "snapshot", "show", "mk@1")
 	for _, v := range sn.Volumes {
-		if !strings.HasPrefix(v.Sealed, "aes-256-gcm-siv:") {
+		if !strings.HasPrefix(v.Sealed, "vmrep-seal-v1:") {
 			t.Fatalf("server snapshot volume %s not marked sealed: %+v", v.Name, v)
 		}
 	}
@@ -136,6 +136,19 @@ func TestReplicateEncryptFor(t *testing.T) {
 	}
 	sameFile(t, filepath.Join(root, "mk", vol["boot"]+".img"), boot)
 	sameFile(t, filepath.Join(root, "mk", vol["db"]+".img"), data)
+	if r := srv.vmrep("replica", "verify", filepath.Join(root, "mk")); r.code == 0 || !strings.Contains(r.stderr, "its source sealed") {
+		t.Fatalf("replica verify of a sealed replica on the server: exit %d %s", r.code, r.stderr)
+	}
+	// The server's FUSE view does not show sealed snapshots.
+	mnt := filepath.Join(srv.dir, "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	srv.ok("mount", mnt)
+	if ents, err := os.ReadDir(filepath.Join(mnt, "mk")); err != nil || len(ents) != 0 {
+		t.Fatalf("the server's mount shows %v for a VG it holds sealed (%v)", ents, err)
+	}
+	srv.ok("unmount", mnt)
 
 	// A second snapshot: 256 KiB changed; only its chunks travel.
 	f, err := os.OpenFile(data, os.O_WRONLY, 0)

@@ -67,3 +67,19 @@ func (s *Store) MemoPut(kv [][2][]byte) error {
 	}
 	return s.indexWrite(func() error { return b.Commit(pebble.NoSync) })
 }
+
+// MemoDeletePrefix drops every memo entry whose key starts with prefix.
+func (s *Store) MemoDeletePrefix(prefix []byte) error {
+	lo, err := memoKey(prefix)
+	if err != nil {
+		return err
+	}
+	hi := append([]byte(nil), lo...)
+	for i := len(hi) - 1; i >= 0; i-- {
+		if hi[i]++; hi[i] != 0 {
+			hi = hi[:i+1]
+			break
+		}
+	}
+	return s.indexWrite(func() error { return s.db.DeleteRange(lo, hi, pebble.NoSync) })
+}

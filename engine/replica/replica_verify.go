@@ -147,6 +147,11 @@ func verifyVolume(ctx context.Context, dir string, st *State, v VolumeState, opt
 // checkSize compares a volume file's size with the volume's: a file must
 // match exactly, a block device may be larger. It returns the difference
 // in words, or "".
+// CheckSize says what is wrong with the size of a volume's file or device
+// f for a volume of size bytes ("" when nothing is): a file must be that
+// size, a device at least.
+func CheckSize(f *os.File, size int64) (string, error) { return checkSize(f, size) }
+
 func checkSize(f *os.File, size int64) (string, error) {
 	fi, err := f.Stat()
 	if err != nil {

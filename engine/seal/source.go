@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Source-side sealing: a source seals each chunk under a key the
@@ -39,6 +40,7 @@ var ErrSourceSeal = errors.New("sealed chunk does not open under this key (anoth
 type SourceKeys struct {
 	aead cipher.AEAD
 	siv  []byte // HMAC key of the synthetic nonce
+	tag  []byte // HMAC key of volume tags
 	fp   string
 }
 
@@ -75,12 +77,55 @@ func NewSourceKeys(key []byte, tenancy string) (*SourceKeys, error) {
 	if k.siv, err = derive("nonce"); err != nil {
 		return nil, err
 	}
+	if k.tag, err = derive("volume tag"); err != nil {
+		return nil, err
+	}
 	fk, err := derive("fingerprint")
 	if err != nil {
 		return nil, err
 	}
-	k.fp = "aes-256-gcm-siv:" + hex.EncodeToString(fk[:8])
+	k.fp = FingerprintPrefix + hex.EncodeToString(fk[:8])
 	return k, nil
+}
+
+// FingerprintPrefix starts every fingerprint: the scheme (HMAC-SHA256
+// synthetic nonce, AES-256-GCM) and its version.
+const FingerprintPrefix = "vmrep-seal-v1:"
+
+// ParseSourceKey reads a source key as its file holds it: exactly 64 hex
+// digits (white space around them ignored). Unlike a key-encryption key,
+// 32 raw bytes are refused, so a typed passphrase never becomes a key.
+func ParseSourceKey(b []byte) ([]byte, error) {
+	s := strings.TrimSpace(string(b))
+	k, err := hex.DecodeString(s)
+	if err != nil || len(k) != KeySize {
+		return nil, fmt.Errorf("want %d hex digits (e.g. head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n'), got %d characters", 2*KeySize, len(s))
+	}
+	return k, nil
+}
+
+// VolumeTag binds a sealed volume's manifest (the ID of its top page,
+// which hashes every page and so every sealed chunk's ID in order) to the
+// snapshot and volume it belongs to, under a key the server lacks: a
+// server or bucket that swaps, drops or moves sealed chunks changes the
+// manifest and cannot make the tag that goes with it.
+func (k *SourceKeys) VolumeTag(snapshotID, volumeID string, manifest [32]byte, size int64) string {
+	mac := hmac.New(sha256.New, k.tag)
+	var n [8]byte
+	for _, s := range []string{snapshotID, volumeID} {
+		binary.LittleEndian.PutUint64(n[:], uint64(len(s)))
+		mac.Write(n[:])
+		mac.Write([]byte(s))
+	}
+	mac.Write(manifest[:])
+	binary.LittleEndian.PutUint64(n[:], uint64(size))
+	mac.Write(n[:])
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// CheckVolumeTag reports whether tag is VolumeTag of the same arguments.
+func (k *SourceKeys) CheckVolumeTag(tag, snapshotID, volumeID string, manifest [32]byte, size int64) bool {
+	return hmac.Equal([]byte(tag), []byte(k.VolumeTag(snapshotID, volumeID, manifest, size)))
 }
 
 // Fingerprint names the key and tenancy without revealing the key: a

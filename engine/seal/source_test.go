@@ -3,6 +3,7 @@ package seal
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -69,6 +70,38 @@ func TestSourceSealRefusals(t *testing.T) {
 	}
 	if _, err := NewSourceKeys(make([]byte, KeySize), ""); err == nil {
 		t.Error("no tenancy was taken")
+	}
+}
+
+func TestParseSourceKeyAndVolumeTag(t *testing.T) {
+	hexKey := strings.Repeat("ab", KeySize)
+	if k, err := ParseSourceKey([]byte("  " + hexKey + "\n")); err != nil || len(k) != KeySize {
+		t.Fatalf("hex key: %v", err)
+	}
+	for _, bad := range []string{"", strings.Repeat("a", KeySize), hexKey[:60], hexKey + "00", strings.Repeat("zz", KeySize)} {
+		if _, err := ParseSourceKey([]byte(bad)); err == nil {
+			t.Errorf("%q taken as a source key", bad)
+		}
+	}
+	k := sourceKeys(t, 1, "acme")
+	m := [32]byte{1, 2, 3}
+	tag := k.VolumeTag("snap-1", "vol-1", m, 4096)
+	if !k.CheckVolumeTag(tag, "snap-1", "vol-1", m, 4096) {
+		t.Fatal("a tag does not check against its own arguments")
+	}
+	m2 := m
+	m2[31] = 1
+	for name, ok := range map[string]bool{
+		"another manifest": k.CheckVolumeTag(tag, "snap-1", "vol-1", m2, 4096),
+		"another snapshot": k.CheckVolumeTag(tag, "snap-2", "vol-1", m, 4096),
+		"another volume":   k.CheckVolumeTag(tag, "snap-1", "vol-2", m, 4096),
+		"another size":     k.CheckVolumeTag(tag, "snap-1", "vol-1", m, 8192),
+		"ids run together": k.CheckVolumeTag(tag, "snap-1v", "ol-1", m, 4096),
+		"another key":      sourceKeys(t, 2, "acme").CheckVolumeTag(tag, "snap-1", "vol-1", m, 4096),
+	} {
+		if ok {
+			t.Errorf("%s: the tag checks", name)
+		}
 	}
 }
 

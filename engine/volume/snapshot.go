@@ -65,6 +65,10 @@ type VolumeSnapshot struct {
 	// key. The manifest keeps the volume's geometry (offsets, lengths,
 	// holes) but names sealed chunks, which only that key opens.
 	Sealed string `json:"sealed,omitempty"`
+	// SealedTag binds the sealed manifest to this snapshot and volume
+	// under the source's key (seal.SourceKeys.VolumeTag): hydration
+	// refuses a manifest the server or the bucket altered.
+	SealedTag string `json:"sealed_tag,omitempty"`
 }
 
 // Sealed reports the fingerprint of the key that sealed the snapshot's
