@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 
@@ -66,6 +67,12 @@ func parseBackendURL(raw string, getenv func(string) string) (s3backend.Config, 
 
 // openBackend connects to the bucket --backend names; nil for "".
 func openBackend(ctx context.Context, raw string) (cas.Backend, error) {
+	return openBackendUnder(ctx, raw)
+}
+
+// openBackendUnder opens the backend raw names, under the further prefix
+// elems (a tenancy's "tenancies", NAME); nil when raw is empty.
+func openBackendUnder(ctx context.Context, raw string, elems ...string) (cas.Backend, error) {
 	if raw == "" {
 		return nil, nil
 	}
@@ -73,6 +80,7 @@ func openBackend(ctx context.Context, raw string) (cas.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.Prefix = path.Join(append([]string{cfg.Prefix}, elems...)...)
 	return s3backend.New(ctx, cfg)
 }
 

@@ -40,6 +40,7 @@ func TestKeyFlags(t *testing.T) {
 	oldFile, oldKey := writeKey(t, 0o600)
 	newFile, _ := writeKey(t, 0o600)
 	loose, _ := writeKey(t, 0o644)
+	otherFile, _ := writeKey(t, 0o600)
 	encDir, plainDir := t.TempDir(), t.TempDir()
 	cfg, err := cas.DefaultConfig().WithEncryption(oldKey)
 	if err != nil {
@@ -72,8 +73,9 @@ func TestKeyFlags(t *testing.T) {
 		{"key command fails", []string{"--store", encDir, "--key-command", "echo no >&2; exit 3"}, "", 1, "--key-command"},
 		{"key command wrong", []string{"--store", encDir, "--key-command", "cat " + newFile}, "", 1, "does not open it"},
 		{"rotate without new", []string{"rotate-key", "--store", encDir, "--old-key-file", oldFile}, "", 2, "give the current key"},
-		{"rotate wrong old", []string{"rotate-key", "--store", encDir, "--old-key-file", newFile, "--new-key-file", oldFile}, "", 1, "does not open it"},
+		{"rotate wrong old", []string{"rotate-key", "--store", encDir, "--old-key-file", otherFile, "--new-key-file", newFile}, "", 1, "does not open it"},
 		{"rotate", []string{"rotate-key", "--store", encDir, "--old-key-command", "cat " + oldFile, "--new-key-file", newFile}, "", 0, "re-wrapped"},
+		{"rotate again", []string{"rotate-key", "--store", encDir, "--old-key-file", oldFile, "--new-key-file", newFile}, "", 0, "already under the new key"},
 		{"old key after rotate", []string{"--store", encDir, "--key-file", oldFile}, "", 1, "does not open it"},
 	}
 	for _, tc := range tests {

@@ -8,12 +8,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path"
 	"path/filepath"
 
 	"github.com/vmrep/vmrep/daemon"
 	"github.com/vmrep/vmrep/engine/cas"
-	"github.com/vmrep/vmrep/engine/cas/s3backend"
 	"github.com/vmrep/vmrep/internal/tokens"
 )
 
@@ -123,16 +121,9 @@ func openTenancyStore(ctx context.Context, o options, name string, kek []byte, l
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	var be cas.Backend
-	if o.backend != "" {
-		cfg, err := parseBackendURL(o.backend, os.Getenv)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Prefix = path.Join(cfg.Prefix, "tenancies", name)
-		if be, err = s3backend.New(ctx, cfg); err != nil {
-			return nil, err
-		}
+	be, err := openBackendUnder(ctx, o.backend, "tenancies", name)
+	if err != nil {
+		return nil, err
 	}
 	cfg := cas.DefaultConfig()
 	cfg.Compression = o.compress
