@@ -87,6 +87,10 @@ type ReplVG struct {
 	// chunks under (replicate --encrypt-for), empty for a plain send. The
 	// server refuses a send that does not match how it holds the VG.
 	Sealed string `json:"sealed,omitempty"`
+	// Seq is the snapshot this send commits (0: not said), so that a
+	// sealed send of a snapshot the server already holds in clear is
+	// refused before its chunks are sealed and sent for nothing.
+	Seq uint64 `json:"seq,omitempty"`
 }
 
 // ReplMissingResult answers POST /v1/repl/missing: indexes, into the

@@ -66,6 +66,11 @@ func (rs *ReplicationServer) putVG(w http.ResponseWriter, r *http.Request, t *te
 		if e := checkSealedSend(old.Name, newestSealed(snaps), req.Sealed); e != nil {
 			return e
 		}
+		for _, sn := range snaps {
+			if req.Sealed != "" && sn.Seq == req.Seq && sn.Sealed() == "" {
+				return api.Errorf(api.CodeConflict, "%s is already here in clear: sealing it now would protect nothing; send a later snapshot with --encrypt-for", sn.Name())
+			}
+		}
 		if err = t.cat.UpdateVG(ctx, vg); err == nil && old.Origin == "" {
 			rs.s.log.Info("replicated volume group adopted by its source", "vg", vg.Name, "id", vg.ID, "source", src, "remote", r.RemoteAddr)
 		}

@@ -53,6 +53,19 @@ func TestSealedSendBatches(t *testing.T) {
 		}
 		return res
 	}
+	// web@2 goes plain first; sending it sealed afterwards is refused
+	// before anything is sealed.
+	if ev := src.runJob(src.cl.CreateSnapshot(ctx, "web", api.CreateSnapshotRequest{})); ev.State != api.StateDone {
+		t.Fatalf("snapshot: %+v", ev.Error)
+	}
+	if ev := src.runJob(src.cl.Replicate(ctx, api.ReplicateRequest{Snapshot: "web@2", To: addr, Token: token, CAPEM: caPEM})); ev.State != api.StateDone {
+		t.Fatalf("plain replicate of web@2: %+v", ev.Error)
+	}
+	ev2 := src.runJob(src.cl.Replicate(ctx, api.ReplicateRequest{Snapshot: "web@2", To: addr, Token: token, CAPEM: caPEM,
+		EncryptFor: "acme", SourceKey: []byte(key)}))
+	if ev2.State != api.StateFailed || ev2.Error == nil || !strings.Contains(ev2.Error.Message, "already here in clear") {
+		t.Fatalf("sealed send of a snapshot held in clear: %+v", ev2)
+	}
 	r1 := send()
 	if !r1.Committed || r1.SentBlobs != r1.Blobs || r1.SealedChunks < 20 {
 		t.Fatalf("first sealed send: %+v", r1)

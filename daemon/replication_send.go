@@ -79,7 +79,7 @@ func (s *Server) runReplicate(ctx context.Context, j *job, rm *client.Client, vg
 	j.progress("vg", 0, 0, "sending volume group "+vg.Name)
 	rv := api.ReplVG{ID: vg.ID, Name: vg.Name, Created: vg.Created, NextSeq: vg.NextSeq, Volumes: make([]api.Volume, len(vg.Volumes))}
 	if opts.Seal != nil {
-		rv.Sealed = opts.Seal.Fingerprint()
+		rv.Sealed, rv.Seq = opts.Seal.Fingerprint(), sn.Seq
 	}
 	for i, v := range vg.Volumes {
 		rv.Volumes[i] = api.Volume{ID: v.ID, Name: v.Name, Role: string(v.Role), Size: v.Size, Format: v.Format}
